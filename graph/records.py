@@ -1,0 +1,88 @@
+"""Plain records exchanged between the domain layer and the graph stores."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ContextRecord:
+    """The current state of one context.
+
+    Timestamps are integer microseconds since the Unix epoch (UTC) so that both
+    engines compare and order them identically.
+    """
+
+    id: str
+    workspace: str
+    path: str
+    parent_id: str | None
+    kind: str
+    title: str
+    content: str
+    data: dict[str, Any]
+    tags: list[str]
+    inherit: bool
+    version: int
+    created_at: int
+    updated_at: int
+    created_by: str
+    updated_by: str
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def depth(self) -> int:
+        return self.path.count("/")
+
+    def replace(self, **changes: Any) -> "ContextRecord":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRecord:
+    """An immutable snapshot of a context, written by every successful change."""
+
+    context_id: str
+    workspace: str
+    number: int
+    operation: str  # create | update | move | revert | import
+    path: str
+    kind: str
+    title: str
+    content: str
+    data: dict[str, Any]
+    tags: list[str]
+    inherit: bool
+    author: str
+    created_at: int
+    changed: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return f"{self.context_id}:{self.number}"
+
+
+@dataclass(frozen=True, slots=True)
+class ContextTypeRecord:
+    """A named JSON Schema that contexts of that kind must satisfy."""
+
+    workspace: str
+    name: str
+    schema: dict[str, Any]
+    version: int
+    created_at: int
+    updated_at: int
+    updated_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Offset window over an ordered result."""
+
+    limit: int
+    offset: int = 0

@@ -1,0 +1,187 @@
+"""The graph-store contract: every operation the domain layer needs, in domain terms.
+
+Each backend (one folder per engine) implements `GraphStore` and is held to the
+same contract tests. Rules that are not storage — path syntax, inheritance,
+validation, what a new version contains — live above this line and are written
+once. Every write method is one atomic transaction: on error nothing is kept.
+
+Conventions shared by all backends:
+- Every read and write is scoped to one workspace; no method returns another
+  workspace's data.
+- Timestamps are integer microseconds since the epoch.
+- `queries` counts statements sent to the engine (round trips), for tests and
+  benchmarks.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+from .filters import Filter, Order
+from .records import ContextRecord, ContextTypeRecord, Page, VersionRecord
+
+
+class GraphStore(abc.ABC):
+    backend: str = "abstract"
+
+    def __init__(self) -> None:
+        self.queries = 0
+
+    # -- lifecycle and schema ------------------------------------------------
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect (or open files). Idempotent."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections and files. Idempotent."""
+
+    @abc.abstractmethod
+    async def applied_migrations(self) -> list[str]:
+        """Ids of migrations already applied, in the order they were applied."""
+
+    @abc.abstractmethod
+    async def apply_migration(self, migration_id: str, statements: Sequence[str]) -> None:
+        """Run schema statements and record `migration_id` as applied."""
+
+    # -- contexts: reads ----------------------------------------------------
+
+    @abc.abstractmethod
+    async def get_by_ids(self, workspace: str, ids: Sequence[str]) -> dict[str, ContextRecord]:
+        """Contexts by id; ids that do not exist (in this workspace) are absent from the result."""
+
+    @abc.abstractmethod
+    async def get_by_paths(self, workspace: str, paths: Sequence[str]) -> dict[str, ContextRecord]:
+        """Contexts by normalised path; missing paths are absent from the result."""
+
+    @abc.abstractmethod
+    async def list_children(
+        self, workspace: str, parent_ids: Sequence[str], page: Page
+    ) -> dict[str, list[ContextRecord]]:
+        """For each parent, one page of its direct children ordered by name.
+
+        Every requested parent id is a key of the result (possibly with an empty list).
+        """
+
+    @abc.abstractmethod
+    async def count_children(self, workspace: str, parent_ids: Sequence[str]) -> dict[str, int]:
+        """Number of direct children of each parent (0 for unknown ids)."""
+
+    @abc.abstractmethod
+    async def find_contexts(
+        self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page
+    ) -> list[ContextRecord]:
+        """A page of contexts matching `where`, sorted by `order` then by path."""
+
+    @abc.abstractmethod
+    async def count_contexts(self, workspace: str, where: Filter | None) -> int:
+        """How many contexts match `where`."""
+
+    # -- contexts: writes ---------------------------------------------------
+
+    @abc.abstractmethod
+    async def create_contexts(
+        self, contexts: Sequence[ContextRecord], versions: Sequence[VersionRecord]
+    ) -> None:
+        """Insert new contexts (with their first versions) and link each to its parent.
+
+        Contexts are given parents first. Raises `ConflictError` (details: `paths`)
+        when a path or id is taken, `NotFoundError` when a `parent_id` names neither
+        an existing context nor one earlier in the batch.
+        """
+
+    @abc.abstractmethod
+    async def update_context(
+        self, record: ContextRecord, expected_version: int, version: VersionRecord
+    ) -> None:
+        """Replace a context's state with `record` and append `version`.
+
+        Compare-and-set: raises `ConflictError` unless the stored version is
+        `expected_version`, `NotFoundError` if the context is gone. Path and parent
+        are not changed by this method (see `move_context`).
+        """
+
+    @abc.abstractmethod
+    async def move_context(
+        self,
+        workspace: str,
+        context_id: str,
+        expected_version: int,
+        new_path: str,
+        new_parent_id: str | None,
+        version: VersionRecord,
+    ) -> int:
+        """Move a context and its whole subtree under a new path; returns how many moved.
+
+        Rewrites the path of the context and of every descendant, re-links the parent
+        and appends `version` to the moved context (descendants keep their versions).
+        Raises `ConflictError` if `new_path` is taken, if the new parent lies inside
+        the moved subtree, or if the stored version is not `expected_version`;
+        `NotFoundError` if the context or the new parent is gone.
+        """
+
+    @abc.abstractmethod
+    async def delete_context(self, workspace: str, context_id: str, recursive: bool) -> int:
+        """Delete a context (and with `recursive`, its subtree) with all versions.
+
+        Returns how many contexts were removed. Raises `ConflictError` when the
+        context has children and `recursive` is false, `NotFoundError` if it is gone.
+        """
+
+    # -- versions -------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def list_versions(self, workspace: str, context_id: str, page: Page) -> list[VersionRecord]:
+        """One page of a context's versions, newest first."""
+
+    @abc.abstractmethod
+    async def count_versions(self, workspace: str, context_id: str) -> int:
+        """Number of versions of a context."""
+
+    @abc.abstractmethod
+    async def get_version(self, workspace: str, context_id: str, number: int) -> VersionRecord | None:
+        """One version by number."""
+
+    @abc.abstractmethod
+    async def get_version_at(self, workspace: str, context_id: str, at: int) -> VersionRecord | None:
+        """The newest version created at or before `at` (microseconds), if any."""
+
+    @abc.abstractmethod
+    async def versions_of(self, workspace: str, context_ids: Sequence[str]) -> dict[str, list[VersionRecord]]:
+        """All versions of each context, oldest first (used by export)."""
+
+    # -- context types --------------------------------------------------------
+
+    @abc.abstractmethod
+    async def get_context_type(self, workspace: str, name: str) -> ContextTypeRecord | None:
+        ...
+
+    @abc.abstractmethod
+    async def list_context_types(self, workspace: str) -> list[ContextTypeRecord]:
+        """All context types of a workspace, ordered by name."""
+
+    @abc.abstractmethod
+    async def put_context_type(self, record: ContextTypeRecord, expected_version: int | None) -> None:
+        """Create (`expected_version` None: must not exist) or replace (compare-and-set) a type."""
+
+    # -- bulk -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def import_records(
+        self,
+        workspace: str,
+        contexts: Sequence[ContextRecord],
+        versions: Sequence[VersionRecord],
+        types: Sequence[ContextTypeRecord],
+    ) -> None:
+        """Insert exported records verbatim (ids, versions and timestamps kept), atomically.
+
+        Contexts come parents first; a parent may already exist in the store.
+        Raises `ConflictError` if any id or path is taken.
+        """
+
+    @abc.abstractmethod
+    async def delete_workspace(self, workspace: str) -> int:
+        """Remove every record of a workspace; returns how many contexts were removed."""
