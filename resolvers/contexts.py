@@ -1,0 +1,318 @@
+"""Context operations: the domain rules for creating, changing, moving, deleting and reading contexts.
+
+Every write builds the complete new state and its version here, then hands both
+to the store in one atomic call.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.errors import BadUserInputError, ConflictError, NotFoundError
+from graph.filters import Filter, Order, subtree
+from graph.records import ContextRecord, Page, VersionRecord
+
+from . import paths
+from .clock import now_us
+from .context_types import validators_for
+from .inheritance import EffectiveView, effective_view, merge_patch
+from .pagination import Slice, cut, probe, window
+from .request import RequestContext
+from .validation import check_fields, check_kind, normalize_tags
+
+DEFAULT_KIND = "context"
+VERSIONED_FIELDS = ("kind", "title", "content", "data", "tags", "inherit")
+
+
+@dataclass
+class NewContext:
+    path: str
+    kind: str = DEFAULT_KIND
+    title: str = ""
+    content: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    inherit: bool = True
+
+
+@dataclass
+class ContextChanges:
+    """A partial update: fields left as None are kept."""
+
+    kind: str | None = None
+    title: str | None = None
+    content: str | None = None
+    data: dict[str, Any] | None = None
+    merge_data: dict[str, Any] | None = None
+    tags: list[str] | None = None
+    inherit: bool | None = None
+
+
+# -- reads ------------------------------------------------------------------
+
+
+async def by_path(ctx: RequestContext, raw_path: str) -> ContextRecord | None:
+    return await ctx.loaders.by_path.load(paths.normalize(raw_path))
+
+
+async def by_id(ctx: RequestContext, context_id: str) -> ContextRecord | None:
+    if not _is_uuid(context_id):
+        return None
+    return await ctx.loaders.by_id.load(context_id)
+
+
+async def target(ctx: RequestContext, *, path: str | None = None, id: str | None = None) -> ContextRecord:
+    """The context named by exactly one of `path` / `id`, or `NotFoundError`."""
+    if (path is None) == (id is None):
+        raise BadUserInputError("Name the context by exactly one of `path` or `id`.")
+    record = await (by_path(ctx, path) if path is not None else by_id(ctx, id))
+    if record is None:
+        raise NotFoundError(f"No context {path if path is not None else id!r} in workspace {ctx.workspace!r}.")
+    return record
+
+
+async def find(
+    ctx: RequestContext, where: Filter | None, order: Sequence[Order], first: int | None, after: str | None
+) -> Slice[ContextRecord]:
+    page = window(ctx.limits, first, after)
+    rows = await ctx.store.find_contexts(ctx.workspace, where, order, probe(page))
+    return cut(rows, page)
+
+
+async def count(ctx: RequestContext, where: Filter | None) -> int:
+    return await ctx.store.count_contexts(ctx.workspace, where)
+
+
+async def parent(ctx: RequestContext, record: ContextRecord) -> ContextRecord | None:
+    return None if record.parent_id is None else await ctx.loaders.by_id.load(record.parent_id)
+
+
+async def children(ctx: RequestContext, record: ContextRecord, first: int | None, after: str | None) -> Slice[ContextRecord]:
+    page = window(ctx.limits, first, after)
+    window_plus_one = probe(page)
+    rows = await ctx.loaders.children.load((record.id, window_plus_one.limit, window_plus_one.offset))
+    for row in rows:
+        ctx.loaders.prime(row)
+    return cut(rows, page)
+
+
+async def child_count(ctx: RequestContext, record: ContextRecord) -> int:
+    return await ctx.loaders.child_counts.load(record.id)
+
+
+async def ancestors(ctx: RequestContext, record: ContextRecord) -> list[ContextRecord]:
+    """Ancestors root first."""
+    found = await ctx.loaders.by_path.load_many(paths.ancestors_of(record.path))
+    return [a for a in found if a is not None]
+
+
+async def descendants(ctx: RequestContext, record: ContextRecord, max_depth: int | None) -> list[ContextRecord]:
+    if max_depth is not None and max_depth < 1:
+        raise BadUserInputError("`maxDepth` must be at least 1.")
+    limit = ctx.limits.max_descendants
+    rows = await ctx.store.find_contexts(
+        ctx.workspace, subtree(record.path, include_self=False, max_depth=max_depth), [Order("path")], Page(limit + 1)
+    )
+    if len(rows) > limit:
+        raise BadUserInputError(
+            f"{record.path} has more than {limit} descendants in range: lower `maxDepth` or page with "
+            "`contexts(where: {path: {startsWith: ...}})`.",
+            limit=limit,
+        )
+    return rows
+
+
+async def effective(ctx: RequestContext, record: ContextRecord) -> EffectiveView:
+    return effective_view([*await ancestors(ctx, record), record])
+
+
+# -- writes -----------------------------------------------------------------
+
+
+async def create(ctx: RequestContext, items: Sequence[NewContext], create_parents: bool) -> list[ContextRecord]:
+    """Create contexts atomically (all or none), parents before children."""
+    if not items:
+        raise BadUserInputError("Nothing to create: pass at least one context.")
+    if len(items) > ctx.limits.max_bulk:
+        raise BadUserInputError(f"At most {ctx.limits.max_bulk} contexts per call.", limit=ctx.limits.max_bulk)
+    wanted: dict[str, NewContext] = {}
+    for item in items:
+        normalised = paths.normalize(item.path)
+        if normalised in wanted:
+            raise BadUserInputError(f"{normalised} appears twice in one call.")
+        check_kind(item.kind)
+        check_fields(ctx.limits, title=item.title, content=item.content, data=item.data, tags=item.tags)
+        wanted[normalised] = item
+
+    needed = {a for p in wanted for a in paths.ancestors_of(p)} | set(wanted)
+    existing = await ctx.store.get_by_paths(ctx.workspace, sorted(needed))
+    taken = sorted(p for p in wanted if p in existing)
+    if taken:
+        raise ConflictError(f"A context already exists at {', '.join(taken)}.", paths=taken)
+
+    missing_parents = sorted(a for p in wanted for a in paths.ancestors_of(p) if a not in existing and a not in wanted)
+    if missing_parents and not create_parents:
+        raise NotFoundError(
+            f"Parent {missing_parents[0]} does not exist: create it first or pass `createParents: true`.",
+            paths=missing_parents,
+        )
+    for missing in missing_parents:
+        wanted[missing] = NewContext(path=missing)
+
+    validators = await validators_for(ctx, {item.kind for item in wanted.values()})
+    now, author = now_us(), ctx.principal.id
+    ids = {p: rec.id for p, rec in existing.items()}
+    contexts, versions = [], []
+    for path in sorted(wanted, key=lambda p: (p.count("/"), p)):
+        item = wanted[path]
+        validators.check(item.kind, item.data, path)
+        ids[path] = str(uuid.uuid4())
+        parent_path = paths.parent_of(path)
+        record = ContextRecord(
+            id=ids[path], workspace=ctx.workspace, path=path,
+            parent_id=ids[parent_path] if parent_path else None,
+            kind=item.kind, title=item.title, content=item.content, data=item.data,
+            tags=normalize_tags(item.tags), inherit=item.inherit, version=1,
+            created_at=now, updated_at=now, created_by=author, updated_by=author,
+        )
+        contexts.append(record)
+        versions.append(_snapshot(record, 1, "create", list(VERSIONED_FIELDS), author, now))
+    await ctx.store.create_contexts(contexts, versions)
+    for record in contexts:
+        ctx.loaders.prime(record)
+    ctx.loaders.children.clear_all()
+    ctx.loaders.child_counts.clear_all()
+    return [r for r in contexts if r.path in {paths.normalize(i.path) for i in items}]
+
+
+async def update(
+    ctx: RequestContext, record: ContextRecord, changes: ContextChanges, expected_version: int | None
+) -> ContextRecord:
+    """Apply a partial update; returns the context unchanged (no new version) when nothing differs."""
+    _check_expected(record, expected_version)
+    if changes.data is not None and changes.merge_data is not None:
+        raise BadUserInputError("Pass either `data` (replace) or `mergeData` (deep merge), not both.")
+    if changes.kind is not None:
+        check_kind(changes.kind)
+    if changes.merge_data is not None and not isinstance(changes.merge_data, dict):
+        raise BadUserInputError("`mergeData` must be a JSON object.")
+    data = changes.data
+    if changes.merge_data is not None:
+        data = merge_patch(record.data, changes.merge_data)
+    check_fields(ctx.limits, title=changes.title, content=changes.content, data=data, tags=changes.tags)
+    proposed = {
+        "kind": changes.kind, "title": changes.title, "content": changes.content, "data": data,
+        "tags": None if changes.tags is None else normalize_tags(changes.tags), "inherit": changes.inherit,
+    }
+    return await _write_state(ctx, record, {k: v for k, v in proposed.items() if v is not None}, "update")
+
+
+async def revert(ctx: RequestContext, record: ContextRecord, to_version: int, expected_version: int | None) -> ContextRecord:
+    """A new version whose content equals version `to_version` (the path is not reverted)."""
+    _check_expected(record, expected_version)
+    old = await ctx.store.get_version(ctx.workspace, record.id, to_version)
+    if old is None:
+        raise NotFoundError(f"{record.path} has no version {to_version} (latest is {record.version}).")
+    state = {name: getattr(old, name) for name in VERSIONED_FIELDS}
+    return await _write_state(ctx, record, state, "revert", force_version=True)
+
+
+async def move(ctx: RequestContext, record: ContextRecord, raw_new_path: str, expected_version: int | None) -> tuple[ContextRecord, int]:
+    """Move or rename a context with its whole subtree; returns the moved context and how many moved."""
+    _check_expected(record, expected_version)
+    new_path = paths.normalize(raw_new_path)
+    if new_path == record.path:
+        return record, 0
+    if paths.is_within(new_path, record.path):
+        raise ConflictError(f"Cannot move {record.path} into its own subtree ({new_path}).")
+    parent_path = paths.parent_of(new_path)
+    new_parent = None
+    if parent_path:
+        new_parent = await ctx.store.get_by_paths(ctx.workspace, [parent_path])
+        new_parent = new_parent.get(parent_path)
+        if new_parent is None:
+            raise NotFoundError(f"The new parent {parent_path} does not exist: create it first.", paths=[parent_path])
+    now = now_us()
+    moved_state = record.replace(path=new_path, version=record.version + 1, updated_at=now, updated_by=ctx.principal.id)
+    version = _snapshot(moved_state, moved_state.version, "move", ["path"], ctx.principal.id, now)
+    moved = await ctx.store.move_context(
+        ctx.workspace, record.id, record.version, new_path, new_parent.id if new_parent else None, version
+    )
+    ctx.loaders.forget()
+    fresh = await ctx.store.get_by_ids(ctx.workspace, [record.id])
+    return fresh[record.id], moved
+
+
+async def delete(ctx: RequestContext, record: ContextRecord, recursive: bool) -> int:
+    removed = await ctx.store.delete_context(ctx.workspace, record.id, recursive)
+    ctx.loaders.forget()
+    return removed
+
+
+# -- versions ---------------------------------------------------------------
+
+
+async def history(ctx: RequestContext, record: ContextRecord, first: int | None, after: str | None) -> Slice[VersionRecord]:
+    page = window(ctx.limits, first, after)
+    rows = await ctx.store.list_versions(ctx.workspace, record.id, probe(page))
+    return cut(rows, page)
+
+
+async def version(ctx: RequestContext, record: ContextRecord, number: int) -> VersionRecord:
+    found = await ctx.store.get_version(ctx.workspace, record.id, number)
+    if found is None:
+        raise NotFoundError(f"{record.path} has no version {number} (latest is {record.version}).")
+    return found
+
+
+async def as_of(ctx: RequestContext, record: ContextRecord, at: int) -> VersionRecord | None:
+    return await ctx.store.get_version_at(ctx.workspace, record.id, at)
+
+
+# -- helpers ----------------------------------------------------------------
+
+
+def _check_expected(record: ContextRecord, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != record.version:
+        raise ConflictError(
+            f"{record.path} is at version {record.version}, not {expected_version}: re-read it and retry.",
+            currentVersion=record.version,
+        )
+
+
+async def _write_state(
+    ctx: RequestContext, record: ContextRecord, state: dict[str, Any], operation: str, force_version: bool = False
+) -> ContextRecord:
+    changed = [name for name, value in state.items() if getattr(record, name) != value]
+    if not changed and not force_version:
+        return record
+    kind = state.get("kind", record.kind)
+    data = state.get("data", record.data)
+    if "kind" in changed or "data" in changed or force_version:
+        validators = await validators_for(ctx, {kind})
+        validators.check(kind, data, record.path)
+    now = now_us()
+    updated = record.replace(**state, version=record.version + 1, updated_at=now, updated_by=ctx.principal.id)
+    snapshot = _snapshot(updated, updated.version, operation, changed, ctx.principal.id, now)
+    await ctx.store.update_context(updated, record.version, snapshot)
+    ctx.loaders.prime(updated)
+    return updated
+
+
+def _snapshot(record: ContextRecord, number: int, operation: str, changed: list[str], author: str, at: int) -> VersionRecord:
+    return VersionRecord(
+        context_id=record.id, workspace=record.workspace, number=number, operation=operation,
+        path=record.path, kind=record.kind, title=record.title, content=record.content,
+        data=record.data, tags=record.tags, inherit=record.inherit, author=author, created_at=at, changed=changed,
+    )
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True

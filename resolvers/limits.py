@@ -1,0 +1,19 @@
+"""Input and page-size limits the domain enforces (values come from settings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    page_size_default: int = 20
+    page_size_max: int = 100
+    max_content_bytes: int = 1_048_576
+    max_data_bytes: int = 262_144
+    max_title_length: int = 512
+    max_tags: int = 64
+    max_tag_length: int = 64
+    max_bulk: int = 1_000
+    max_descendants: int = 1_000
+    max_schema_bytes: int = 65_536

@@ -1,0 +1,80 @@
+"""Per-request DataLoaders: every field resolved at one level of a query shares one store call.
+
+Loaders are created per request (a shared cache would leak one principal's view
+to another and serve stale data).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from aiodataloader import DataLoader
+
+from graph.records import ContextRecord, Page
+from graph.store import GraphStore
+
+
+class ContextsById(DataLoader):
+    def __init__(self, store: GraphStore, workspace: str) -> None:
+        super().__init__()
+        self.store, self.workspace = store, workspace
+
+    async def batch_load_fn(self, ids: list[str]) -> list[ContextRecord | None]:
+        found = await self.store.get_by_ids(self.workspace, ids)
+        return [found.get(i) for i in ids]
+
+
+class ContextsByPath(DataLoader):
+    def __init__(self, store: GraphStore, workspace: str) -> None:
+        super().__init__()
+        self.store, self.workspace = store, workspace
+
+    async def batch_load_fn(self, paths: list[str]) -> list[ContextRecord | None]:
+        found = await self.store.get_by_paths(self.workspace, paths)
+        return [found.get(p) for p in paths]
+
+
+class ChildrenPages(DataLoader):
+    """Keys are `(parent_id, limit, offset)`; parents asking for the same window share a call."""
+
+    def __init__(self, store: GraphStore, workspace: str) -> None:
+        super().__init__()
+        self.store, self.workspace = store, workspace
+
+    async def batch_load_fn(self, keys: list[tuple[str, int, int]]) -> list[list[ContextRecord]]:
+        by_window: dict[tuple[int, int], list[str]] = defaultdict(list)
+        for parent_id, limit, offset in keys:
+            by_window[(limit, offset)].append(parent_id)
+        pages: dict[tuple[str, int, int], list[ContextRecord]] = {}
+        for (limit, offset), parents in by_window.items():
+            found = await self.store.list_children(self.workspace, parents, Page(limit, offset))
+            for parent_id in parents:
+                pages[(parent_id, limit, offset)] = found.get(parent_id, [])
+        return [pages[key] for key in keys]
+
+
+class ChildCounts(DataLoader):
+    def __init__(self, store: GraphStore, workspace: str) -> None:
+        super().__init__()
+        self.store, self.workspace = store, workspace
+
+    async def batch_load_fn(self, parent_ids: list[str]) -> list[int]:
+        counts = await self.store.count_children(self.workspace, parent_ids)
+        return [counts.get(i, 0) for i in parent_ids]
+
+
+class Loaders:
+    def __init__(self, store: GraphStore, workspace: str) -> None:
+        self.by_id = ContextsById(store, workspace)
+        self.by_path = ContextsByPath(store, workspace)
+        self.children = ChildrenPages(store, workspace)
+        self.child_counts = ChildCounts(store, workspace)
+
+    def prime(self, record: ContextRecord) -> None:
+        self.by_id.clear(record.id).prime(record.id, record)
+        self.by_path.clear(record.path).prime(record.path, record)
+
+    def forget(self) -> None:
+        """Drop every cached entry (after a write that changed many contexts)."""
+        for loader in (self.by_id, self.by_path, self.children, self.child_counts):
+            loader.clear_all()

@@ -1,0 +1,26 @@
+"""What every resolver receives: the store, who is acting, where, and per-request loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.store import GraphStore
+
+from .limits import Limits
+from .loaders import Loaders
+from .principal import Principal
+
+
+@dataclass
+class RequestContext:
+    store: GraphStore
+    principal: Principal
+    workspace: str
+    limits: Limits = field(default_factory=Limits)
+    request: Any = None
+    response: Any = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.store, self.workspace)

@@ -1,0 +1,51 @@
+"""Relay connections: `edges { node cursor } pageInfo totalCount`, with `totalCount` counted only when asked."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+import strawberry
+
+from resolvers.pagination import Slice, encode_cursor
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    node: T
+    cursor: str
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    count_total: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="Number of items across all pages (computed only when selected).")
+    async def total_count(self) -> int:
+        return await self.count_total()
+
+
+def connection(page: Slice, wrap: Callable, count_total: Callable[[], Awaitable[int]]) -> Connection:
+    edges = [Edge(node=wrap(item), cursor=encode_cursor(page.offset + i)) for i, item in enumerate(page.items)]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=page.offset > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count_total=count_total,
+    )

@@ -1,0 +1,115 @@
+"""Input types: context writes, filters and ordering."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.scalars import JSON
+
+
+@strawberry.input(description="Conditions on a text field; all given conditions must hold.")
+class StringFilter:
+    eq: str | None = None
+    ne: str | None = None
+    in_: list[str] | None = strawberry.field(default=None, name="in")
+    starts_with: str | None = None
+    ends_with: str | None = None
+    contains: str | None = None
+
+
+@strawberry.input(description="Conditions on a number field; all given conditions must hold.")
+class IntFilter:
+    eq: int | None = None
+    ne: int | None = None
+    in_: list[int] | None = strawberry.field(default=None, name="in")
+    gt: int | None = None
+    gte: int | None = None
+    lt: int | None = None
+    lte: int | None = None
+
+
+@strawberry.input(description="Conditions on a timestamp; all given conditions must hold.")
+class DateTimeFilter:
+    eq: datetime | None = None
+    gt: datetime | None = None
+    gte: datetime | None = None
+    lt: datetime | None = None
+    lte: datetime | None = None
+
+
+@strawberry.input(description="Conditions on tags.")
+class TagsFilter:
+    includes: str | None = None
+    includes_any: list[str] | None = None
+    includes_all: list[str] | None = None
+
+
+@strawberry.input(description="Filter over contexts; fields combine with AND.")
+class ContextWhere:
+    path: StringFilter | None = None
+    name: StringFilter | None = None
+    kind: StringFilter | None = None
+    title: StringFilter | None = None
+    created_by: StringFilter | None = None
+    updated_by: StringFilter | None = None
+    tags: TagsFilter | None = None
+    depth: IntFilter | None = None
+    version: IntFilter | None = None
+    created_at: DateTimeFilter | None = None
+    updated_at: DateTimeFilter | None = None
+    AND: list[ContextWhere] | None = strawberry.field(default=None, name="AND")
+    OR: list[ContextWhere] | None = strawberry.field(default=None, name="OR")
+    NOT: ContextWhere | None = strawberry.field(default=None, name="NOT")
+
+
+@strawberry.enum
+class ContextSortField(Enum):
+    PATH = "path"
+    NAME = "name"
+    KIND = "kind"
+    TITLE = "title"
+    DEPTH = "depth"
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+    VERSION = "version"
+
+
+@strawberry.enum
+class SortDirection(Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.input
+class ContextOrderBy:
+    field: ContextSortField
+    direction: SortDirection = SortDirection.ASC
+
+
+@strawberry.input
+class CreateContextInput:
+    path: str
+    kind: str = "context"
+    title: str = ""
+    content: str = ""
+    data: JSON | None = None
+    tags: list[str] | None = None
+    inherit: bool = strawberry.field(default=True, description="False stops inheritance of data from ancestors.")
+
+
+@strawberry.input(description="A partial update: omitted fields keep their value.")
+class UpdateContextInput:
+    kind: str | None = None
+    title: str | None = None
+    content: str | None = None
+    data: JSON | None = strawberry.field(default=None, description="Replaces the context's own data.")
+    merge_data: JSON | None = strawberry.field(
+        default=None, description="Deep-merged into the own data; a null value removes that key."
+    )
+    tags: list[str] | None = None
+    inherit: bool | None = None
+    expected_version: int | None = strawberry.field(
+        default=None, description="Refuse with CONFLICT unless the context is still at this version."
+    )

@@ -1,0 +1,100 @@
+"""Root Mutation: every successful write adds a version; a failed one changes nothing."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.scalars import JSON
+
+from resolvers import context_types, contexts as ops
+
+from .inputs import CreateContextInput, UpdateContextInput
+from .types import Context, ContextInfo, ContextType
+
+
+@strawberry.type
+class MoveContextPayload:
+    context: Context
+    moved_count: int = strawberry.field(description="How many contexts moved (the context and its descendants).")
+
+
+@strawberry.type
+class DeleteContextPayload:
+    path: str
+    deleted_count: int = strawberry.field(description="How many contexts were removed.")
+
+
+@strawberry.type
+class RegisterContextTypePayload:
+    context_type: ContextType
+    violating_count: int = strawberry.field(description="Existing contexts of that kind that violate the schema (only with force).")
+
+
+def _new(item: CreateContextInput) -> ops.NewContext:
+    return ops.NewContext(
+        path=item.path, kind=item.kind, title=item.title, content=item.content,
+        data={} if item.data is None else item.data, tags=item.tags or [], inherit=item.inherit,
+    )
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Create a context. Its parent must exist unless `createParents` (like mkdir -p).")
+    async def create_context(self, info: ContextInfo, input: CreateContextInput, create_parents: bool = False) -> Context:
+        created = await ops.create(info.context, [_new(input)], create_parents)
+        return Context(record=created[0])
+
+    @strawberry.mutation(description="Create many contexts in one atomic call (all or none), parents before children.")
+    async def create_contexts(
+        self, info: ContextInfo, inputs: list[CreateContextInput], create_parents: bool = False
+    ) -> list[Context]:
+        return [Context(record=r) for r in await ops.create(info.context, [_new(i) for i in inputs], create_parents)]
+
+    @strawberry.mutation(description="Change some fields of a context; adds a version when anything differs.")
+    async def update_context(
+        self, info: ContextInfo, input: UpdateContextInput, path: str | None = None, id: strawberry.ID | None = None
+    ) -> Context:
+        record = await ops.target(info.context, path=path, id=id)
+        changes = ops.ContextChanges(
+            kind=input.kind, title=input.title, content=input.content, data=input.data,
+            merge_data=input.merge_data, tags=input.tags, inherit=input.inherit,
+        )
+        return Context(record=await ops.update(info.context, record, changes, input.expected_version))
+
+    @strawberry.mutation(description="Move or rename a context with its whole subtree (atomic; refuses cycles).")
+    async def move_context(
+        self,
+        info: ContextInfo,
+        to: str,
+        path: str | None = None,
+        id: strawberry.ID | None = None,
+        expected_version: int | None = None,
+    ) -> MoveContextPayload:
+        record = await ops.target(info.context, path=path, id=id)
+        moved, count = await ops.move(info.context, record, to, expected_version)
+        return MoveContextPayload(context=Context(record=moved), moved_count=count)
+
+    @strawberry.mutation(description="Delete a context; one with children only with `recursive: true`.")
+    async def delete_context(
+        self, info: ContextInfo, path: str | None = None, id: strawberry.ID | None = None, recursive: bool = False
+    ) -> DeleteContextPayload:
+        record = await ops.target(info.context, path=path, id=id)
+        return DeleteContextPayload(path=record.path, deleted_count=await ops.delete(info.context, record, recursive))
+
+    @strawberry.mutation(description="Add a new version equal to an earlier one (history is kept).")
+    async def revert_context(
+        self,
+        info: ContextInfo,
+        to_version: int,
+        path: str | None = None,
+        id: strawberry.ID | None = None,
+        expected_version: int | None = None,
+    ) -> Context:
+        record = await ops.target(info.context, path=path, id=id)
+        return Context(record=await ops.revert(info.context, record, to_version, expected_version))
+
+    @strawberry.mutation(description="Create or replace a context type (JSON Schema draft 2020-12) for a kind.")
+    async def register_context_type(
+        self, info: ContextInfo, name: str, schema: JSON, force: bool = False
+    ) -> RegisterContextTypePayload:
+        record, violating = await context_types.register(info.context, name, schema, force)
+        return RegisterContextTypePayload(context_type=ContextType(record=record), violating_count=violating)

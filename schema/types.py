@@ -1,0 +1,287 @@
+"""Object types: contexts, their versions, effective views, diffs and context types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from graph.records import ContextRecord, ContextTypeRecord, VersionRecord
+from resolvers import contexts as ops
+from resolvers.clock import from_datetime, to_datetime
+from resolvers.diffs import diff_versions
+from resolvers.inheritance import EffectiveView
+from resolvers.request import RequestContext
+
+from .connections import Connection, connection
+
+ContextInfo = Info[RequestContext, None]
+
+
+@strawberry.interface(description="An object with a globally unique, stable id (Relay).")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type(description="Who or what made a change.")
+class Actor:
+    id: str
+
+
+@strawberry.type(description="Where one key of the effective data came from.")
+class EffectiveSource:
+    pointer: str = strawberry.field(description="JSON Pointer of the value in the effective data, e.g. /db/host.")
+    path: str
+    context_id: strawberry.ID
+    version: int
+
+
+@strawberry.type(description="A context's data merged with what it inherits from its ancestors.")
+class EffectiveData:
+    data: JSON
+    sources: list[EffectiveSource]
+
+    @classmethod
+    def of(cls, view: EffectiveView) -> EffectiveData:
+        return cls(
+            data=view.data,
+            sources=[
+                EffectiveSource(pointer=s.pointer, path=s.context.path, context_id=s.context.id, version=s.context.version)
+                for s in view.sources
+            ],
+        )
+
+
+@strawberry.type(description="An immutable snapshot of a context, written by every change.")
+class ContextVersion(Node):
+    record: strawberry.Private[VersionRecord]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.record.id)
+
+    @strawberry.field
+    def number(self) -> int:
+        return self.record.number
+
+    @strawberry.field(description="create, update, move, revert or import.")
+    def operation(self) -> str:
+        return self.record.operation
+
+    @strawberry.field(description="Fields this version changed.")
+    def changed(self) -> list[str]:
+        return self.record.changed
+
+    @strawberry.field
+    def context_id(self) -> strawberry.ID:
+        return strawberry.ID(self.record.context_id)
+
+    @strawberry.field
+    def path(self) -> str:
+        return self.record.path
+
+    @strawberry.field
+    def kind(self) -> str:
+        return self.record.kind
+
+    @strawberry.field
+    def title(self) -> str:
+        return self.record.title
+
+    @strawberry.field
+    def content(self) -> str:
+        return self.record.content
+
+    @strawberry.field
+    def data(self) -> JSON:
+        return self.record.data
+
+    @strawberry.field
+    def tags(self) -> list[str]:
+        return self.record.tags
+
+    @strawberry.field
+    def inherit(self) -> bool:
+        return self.record.inherit
+
+    @strawberry.field
+    def author(self) -> Actor:
+        return Actor(id=self.record.author)
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return to_datetime(self.record.created_at)
+
+
+@strawberry.type(description="Changes between two versions of one context.")
+class ContextDiff:
+    from_version: int
+    to_version: int
+    changed: list[str] = strawberry.field(description="Fields that differ.")
+    data_patch: JSON = strawberry.field(description="RFC 6902 JSON Patch turning the old data into the new.")
+    content_diff: str = strawberry.field(description="Unified diff of the content (empty when equal).")
+
+
+@strawberry.type(description="A node of the context tree: text, JSON data and tags, inherited down the tree, versioned.")
+class Context(Node):
+    record: strawberry.Private[ContextRecord]
+
+    @strawberry.field(description="UUID, stable across moves and renames.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.record.id)
+
+    @strawberry.field
+    def workspace(self) -> str:
+        return self.record.workspace
+
+    @strawberry.field(description="Normalised path, e.g. /acme/projects/alpha.")
+    def path(self) -> str:
+        return self.record.path
+
+    @strawberry.field(description="Last segment of the path.")
+    def name(self) -> str:
+        return self.record.name
+
+    @strawberry.field(description="Number of segments in the path (a top-level context has depth 1).")
+    def depth(self) -> int:
+        return self.record.depth
+
+    @strawberry.field
+    def kind(self) -> str:
+        return self.record.kind
+
+    @strawberry.field
+    def title(self) -> str:
+        return self.record.title
+
+    @strawberry.field
+    def content(self) -> str:
+        return self.record.content
+
+    @strawberry.field(description="This context's own data (see `effective` for the inherited view).")
+    def data(self) -> JSON:
+        return self.record.data
+
+    @strawberry.field
+    def tags(self) -> list[str]:
+        return self.record.tags
+
+    @strawberry.field(description="False when this context does not inherit data from its ancestors.")
+    def inherit(self) -> bool:
+        return self.record.inherit
+
+    @strawberry.field(description="Current version number; each change adds one.")
+    def version(self) -> int:
+        return self.record.version
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return to_datetime(self.record.created_at)
+
+    @strawberry.field
+    def updated_at(self) -> datetime:
+        return to_datetime(self.record.updated_at)
+
+    @strawberry.field
+    def created_by(self) -> Actor:
+        return Actor(id=self.record.created_by)
+
+    @strawberry.field
+    def updated_by(self) -> Actor:
+        return Actor(id=self.record.updated_by)
+
+    @strawberry.field
+    async def parent(self, info: ContextInfo) -> Context | None:
+        found = await ops.parent(info.context, self.record)
+        return None if found is None else Context(record=found)
+
+    @strawberry.field(description="Direct children, ordered by name.")
+    async def children(
+        self, info: ContextInfo, first: int | None = None, after: str | None = None
+    ) -> Connection[Context]:
+        page = await ops.children(info.context, self.record, first, after)
+        return connection(page, _context, lambda: ops.child_count(info.context, self.record))
+
+    @strawberry.field(description="Ancestors, root first.")
+    async def ancestors(self, info: ContextInfo) -> list[Context]:
+        return [Context(record=r) for r in await ops.ancestors(info.context, self.record)]
+
+    @strawberry.field(description="Every context below this one (ordered by path), optionally at most `maxDepth` levels down.")
+    async def descendants(self, info: ContextInfo, max_depth: int | None = None) -> list[Context]:
+        return [Context(record=r) for r in await ops.descendants(info.context, self.record, max_depth)]
+
+    @strawberry.field(description="The data merged from the root down to this context, with the source of every key.")
+    async def effective(self, info: ContextInfo) -> EffectiveData:
+        return EffectiveData.of(await ops.effective(info.context, self.record))
+
+    @strawberry.field(description="Versions, newest first.")
+    async def history(
+        self, info: ContextInfo, first: int | None = None, after: str | None = None
+    ) -> Connection[ContextVersion]:
+        page = await ops.history(info.context, self.record, first, after)
+        ctx = info.context
+        return connection(page, _version, lambda: ctx.store.count_versions(ctx.workspace, self.record.id))
+
+    @strawberry.field(name="versionAt", description="One version by number.")
+    async def version_by_number(self, info: ContextInfo, number: int) -> ContextVersion:
+        return ContextVersion(record=await ops.version(info.context, self.record, number))
+
+    @strawberry.field(description="The state at an instant, or null if the context did not exist yet.")
+    async def as_of(self, info: ContextInfo, time: datetime) -> ContextVersion | None:
+        found = await ops.as_of(info.context, self.record, from_datetime(time))
+        return None if found is None else ContextVersion(record=found)
+
+    @strawberry.field(description="Changes from one version to another (`to` defaults to the current version).")
+    async def diff(
+        self,
+        info: ContextInfo,
+        from_: Annotated[int, strawberry.argument(name="from")],
+        to: int | None = None,
+    ) -> ContextDiff:
+        source = await ops.version(info.context, self.record, from_)
+        target = await ops.version(info.context, self.record, self.record.version if to is None else to)
+        result = diff_versions(source, target)
+        return ContextDiff(
+            from_version=source.number, to_version=target.number, changed=result.changed,
+            data_patch=result.data_patch, content_diff=result.content_diff,
+        )
+
+
+@strawberry.type(description="A named JSON Schema (draft 2020-12) that the data of contexts of that kind must satisfy.")
+class ContextType:
+    record: strawberry.Private[ContextTypeRecord]
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.record.name
+
+    @strawberry.field(name="schema")
+    def json_schema(self) -> JSON:
+        return self.record.schema
+
+    @strawberry.field
+    def version(self) -> int:
+        return self.record.version
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return to_datetime(self.record.created_at)
+
+    @strawberry.field
+    def updated_at(self) -> datetime:
+        return to_datetime(self.record.updated_at)
+
+    @strawberry.field
+    def updated_by(self) -> Actor:
+        return Actor(id=self.record.updated_by)
+
+
+def _context(record: ContextRecord) -> Context:
+    return Context(record=record)
+
+
+def _version(record: VersionRecord) -> ContextVersion:
+    return ContextVersion(record=record)

@@ -1,0 +1,91 @@
+"""The Starlette application: `/graphql` (HTTP, GraphiQL, WebSocket), `/healthz`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse
+from starlette.routing import Route, WebSocketRoute
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+
+from graph.store import GraphStore
+from resolvers.principal import ANONYMOUS
+from resolvers.request import RequestContext
+from schema import build_schema
+
+from .limits import BodySizeLimit
+from .settings import Settings
+from .stores import open_store
+
+logger = logging.getLogger("contextql")
+
+
+class ContextQLGraphQL(GraphQL):
+    """Strawberry's ASGI app with a request context built per request (fresh DataLoaders each time)."""
+
+    def __init__(self, settings: Settings, state: dict) -> None:
+        schema = build_schema(
+            max_depth=settings.max_query_depth, max_aliases=settings.max_aliases, max_tokens=settings.max_tokens
+        )
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.graphiql else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+        )
+        self.settings, self.state = settings, state
+
+    async def get_context(self, request, response) -> RequestContext:
+        return RequestContext(
+            store=self.state["store"],
+            principal=ANONYMOUS,
+            workspace=self.settings.workspace,
+            limits=self.settings.limits(),
+            request=request,
+            response=response,
+        )
+
+
+def create_app(settings: Settings | None = None, *, store: GraphStore | None = None) -> Starlette:
+    """Build the app. With `store` given, the caller owns its lifecycle (tests); else it is opened here."""
+    settings = settings or Settings()
+    state: dict = {"store": store}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if store is not None:
+            yield
+            return
+        state["store"] = await open_store(settings)
+        if settings.graph == "ladybug":
+            logger.warning(
+                "ContextQL embedded mode: no authentication, everyone acts as the local principal "
+                "'anonymous' in workspace %r. Do not expose this port.", settings.workspace,
+            )
+        try:
+            yield
+        finally:
+            await state["store"].close()
+
+    async def healthz(request: Request) -> JSONResponse:
+        current = state["store"]
+        return JSONResponse({"status": "ok" if current else "starting", "graph": current.backend if current else None})
+
+    graphql = ContextQLGraphQL(settings, state)
+    app = Starlette(
+        routes=[
+            Route("/", lambda request: RedirectResponse("/graphql")),
+            Route("/healthz", healthz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.state.settings = settings
+    app.state.stores = state
+    return app

@@ -1,0 +1,137 @@
+"""`contextql` command line: serve, migrate, export, import."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .settings import Settings
+
+err = Console(stderr=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="contextql", description="GraphQL server over a versioned graph of contexts.")
+    parser.add_argument("--data-dir", type=Path, help="embedded store folder (default .contextql, env CONTEXTQL_DATA_DIR)")
+    parser.add_argument("--neo4j-uri", help="use Neo4j at this URI instead of the embedded store (env CONTEXTQL_NEO4J_URI)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP/WebSocket server")
+    serve.add_argument("--host", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--reload", action="store_true", help="restart on code changes (development)")
+
+    commands.add_parser("migrate", help="apply pending graph schema migrations and exit")
+
+    export = commands.add_parser("export", help="write a workspace as JSON Lines")
+    export.add_argument("--workspace", default=None, help="workspace to export (default: the configured one)")
+    export.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
+
+    load = commands.add_parser("import", help="load a JSON Lines export into an empty workspace")
+    load.add_argument("input", help="export file ('-' for standard input)")
+    load.add_argument("--workspace", default=None, help="target workspace (default: the exported one)")
+
+    args = parser.parse_args(argv)
+    overrides = {k: v for k, v in {"data_dir": args.data_dir, "neo4j_uri": args.neo4j_uri}.items() if v is not None}
+    if args.command == "serve":
+        overrides |= {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
+    settings = Settings(**overrides)
+
+    try:
+        if args.command == "serve":
+            return _serve(settings, args.reload)
+        if args.command == "migrate":
+            return asyncio.run(_migrate(settings))
+        if args.command == "export":
+            return asyncio.run(_export(settings, args.workspace or settings.workspace, args.output))
+        return asyncio.run(_import(settings, args.input, args.workspace))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _serve(settings: Settings, reload: bool) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    err.print(f"ContextQL on http://{settings.host}:{settings.port}/graphql (graph: {settings.graph})")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    from migrations import migrate
+
+    from .stores import open_store
+
+    store = await open_store(settings, apply_migrations=False)
+    try:
+        applied = await migrate(store)
+    finally:
+        await store.close()
+    err.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+    return 0
+
+
+async def _export(settings: Settings, workspace: str, output: str) -> int:
+    from graph.transfer import export_workspace
+
+    from .stores import open_store
+
+    store = await open_store(settings)
+    out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
+    try:
+        with _progress() as progress:
+            task = None
+            async for line in export_workspace(store, workspace):
+                if line["type"] == "header":
+                    task = progress.add_task(f"export {workspace}", total=line["contexts"])
+                elif line["type"] == "context":
+                    progress.advance(task)
+                out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+        await store.close()
+    return 0
+
+
+async def _import(settings: Settings, source: str, workspace: str | None) -> int:
+    from graph.errors import ContextQLError
+    from graph.transfer import import_workspace
+
+    from .stores import open_store
+
+    handle = sys.stdin if source == "-" else open(source, encoding="utf-8")
+    raw = [line for line in handle if line.strip()]
+    store = await open_store(settings)
+    try:
+        lines = [json.loads(line) for line in raw]
+        total = sum(1 for line in lines if line.get("type") == "context")
+        with _progress() as progress:
+            task = progress.add_task("import", total=total)
+            count = await import_workspace(store, lines, workspace, lambda n: progress.advance(task, n))
+    except json.JSONDecodeError as error:
+        err.print(f"[red]error:[/red] {source} is not JSON Lines ({error})")
+        return 2
+    except ContextQLError as error:
+        err.print(f"[red]error:[/red] {error.message}")
+        return 2
+    finally:
+        await store.close()
+    err.print(f"imported {count} context(s)")
+    return 0
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""Export and import of a workspace: an exact round trip, ids and history preserved."""
+
+from __future__ import annotations
+
+import pytest
+
+from graph.errors import BadUserInputError
+from graph.transfer import export_workspace, import_workspace
+
+from .conftest import create
+
+
+async def test_round_trip_is_exact(api, store, workspace):
+    await api.data('mutation { registerContextType(name: "note", schema: {type: "object"}) { violatingCount } }')
+    await create(api, "/x/y/z", parents=True, kind="note", data={"deep": {"v": [1, "ü"]}}, tags=["a"])
+    await api.data('mutation { updateContext(path: "/x", input: {content: "changed"}) { version } }')
+    await api.data('mutation { moveContext(path: "/x/y", to: "/x/w") { movedCount } }')
+
+    exported = [line async for line in export_workspace(store, workspace)]
+    assert exported[0]["type"] == "header" and exported[0]["contexts"] == 3
+    target = workspace + "-copy"
+    assert await import_workspace(store, exported, target) == 3
+    again = [line async for line in export_workspace(store, target)]
+
+    def strip(lines):
+        return [{k: v for k, v in line.items() if k != "workspace"} for line in lines]
+
+    assert strip(again) == strip(exported)
+    with pytest.raises(BadUserInputError, match="already has 3 contexts"):
+        await import_workspace(store, exported, target)
