@@ -247,7 +247,19 @@ async def move(ctx: RequestContext, record: ContextRecord, raw_new_path: str, ex
 
 
 async def delete(ctx: RequestContext, record: ContextRecord, recursive: bool) -> int:
-    removed = await ctx.store.delete_context(ctx.workspace, record.id, recursive)
+    if not recursive:
+        count = await ctx.loaders.child_counts.load(record.id)
+        if count:
+            raise ConflictError(
+                f"{record.path} has {count} child context(s): pass `recursive: true` to delete the whole subtree.",
+                children=count,
+            )
+    try:
+        removed = await ctx.store.delete_context(ctx.workspace, record.id, recursive)
+    except ConflictError:
+        raise ConflictError(
+            f"{record.path} gained children meanwhile: pass `recursive: true` to delete the whole subtree."
+        ) from None
     ctx.loaders.forget()
     return removed
 

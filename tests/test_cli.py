@@ -1,0 +1,72 @@
+"""The `contextql` command as a user runs it: a real process, a fresh embedded data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+CLI = [sys.executable, "-m", "server"]
+
+
+def run(*args: str, cwd, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTQL_")}
+    return subprocess.run([*CLI, *args], cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_migrate_export_import(tmp_path):
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    data_dir = tmp_path / "data"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTQL_")}
+    server = subprocess.Popen([*CLI, "--data-dir", str(data_dir), "serve", "--port", str(port)], cwd=repo, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").json()["status"] == "ok":
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, server.stdout.read()
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        created = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": """mutation {
+            createContexts(createParents: true, inputs: [{path: "/cli/a", data: {x: 1}}, {path: "/cli/b"}]) { id } }"""})
+        assert "errors" not in created.json()
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert "embedded mode" in output and "anonymous" in output, output
+
+    migrated = run("--data-dir", str(data_dir), "migrate", cwd=repo)
+    assert migrated.returncode == 0 and "none pending" in migrated.stderr
+
+    export_file = tmp_path / "default.jsonl"
+    exported = run("--data-dir", str(data_dir), "export", "-o", str(export_file), cwd=repo)
+    assert exported.returncode == 0, exported.stderr
+    lines = [json.loads(line) for line in export_file.read_text().splitlines()]
+    assert [line["type"] for line in lines] == ["header", "context", "version", "context", "version", "context", "version"]
+
+    imported = run("--data-dir", str(data_dir), "import", str(export_file), "--workspace", "copy", cwd=repo)
+    assert imported.returncode == 0 and "imported 3 context(s)" in imported.stderr, imported.stderr
+    again = run("--data-dir", str(data_dir), "import", str(export_file), "--workspace", "copy", cwd=repo)
+    assert again.returncode == 2 and "already has 3 contexts" in again.stderr
+
+    copy = run("--data-dir", str(data_dir), "export", "--workspace", "copy", cwd=repo)
+    assert [json.loads(l)["id"] for l in copy.stdout.splitlines()[1:] if '"type":"context"' in l] == [
+        line["id"] for line in lines if line["type"] == "context"]
+
+    assert run("--data-dir", str(data_dir), "frobnicate", cwd=repo).returncode == 2
