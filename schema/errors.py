@@ -18,6 +18,8 @@ INTERNAL_MESSAGE = "Internal server error: the failure was logged; retry, or rep
 def classify(error: GraphQLError) -> GraphQLError:
     """The error as the client should see it."""
     original = error.original_error
+    if error.path is None and error.message.startswith("Variable '$"):
+        return _with(error, error.message, {"code": "BAD_USER_INPUT"})
     if isinstance(original, ContextQLError):
         return _with(error, original.message, {"code": original.code, **original.details})
     if original is None:
@@ -25,8 +27,6 @@ def classify(error: GraphQLError) -> GraphQLError:
             return error
         # Parse, validation and variable-coercion errors from graphql-core.
         code = "GRAPHQL_PARSE_FAILED" if error.message.startswith("Syntax Error") else "GRAPHQL_VALIDATION_FAILED"
-        if error.message.startswith("Variable '$"):
-            code = "BAD_USER_INPUT"
         return _with(error, error.message, {"code": code})
     if isinstance(original, (ValueError, TypeError)) and error.path is None:
         return _with(error, error.message, {"code": "BAD_USER_INPUT"})

@@ -11,8 +11,13 @@ from .query import Query
 from .types import Context, ContextVersion
 
 
+class ContextQLSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        """User errors are answers, not incidents: `ErrorCodes` logs only the unexpected ones."""
+
+
 def build_schema(*, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5_000) -> strawberry.Schema:
-    return strawberry.Schema(
+    return ContextQLSchema(
         query=Query,
         mutation=Mutation,
         types=[Context, ContextVersion],
