@@ -8,9 +8,11 @@ once. Every write method is one atomic transaction: on error nothing is kept.
 Conventions shared by all backends:
 - Every read and write is scoped to one workspace; no method returns another
   workspace's data.
+- Context ids are UUIDs unique across all workspaces (Relay global ids); paths
+  are unique per workspace. Lookups by id still only see the given workspace.
 - Timestamps are integer microseconds since the epoch.
 - `queries` counts statements sent to the engine (round trips), for tests and
-  benchmarks.
+  benchmarks; a retried transaction counts again.
 """
 
 from __future__ import annotations
@@ -44,7 +46,11 @@ class GraphStore(abc.ABC):
 
     @abc.abstractmethod
     async def apply_migration(self, migration_id: str, statements: Sequence[str]) -> None:
-        """Run schema statements and record `migration_id` as applied."""
+        """Run schema statements and record `migration_id` as applied.
+
+        Raises `ConflictError` if it was applied already. May not be atomic (Neo4j runs
+        schema statements in their own transactions), so statements must be idempotent.
+        """
 
     # -- contexts: reads ----------------------------------------------------
 
@@ -60,7 +66,7 @@ class GraphStore(abc.ABC):
     async def list_children(
         self, workspace: str, parent_ids: Sequence[str], page: Page
     ) -> dict[str, list[ContextRecord]]:
-        """For each parent, one page of its direct children ordered by name.
+        """For each parent, one page of its direct children ordered by name (code points), then id.
 
         Every requested parent id is a key of the result (possibly with an empty list).
         """
@@ -87,9 +93,10 @@ class GraphStore(abc.ABC):
     ) -> None:
         """Insert new contexts (with their first versions) and link each to its parent.
 
-        Contexts are given parents first. Raises `ConflictError` (details: `paths`)
-        when a path or id is taken, `NotFoundError` when a `parent_id` names neither
-        an existing context nor one earlier in the batch.
+        Contexts are given parents first. Raises `ConflictError` (details: `paths`,
+        and `ids` for taken ids) when a path or id is taken or repeated in the batch,
+        `NotFoundError` when a `parent_id` names neither an existing context of the
+        workspace nor one earlier in the batch.
         """
 
     @abc.abstractmethod
@@ -99,8 +106,8 @@ class GraphStore(abc.ABC):
         """Replace a context's state with `record` and append `version`.
 
         Compare-and-set: raises `ConflictError` unless the stored version is
-        `expected_version`, `NotFoundError` if the context is gone. Path and parent
-        are not changed by this method (see `move_context`).
+        `expected_version`, `NotFoundError` if the context is gone. Sets every field
+        from `record` except `id`, `workspace`, `path` and `parent_id` (see `move_context`).
         """
 
     @abc.abstractmethod
@@ -116,10 +123,11 @@ class GraphStore(abc.ABC):
         """Move a context and its whole subtree under a new path; returns how many moved.
 
         Rewrites the path of the context and of every descendant, re-links the parent
-        and appends `version` to the moved context (descendants keep their versions).
-        Raises `ConflictError` if `new_path` is taken, if the new parent lies inside
-        the moved subtree, or if the stored version is not `expected_version`;
-        `NotFoundError` if the context or the new parent is gone.
+        and appends `version` to the moved context (descendants keep their versions);
+        the moved context takes `version.number` as its version, `version.created_at`
+        as `updated_at` and `version.author` as `updated_by`. Checked in this order:
+        context missing, then new parent missing (`NotFoundError`); then stale version,
+        new parent inside the moved subtree, `new_path` taken (`ConflictError`).
         """
 
     @abc.abstractmethod
@@ -146,11 +154,11 @@ class GraphStore(abc.ABC):
 
     @abc.abstractmethod
     async def get_version_at(self, workspace: str, context_id: str, at: int) -> VersionRecord | None:
-        """The newest version created at or before `at` (microseconds), if any."""
+        """The version with the greatest `created_at` <= `at` (ties: highest number), if any."""
 
     @abc.abstractmethod
     async def versions_of(self, workspace: str, context_ids: Sequence[str]) -> dict[str, list[VersionRecord]]:
-        """All versions of each context, oldest first (used by export)."""
+        """All versions of each context, oldest first; every requested id is a key (maybe with [])."""
 
     # -- context types --------------------------------------------------------
 
@@ -164,7 +172,8 @@ class GraphStore(abc.ABC):
 
     @abc.abstractmethod
     async def put_context_type(self, record: ContextTypeRecord, expected_version: int | None) -> None:
-        """Create (`expected_version` None: must not exist) or replace (compare-and-set) a type."""
+        """Create (`expected_version` None: must not exist, else `ConflictError`) or replace
+        (compare-and-set: `ConflictError` when stale, `NotFoundError` when it does not exist)."""
 
     # -- bulk -----------------------------------------------------------------
 
@@ -178,8 +187,9 @@ class GraphStore(abc.ABC):
     ) -> None:
         """Insert exported records verbatim (ids, versions and timestamps kept), atomically.
 
-        Contexts come parents first; a parent may already exist in the store.
-        Raises `ConflictError` if any id or path is taken.
+        Contexts come parents first; a parent may already exist in the store. Every
+        record's workspace must equal `workspace` (`ValueError`). Raises `ConflictError`
+        if any id, path or type name is taken, `NotFoundError` if a parent is missing.
         """
 
     @abc.abstractmethod

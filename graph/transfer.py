@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
-from .errors import BadUserInputError
+from .errors import BadUserInputError, ConflictError
 from .filters import Order
 from .records import ContextRecord, ContextTypeRecord, Page, VersionRecord
 from .store import GraphStore
@@ -68,7 +68,14 @@ async def import_workspace(
     async def flush() -> None:
         nonlocal imported
         if contexts or versions or types:
-            await store.import_records(target, list(contexts), list(versions), list(types))
+            try:
+                await store.import_records(target, list(contexts), list(versions), list(types))
+            except ConflictError as error:
+                raise ConflictError(
+                    "This export's context ids already exist in this store (ids are unique across workspaces): "
+                    "import it into another store, or delete the workspace it came from first.",
+                    **error.details,
+                ) from None
             imported += len(contexts)
             if progress:
                 progress(len(contexts))

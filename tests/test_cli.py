@@ -60,13 +60,13 @@ def test_serve_migrate_export_import(tmp_path):
     lines = [json.loads(line) for line in export_file.read_text().splitlines()]
     assert [line["type"] for line in lines] == ["header", "context", "version", "context", "version", "context", "version"]
 
-    imported = run("--data-dir", str(data_dir), "import", str(export_file), "--workspace", "copy", cwd=repo)
-    assert imported.returncode == 0 and "imported 3 context(s)" in imported.stderr, imported.stderr
-    again = run("--data-dir", str(data_dir), "import", str(export_file), "--workspace", "copy", cwd=repo)
+    again = run("--data-dir", str(data_dir), "import", str(export_file), cwd=repo)
     assert again.returncode == 2 and "already has 3 contexts" in again.stderr
 
-    copy = run("--data-dir", str(data_dir), "export", "--workspace", "copy", cwd=repo)
-    assert [json.loads(l)["id"] for l in copy.stdout.splitlines()[1:] if '"type":"context"' in l] == [
-        line["id"] for line in lines if line["type"] == "context"]
+    restored_dir = tmp_path / "restored"
+    imported = run("--data-dir", str(restored_dir), "import", str(export_file), cwd=repo)
+    assert imported.returncode == 0 and "imported 3 context(s)" in imported.stderr, imported.stderr
+    copy = run("--data-dir", str(restored_dir), "export", cwd=repo)
+    assert copy.stdout == export_file.read_text()
 
     assert run("--data-dir", str(data_dir), "frobnicate", cwd=repo).returncode == 2

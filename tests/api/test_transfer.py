@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph.errors import BadUserInputError
+from graph.errors import BadUserInputError, ConflictError
 from graph.transfer import export_workspace, import_workspace
 
 from .conftest import create
@@ -18,13 +18,20 @@ async def test_round_trip_is_exact(api, store, workspace):
 
     exported = [line async for line in export_workspace(store, workspace)]
     assert exported[0]["type"] == "header" and exported[0]["contexts"] == 3
-    target = workspace + "-copy"
-    assert await import_workspace(store, exported, target) == 3
-    again = [line async for line in export_workspace(store, target)]
-
-    def strip(lines):
-        return [{k: v for k, v in line.items() if k != "workspace"} for line in lines]
-
-    assert strip(again) == strip(exported)
     with pytest.raises(BadUserInputError, match="already has 3 contexts"):
-        await import_workspace(store, exported, target)
+        await import_workspace(store, exported, workspace)
+
+    assert await store.delete_workspace(workspace) == 3
+    assert await import_workspace(store, exported, workspace) == 3
+    again = [line async for line in export_workspace(store, workspace)]
+    assert again == exported
+    history = await api.data('{ context(path: "/x/w/z") { version history { totalCount } } }')
+    assert history["context"] == {"version": 1, "history": {"totalCount": 1}}
+
+
+async def test_ids_stay_unique_across_workspaces(api, store, workspace):
+    await create(api, "/only-once")
+    exported = [line async for line in export_workspace(store, workspace)]
+    with pytest.raises(ConflictError):
+        await import_workspace(store, exported, workspace + "-copy")
+    assert await store.count_contexts(workspace + "-copy", None) == 0

@@ -1,0 +1,247 @@
+"""Threading and transactions over the synchronous LadybugDB engine.
+
+Threading model
+- The engine is synchronous, so every call runs on a worker thread; the event
+  loop never blocks on the engine. The store owns its threads: `readers` reader
+  threads and ONE writer thread (so reads never queue behind writes or behind
+  other users of the loop's default executor, and vice versa).
+- A `ladybug.Connection` serialises its calls internally and keeps transaction
+  state per connection, so a connection must never be shared by two concurrent
+  units of work. Reads borrow a connection from a pool holding one connection
+  per reader thread (so a borrow never waits); the engine runs them in parallel
+  and each sees the last committed state.
+- Writes use one dedicated writer connection. LadybugDB admits one write
+  transaction at a time and fails a second one at once, so writes are
+  serialised in the process: an `asyncio.Lock` queues writers on the loop, and a
+  `threading.Lock` guards the writer connection itself so that a transaction
+  whose awaiting task was cancelled still finishes (commits or rolls back)
+  before the next one starts.
+- A write method runs all its statements in ONE explicit transaction inside one
+  writer-thread call. LadybugDB rolls a transaction back by itself when a
+  statement in it fails (and would run later statements in auto-commit mode), so
+  the transaction runner stops at the first error and only issues ROLLBACK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import ladybug
+
+from ..errors import ConflictError
+
+T = TypeVar("T")
+
+Rows = list[list[Any]]
+
+# Deepest CHILD_OF chain a variable-length pattern follows (the engine default of
+# 30 stops silently). Callers also check the depth they reached.
+MAX_TREE_DEPTH = 100_000
+
+_UNIQUE_VIOLATION = "violates the uniqueness constraint"
+
+# The driver keeps every statement text it prepared. Page windows are written
+# inline (see `graph.cypher_filters.page_clause`), so the distinct texts are not
+# bounded; past this many the cache is dropped and rebuilt on demand.
+_STATEMENT_CACHE_LIMIT = 1_024
+
+
+def _bound_statement_cache(conn: ladybug.Connection) -> None:
+    cache = getattr(conn, "_pybind_implicit_prepared_cache", None)
+    if cache is None or len(cache) <= _STATEMENT_CACHE_LIMIT:
+        return
+    with conn._prepared_cache_lock:
+        for prepared in list(cache.values()):
+            close = getattr(prepared, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except RuntimeError:
+                    pass
+        cache.clear()
+
+
+class Tx:
+    """Runs statements on the connection of one open transaction."""
+
+    def __init__(self, engine: "Engine", conn: ladybug.Connection) -> None:
+        self._engine = engine
+        self._conn = conn
+
+    def run(self, query: str, params: dict[str, Any] | None = None) -> Rows:
+        return self._engine.run_on(self._conn, query, params)
+
+    def run_batched(self, query: str, name: str, items: list[Any], params: dict[str, Any] | None = None) -> Rows:
+        """Run `query` once per chunk of `items` (bound to `$name`); concatenated results."""
+        out: Rows = []
+        size = self._engine.batch_size
+        for start in range(0, len(items), size):
+            out.extend(self.run(query, {**(params or {}), name: items[start:start + size]}))
+        return out
+
+    def run_rows(self, query: str, rows: list[dict[str, Any]], params: dict[str, Any] | None = None) -> Rows:
+        """Run `query` once per chunk of `rows`, passed column-wise.
+
+        The query reads row `i` as `$<column>[i]` under `UNWIND range(1, $n_rows) AS i`
+        (see `columns`). Columns are three times cheaper to bind than a list of
+        maps; each column ends with a typed sentinel (never read) because the
+        engine cannot type a list of only nulls or only empty lists.
+        """
+        out: Rows = []
+        size = self._engine.batch_size
+        for start in range(0, len(rows), size):
+            chunk = rows[start:start + size]
+            bound = {key: [row[key] for row in chunk] + [sentinel(key)] for key in chunk[0]}
+            out.extend(self.run(query, {**(params or {}), **bound, "n_rows": len(chunk)}))
+        return out
+
+
+_INT_COLUMNS = frozenset({"depth", "version", "created_at", "updated_at", "number", "seq", "applied_at"})
+_BOOL_COLUMNS = frozenset({"inherit"})
+_LIST_COLUMNS = frozenset({"tags", "changed"})
+
+
+def sentinel(column: str) -> Any:
+    if column in _INT_COLUMNS:
+        return 0
+    if column in _BOOL_COLUMNS:
+        return False
+    if column in _LIST_COLUMNS:
+        return [""]
+    return ""
+
+
+def columns(*names: str) -> str:
+    """`name: $name[i], ...` for a CREATE/SET map read from `Tx.run_rows` columns."""
+    return ", ".join(f"{name}: ${name}[i]" for name in names)
+
+
+class Engine:
+    """A database, a pool of reader connections and one writer connection."""
+
+    def __init__(self, path: str, readers: int, count: Callable[[], None], batch_size: int = 5_000) -> None:
+        self.path = path
+        self.readers = max(1, readers)
+        self.batch_size = batch_size
+        self._count = count
+        self._db: ladybug.Database | None = None
+        self._writer: ladybug.Connection | None = None
+        self._pool: queue.SimpleQueue[ladybug.Connection] = queue.SimpleQueue()
+        self._all_readers: list[ladybug.Connection] = []
+        self._write_lock = asyncio.Lock()
+        self._read_threads: ThreadPoolExecutor | None = None
+        self._write_thread: ThreadPoolExecutor | None = None
+        self._writer_thread_lock = threading.Lock()
+        self._lifecycle_lock = threading.Lock()
+
+    # -- lifecycle ------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return self._db is not None
+
+    def open_sync(self) -> None:
+        with self._lifecycle_lock:
+            if self._db is None:
+                self._open_locked()
+
+    def _open_locked(self) -> None:
+        db = ladybug.Database(self.path)
+        try:
+            writer = ladybug.Connection(db)
+            self.run_on(writer, f"CALL var_length_extend_max_depth={MAX_TREE_DEPTH}")
+            readers = [ladybug.Connection(db) for _ in range(self.readers)]
+        except BaseException:
+            db.close()
+            raise
+        self._db, self._writer, self._all_readers = db, writer, readers
+        self._pool = queue.SimpleQueue()
+        for conn in readers:
+            self._pool.put(conn)
+        self._read_threads = ThreadPoolExecutor(self.readers, thread_name_prefix="ladybug-read")
+        self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="ladybug-write")
+
+    def close_sync(self) -> None:
+        with self._lifecycle_lock:
+            if self._db is not None:
+                self._close_locked()
+
+    def _close_locked(self) -> None:
+        with self._writer_thread_lock:
+            db, self._db = self._db, None
+            for conn in [*self._all_readers, self._writer]:
+                if conn is not None:
+                    conn.close()  # interrupts and waits for a call in flight
+            self._all_readers, self._writer = [], None
+            db.close()
+        for executor in (self._read_threads, self._write_thread):
+            if executor is not None:
+                executor.shutdown(wait=False)
+        self._read_threads = self._write_thread = None
+
+    # -- statements -------------------------------------------------------------
+
+    def run_on(self, conn: ladybug.Connection, query: str, params: dict[str, Any] | None = None) -> Rows:
+        """Run one statement; the caller owns `conn` for the duration of the call."""
+        self._count()
+        result = conn.execute(query, params or {})
+        try:
+            return result.get_all()  # type: ignore[union-attr]
+        finally:
+            result.close()  # type: ignore[union-attr]
+            _bound_statement_cache(conn)
+
+    async def read(self, query: str, params: dict[str, Any] | None = None) -> Rows:
+        """Run one read-only statement on a pooled connection."""
+        executor = self._read_threads
+        if executor is None:
+            raise RuntimeError("the Ladybug store is not open")
+        return await asyncio.get_running_loop().run_in_executor(executor, self._read_sync, query, params)
+
+    def _read_sync(self, query: str, params: dict[str, Any] | None) -> Rows:
+        if self._db is None:
+            raise RuntimeError("the Ladybug store is not open")
+        conn = self._pool.get()
+        try:
+            return self.run_on(conn, query, params)
+        finally:
+            self._pool.put(conn)
+
+    async def write(self, work: Callable[[Tx], T]) -> T:
+        """Run `work` in one write transaction; on any error nothing is kept."""
+        async with self._write_lock:
+            executor = self._write_thread
+            if executor is None:
+                raise RuntimeError("the Ladybug store is not open")
+            return await asyncio.get_running_loop().run_in_executor(executor, self._write_sync, work)
+
+    def _write_sync(self, work: Callable[[Tx], T]) -> T:
+        with self._writer_thread_lock:
+            conn = self._writer
+            if conn is None:
+                raise RuntimeError("the Ladybug store is not open")
+            self.run_on(conn, "BEGIN TRANSACTION")
+            try:
+                result = work(Tx(self, conn))
+                self.run_on(conn, "COMMIT")
+                return result
+            except BaseException as exc:
+                self._rollback(conn)
+                if isinstance(exc, RuntimeError) and _UNIQUE_VIOLATION in str(exc):
+                    # Pre-checks normally report conflicts with details; this is the
+                    # primary-key backstop.
+                    raise ConflictError("a record with this key already exists") from exc
+                raise
+
+    def _rollback(self, conn: ladybug.Connection) -> None:
+        try:
+            self.run_on(conn, "ROLLBACK")
+        except RuntimeError:
+            # The engine already rolled back when the failing statement aborted
+            # the transaction ("No active transaction").
+            pass

@@ -1,0 +1,126 @@
+"""Records <-> Neo4j property maps.
+
+Property names are the filter fields of `graph.filters` (plus the rest of the record);
+`name` and `depth` are stored so that filters and ORDER BY can use them. JSON documents
+(`data`, `schema`) are stored as strings: Neo4j properties cannot hold maps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..records import ContextRecord, ContextTypeRecord, VersionRecord
+
+# Set by update_context: everything but identity and place in the tree.
+UPDATABLE = ("kind", "title", "content", "data", "tags", "inherit", "version",
+             "created_at", "updated_at", "created_by", "updated_by")
+
+
+def dump_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def context_props(record: ContextRecord, workspace: str | None = None) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "workspace": workspace or record.workspace,
+        "path": record.path,
+        "name": record.name,
+        "parent_id": record.parent_id,
+        "depth": record.depth,
+        "kind": record.kind,
+        "title": record.title,
+        "content": record.content,
+        "data": dump_json(record.data),
+        "tags": list(record.tags),
+        "inherit": bool(record.inherit),
+        "version": int(record.version),
+        "created_at": int(record.created_at),
+        "updated_at": int(record.updated_at),
+        "created_by": record.created_by,
+        "updated_by": record.updated_by,
+    }
+
+
+def context_record(props: Mapping[str, Any]) -> ContextRecord:
+    return ContextRecord(
+        id=props["id"],
+        workspace=props["workspace"],
+        path=props["path"],
+        parent_id=props.get("parent_id"),
+        kind=props["kind"],
+        title=props["title"],
+        content=props["content"],
+        data=json.loads(props["data"]),
+        tags=list(props.get("tags") or ()),
+        inherit=props["inherit"],
+        version=props["version"],
+        created_at=props["created_at"],
+        updated_at=props["updated_at"],
+        created_by=props["created_by"],
+        updated_by=props["updated_by"],
+    )
+
+
+def version_props(record: VersionRecord, workspace: str | None = None) -> dict[str, Any]:
+    return {
+        "context_id": record.context_id,
+        "workspace": workspace or record.workspace,
+        "number": int(record.number),
+        "operation": record.operation,
+        "path": record.path,
+        "kind": record.kind,
+        "title": record.title,
+        "content": record.content,
+        "data": dump_json(record.data),
+        "tags": list(record.tags),
+        "inherit": bool(record.inherit),
+        "author": record.author,
+        "created_at": int(record.created_at),
+        "changed": list(record.changed),
+    }
+
+
+def version_record(props: Mapping[str, Any]) -> VersionRecord:
+    return VersionRecord(
+        context_id=props["context_id"],
+        workspace=props["workspace"],
+        number=props["number"],
+        operation=props["operation"],
+        path=props["path"],
+        kind=props["kind"],
+        title=props["title"],
+        content=props["content"],
+        data=json.loads(props["data"]),
+        tags=list(props.get("tags") or ()),
+        inherit=props["inherit"],
+        author=props["author"],
+        created_at=props["created_at"],
+        changed=list(props.get("changed") or ()),
+    )
+
+
+def type_props(record: ContextTypeRecord, workspace: str | None = None) -> dict[str, Any]:
+    return {
+        "workspace": workspace or record.workspace,
+        "name": record.name,
+        "schema": dump_json(record.schema),
+        "version": int(record.version),
+        "created_at": int(record.created_at),
+        "updated_at": int(record.updated_at),
+        "updated_by": record.updated_by,
+    }
+
+
+def type_record(props: Mapping[str, Any]) -> ContextTypeRecord:
+    return ContextTypeRecord(
+        workspace=props["workspace"],
+        name=props["name"],
+        schema=json.loads(props["schema"]),
+        version=props["version"],
+        created_at=props["created_at"],
+        updated_at=props["updated_at"],
+        updated_by=props["updated_by"],
+    )

@@ -1,0 +1,526 @@
+"""`GraphStore` on Neo4j 5.26 (Community or Enterprise, single instance or cluster).
+
+- One async driver per store, created in `open()` (so it is bound to the running event loop).
+- One session per operation, hence per concurrent task: sessions are never shared between
+  coroutines. Sessions share a bookmark manager, so a read issued after a write in this process
+  sees that write even when routed to another cluster member.
+- Managed transactions only (`execute_read` / `execute_write`): the driver retries transient
+  errors and leader changes, and `neo4j://` routing sends reads to readers. Every transaction
+  carries a timeout (`timeout` seconds).
+- One Cypher statement per contract operation. Checks that must abort a write (stale version,
+  missing parent, ...) are computed inside that statement and returned as flags; the transaction
+  function raises on them, which rolls the transaction back, so a failed write leaves nothing.
+- `queries` counts the statements sent (a retried transaction counts again).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import neo4j
+from neo4j import AsyncGraphDatabase, unit_of_work
+from neo4j.exceptions import ConstraintError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+
+from ..cypher_filters import page_params
+from ..errors import ConflictError, ContextQLError, NotFoundError, StoreUnavailableError
+from ..filters import Filter, Order
+from ..records import ContextRecord, ContextTypeRecord, Page, VersionRecord
+from ..store import GraphStore
+from . import cypher
+from .convert import (
+    UPDATABLE,
+    context_props,
+    context_record,
+    type_props,
+    type_record,
+    version_props,
+    version_record,
+)
+from .filters import Neo4jFilterCompiler
+
+T = TypeVar("T")
+Rows = list[list[Any]]
+
+READ = neo4j.READ_ACCESS
+WRITE = neo4j.WRITE_ACCESS
+
+INDEX_WAIT_SECONDS = 300
+
+
+def _unique(values: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+class Neo4jStore(GraphStore):
+    backend = "neo4j"
+
+    def __init__(
+        self,
+        uri: str,
+        user: str,
+        password: str,
+        database: str = "neo4j",
+        timeout: float = 10.0,
+        *,
+        max_connection_pool_size: int = 50,
+        connection_timeout: float = 10.0,
+    ) -> None:
+        super().__init__()
+        self.uri = uri
+        self.user = user
+        self.database = database
+        self.timeout = timeout
+        self._password = password
+        self._pool_size = max_connection_pool_size
+        self._connection_timeout = connection_timeout
+        self._driver: neo4j.AsyncDriver | None = None
+        self._bookmarks: neo4j.AsyncBookmarkManager | None = None
+
+    def __repr__(self) -> str:  # never shows the password
+        return f"Neo4jStore(uri={self.uri!r}, user={self.user!r}, database={self.database!r})"
+
+    # -- lifecycle and schema -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._driver is not None:
+            return
+        auth = (self.user, self._password) if self.user else None
+        driver = AsyncGraphDatabase.driver(
+            self.uri,
+            auth=auth,
+            max_connection_pool_size=self._pool_size,
+            connection_timeout=self._connection_timeout,
+            connection_acquisition_timeout=max(self.timeout, self._connection_timeout),
+            user_agent="contextql",
+            # Unknown labels/properties are expected (a fresh database before migrations, absent
+            # optional properties); other warnings (deprecations, performance) stay on.
+            notifications_disabled_classifications=["UNRECOGNIZED"],
+        )
+        try:
+            await driver.verify_connectivity()
+        except (Neo4jError, DriverError, OSError) as exc:
+            await driver.close()
+            raise StoreUnavailableError("The graph store cannot be reached.") from exc
+        self._bookmarks = AsyncGraphDatabase.bookmark_manager()
+        self._driver = driver
+
+    async def close(self) -> None:
+        driver, self._driver = self._driver, None
+        if driver is not None:
+            await driver.close()
+
+    async def applied_migrations(self) -> list[str]:
+        rows = await self._read(cypher.APPLIED_MIGRATIONS)
+        return [row[0] for row in rows]
+
+    async def apply_migration(self, migration_id: str, statements: Sequence[str]) -> None:
+        """Not atomic on Neo4j: a transaction cannot mix schema and data changes, so each schema
+        statement runs in its own transaction (all idempotent, `IF NOT EXISTS`), then the indexes
+        are awaited, then the migration is recorded. A run that fails half-way can simply be
+        repeated."""
+        if migration_id in await self.applied_migrations():
+            raise ConflictError(f"Migration {migration_id} is already applied.", migration=migration_id)
+        for statement in statements:  # a constraint over existing data may take a while to verify
+            await self._write(statement, timeout=INDEX_WAIT_SECONDS)
+        await self._write(cypher.AWAIT_INDEXES, seconds=INDEX_WAIT_SECONDS, timeout=INDEX_WAIT_SECONDS + 10)
+        await self._write(
+            cypher.RECORD_MIGRATION,
+            conflict=lambda: ConflictError(f"Migration {migration_id} is already applied.", migration=migration_id),
+            id=migration_id,
+            now=time.time_ns() // 1000,
+        )
+
+    # -- contexts: reads --------------------------------------------------------------------------------
+
+    async def get_by_ids(self, workspace: str, ids: Sequence[str]) -> dict[str, ContextRecord]:
+        if not ids:
+            return {}
+        rows = await self._read(cypher.GET_BY_IDS, workspace=workspace, ids=_unique(ids))
+        records = (context_record(row[0]) for row in rows)
+        return {record.id: record for record in records}
+
+    async def get_by_paths(self, workspace: str, paths: Sequence[str]) -> dict[str, ContextRecord]:
+        if not paths:
+            return {}
+        rows = await self._read(cypher.GET_BY_PATHS, workspace=workspace, paths=_unique(paths))
+        records = (context_record(row[0]) for row in rows)
+        return {record.path: record for record in records}
+
+    async def list_children(
+        self, workspace: str, parent_ids: Sequence[str], page: Page
+    ) -> dict[str, list[ContextRecord]]:
+        window = page_params(page)
+        result: dict[str, list[ContextRecord]] = {pid: [] for pid in parent_ids}
+        if not result:
+            return result
+        rows = await self._read(cypher.LIST_CHILDREN, workspace=workspace, parent_ids=list(result), **window)
+        for parent_id, children in rows:
+            result[parent_id] = [context_record(props) for props in children]
+        return result
+
+    async def count_children(self, workspace: str, parent_ids: Sequence[str]) -> dict[str, int]:
+        result = {pid: 0 for pid in parent_ids}
+        if not result:
+            return result
+        rows = await self._read(cypher.COUNT_CHILDREN, workspace=workspace, parent_ids=list(result))
+        for parent_id, count in rows:
+            result[parent_id] = count
+        return result
+
+    async def find_contexts(
+        self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page
+    ) -> list[ContextRecord]:
+        window = page_params(page)
+        compiler = Neo4jFilterCompiler("c")
+        clause, params = compiler.compile(where)
+        query = cypher.FIND_CONTEXTS.replace("{where}", clause).replace("{order}", compiler.order_by(order))
+        rows = await self._read(query, workspace=workspace, **window, **params)
+        return [context_record(row[0]) for row in rows]
+
+    async def count_contexts(self, workspace: str, where: Filter | None) -> int:
+        clause, params = Neo4jFilterCompiler("c").compile(where)
+        rows = await self._read(cypher.COUNT_CONTEXTS.replace("{where}", clause), workspace=workspace, **params)
+        return rows[0][0] if rows else 0
+
+    # -- contexts: writes ---------------------------------------------------------------------------------
+
+    async def create_contexts(
+        self, contexts: Sequence[ContextRecord], versions: Sequence[VersionRecord]
+    ) -> None:
+        await self._insert([context_props(c) for c in contexts], [version_props(v) for v in versions], [])
+
+    async def update_context(
+        self, record: ContextRecord, expected_version: int, version: VersionRecord
+    ) -> None:
+        if version.context_id != record.id or version.workspace != record.workspace:
+            raise ValueError("the version does not belong to the record")
+        props = context_props(record)
+
+        def check(rows: Rows) -> None:
+            found, stored, ok = rows[0]
+            if not found:
+                raise NotFoundError(f"Context {record.id} does not exist.", id=record.id)
+            if not ok:
+                raise _stale(record.id, expected_version, stored)
+
+        await self._write(
+            cypher.UPDATE_CONTEXT,
+            check=check,
+            conflict=lambda: ConflictError(
+                f"Version {version.number} of context {record.id} already exists.", versions=[version.id]
+            ),
+            workspace=record.workspace,
+            id=record.id,
+            expected=expected_version,
+            props={key: props[key] for key in UPDATABLE},
+            version=version_props(version, record.workspace),
+        )
+
+    async def move_context(
+        self,
+        workspace: str,
+        context_id: str,
+        expected_version: int,
+        new_path: str,
+        new_parent_id: str | None,
+        version: VersionRecord,
+    ) -> int:
+        if version.context_id != context_id or version.workspace != workspace:
+            raise ValueError("the version does not belong to the moved context")
+
+        def check(rows: Rows) -> int:
+            status, stored, moved = rows[0]
+            if status == "missing":
+                raise NotFoundError(f"Context {context_id} does not exist.", id=context_id)
+            if status == "parent_missing":
+                raise NotFoundError(f"Context {new_parent_id} does not exist.", id=new_parent_id)
+            if status == "stale":
+                raise _stale(context_id, expected_version, stored)
+            if status == "cycle":
+                raise ConflictError(
+                    "Cannot move a context under itself or one of its descendants.",
+                    id=context_id, parent_id=new_parent_id, paths=[new_path],
+                )
+            if status == "taken":
+                raise ConflictError(f"The path {new_path} is already taken.", paths=[new_path])
+            return moved
+
+        return await self._write(
+            cypher.MOVE_CONTEXT,
+            check=check,
+            conflict=lambda: ConflictError(f"The path {new_path} (or one below it) is already taken.", paths=[new_path]),
+            workspace=workspace,
+            id=context_id,
+            expected=expected_version,
+            new_path=new_path,
+            name=new_path.rsplit("/", 1)[-1],
+            depth=new_path.count("/"),
+            parent_id=new_parent_id,
+            version=version_props(version, workspace),
+        )
+
+    async def delete_context(self, workspace: str, context_id: str, recursive: bool) -> int:
+        def check(rows: Rows) -> int:
+            found, path, children, removed = rows[0]
+            if not found:
+                raise NotFoundError(f"Context {context_id} does not exist.", id=context_id)
+            if children and not recursive:
+                raise ConflictError(
+                    f"Context {path} has {children} children: delete them first, or delete recursively.",
+                    id=context_id, paths=[path], children=children,
+                )
+            return removed
+
+        return await self._write(
+            cypher.DELETE_CONTEXT, check=check, workspace=workspace, id=context_id, recursive=bool(recursive)
+        )
+
+    # -- versions ----------------------------------------------------------------------------------------------
+
+    async def list_versions(self, workspace: str, context_id: str, page: Page) -> list[VersionRecord]:
+        rows = await self._read(cypher.LIST_VERSIONS, workspace=workspace, id=context_id, **page_params(page))
+        return [version_record(row[0]) for row in rows]
+
+    async def count_versions(self, workspace: str, context_id: str) -> int:
+        rows = await self._read(cypher.COUNT_VERSIONS, workspace=workspace, id=context_id)
+        return rows[0][0] if rows else 0
+
+    async def get_version(self, workspace: str, context_id: str, number: int) -> VersionRecord | None:
+        rows = await self._read(cypher.GET_VERSION, workspace=workspace, id=context_id, number=number)
+        return version_record(rows[0][0]) if rows else None
+
+    async def get_version_at(self, workspace: str, context_id: str, at: int) -> VersionRecord | None:
+        rows = await self._read(cypher.GET_VERSION_AT, workspace=workspace, id=context_id, at=at)
+        return version_record(rows[0][0]) if rows else None
+
+    async def versions_of(self, workspace: str, context_ids: Sequence[str]) -> dict[str, list[VersionRecord]]:
+        ids = _unique(context_ids)
+        if not ids:
+            return {}  # every requested id is a key (with [] when it has no versions)
+        rows = await self._read(cypher.VERSIONS_OF, workspace=workspace, ids=ids)
+        result: dict[str, list[VersionRecord]] = {context_id: [] for context_id in ids}
+        for context_id, versions in rows:
+            result[context_id] = [version_record(props) for props in versions]
+        return result
+
+    # -- context types -----------------------------------------------------------------------------------------
+
+    async def get_context_type(self, workspace: str, name: str) -> ContextTypeRecord | None:
+        rows = await self._read(cypher.GET_TYPE, workspace=workspace, name=name)
+        return type_record(rows[0][0]) if rows else None
+
+    async def list_context_types(self, workspace: str) -> list[ContextTypeRecord]:
+        rows = await self._read(cypher.LIST_TYPES, workspace=workspace)
+        return [type_record(row[0]) for row in rows]
+
+    async def put_context_type(self, record: ContextTypeRecord, expected_version: int | None) -> None:
+        taken = lambda: ConflictError(f"Context type {record.name} already exists.", name=record.name)  # noqa: E731
+        if expected_version is None:
+            await self._write(cypher.CREATE_TYPE, conflict=taken, props=type_props(record))
+            return
+
+        def check(rows: Rows) -> None:
+            found, stored, ok = rows[0]
+            if not found:
+                raise NotFoundError(f"Context type {record.name} does not exist.", name=record.name)
+            if not ok:
+                raise ConflictError(
+                    f"Context type {record.name} is at version {stored}, not {expected_version}.",
+                    name=record.name, expected_version=expected_version, actual_version=stored,
+                )
+
+        await self._write(
+            cypher.REPLACE_TYPE,
+            check=check,
+            workspace=record.workspace,
+            name=record.name,
+            expected=expected_version,
+            props=type_props(record),
+        )
+
+    # -- bulk -------------------------------------------------------------------------------------------------------
+
+    async def import_records(
+        self,
+        workspace: str,
+        contexts: Sequence[ContextRecord],
+        versions: Sequence[VersionRecord],
+        types: Sequence[ContextTypeRecord],
+    ) -> None:
+        for record in (*contexts, *versions, *types):
+            if record.workspace != workspace:
+                raise ValueError(f"record of workspace {record.workspace!r} imported into {workspace!r}")
+        await self._insert(
+            [context_props(c) for c in contexts], [version_props(v) for v in versions], [type_props(t) for t in types]
+        )
+
+    async def delete_workspace(self, workspace: str) -> int:
+        rows = await self._write(cypher.DELETE_WORKSPACE, check=lambda rows: rows, workspace=workspace)
+        return rows[0][0] if rows else 0
+
+    # -- internals ---------------------------------------------------------------------------------------------------
+
+    async def _insert(
+        self, contexts: list[dict[str, Any]], versions: list[dict[str, Any]], types: list[dict[str, Any]]
+    ) -> None:
+        """Contexts (parents first), their versions and types, in one statement and transaction."""
+        if not (contexts or versions or types):
+            return
+        _check_batch(contexts, versions, types)
+
+        def check(rows: Rows) -> None:
+            missing_parents, linked_versions = rows[0]
+            if missing_parents:
+                parent_id = missing_parents[0]
+                path = next(c["path"] for c in contexts if c.get("parent_id") == parent_id)
+                raise NotFoundError(f"The parent {parent_id} of {path} does not exist.", parent_id=parent_id, path=path)
+            if linked_versions != len(versions):
+                known = {(c["workspace"], c["id"]) for c in contexts}
+                orphans = [v["context_id"] for v in versions if (v["workspace"], v["context_id"]) not in known]
+                context_id = orphans[0] if orphans else None
+                raise NotFoundError(f"The context {context_id} of a version does not exist.", context_id=context_id)
+
+        try:
+            await self._write(cypher.INSERT_RECORDS, check=check, contexts=contexts, versions=versions, types=types)
+        except _Taken:
+            raise await self._conflict_for(contexts, types) from None
+
+    async def _conflict_for(self, contexts: list[dict[str, Any]], types: list[dict[str, Any]]) -> ConflictError:
+        """After a uniqueness violation (the write is rolled back): name what is taken.
+
+        Costs a second (read) round trip, on the failure path only.
+        """
+        taken: list[list[Any]] = []
+        names: list[str] = []
+        try:
+            if contexts:
+                rows = [{"workspace": c["workspace"], "path": c["path"], "id": c["id"]} for c in contexts]
+                taken = await self._read(cypher.TAKEN, rows=rows)
+            if types:
+                rows = [{"workspace": t["workspace"], "name": t["name"]} for t in types]
+                names = [row[0] for row in await self._read(cypher.TAKEN_TYPES, rows=rows)]
+        except ContextQLError:
+            pass
+        if taken:
+            paths = [row[0] for row in taken]
+            ids = [row[1] for row in taken if row[2]]
+            return ConflictError(f"Already taken: {', '.join(paths)}.", paths=paths, ids=ids)
+        if names:
+            return ConflictError(f"Context type {', '.join(names)} already exists.", names=names)
+        # Taken by a concurrent writer that is gone again, or a version number clash.
+        return ConflictError("A path, id or version is already taken.", paths=[c["path"] for c in contexts], ids=[])
+
+    async def _read(self, query: str, **params: Any) -> Rows:
+        return await self._execute(READ, query, params, None)
+
+    async def _write(
+        self,
+        query: str,
+        *,
+        check: Callable[[Rows], T] | None = None,
+        conflict: Callable[[], ConflictError] | None = None,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> Any:
+        try:
+            return await self._execute(WRITE, query, params, check, timeout)
+        except _Taken:
+            if conflict is None:
+                raise
+            raise conflict() from None
+
+    async def _execute(
+        self,
+        access: str,
+        query: str,
+        params: dict[str, Any],
+        check: Callable[[Rows], T] | None,
+        timeout: float | None = None,
+    ) -> Any:
+        driver = self._driver
+        if driver is None:
+            raise StoreUnavailableError("The graph store is not open.")
+
+        async def work(tx: neo4j.AsyncManagedTransaction) -> Any:
+            self.queries += 1
+            result = await tx.run(query, params)
+            rows = await result.values()
+            # Raising here rolls the transaction back (domain errors are never retried).
+            return check(rows) if check is not None else rows
+
+        work = unit_of_work(timeout=timeout or self.timeout)(work)
+        try:
+            async with driver.session(
+                database=self.database, default_access_mode=access, bookmark_manager=self._bookmarks
+            ) as session:
+                if access == READ:
+                    return await session.execute_read(work)
+                return await session.execute_write(work)
+        except ContextQLError:
+            raise
+        except ConstraintError as exc:
+            raise _Taken() from exc
+        except Neo4jError as exc:
+            raise _translate(exc) from exc
+        except (ServiceUnavailable, SessionExpired, DriverError, OSError) as exc:
+            raise StoreUnavailableError("The graph store is unavailable.") from exc
+
+
+class _Taken(ConflictError):
+    """A uniqueness constraint was violated; callers that can, replace it with a precise ConflictError."""
+
+    def __init__(self) -> None:
+        super().__init__("A record with the same identity already exists.")
+
+
+def _translate(exc: Neo4jError) -> ContextQLError:
+    """A domain error for a server error; never carries the server's message (it may quote Cypher)."""
+    code = exc.code or ""
+    if "TransactionTimedOut" in code or "LockClient" in code or code.startswith("Neo.TransientError"):
+        return StoreUnavailableError("The graph store timed out or is busy; try again.")
+    if code == "Neo.ClientError.Statement.EntityNotFound":
+        return NotFoundError("A record was removed concurrently.")
+    if code.startswith("Neo.ClientError.Security") or code.startswith("Neo.ClientError.Database"):
+        return StoreUnavailableError("The graph store refused the connection or database.")
+    return ContextQLError("The graph store failed to run the operation.", code=code)
+
+
+def _stale(context_id: str, expected: int, stored: int) -> ConflictError:
+    return ConflictError(
+        f"Context {context_id} is at version {stored}, not {expected}: it was changed meanwhile.",
+        id=context_id, expected_version=expected, actual_version=stored,
+    )
+
+
+def _check_batch(contexts: list[dict[str, Any]], versions: list[dict[str, Any]], types: list[dict[str, Any]]) -> None:
+    """What can be decided from the batch alone, before anything is sent.
+
+    Ids or paths repeated in the batch conflict; a parent that is in the batch must come
+    earlier (a parent later in the batch is "not found", as the contract says).
+    """
+    seen_ids: set[str] = set()  # ids are unique across workspaces
+    seen_paths: set[tuple[str, str]] = set()
+    duplicates: list[str] = []
+    for c in contexts:
+        key_id, key_path = c["id"], (c["workspace"], c["path"])
+        if key_id in seen_ids or key_path in seen_paths:
+            duplicates.append(c["path"])
+        seen_ids.add(key_id)
+        seen_paths.add(key_path)
+    if duplicates:
+        raise ConflictError("The batch repeats a path or id.", paths=_unique(duplicates))
+    batch_ids = {c["id"] for c in contexts}
+    earlier: set[str] = set()
+    for c in contexts:
+        parent_id = c.get("parent_id")
+        if parent_id is not None and parent_id in batch_ids and parent_id not in earlier:
+            raise NotFoundError(f"The parent {parent_id} of {c['path']} does not exist.", parent_id=parent_id, path=c["path"])
+        earlier.add(c["id"])
+    version_keys = [(v["workspace"], v["context_id"], v["number"]) for v in versions]
+    if len(set(version_keys)) != len(version_keys):
+        raise ConflictError("The batch repeats a version.", versions=[f"{v['context_id']}:{v['number']}" for v in versions])
+    type_keys = [(t["workspace"], t["name"]) for t in types]
+    if len(set(type_keys)) != len(type_keys):
+        raise ConflictError("The batch repeats a context type.", names=[t["name"] for t in types])
