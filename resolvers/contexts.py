@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph.events import ChangeEvent
 from graph.errors import BadUserInputError, ConflictError, NotFoundError
 from graph.filters import Filter, Order, subtree
 from graph.records import ContextRecord, Page, VersionRecord
@@ -181,6 +182,7 @@ async def create(ctx: RequestContext, items: Sequence[NewContext], create_parent
         contexts.append(record)
         versions.append(_snapshot(record, 1, "create", list(VERSIONED_FIELDS), author, now))
     await ctx.store.create_contexts(contexts, versions)
+    await publish(ctx, [_event(ctx, r, "created", list(VERSIONED_FIELDS)) for r in contexts])
     for record in contexts:
         ctx.loaders.prime(record)
     ctx.loaders.children.clear_all()
@@ -242,8 +244,9 @@ async def move(ctx: RequestContext, record: ContextRecord, raw_new_path: str, ex
         ctx.workspace, record.id, record.version, new_path, new_parent.id if new_parent else None, version
     )
     ctx.loaders.forget()
-    fresh = await ctx.store.get_by_ids(ctx.workspace, [record.id])
-    return fresh[record.id], moved
+    fresh = (await ctx.store.get_by_ids(ctx.workspace, [record.id]))[record.id]
+    await publish(ctx, [_event(ctx, fresh, "moved", ["path"], fromPath=record.path, movedCount=moved)])
+    return fresh, moved
 
 
 async def delete(ctx: RequestContext, record: ContextRecord, recursive: bool) -> int:
@@ -261,6 +264,7 @@ async def delete(ctx: RequestContext, record: ContextRecord, recursive: bool) ->
             f"{record.path} gained children meanwhile: pass `recursive: true` to delete the whole subtree."
         ) from None
     ctx.loaders.forget()
+    await publish(ctx, [_event(ctx, record, "deleted", [], deletedCount=removed, recursive=recursive)])
     return removed
 
 
@@ -310,8 +314,22 @@ async def _write_state(
     updated = record.replace(**state, version=record.version + 1, updated_at=now, updated_by=ctx.principal.id)
     snapshot = _snapshot(updated, updated.version, operation, changed, ctx.principal.id, now)
     await ctx.store.update_context(updated, record.version, snapshot)
+    await publish(ctx, [_event(ctx, updated, "reverted" if operation == "revert" else "updated", changed)])
     ctx.loaders.prime(updated)
     return updated
+
+
+async def publish(ctx: RequestContext, events: list[ChangeEvent]) -> None:
+    """Hand committed changes to the event bus (called only after the store call returned)."""
+    await ctx.events.publish(events)
+
+
+def _event(ctx: RequestContext, record: ContextRecord, operation: str, changed: list[str], **detail: Any) -> ChangeEvent:
+    return ChangeEvent(
+        workspace=ctx.workspace, topic="context", operation=operation, key=record.id, at=record.updated_at,
+        principal=ctx.principal.id, path=record.path, kind=record.kind, version=record.version,
+        changed=changed, detail={"id": record.id, **detail},
+    )
 
 
 def _snapshot(record: ContextRecord, number: int, operation: str, changed: list[str], author: str, at: int) -> VersionRecord:

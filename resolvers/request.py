@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph.events import EventBus, InProcessBus
 from graph.store import GraphStore
 
 from .limits import Limits
@@ -18,6 +19,7 @@ class RequestContext:
     principal: Principal
     workspace: str
     limits: Limits = field(default_factory=Limits)
+    events: EventBus = field(default_factory=InProcessBus)
     request: Any = None
     response: Any = None
     loaders: Loaders = field(init=False)

@@ -13,6 +13,7 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
+from graph.events import InProcessBus
 from graph.store import GraphStore
 from resolvers.principal import ANONYMOUS
 from resolvers.request import RequestContext
@@ -45,6 +46,7 @@ class ContextQLGraphQL(GraphQL):
             principal=ANONYMOUS,
             workspace=self.settings.workspace,
             limits=self.settings.limits(),
+            events=self.state["events"],
             request=request,
             response=response,
         )
@@ -53,7 +55,7 @@ class ContextQLGraphQL(GraphQL):
 def create_app(settings: Settings | None = None, *, store: GraphStore | None = None) -> Starlette:
     """Build the app. With `store` given, the caller owns its lifecycle (tests); else it is opened here."""
     settings = settings or Settings()
-    state: dict = {"store": store}
+    state: dict = {"store": store, "events": InProcessBus()}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
