@@ -1,0 +1,74 @@
+"""Neo4j only: index-backed lookups (EXPLAIN shows no scans) and routing URIs."""
+
+from __future__ import annotations
+
+import uuid
+
+import neo4j
+import pytest
+
+from graph.neo4j import Neo4jStore
+from graph.neo4j import cypher
+from migrations import migrate
+from tests.neo4j_server import ensure_neo4j
+
+from tests.contract.factories import context, snapshot
+
+SCANS = {"NodeByLabelScan", "AllNodesScan", "NodeIndexScan", "NodeUniqueIndexScan"}
+
+
+@pytest.fixture(scope="module")
+async def neo4j_store(tmp_path_factory):
+    store = Neo4jStore(uri=ensure_neo4j(tmp_path_factory), user="neo4j", password="", database="neo4j")
+    await store.open()
+    await migrate(store)
+    yield store
+    await store.close()
+
+
+def operators(plan: dict) -> set[str]:
+    found = {plan["operatorType"].split("@")[0]}
+    for child in plan.get("children", []):
+        found |= operators(child)
+    return found
+
+
+async def explain(store: Neo4jStore, query: str, **params) -> set[str]:
+    driver = neo4j.AsyncGraphDatabase.driver(store.uri, auth=None)
+    try:
+        async with driver.session(database="neo4j") as session:
+            result = await session.run("EXPLAIN " + query, params)
+            summary = await result.consume()
+            return operators(summary.plan)
+    finally:
+        await driver.close()
+
+
+async def test_point_lookups_use_indexes(neo4j_store):
+    workspace = f"plan-{uuid.uuid4().hex[:8]}"
+    root = context(workspace, "/root")
+    children = [context(workspace, f"/root/c{i}", root) for i in range(200)]
+    await neo4j_store.create_contexts([root, *children], [snapshot(r) for r in [root, *children]])
+    cases = {
+        "get_by_ids": (cypher.GET_BY_IDS, {"workspace": workspace, "ids": [root.id]}, "NodeUniqueIndexSeek"),
+        "get_by_paths": (cypher.GET_BY_PATHS, {"workspace": workspace, "paths": ["/root"]}, "NodeUniqueIndexSeek"),
+        "list_children": (cypher.LIST_CHILDREN,
+                          {"workspace": workspace, "parent_ids": [root.id], "skip": 0, "limit": 10}, "NodeIndexSeek"),
+    }
+    for name, (query, params, seek) in cases.items():
+        ops = await explain(neo4j_store, query, **params)
+        assert not ops & SCANS, f"{name} scans: {sorted(ops)}"
+        assert seek in ops, f"{name} does not seek an index: {sorted(ops)}"
+
+
+async def test_routing_uri_sends_reads_and_writes_through_the_routing_driver(neo4j_store):
+    """`neo4j://` makes the driver fetch a routing table (as against a cluster) and route reads to readers."""
+    routed = Neo4jStore(uri=neo4j_store.uri.replace("bolt://", "neo4j://"), user="neo4j", password="", database="neo4j")
+    await routed.open()
+    try:
+        workspace = f"route-{uuid.uuid4().hex[:8]}"
+        record = context(workspace, "/routed")
+        await routed.create_contexts([record], [snapshot(record)])
+        assert (await routed.get_by_paths(workspace, ["/routed"]))["/routed"].id == record.id
+    finally:
+        await routed.close()
