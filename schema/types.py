@@ -26,6 +26,39 @@ class Node:
     id: strawberry.ID
 
 
+@strawberry.interface(description="The versioned state of a context: what a context is now, and what each version was.")
+class ContextState:
+    record: strawberry.Private[ContextRecord | VersionRecord]
+
+    @strawberry.field(description="Normalised path, e.g. /acme/projects/alpha.")
+    def path(self) -> str:
+        return self.record.path
+
+    @strawberry.field
+    def kind(self) -> str:
+        return self.record.kind
+
+    @strawberry.field
+    def title(self) -> str:
+        return self.record.title
+
+    @strawberry.field
+    def content(self) -> str:
+        return self.record.content
+
+    @strawberry.field(description="The context's own data (see `effective` for the inherited view).")
+    def data(self) -> JSON:
+        return self.record.data
+
+    @strawberry.field
+    def tags(self) -> list[str]:
+        return self.record.tags
+
+    @strawberry.field(description="False when the context does not inherit data from its ancestors.")
+    def inherit(self) -> bool:
+        return self.record.inherit
+
+
 @strawberry.type(description="Who or what made a change.")
 class Actor:
     id: str
@@ -56,7 +89,7 @@ class EffectiveData:
 
 
 @strawberry.type(description="An immutable snapshot of a context, written by every change.")
-class ContextVersion(Node):
+class ContextVersion(Node, ContextState):
     record: strawberry.Private[VersionRecord]
 
     @strawberry.field
@@ -80,34 +113,6 @@ class ContextVersion(Node):
         return strawberry.ID(self.record.context_id)
 
     @strawberry.field
-    def path(self) -> str:
-        return self.record.path
-
-    @strawberry.field
-    def kind(self) -> str:
-        return self.record.kind
-
-    @strawberry.field
-    def title(self) -> str:
-        return self.record.title
-
-    @strawberry.field
-    def content(self) -> str:
-        return self.record.content
-
-    @strawberry.field
-    def data(self) -> JSON:
-        return self.record.data
-
-    @strawberry.field
-    def tags(self) -> list[str]:
-        return self.record.tags
-
-    @strawberry.field
-    def inherit(self) -> bool:
-        return self.record.inherit
-
-    @strawberry.field
     def author(self) -> Actor:
         return Actor(id=self.record.author)
 
@@ -126,7 +131,7 @@ class ContextDiff:
 
 
 @strawberry.type(description="A node of the context tree: text, JSON data and tags, inherited down the tree, versioned.")
-class Context(Node):
+class Context(Node, ContextState):
     record: strawberry.Private[ContextRecord]
 
     @strawberry.field(description="UUID, stable across moves and renames.")
@@ -137,10 +142,6 @@ class Context(Node):
     def workspace(self) -> str:
         return self.record.workspace
 
-    @strawberry.field(description="Normalised path, e.g. /acme/projects/alpha.")
-    def path(self) -> str:
-        return self.record.path
-
     @strawberry.field(description="Last segment of the path.")
     def name(self) -> str:
         return self.record.name
@@ -148,30 +149,6 @@ class Context(Node):
     @strawberry.field(description="Number of segments in the path (a top-level context has depth 1).")
     def depth(self) -> int:
         return self.record.depth
-
-    @strawberry.field
-    def kind(self) -> str:
-        return self.record.kind
-
-    @strawberry.field
-    def title(self) -> str:
-        return self.record.title
-
-    @strawberry.field
-    def content(self) -> str:
-        return self.record.content
-
-    @strawberry.field(description="This context's own data (see `effective` for the inherited view).")
-    def data(self) -> JSON:
-        return self.record.data
-
-    @strawberry.field
-    def tags(self) -> list[str]:
-        return self.record.tags
-
-    @strawberry.field(description="False when this context does not inherit data from its ancestors.")
-    def inherit(self) -> bool:
-        return self.record.inherit
 
     @strawberry.field(description="Current version number; each change adds one.")
     def version(self) -> int:
