@@ -21,6 +21,7 @@ import abc
 from collections.abc import Sequence
 
 from .filters import Filter, Order
+from .outbox import IndexTask
 from .records import ContextRecord, ContextTypeRecord, Page, VersionRecord
 
 
@@ -195,3 +196,26 @@ class GraphStore(abc.ABC):
     @abc.abstractmethod
     async def delete_workspace(self, workspace: str) -> int:
         """Remove every record of a workspace; returns how many contexts were removed."""
+
+    # -- search-index outbox (graph/outbox.py) --------------------------------
+    # Every write above also records an IndexTask per affected context in its own
+    # transaction; these operations serve the index worker.
+
+    @abc.abstractmethod
+    async def claim_index_tasks(
+        self, now: int, lease_us: int, limit: int, workspace: str | None = None
+    ) -> list[IndexTask]:
+        """Up to `limit` due tasks (`not_before <= now`, unclaimed or lease expired), oldest
+        first, leased until `now + lease_us`; only `workspace`'s when given."""
+
+    @abc.abstractmethod
+    async def complete_index_tasks(self, tasks: Sequence[IndexTask]) -> int:
+        """Remove the tasks whose token is unchanged since the claim; returns how many went."""
+
+    @abc.abstractmethod
+    async def retry_index_task(self, task: IndexTask, not_before: int, error: str) -> None:
+        """Release a failed task until `not_before`, counting the attempt (no-op if re-enqueued)."""
+
+    @abc.abstractmethod
+    async def count_index_tasks(self, workspace: str | None = None) -> int:
+        """Pending tasks (claimed or not), of one workspace or of all."""

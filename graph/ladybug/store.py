@@ -35,6 +35,8 @@ from ..errors import ConflictError, NotFoundError
 from ..filters import Filter, Order
 from ..records import ContextRecord, ContextTypeRecord, Page, VersionRecord
 from ..store import GraphStore
+from ..outbox import NO_HISTORY, IndexTask
+from . import outbox
 from .engine import MAX_TREE_DEPTH, Engine, Tx, columns
 
 SEP = "\x00"
@@ -437,6 +439,8 @@ class LadybugStore(GraphStore):
             tx.run_rows(Q_CREATE_VERSIONS, [_version_row(v) for v in versions])
         if types:
             tx.run_rows(Q_CREATE_TYPES, [_type_row(t) for t in types])
+        for workspace in _unique([rec.workspace for rec in contexts]):
+            outbox.enqueue(tx, workspace, [(rec.id, 1) for rec in contexts if rec.workspace == workspace])
 
     @staticmethod
     def _head(tx: Tx, workspace: str, context_id: str) -> tuple[str, int]:
@@ -473,6 +477,7 @@ class LadybugStore(GraphStore):
                                      "created_at", "updated_at", "created_by", "updated_by")},
             )
             tx.run_rows(Q_CREATE_VERSIONS, [_version_row(version)])
+            outbox.enqueue(tx, record.workspace, [(record.id, version.number)])
 
         await self._engine.write(work)
 
@@ -534,6 +539,8 @@ class LadybugStore(GraphStore):
                  "at": int(version.created_at), "by": version.author},
             )
             tx.run_rows(Q_CREATE_VERSIONS, [_version_row(version)])
+            outbox.enqueue(tx, workspace, [(cid, version.number if cid == context_id else NO_HISTORY)
+                                           for cid, _, _ in moves])
             return len(moves)
 
         return await self._engine.write(work)
@@ -565,6 +572,7 @@ class LadybugStore(GraphStore):
             tx.run_batched(Q_DELETE_VERSIONS, "ids", ids)
             tx.run_batched(Q_DELETE_KEYS, "keys", [_key(workspace, p) for _, p in doomed])
             tx.run_batched(Q_DELETE_CONTEXTS, "ids", ids)
+            outbox.enqueue(tx, workspace, [(cid, NO_HISTORY) for cid in ids])
             return len(ids)
 
         return await self._engine.write(work)
@@ -678,6 +686,8 @@ class LadybugStore(GraphStore):
         def work(tx: Tx) -> int:
             params = {"ws": workspace}
             count = int(tx.run("MATCH (c:Context) WHERE c.workspace = $ws RETURN count(c)", params)[0][0])
+            doomed = tx.run("MATCH (c:Context) WHERE c.workspace = $ws RETURN c.id", params)
+            outbox.enqueue(tx, workspace, [(row[0], NO_HISTORY) for row in doomed])
             tx.run("MATCH (v:Version) WHERE v.workspace = $ws DETACH DELETE v", params)
             tx.run("MATCH (p:ContextPath) WHERE p.workspace = $ws DELETE p", params)
             tx.run("MATCH (c:Context) WHERE c.workspace = $ws DETACH DELETE c", params)
@@ -685,3 +695,19 @@ class LadybugStore(GraphStore):
             return count
 
         return await self._engine.write(work)
+
+    # -- search-index outbox ----------------------------------------------------
+
+    async def claim_index_tasks(
+        self, now: int, lease_us: int, limit: int, workspace: str | None = None
+    ) -> list[IndexTask]:
+        return await outbox.claim(self._engine, now, lease_us, limit, workspace)
+
+    async def complete_index_tasks(self, tasks: Sequence[IndexTask]) -> int:
+        return await outbox.complete(self._engine, tasks)
+
+    async def retry_index_task(self, task: IndexTask, not_before: int, error: str) -> None:
+        await outbox.retry(self._engine, task, not_before, error)
+
+    async def count_index_tasks(self, workspace: str | None = None) -> int:
+        return await outbox.count(self._engine, workspace)

@@ -21,6 +21,8 @@ read under the write lock: two racing writers cannot both see the expected versi
 
 from __future__ import annotations
 
+from .outbox import enqueue_clause
+
 # -- migrations -----------------------------------------------------------------------------------
 
 APPLIED_MIGRATIONS = """
@@ -132,6 +134,11 @@ CALL () {
   CREATE (t:ContextType)
   SET t = row
 }
+CALL () {
+  UNWIND $contexts AS row
+  MATCH (c:Context {workspace: row.workspace, id: row.id})
+  """ + enqueue_clause("c", "1") + """
+}
 RETURN missing_parents, linked_versions
 """
 
@@ -144,6 +151,7 @@ FOREACH (_ IN CASE WHEN ok THEN [1] ELSE [] END |
   SET c += $props
   CREATE (c)-[:HAS_VERSION]->(v:Version)
   SET v = $version
+  """ + enqueue_clause("c", "$version.number") + """
 )
 REMOVE c._lock
 RETURN c IS NOT NULL AS found, stored, ok
@@ -181,7 +189,10 @@ CALL (c, np, old, old_depth, status) {
   OPTIONAL MATCH (d:Context)
   WHERE d.workspace = $workspace AND d.path STARTS WITH old + '/'
   SET d.path = $new_path + substring(d.path, size(old)), d.depth = d.depth + $depth - old_depth
-  RETURN count(DISTINCT c) + count(d) AS moved
+  WITH collect(DISTINCT c) AS heads, collect(d) AS descendants
+  FOREACH (x IN heads | """ + enqueue_clause("x", "$version.number", "head_task") + """)
+  FOREACH (x IN descendants | """ + enqueue_clause("x", "$task.no_history", "child_task") + """)
+  RETURN size(heads) + size(descendants) AS moved
 }
 REMOVE c._lock
 RETURN status, stored, moved
@@ -203,6 +214,7 @@ CALL (c, children) {
     MATCH (doomed)-[:HAS_VERSION]->(v:Version)
     DETACH DELETE v
   }
+  """ + enqueue_clause("doomed", "$task.no_history") + """
   DETACH DELETE doomed
   RETURN count(doomed) AS removed
 }
@@ -281,6 +293,11 @@ RETURN t IS NOT NULL AS found, stored, ok
 # -- workspace ------------------------------------------------------------------------------------------------
 
 DELETE_WORKSPACE = """
+CALL () {
+  MATCH (c:Context)
+  WHERE c.workspace = $workspace AND c.path IS NOT NULL
+  """ + enqueue_clause("c", "$task.no_history") + """
+}
 CALL () {
   MATCH (v:Version)
   WHERE v.workspace = $workspace AND v.context_id IS NOT NULL AND v.number IS NOT NULL

@@ -26,9 +26,10 @@ from neo4j.exceptions import ConstraintError, DriverError, Neo4jError, ServiceUn
 from ..cypher_filters import page_params
 from ..errors import ConflictError, ContextQLError, NotFoundError, StoreUnavailableError
 from ..filters import Filter, Order
+from ..outbox import IndexTask
 from ..records import ContextRecord, ContextTypeRecord, Page, VersionRecord
 from ..store import GraphStore
-from . import cypher
+from . import cypher, outbox
 from .convert import (
     UPDATABLE,
     context_props,
@@ -216,6 +217,7 @@ class Neo4jStore(GraphStore):
             expected=expected_version,
             props={key: props[key] for key in UPDATABLE},
             version=version_props(version, record.workspace),
+            task=outbox.task_params(),
         )
 
     async def move_context(
@@ -259,6 +261,7 @@ class Neo4jStore(GraphStore):
             depth=new_path.count("/"),
             parent_id=new_parent_id,
             version=version_props(version, workspace),
+            task=outbox.task_params(),
         )
 
     async def delete_context(self, workspace: str, context_id: str, recursive: bool) -> int:
@@ -274,7 +277,8 @@ class Neo4jStore(GraphStore):
             return removed
 
         return await self._write(
-            cypher.DELETE_CONTEXT, check=check, workspace=workspace, id=context_id, recursive=bool(recursive)
+            cypher.DELETE_CONTEXT, check=check, workspace=workspace, id=context_id, recursive=bool(recursive),
+            task=outbox.task_params(),
         )
 
     # -- versions ----------------------------------------------------------------------------------------------
@@ -357,7 +361,39 @@ class Neo4jStore(GraphStore):
         )
 
     async def delete_workspace(self, workspace: str) -> int:
-        rows = await self._write(cypher.DELETE_WORKSPACE, check=lambda rows: rows, workspace=workspace)
+        rows = await self._write(
+            cypher.DELETE_WORKSPACE, check=lambda rows: rows, workspace=workspace, task=outbox.task_params()
+        )
+        return rows[0][0] if rows else 0
+
+    # -- search-index outbox -------------------------------------------------------------------------------------
+
+    async def claim_index_tasks(
+        self, now: int, lease_us: int, limit: int, workspace: str | None = None
+    ) -> list[IndexTask]:
+        if limit <= 0:
+            return []
+        rows = await self._write(
+            outbox.CLAIM, check=lambda rows: rows, now=now, lease=lease_us, limit=limit, workspace=workspace
+        )
+        return [outbox.task_record(row[0]) for row in rows]
+
+    async def complete_index_tasks(self, tasks: Sequence[IndexTask]) -> int:
+        if not tasks:
+            return 0
+        rows = await self._write(
+            outbox.COMPLETE, check=lambda rows: rows,
+            tasks=[{"context_id": t.context_id, "token": t.token} for t in tasks],
+        )
+        return rows[0][0] if rows else 0
+
+    async def retry_index_task(self, task: IndexTask, not_before: int, error: str) -> None:
+        await self._write(
+            outbox.RETRY, id=task.context_id, token=task.token, not_before=not_before, error=error[:500]
+        )
+
+    async def count_index_tasks(self, workspace: str | None = None) -> int:
+        rows = await self._read(outbox.COUNT, workspace=workspace)
         return rows[0][0] if rows else 0
 
     # -- internals ---------------------------------------------------------------------------------------------------
@@ -383,7 +419,10 @@ class Neo4jStore(GraphStore):
                 raise NotFoundError(f"The context {context_id} of a version does not exist.", context_id=context_id)
 
         try:
-            await self._write(cypher.INSERT_RECORDS, check=check, contexts=contexts, versions=versions, types=types)
+            await self._write(
+                cypher.INSERT_RECORDS, check=check, contexts=contexts, versions=versions, types=types,
+                task=outbox.task_params(),
+            )
         except _Taken:
             raise await self._conflict_for(contexts, types) from None
 

@@ -1,0 +1,102 @@
+"""Search-index outbox on LadybugDB (table `IndexTask`, migrations/ladybug/0002_index_outbox.cypher).
+
+`enqueue` runs inside the write transaction of the store operation that changed the contexts;
+the other functions serve `GraphStore.claim_index_tasks` and friends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..outbox import IndexTask, new_token, now_us
+from .engine import Engine, Tx
+
+TASK_FIELDS = ("context_id", "workspace", "since", "token", "enqueued_at", "not_before", "attempts", "last_error")
+T_COLS = ", ".join(f"t.{f}" for f in TASK_FIELDS)
+
+# Coalesce per context: keep the oldest `since`, take the new token, make it due now.
+Q_ENQUEUE = """
+UNWIND range(1, $n) AS i
+MERGE (t:IndexTask {context_id: $ids[i]})
+ON CREATE SET t.workspace = $ws, t.since = $since[i], t.token = $token, t.enqueued_at = $now,
+  t.not_before = $now, t.claimed_until = 0, t.attempts = 0, t.last_error = ''
+ON MATCH SET t.since = CASE WHEN t.since < $since[i] THEN t.since ELSE $since[i] END,
+  t.token = $token, t.not_before = $now, t.claimed_until = 0, t.attempts = 0
+"""
+
+Q_DUE = f"""
+MATCH (t:IndexTask)
+WHERE t.not_before <= $now AND t.claimed_until <= $now AND ($ws = '' OR t.workspace = $ws)
+RETURN {T_COLS} ORDER BY t.enqueued_at, t.context_id LIMIT $limit
+"""
+
+Q_LEASE = """
+UNWIND $ids AS k
+MATCH (t:IndexTask {context_id: k})
+SET t.claimed_until = $until
+"""
+
+Q_COMPLETE = """
+UNWIND range(1, $n) AS i
+WITH i, $ids[i] AS k
+MATCH (t:IndexTask {context_id: k})
+WHERE t.token = $tokens[i]
+DELETE t
+RETURN count(*)
+"""
+
+Q_RETRY = """
+MATCH (t:IndexTask {context_id: $id})
+WHERE t.token = $token
+SET t.not_before = $not_before, t.claimed_until = 0, t.attempts = t.attempts + 1, t.last_error = $error
+"""
+
+
+def enqueue(tx: Tx, workspace: str, items: Sequence[tuple[str, int]], batch: int = 5_000) -> None:
+    """Record (context id, since) index tasks in the caller's open transaction."""
+    token, now = new_token(), now_us()
+    items = list(dict((cid, since) for cid, since in items).items())
+    for start in range(0, len(items), batch):
+        chunk = items[start:start + batch]
+        tx.run(Q_ENQUEUE, {
+            "n": len(chunk), "ids": [cid for cid, _ in chunk], "since": [int(s) for _, s in chunk],
+            "ws": workspace, "token": token, "now": now,
+        })
+
+
+def _task(row: Sequence) -> IndexTask:
+    return IndexTask(**dict(zip(TASK_FIELDS, row)))
+
+
+async def claim(engine: Engine, now: int, lease_us: int, limit: int, workspace: str | None) -> list[IndexTask]:
+    def work(tx: Tx) -> list[IndexTask]:
+        rows = tx.run(Q_DUE, {"now": int(now), "ws": workspace or "", "limit": int(limit)})
+        tasks = [_task(row) for row in rows]
+        if tasks:
+            tx.run(Q_LEASE, {"ids": [t.context_id for t in tasks], "until": int(now + lease_us)})
+        return tasks
+
+    if limit <= 0:
+        return []
+    return await engine.write(work)
+
+
+async def complete(engine: Engine, tasks: Sequence[IndexTask]) -> int:
+    tasks = list(tasks)
+    if not tasks:
+        return 0
+    params = {"n": len(tasks), "ids": [t.context_id for t in tasks], "tokens": [t.token for t in tasks]}
+    rows = await engine.write(lambda tx: tx.run(Q_COMPLETE, params))
+    return int(rows[0][0]) if rows else 0
+
+
+async def retry(engine: Engine, task: IndexTask, not_before: int, error: str) -> None:
+    params = {"id": task.context_id, "token": task.token, "not_before": int(not_before), "error": error[:500]}
+    await engine.write(lambda tx: tx.run(Q_RETRY, params))
+
+
+async def count(engine: Engine, workspace: str | None) -> int:
+    rows = await engine.read(
+        "MATCH (t:IndexTask) WHERE $ws = '' OR t.workspace = $ws RETURN count(t)", {"ws": workspace or ""}
+    )
+    return int(rows[0][0]) if rows else 0

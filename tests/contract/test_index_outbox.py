@@ -1,0 +1,107 @@
+"""Contract: every context write records its search-index work in the same transaction (the outbox)."""
+
+from __future__ import annotations
+
+import pytest
+
+from graph.errors import ConflictError
+from graph.outbox import NO_HISTORY, now_us
+
+from .factories import changed, context, create_one, create_tree, move_version, snapshot
+
+LEASE = 60_000_000
+
+
+async def claim_all(store, workspace, now=None):
+    return {t.context_id: t for t in await store.claim_index_tasks(now or now_us(), LEASE, 1000, workspace)}
+
+
+async def test_create_records_a_task_per_context_with_whole_history(store, workspace):
+    tree = await create_tree(store, workspace, ["/a", "/a/b"])
+    tasks = await claim_all(store, workspace)
+    assert set(tasks) == {tree["/a"].id, tree["/a/b"].id}
+    assert all(t.since == 1 and t.workspace == workspace and t.attempts == 0 for t in tasks.values())
+    assert await store.count_index_tasks(workspace) == 2
+
+
+async def test_claim_leases_and_complete_removes(store, workspace):
+    rec = await create_one(store, workspace, "/c")
+    now = now_us()
+    [task] = await store.claim_index_tasks(now, LEASE, 10, workspace)
+    assert task.context_id == rec.id
+    assert await store.claim_index_tasks(now, LEASE, 10, workspace) == []  # leased
+    assert len(await store.claim_index_tasks(now + LEASE + 1, LEASE, 10, workspace)) == 1  # lease expired
+    assert await store.complete_index_tasks([task]) == 1
+    assert await store.count_index_tasks(workspace) == 0
+
+
+async def test_tasks_coalesce_per_context_and_keep_oldest_history(store, workspace):
+    rec = await create_one(store, workspace, "/c")
+    [first] = await store.claim_index_tasks(now_us(), LEASE, 10, workspace)
+    new, version = changed(rec, title="v2")
+    await store.update_context(new, rec.version, version)
+    # the write re-enqueued the claimed task: due again, new token, since kept at 1
+    [again] = await store.claim_index_tasks(now_us(), LEASE, 10, workspace)
+    assert again.context_id == rec.id and again.token != first.token and again.since == 1
+    assert await store.complete_index_tasks([first]) == 0  # stale token: the newer write stays pending
+    assert await store.count_index_tasks(workspace) == 1
+    assert await store.complete_index_tasks([again]) == 1
+    newer, version3 = changed(new, title="v3")
+    await store.update_context(newer, new.version, version3)
+    [third] = await store.claim_index_tasks(now_us(), LEASE, 10, workspace)
+    assert third.since == 3
+
+
+async def test_retry_backs_off_and_counts_attempts(store, workspace):
+    await create_one(store, workspace, "/r")
+    now = now_us()
+    [task] = await store.claim_index_tasks(now, LEASE, 10, workspace)
+    await store.retry_index_task(task, now + 5_000_000, "index down")
+    assert await store.claim_index_tasks(now + 1, LEASE, 10, workspace) == []
+    [again] = await store.claim_index_tasks(now + 5_000_001, LEASE, 10, workspace)
+    assert again.attempts == 1 and again.last_error == "index down" and again.token == task.token
+
+
+async def test_move_enqueues_the_whole_subtree(store, workspace):
+    tree = await create_tree(store, workspace, ["/m", "/m/x", "/m/x/y", "/n"])
+    await store.complete_index_tasks(list((await claim_all(store, workspace)).values()))
+    x = tree["/m/x"]
+    await store.move_context(workspace, x.id, x.version, "/n/x", tree["/n"].id, move_version(x, "/n/x"))
+    tasks = await claim_all(store, workspace)
+    assert set(tasks) == {x.id, tree["/m/x/y"].id}
+    assert tasks[x.id].since == 2 and tasks[tree["/m/x/y"].id].since == NO_HISTORY
+
+
+async def test_delete_enqueues_every_removed_context(store, workspace):
+    tree = await create_tree(store, workspace, ["/d", "/d/e", "/f"])
+    await store.complete_index_tasks(list((await claim_all(store, workspace)).values()))
+    await store.delete_context(workspace, tree["/d"].id, recursive=True)
+    assert set(await claim_all(store, workspace)) == {tree["/d"].id, tree["/d/e"].id}
+
+
+async def test_failed_write_records_no_task(store, workspace):
+    rec = await create_one(store, workspace, "/s")
+    await store.complete_index_tasks(list((await claim_all(store, workspace)).values()))
+    stale, version = changed(rec.replace(version=5), title="x")
+    with pytest.raises(ConflictError):
+        await store.update_context(stale, 5, version)
+    with pytest.raises(ConflictError):
+        await store.create_contexts([context(workspace, "/s")], [])
+    assert await store.count_index_tasks(workspace) == 0
+
+
+async def test_import_and_workspace_removal_enqueue(store, workspace):
+    rec = context(workspace, "/i")
+    await store.import_records(workspace, [rec], [snapshot(rec)], [])
+    tasks = await claim_all(store, workspace)
+    assert set(tasks) == {rec.id} and tasks[rec.id].since == 1
+    await store.complete_index_tasks(list(tasks.values()))
+    await store.delete_workspace(workspace)
+    assert set(await claim_all(store, workspace)) == {rec.id}
+
+
+async def test_claim_is_scoped_to_the_workspace(store, workspace):
+    await create_one(store, workspace, "/w")
+    other = workspace + "-other"
+    await create_one(store, other, "/w")
+    assert [t.workspace for t in await store.claim_index_tasks(now_us(), LEASE, 10, other)] == [other]
