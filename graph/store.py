@@ -20,6 +20,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 
+from .access import ApiKeyRecord, AuditRecord
 from .filters import Filter, Order
 from .outbox import IndexTask
 from .records import ContextRecord, ContextTypeRecord, Page, VersionRecord
@@ -196,6 +197,49 @@ class GraphStore(abc.ABC):
     @abc.abstractmethod
     async def delete_workspace(self, workspace: str) -> int:
         """Remove every record of a workspace; returns how many contexts were removed."""
+
+    # -- access control: API keys and audit log (graph/access.py) ------------
+    # API keys are looked up by id before any workspace is known (authentication), so
+    # `get_api_key` is the one read not scoped to a workspace; it returns hashes, never secrets.
+
+    @abc.abstractmethod
+    async def create_api_key(self, record: ApiKeyRecord) -> None:
+        """Store a new key; `ConflictError` if its id is taken."""
+
+    @abc.abstractmethod
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """A key by id, whatever its workspace or state (revoked and expired keys included)."""
+
+    @abc.abstractmethod
+    async def list_api_keys(self, workspace: str) -> list[ApiKeyRecord]:
+        """Keys managed in `workspace` (revoked and expired included), oldest first (then id)."""
+
+    @abc.abstractmethod
+    async def revoke_api_key(self, workspace: str, key_id: str, at: int) -> ApiKeyRecord:
+        """Mark a key revoked at `at` (a revoked key keeps its first `revoked_at`); returns it.
+
+        `NotFoundError` if no key `key_id` is managed in `workspace`.
+        """
+
+    @abc.abstractmethod
+    async def rotate_api_key(self, workspace: str, key_id: str, old_expires_at: int, new: ApiKeyRecord) -> ApiKeyRecord:
+        """Atomically store `new` and let the old key expire at `old_expires_at` (or earlier, if it
+        already expired sooner), recording `replaced_by`; returns the old key as updated.
+
+        `NotFoundError` unless `key_id` is managed in `workspace` and active at `new.created_at`;
+        `ConflictError` if `new.id` is taken.
+        """
+
+    @abc.abstractmethod
+    async def append_audit(self, records: Sequence[AuditRecord]) -> None:
+        """Append audit entries (ids unique; `ConflictError` otherwise)."""
+
+    @abc.abstractmethod
+    async def list_audit(
+        self, workspace: str, page: Page, principal: str | None = None, outcome: str | None = None
+    ) -> list[AuditRecord]:
+        """A page of a workspace's audit entries, newest first (`at` descending, then id descending),
+        only those of `principal` / with `outcome` when given."""
 
     # -- search-index outbox (graph/outbox.py) --------------------------------
     # Every write above also records an IndexTask per affected context in its own

@@ -35,6 +35,8 @@ from ..errors import ConflictError, NotFoundError
 from ..filters import Filter, Order
 from ..records import ContextRecord, ContextTypeRecord, Page, VersionRecord
 from ..store import GraphStore
+from ..access import ApiKeyRecord, AuditRecord
+from . import access
 from ..outbox import NO_HISTORY, IndexTask
 from . import outbox
 from .engine import MAX_TREE_DEPTH, Engine, Tx, columns
@@ -695,6 +697,31 @@ class LadybugStore(GraphStore):
             return count
 
         return await self._engine.write(work)
+
+    # -- access control (graph/ladybug/access.py) -----------------------------
+
+    async def create_api_key(self, record: ApiKeyRecord) -> None:
+        await access.create_key(self._engine, record)
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        return await access.get_key(self._engine, key_id)
+
+    async def list_api_keys(self, workspace: str) -> list[ApiKeyRecord]:
+        return await access.list_keys(self._engine, workspace)
+
+    async def revoke_api_key(self, workspace: str, key_id: str, at: int) -> ApiKeyRecord:
+        return await access.revoke_key(self._engine, workspace, key_id, at)
+
+    async def rotate_api_key(self, workspace: str, key_id: str, old_expires_at: int, new: ApiKeyRecord) -> ApiKeyRecord:
+        return await access.rotate_key(self._engine, workspace, key_id, old_expires_at, new)
+
+    async def append_audit(self, records: Sequence[AuditRecord]) -> None:
+        await access.append_audit(self._engine, records)
+
+    async def list_audit(
+        self, workspace: str, page: Page, principal: str | None = None, outcome: str | None = None
+    ) -> list[AuditRecord]:
+        return await access.list_audit(self._engine, workspace, page, principal, outcome)
 
     # -- search-index outbox ----------------------------------------------------
 

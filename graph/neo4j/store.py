@@ -29,6 +29,8 @@ from ..filters import Filter, Order
 from ..outbox import IndexTask
 from ..records import ContextRecord, ContextTypeRecord, Page, VersionRecord
 from ..store import GraphStore
+from ..access import ApiKeyRecord, AuditRecord
+from . import access
 from . import cypher, outbox
 from .convert import (
     UPDATABLE,
@@ -395,6 +397,31 @@ class Neo4jStore(GraphStore):
     async def count_index_tasks(self, workspace: str | None = None) -> int:
         rows = await self._read(outbox.COUNT, workspace=workspace)
         return rows[0][0] if rows else 0
+
+    # -- access control (graph/neo4j/access.py) ----------------------------------------------------------------------
+
+    async def create_api_key(self, record: ApiKeyRecord) -> None:
+        await access.create_key(self, record)
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        return await access.get_key(self, key_id)
+
+    async def list_api_keys(self, workspace: str) -> list[ApiKeyRecord]:
+        return await access.list_keys(self, workspace)
+
+    async def revoke_api_key(self, workspace: str, key_id: str, at: int) -> ApiKeyRecord:
+        return await access.revoke_key(self, workspace, key_id, at)
+
+    async def rotate_api_key(self, workspace: str, key_id: str, old_expires_at: int, new: ApiKeyRecord) -> ApiKeyRecord:
+        return await access.rotate_key(self, workspace, key_id, old_expires_at, new)
+
+    async def append_audit(self, records: Sequence[AuditRecord]) -> None:
+        await access.append_audit(self, records)
+
+    async def list_audit(
+        self, workspace: str, page: Page, principal: str | None = None, outcome: str | None = None
+    ) -> list[AuditRecord]:
+        return await access.list_audit(self, workspace, page, principal, outcome)
 
     # -- internals ---------------------------------------------------------------------------------------------------
 

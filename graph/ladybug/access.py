@@ -1,0 +1,123 @@
+"""API keys and audit log on LadybugDB (tables `ApiKey`, `AuditEntry`, migrations/ladybug/0007_access.cypher).
+
+Both tables are keyed by id (the engine's only index). Listing a workspace's audit
+entries scans the table: an admin query, not a hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..access import ApiKeyRecord, AuditRecord
+from ..cypher_filters import page_clause, page_window
+from ..errors import ConflictError, NotFoundError
+from ..records import Page
+from .engine import Engine, Tx
+
+KEY_FIELDS = ("id", "workspace", "name", "kind", "salt", "hash", "roles", "workspaces",
+              "created_at", "created_by", "expires_at", "revoked_at", "replaced_by")
+AUDIT_FIELDS = ("id", "workspace", "at", "principal", "principal_kind", "operation", "target", "outcome", "code")
+K_COLS = ", ".join(f"k.{f}" for f in KEY_FIELDS)
+A_COLS = ", ".join(f"a.{f}" for f in AUDIT_FIELDS)
+
+Q_CREATE_KEY = "CREATE (k:ApiKey {" + ", ".join(f"{f}: ${f}" for f in KEY_FIELDS) + "})"
+Q_GET_KEY = f"MATCH (k:ApiKey {{id: $id}}) RETURN {K_COLS}"
+Q_APPEND_AUDIT = "CREATE (a:AuditEntry {" + ", ".join(f"{f}: ${f}" for f in AUDIT_FIELDS) + "})"
+
+
+def _key(row: list) -> ApiKeyRecord:
+    values = dict(zip(KEY_FIELDS, row))
+    values["roles"], values["workspaces"] = list(values["roles"]), list(values["workspaces"])
+    return ApiKeyRecord(**values)
+
+
+def _key_params(record: ApiKeyRecord) -> dict:
+    params = {f: getattr(record, f) for f in KEY_FIELDS}
+    params["roles"], params["workspaces"] = list(record.roles), list(record.workspaces)
+    return params
+
+
+def _audit(row: list) -> AuditRecord:
+    return AuditRecord(**dict(zip(AUDIT_FIELDS, row)))
+
+
+def _create_key(tx: Tx, record: ApiKeyRecord) -> None:
+    if tx.run("MATCH (k:ApiKey {id: $id}) RETURN k.id", {"id": record.id}):
+        raise ConflictError(f"API key {record.id} already exists.", id=record.id)
+    tx.run(Q_CREATE_KEY, _key_params(record))
+
+
+def _managed(tx: Tx, workspace: str, key_id: str) -> ApiKeyRecord:
+    rows = tx.run(Q_GET_KEY, {"id": key_id})
+    if not rows or rows[0][1] != workspace:
+        raise NotFoundError(f"No API key {key_id!r} in workspace {workspace!r}.", id=key_id)
+    return _key(rows[0])
+
+
+async def create_key(engine: Engine, record: ApiKeyRecord) -> None:
+    await engine.write(lambda tx: _create_key(tx, record))
+
+
+async def get_key(engine: Engine, key_id: str) -> ApiKeyRecord | None:
+    rows = await engine.read(Q_GET_KEY, {"id": key_id})
+    return _key(rows[0]) if rows else None
+
+
+async def list_keys(engine: Engine, workspace: str) -> list[ApiKeyRecord]:
+    rows = await engine.read(
+        f"MATCH (k:ApiKey) WHERE k.workspace = $ws RETURN {K_COLS} ORDER BY k.created_at, k.id", {"ws": workspace}
+    )
+    return [_key(row) for row in rows]
+
+
+async def revoke_key(engine: Engine, workspace: str, key_id: str, at: int) -> ApiKeyRecord:
+    def work(tx: Tx) -> ApiKeyRecord:
+        key = _managed(tx, workspace, key_id)
+        if key.revoked_at:
+            return key
+        tx.run("MATCH (k:ApiKey {id: $id}) SET k.revoked_at = $at", {"id": key_id, "at": int(at)})
+        return _key(tx.run(Q_GET_KEY, {"id": key_id})[0])
+
+    return await engine.write(work)
+
+
+async def rotate_key(engine: Engine, workspace: str, key_id: str, old_expires_at: int, new: ApiKeyRecord) -> ApiKeyRecord:
+    def work(tx: Tx) -> ApiKeyRecord:
+        key = _managed(tx, workspace, key_id)
+        if not key.active_at(new.created_at):
+            raise NotFoundError(f"API key {key_id!r} is revoked or expired: create a new one instead.", id=key_id)
+        _create_key(tx, new)
+        expires = old_expires_at if key.expires_at == 0 else min(key.expires_at, old_expires_at)
+        tx.run("MATCH (k:ApiKey {id: $id}) SET k.expires_at = $exp, k.replaced_by = $by",
+               {"id": key_id, "exp": int(expires), "by": new.id})
+        return _key(tx.run(Q_GET_KEY, {"id": key_id})[0])
+
+    return await engine.write(work)
+
+
+async def append_audit(engine: Engine, records: Sequence[AuditRecord]) -> None:
+    rows = [{f: getattr(r, f) for f in AUDIT_FIELDS} for r in records]
+    if not rows:
+        return
+
+    def work(tx: Tx) -> None:
+        taken = tx.run("UNWIND $ids AS i MATCH (a:AuditEntry {id: i}) RETURN a.id", {"ids": [r["id"] for r in rows]})
+        if taken:
+            raise ConflictError(f"Audit entry {taken[0][0]} already exists.", ids=[t[0] for t in taken])
+        for row in rows:  # usually one entry per call
+            tx.run(Q_APPEND_AUDIT, row)
+
+    await engine.write(work)
+
+
+async def list_audit(
+    engine: Engine, workspace: str, page: Page, principal: str | None, outcome: str | None
+) -> list[AuditRecord]:
+    if page_window(page)[1] == 0:
+        return []
+    rows = await engine.read(
+        "MATCH (a:AuditEntry) WHERE a.workspace = $ws AND ($principal = '' OR a.principal = $principal) "
+        f"AND ($outcome = '' OR a.outcome = $outcome) RETURN {A_COLS} ORDER BY a.at DESC, a.id DESC {page_clause(page)}",
+        {"ws": workspace, "principal": principal or "", "outcome": outcome or ""},
+    )
+    return [_audit(row) for row in rows]
