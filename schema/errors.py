@@ -51,3 +51,9 @@ class ErrorCodes(SchemaExtension):
             self.execution_context.pre_execution_errors = [
                 classify(e) for e in self.execution_context.pre_execution_errors
             ]
+
+    def on_stream_result(self, result) -> Iterator[None]:
+        """Each result of a subscription (or other stream), before it is sent."""
+        if getattr(result, "errors", None):
+            result.errors = [classify(e) for e in result.errors]
+        yield

@@ -8,6 +8,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from .errors import ErrorCodes
 from .mutation import Mutation
 from .query import Query
+from .subscription import Subscription
 from .types import Context, ContextVersion
 
 
@@ -20,6 +21,7 @@ def build_schema(*, max_depth: int = 12, max_aliases: int = 30, max_tokens: int 
     return ContextQLSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Context, ContextVersion],
         extensions=[
             ErrorCodes,

@@ -13,14 +13,17 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
-from graph.events import InProcessBus
 from graph.store import GraphStore
 from resolvers.principal import ANONYMOUS
 from resolvers.request import RequestContext
 from schema import build_schema
 
+from .connection import connection_principal
+from .dashboard import dashboard_routes
+from .events import open_bus
 from .limits import BodySizeLimit
 from .settings import Settings
+from .sse import sse_endpoint
 from .stores import open_store
 
 logger = logging.getLogger("contextql")
@@ -51,17 +54,31 @@ class ContextQLGraphQL(GraphQL):
             response=response,
         )
 
+    async def on_ws_connect(self, context: RequestContext):
+        """Decide once per WebSocket who it acts as, from the `connection_init` payload."""
+        context.principal = await connection_principal(context.connection_params or {}, self.settings)
+        return await super().on_ws_connect(context)
+
 
 def create_app(settings: Settings | None = None, *, store: GraphStore | None = None) -> Starlette:
     """Build the app. With `store` given, the caller owns its lifecycle (tests); else it is opened here."""
     settings = settings or Settings()
-    state: dict = {"store": store, "events": InProcessBus()}
+    state: dict = {"store": store, "events": open_bus(settings)}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if store is not None:
-            yield
-            return
+        await state["events"].start()
+        try:
+            if store is not None:
+                yield
+                return
+            async with _owned_store(settings, state):
+                yield
+        finally:
+            await state["events"].stop()
+
+    @contextlib.asynccontextmanager
+    async def _owned_store(settings: Settings, state: dict) -> AsyncIterator[None]:
         state["store"] = await open_store(settings)
         if settings.graph == "ladybug":
             logger.warning(
@@ -84,6 +101,9 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
             Route("/healthz", healthz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/graphql/stream", sse_endpoint(graphql.schema, lambda r: graphql.get_context(r, None)),
+                  methods=["GET", "POST"]),
+            *dashboard_routes(),
         ],
         lifespan=lifespan,
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from . import index_cli
 from .settings import Settings
 
 err = Console(stderr=True)
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("input", help="export file ('-' for standard input)")
     load.add_argument("--workspace", default=None, help="target workspace (default: the exported one)")
 
+    index_cli.add_commands(commands)
+
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in {"data_dir": args.data_dir, "neo4j_uri": args.neo4j_uri}.items() if v is not None}
     if args.command == "serve":
@@ -48,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(settings, args.reload)
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
+        if args.command == "reindex":
+            return asyncio.run(index_cli.reindex(settings, args.workspace or settings.workspace, args.recreate,
+                                                 not args.no_history))
+        if args.command == "verify":
+            return asyncio.run(index_cli.verify(settings, args.workspace or settings.workspace))
         if args.command == "export":
             return asyncio.run(_export(settings, args.workspace or settings.workspace, args.output))
         return asyncio.run(_import(settings, args.input, args.workspace))
@@ -56,12 +64,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(settings: Settings, reload: bool) -> int:
-    import uvicorn
-
     from .app import create_app
+    from .serving import serve
 
     err.print(f"ContextQL on http://{settings.host}:{settings.port}/graphql (graph: {settings.graph})")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    serve(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0
 
 

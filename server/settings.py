@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 5000
     log_level: str = "info"
+    redis_url: str | None = Field(None, description="redis://host:6379/0: share change events between API instances.")
+    redis_channel: str = Field("contextql:events", description="Redis pub/sub channel of change events.")
+    subscription_buffer: int = Field(1000, description="Events buffered per subscriber before it is told some were dropped.")
 
     @model_validator(mode="before")
     @classmethod

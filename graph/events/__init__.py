@@ -1,11 +1,11 @@
 """Change events: what changed, published only after the transaction that made it committed.
 
-One `EventBus` interface, one module per transport (in-process for the embedded
-default; Redis pub/sub when several API instances share subscribers).
+One `EventBus` interface, one module per transport: in-process (the embedded
+default) and Redis pub/sub (`redis.py`, several API instances share subscribers).
 """
 
-from .bus import EventBus, Subscription
+from .bus import Dropped, EventBus, Subscription
 from .event import ChangeEvent
 from .memory import InProcessBus
 
-__all__ = ["ChangeEvent", "EventBus", "InProcessBus", "Subscription"]
+__all__ = ["ChangeEvent", "Dropped", "EventBus", "InProcessBus", "Subscription"]

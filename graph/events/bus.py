@@ -1,50 +1,93 @@
-"""The event-bus interface."""
+"""The event-bus interface and the per-subscriber buffer every transport fans out into."""
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import logging
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 from .event import ChangeEvent
+
+logger = logging.getLogger("contextql.events")
 
 Predicate = Callable[[ChangeEvent], bool]
 
 
-class Subscription:
-    """A bounded queue of one subscriber's events.
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """Stands in a subscriber's stream for `count` events it lost: its view is stale, refetch."""
 
-    A full queue never blocks the publisher: the overflowing events are dropped and
-    the subscriber is told how many with a `None` marker followed by `dropped`.
+    count: int
+
+
+class Subscription:
+    """One subscriber's bounded buffer.
+
+    Offering never blocks and never waits for the subscriber: once the buffer is full,
+    further events are counted instead of kept until the subscriber has read what was
+    buffered; it then receives one `Dropped(count)` and live events again. Events of
+    another workspace are never accepted.
     """
 
     def __init__(self, workspace: str, accepts: Predicate, size: int) -> None:
-        self.workspace, self.accepts = workspace, accepts
-        self.queue: asyncio.Queue[ChangeEvent | None] = asyncio.Queue(maxsize=size)
+        self.workspace, self.accepts, self.size = workspace, accepts, max(1, size)
+        self.buffer: deque[ChangeEvent] = deque()
         self.dropped = 0
+        self.closed = False
+        self._wake = asyncio.Event()
 
     def offer(self, event: ChangeEvent) -> None:
-        if event.workspace != self.workspace or not self.accepts(event):
-            return
-        if self.dropped:
-            self.dropped += 1
+        if self.closed or event.workspace != self.workspace:
             return
         try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.dropped = 1
+            if not self.accepts(event):
+                return
+        except Exception:  # a faulty filter must not break delivery to everyone else
+            logger.exception("subscription filter failed on %s/%s", event.topic, event.operation)
+            return
+        if self.dropped or len(self.buffer) >= self.size:
+            self.dropped += 1
+        else:
+            self.buffer.append(event)
+        self._wake.set()
 
-    async def events(self) -> AsyncIterator[ChangeEvent | int]:
-        """Events in order; an `int` instead of an event says how many were dropped since."""
+    def lose(self, count: int = 1) -> None:
+        """Record events this subscriber missed for reasons outside it (e.g. a lost broker connection)."""
+        if not self.closed:
+            self.dropped += count
+            self._wake.set()
+
+    def close(self) -> None:
+        """End the stream after what is buffered (graceful shutdown)."""
+        self.closed = True
+        self._wake.set()
+
+    async def events(self) -> AsyncIterator[ChangeEvent | Dropped]:
+        """Events in order; a `Dropped` says how many were lost at that point. Ends when closed."""
         while True:
-            if self.queue.empty() and self.dropped:
+            if self.buffer:
+                yield self.buffer.popleft()
+            elif self.dropped:
                 dropped, self.dropped = self.dropped, 0
-                yield dropped
-                continue
-            yield await self.queue.get()
+                yield Dropped(dropped)
+            elif self.closed:
+                return
+            else:
+                self._wake.clear()
+                await self._wake.wait()
 
 
 class EventBus(abc.ABC):
+    """Publishes committed events and fans them out to this instance's subscriptions."""
+
+    def __init__(self, buffer_size: int = 1000) -> None:
+        self.subscriptions: set[Subscription] = set()
+        self.buffer_size = buffer_size
+
     @abc.abstractmethod
     async def start(self) -> None:
         ...
@@ -55,12 +98,26 @@ class EventBus(abc.ABC):
 
     @abc.abstractmethod
     async def publish(self, events: list[ChangeEvent]) -> None:
-        """Deliver committed events to every matching subscriber (of any instance)."""
+        """Deliver committed events to every matching subscriber (of any instance), in order."""
 
-    @abc.abstractmethod
-    def subscribe(self, workspace: str, accepts: Predicate, size: int = 1000) -> Subscription:
-        ...
+    def subscribe(self, workspace: str, accepts: Predicate, size: int | None = None) -> Subscription:
+        subscription = Subscription(workspace, accepts, size or self.buffer_size)
+        self.subscriptions.add(subscription)
+        return subscription
 
-    @abc.abstractmethod
     def unsubscribe(self, subscription: Subscription) -> None:
-        ...
+        subscription.close()
+        self.subscriptions.discard(subscription)
+
+    def deliver(self, event: ChangeEvent) -> None:
+        """Hand one event to this instance's subscriptions (never blocks)."""
+        for subscription in list(self.subscriptions):
+            subscription.offer(event)
+
+    async def close_subscriptions(self, timeout: float = 5.0) -> None:
+        """Graceful shutdown: end every open stream and wait (bounded) until their consumers let go."""
+        for subscription in list(self.subscriptions):
+            subscription.close()
+        deadline = time.monotonic() + timeout
+        while self.subscriptions and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)

@@ -10,12 +10,27 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class ChangeEvent:
-    """One committed change.
+    """One committed change, published only after the transaction that made it committed.
 
-    `topic` says what kind of thing changed (`context`, `relationship`, `execution`,
-    `index`); `operation` what happened to it (`created`, `updated`, `moved`,
-    `deleted`, `reverted`, ...). `key` orders events: events with the same key are
-    delivered in publication order.
+    `key` orders events: events with the same key are delivered in publication order.
+    `principal` is who made the change; `at` its commit time (µs since the epoch).
+
+    Topics and what their publishers fill in (subscriptions in `schema/subscription.py`
+    read exactly these):
+
+    - `context`: operation `created | updated | moved | deleted | reverted`; key = the
+      context id; `path`, `kind`, `version`, `changed` (the versioned fields that
+      changed); detail `id`, and `fromPath`, `movedCount` (moved), `deletedCount`,
+      `recursive` (deleted).
+    - `relationship`: operation `added | removed`; key = the relationship id; `path` =
+      the source context's path, `kind` = the relationship type; detail `id`, `type`,
+      `fromId`, `fromPath`, `toId`, `toPath`, `properties` (object, optional).
+    - `execution`: operation `started | finished`; key = the execution id; `path` = the
+      context the execution is attached to (optional); detail `id`, `tool`, `status`
+      (`running | succeeded | failed | cancelled`), `startedAt`, `finishedAt`
+      (µs, optional), `error` (optional).
+    - `index`: operation = the new index state (`indexing | ready | stale | failed`);
+      key = the index name; detail free-form.
     """
 
     workspace: str

@@ -1,30 +1,19 @@
-"""In-process event bus: the embedded default."""
+"""In-process event bus: the embedded default (one API instance)."""
 
 from __future__ import annotations
 
-from .bus import EventBus, Predicate, Subscription
+from .bus import EventBus
 from .event import ChangeEvent
 
 
 class InProcessBus(EventBus):
-    def __init__(self) -> None:
-        self.subscriptions: set[Subscription] = set()
-
     async def start(self) -> None:
         pass
 
     async def stop(self) -> None:
-        self.subscriptions.clear()
+        for subscription in list(self.subscriptions):
+            subscription.close()
 
     async def publish(self, events: list[ChangeEvent]) -> None:
         for event in events:
-            for subscription in list(self.subscriptions):
-                subscription.offer(event)
-
-    def subscribe(self, workspace: str, accepts: Predicate, size: int = 1000) -> Subscription:
-        subscription = Subscription(workspace, accepts, size)
-        self.subscriptions.add(subscription)
-        return subscription
-
-    def unsubscribe(self, subscription: Subscription) -> None:
-        self.subscriptions.discard(subscription)
+            self.deliver(event)

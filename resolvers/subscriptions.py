@@ -1,0 +1,101 @@
+"""Live subscriptions: which committed events a subscriber sees, and the stream it reads.
+
+Every stream is scoped to the subscriber's workspace by the bus itself; the filters
+here only narrow it further.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+from graph.errors import BadUserInputError
+from graph.events import ChangeEvent, Dropped
+from graph.events.bus import Predicate
+
+from .loaders import Loaders
+from .paths import is_within, normalize
+from .request import RequestContext
+
+MAX_FILTER_VALUES = 100
+
+
+def context_filter(path_prefix: str, kinds: Sequence[str] | None, operations: Sequence[str] | None) -> Predicate:
+    """Context events under `path_prefix` (a moved or deleted ancestor counts: it carries the subtree along)."""
+    root = _prefix(path_prefix)
+    kind_set, op_set = _set("kinds", kinds), _set("operations", operations)
+
+    def accepts(event: ChangeEvent) -> bool:
+        if event.topic != "context":
+            return False
+        if kind_set is not None and event.kind not in kind_set:
+            return False
+        if op_set is not None and event.operation not in op_set:
+            return False
+        paths = [p for p in (event.path, event.detail.get("fromPath")) if p]
+        if any(_within(p, root) for p in paths):
+            return True
+        return event.operation in ("moved", "deleted") and any(_within(root, p) for p in paths)
+
+    return accepts
+
+
+def relationship_filter(path_prefix: str, types: Sequence[str] | None, operations: Sequence[str] | None) -> Predicate:
+    """Relationship events with either end under `path_prefix`."""
+    root = _prefix(path_prefix)
+    type_set, op_set = _set("types", types), _set("operations", operations)
+
+    def accepts(event: ChangeEvent) -> bool:
+        if event.topic != "relationship":
+            return False
+        if type_set is not None and event.detail.get("type", event.kind) not in type_set:
+            return False
+        if op_set is not None and event.operation not in op_set:
+            return False
+        ends = [event.detail.get("fromPath") or event.path, event.detail.get("toPath")]
+        return any(p and _within(p, root) for p in ends)
+
+    return accepts
+
+
+def execution_filter(tool: str | None, statuses: Sequence[str] | None) -> Predicate:
+    """Tool-execution events, of one tool and/or some statuses."""
+    status_set = _set("status", statuses)
+
+    def accepts(event: ChangeEvent) -> bool:
+        if event.topic != "execution":
+            return False
+        if tool is not None and event.detail.get("tool") != tool:
+            return False
+        return status_set is None or event.detail.get("status") in status_set
+
+    return accepts
+
+
+async def stream(ctx: RequestContext, accepts: Predicate) -> AsyncIterator[ChangeEvent | Dropped]:
+    """The subscriber's events until it leaves or the server shuts down."""
+    subscription = ctx.events.subscribe(ctx.workspace, accepts)
+    try:
+        async for item in subscription.events():
+            # A WebSocket shares one context per connection: each event reads the live state afresh.
+            ctx.loaders = Loaders(ctx.store, ctx.workspace)
+            yield item
+    finally:
+        ctx.events.unsubscribe(subscription)
+
+
+def _prefix(raw: str) -> str:
+    """`/` (everything) or a normalised path."""
+    return "/" if isinstance(raw, str) and raw.strip() and not raw.strip().strip("/") else normalize(raw)
+
+
+def _within(path: str, root: str) -> bool:
+    return root == "/" or is_within(path, root)
+
+
+def _set(name: str, values: Sequence[str] | None) -> frozenset[str] | None:
+    if values is None:
+        return None
+    if len(values) > MAX_FILTER_VALUES:
+        raise BadUserInputError(f"`{name}` lists {len(values)} values; at most {MAX_FILTER_VALUES} are allowed.",
+                                limit=MAX_FILTER_VALUES)
+    return frozenset(values)

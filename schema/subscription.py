@@ -1,0 +1,233 @@
+"""Root Subscription: committed changes, live, scoped to the subscriber's workspace.
+
+Each stream is a union of the change type and `EventsDropped`: a subscriber that
+fell behind (or missed events while the broker was unreachable) is told so
+explicitly, and should refetch what it shows.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from graph.events import ChangeEvent, Dropped
+from resolvers import contexts as ops, subscriptions as subs
+from resolvers.clock import to_datetime
+
+from .types import Actor, Context, ContextInfo
+
+
+@strawberry.enum(description="What happened to a context.")
+class ContextOperation(enum.Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    MOVED = "moved"
+    DELETED = "deleted"
+    REVERTED = "reverted"
+
+
+@strawberry.enum(description="What happened to a relationship.")
+class RelationshipOperation(enum.Enum):
+    ADDED = "added"
+    REMOVED = "removed"
+
+
+@strawberry.type(description="Events were lost for this subscriber (it read too slowly, or the broker was away): refetch.")
+class EventsDropped:
+    count: int = strawberry.field(description="How many events were dropped at this point of the stream.")
+
+    @strawberry.field(description="What happened and what to do.")
+    def message(self) -> str:
+        return (f"{self.count} event(s) were dropped because this subscription fell behind; "
+                "refetch the state you show, then keep reading.")
+
+
+@strawberry.type(description="A committed change to a context.")
+class ContextChangeEvent:
+    event: strawberry.Private[ChangeEvent]
+
+    @strawberry.field(description="What happened.")
+    def operation(self) -> ContextOperation:
+        return ContextOperation(self.event.operation)
+
+    @strawberry.field(description="The context's id (stable across moves).")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.event.detail.get("id", self.event.key))
+
+    @strawberry.field(description="Its path after the change (for a delete: the path it had).")
+    def path(self) -> str:
+        return self.event.path or ""
+
+    @strawberry.field(description="The path before a move; null otherwise.")
+    def from_path(self) -> str | None:
+        return self.event.detail.get("fromPath")
+
+    @strawberry.field
+    def kind(self) -> str | None:
+        return self.event.kind
+
+    @strawberry.field(description="The version the change produced (for a delete: the last one).")
+    def version(self) -> int | None:
+        return self.event.version
+
+    @strawberry.field(description="The fields the change touched.")
+    def changed(self) -> list[str]:
+        return list(self.event.changed)
+
+    @strawberry.field(description="Who made the change.")
+    def principal(self) -> Actor:
+        return Actor(id=self.event.principal)
+
+    @strawberry.field(description="When it was committed.")
+    def at(self) -> datetime:
+        return to_datetime(self.event.at)
+
+    @strawberry.field(description="How many contexts a move or delete affected; null otherwise.")
+    def affected_count(self) -> int | None:
+        return self.event.detail.get("movedCount", self.event.detail.get("deletedCount"))
+
+    @strawberry.field(description="The context as it is now (null once deleted): select any Context field.")
+    async def context(self, info: ContextInfo) -> Context | None:
+        found = await ops.by_id(info.context, str(self.event.detail.get("id", self.event.key)))
+        return None if found is None else Context(record=found)
+
+
+@strawberry.type(description="A relationship between two contexts was added or removed.")
+class RelationshipChangeEvent:
+    event: strawberry.Private[ChangeEvent]
+
+    @strawberry.field
+    def operation(self) -> RelationshipOperation:
+        return RelationshipOperation(self.event.operation)
+
+    @strawberry.field(description="The relationship's id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.event.detail.get("id", self.event.key))
+
+    @strawberry.field(description="The relationship type.")
+    def type(self) -> str:
+        return self.event.detail.get("type", self.event.kind or "")
+
+    @strawberry.field
+    def from_path(self) -> str | None:
+        return self.event.detail.get("fromPath", self.event.path)
+
+    @strawberry.field
+    def to_path(self) -> str | None:
+        return self.event.detail.get("toPath")
+
+    @strawberry.field
+    def properties(self) -> JSON:
+        return self.event.detail.get("properties") or {}
+
+    @strawberry.field
+    def principal(self) -> Actor:
+        return Actor(id=self.event.principal)
+
+    @strawberry.field
+    def at(self) -> datetime:
+        return to_datetime(self.event.at)
+
+    @strawberry.field(name="from", description="The source context as it is now.")
+    async def source(self, info: ContextInfo) -> Context | None:
+        return await _live(info, self.event.detail.get("fromId"))
+
+    @strawberry.field(name="to", description="The target context as it is now.")
+    async def target(self, info: ContextInfo) -> Context | None:
+        return await _live(info, self.event.detail.get("toId"))
+
+
+@strawberry.type(description="A tool execution started or finished.")
+class ToolExecutionEvent:
+    event: strawberry.Private[ChangeEvent]
+
+    @strawberry.field(description="`started` or `finished`.")
+    def operation(self) -> str:
+        return self.event.operation
+
+    @strawberry.field(description="The execution's id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.event.detail.get("id", self.event.key))
+
+    @strawberry.field
+    def tool(self) -> str:
+        return self.event.detail.get("tool", "")
+
+    @strawberry.field(description="running, succeeded, failed or cancelled.")
+    def status(self) -> str:
+        return self.event.detail.get("status", "")
+
+    @strawberry.field(description="The context the execution belongs to, if any.")
+    def path(self) -> str | None:
+        return self.event.path
+
+    @strawberry.field
+    def error(self) -> str | None:
+        return self.event.detail.get("error")
+
+    @strawberry.field
+    def principal(self) -> Actor:
+        return Actor(id=self.event.principal)
+
+    @strawberry.field
+    def at(self) -> datetime:
+        return to_datetime(self.event.at)
+
+    @strawberry.field(description="That context as it is now.")
+    async def context(self, info: ContextInfo) -> Context | None:
+        if not self.event.path:
+            return None
+        found = await ops.by_path(info.context, self.event.path)
+        return None if found is None else Context(record=found)
+
+
+ContextChange = Annotated[ContextChangeEvent | EventsDropped, strawberry.union("ContextChange")]
+RelationshipChange = Annotated[RelationshipChangeEvent | EventsDropped, strawberry.union("RelationshipChange")]
+ToolExecutionChange = Annotated[ToolExecutionEvent | EventsDropped, strawberry.union("ToolExecutionChange")]
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="Changes to contexts under `pathPrefix` (default: all), optionally of some kinds and operations.")
+    async def context_changed(
+        self,
+        info: ContextInfo,
+        path_prefix: str = "/",
+        kinds: list[str] | None = None,
+        operations: list[ContextOperation] | None = None,
+    ) -> AsyncGenerator[ContextChange, None]:
+        accepts = subs.context_filter(path_prefix, kinds, None if operations is None else [o.value for o in operations])
+        async for item in subs.stream(info.context, accepts):
+            yield EventsDropped(count=item.count) if isinstance(item, Dropped) else ContextChangeEvent(event=item)
+
+    @strawberry.subscription(description="Relationships added or removed with either end under `pathPrefix`.")
+    async def relationship_changed(
+        self,
+        info: ContextInfo,
+        path_prefix: str = "/",
+        types: list[str] | None = None,
+        operations: list[RelationshipOperation] | None = None,
+    ) -> AsyncGenerator[RelationshipChange, None]:
+        accepts = subs.relationship_filter(path_prefix, types, None if operations is None else [o.value for o in operations])
+        async for item in subs.stream(info.context, accepts):
+            yield EventsDropped(count=item.count) if isinstance(item, Dropped) else RelationshipChangeEvent(event=item)
+
+    @strawberry.subscription(description="Tool executions starting and finishing, of one `tool` and/or some `status` values.")
+    async def tool_executions(
+        self, info: ContextInfo, tool: str | None = None, status: list[str] | None = None
+    ) -> AsyncGenerator[ToolExecutionChange, None]:
+        accepts = subs.execution_filter(tool, status)
+        async for item in subs.stream(info.context, accepts):
+            yield EventsDropped(count=item.count) if isinstance(item, Dropped) else ToolExecutionEvent(event=item)
+
+
+async def _live(info: ContextInfo, context_id: str | None) -> Context | None:
+    if not context_id:
+        return None
+    found = await ops.by_id(info.context, str(context_id))
+    return None if found is None else Context(record=found)

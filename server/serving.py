@@ -1,0 +1,29 @@
+"""Run the app under uvicorn with a shutdown that first completes open subscriptions.
+
+Uvicorn closes WebSockets (code 1012) and waits for streaming responses before the
+app's lifespan shutdown runs, so an SSE stream would hold shutdown forever and WebSocket
+subscribers would see a dropped socket instead of `complete`. Ending every subscription
+first lets each protocol finish its streams properly.
+"""
+
+from __future__ import annotations
+
+import uvicorn
+from starlette.applications import Starlette
+
+
+class GracefulServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
+        super().__init__(config)
+        self.app = app
+
+    async def shutdown(self, sockets=None) -> None:
+        bus = self.app.state.stores.get("events")
+        if bus is not None:
+            await bus.close_subscriptions(timeout=5.0)
+        await super().shutdown(sockets=sockets)
+
+
+def serve(app: Starlette, host: str, port: int, log_level: str = "info") -> None:
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10)
+    GracefulServer(config, app).run()

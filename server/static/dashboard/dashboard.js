@@ -1,0 +1,170 @@
+// ContextQL live dashboard: snapshots over GraphQL/HTTP, changes over graphql-ws subscriptions.
+(function () {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  const params = new URLSearchParams(location.search);
+  const state = { prefix: normalise(params.get("path") || "/"), feed: 0, byOp: {}, byKind: {}, unsubscribe: [] };
+  const wsUrl = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/graphql";
+  const client = graphqlWs.createClient({
+    url: wsUrl,
+    lazy: false,
+    retryAttempts: Infinity,
+    connectionParams: {},
+    on: {
+      connected: () => setStatus("live", "live"),
+      closed: () => setStatus("closed", "disconnected, retrying…"),
+      connecting: () => setStatus("connecting", "connecting…"),
+    },
+  });
+
+  function normalise(path) {
+    const parts = path.split("/").filter(Boolean);
+    return "/" + parts.join("/");
+  }
+  function depthOf(path) { return path === "/" ? 0 : path.split("/").filter(Boolean).length; }
+  function parentOf(path) { const i = path.lastIndexOf("/"); return i <= 0 ? "/" : path.slice(0, i); }
+  function setStatus(s, text) { const el = $("status"); el.dataset.state = s; el.textContent = text; }
+  function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; }
+
+  async function query(q, variables) {
+    const response = await fetch("/graphql", { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: q, variables }) });
+    const body = await response.json();
+    if (body.errors) throw new Error(body.errors.map((e) => e.message).join("; "));
+    return body.data;
+  }
+
+  // ---- tree: children of a path are loaded on expand and reloaded when a change touches them
+  const CHILDREN = `query($prefix: String!, $depth: Int!) {
+    contexts(where: {path: {startsWith: $prefix}, depth: {eq: $depth}}, orderBy: [{field: PATH}], first: 100) {
+      edges { node { id path name kind version children(first: 1) { totalCount } } } } }`;
+  const nodes = new Map(); // path -> {li, ul, expanded}
+
+  async function loadChildren(path, ul) {
+    const prefix = path === "/" ? "/" : path + "/";
+    const data = await query(CHILDREN, { prefix, depth: depthOf(path) + 1 });
+    const seen = new Set();
+    ul.replaceChildren();
+    for (const { node } of data.contexts.edges) {
+      seen.add(node.path);
+      ul.appendChild(treeItem(node));
+    }
+    for (const known of [...nodes.keys()]) {
+      if (parentOf(known) === path && !seen.has(known)) nodes.delete(known);
+    }
+  }
+
+  function treeItem(node) {
+    const previous = nodes.get(node.path);
+    const li = el("li"); li.setAttribute("role", "treeitem"); li.dataset.path = node.path;
+    const hasChildren = node.children.totalCount > 0;
+    const line = el("span", "node");
+    line.append(el("span", "toggle", hasChildren ? (previous && previous.expanded ? "▾" : "▸") : "·"),
+      el("span", "name", node.name), el("span", "kind", node.kind), el("span", "version", "v" + node.version));
+    const ul = el("ul"); ul.setAttribute("role", "group");
+    li.append(line, ul);
+    const entry = { li, ul, expanded: false, hasChildren };
+    nodes.set(node.path, entry);
+    line.addEventListener("click", () => toggle(node.path));
+    if (previous && previous.expanded && hasChildren) { entry.expanded = true; loadChildren(node.path, ul); }
+    return li;
+  }
+
+  async function toggle(path) {
+    const entry = nodes.get(path);
+    if (!entry || !entry.hasChildren) return;
+    entry.expanded = !entry.expanded;
+    entry.li.querySelector(".toggle").textContent = entry.expanded ? "▾" : "▸";
+    if (entry.expanded) await loadChildren(path, entry.ul); else entry.ul.replaceChildren();
+  }
+
+  async function loadRoot() {
+    nodes.clear();
+    $("tree-root").textContent = state.prefix;
+    const ul = $("tree");
+    if (state.prefix === "/") { await loadChildren("/", ul); return; }
+    const data = await query(`query($path: String!) { context(path: $path) { id path name kind version children(first: 1) { totalCount } } }`,
+      { path: state.prefix });
+    ul.replaceChildren();
+    if (data.context) { ul.appendChild(treeItem(data.context)); await toggle(state.prefix); }
+  }
+
+  // Reload the list that shows `path` (its parent's children), if that list is on screen.
+  const pending = new Set(); let timer = null;
+  function refreshAround(path) {
+    pending.add(parentOf(path));
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const parents = [...pending]; pending.clear();
+      for (const parent of parents) {
+        if (parent === "/" && state.prefix === "/") await loadChildren("/", $("tree"));
+        else if (parent === parentOf(state.prefix) && state.prefix !== "/") await loadRoot();
+        else { const entry = nodes.get(parent); if (entry && entry.expanded) await loadChildren(parent, entry.ul); else if (entry) await refreshAround(parent); }
+      }
+      const changed = nodes.get(path); if (changed) { changed.li.firstChild.classList.add("flash"); setTimeout(() => changed.li.firstChild && changed.li.firstChild.classList.remove("flash"), 1500); }
+    }, 50);
+  }
+
+  // ---- feed and counts
+  function bump(table, key) { table[key] = (table[key] || 0) + 1; }
+  function renderCounts(id, table) {
+    const body = $(id).tBodies[0]; body.replaceChildren();
+    for (const [key, n] of Object.entries(table).sort((a, b) => b[1] - a[1])) {
+      const tr = el("tr"); tr.append(el("td", null, key), el("td", null, String(n))); body.appendChild(tr);
+    }
+  }
+  function addFeed(op, path, meta) {
+    const li = el("li"); li.append(el("span", "op " + op, op), el("span", "path", path), el("span", "meta", meta));
+    const feed = $("feed"); feed.prepend(li);
+    while (feed.children.length > 200) feed.lastChild.remove();
+    $("feed-count").textContent = String(++state.feed);
+  }
+
+  function onContext(event) {
+    if (event.__typename === "EventsDropped") {
+      addFeed("dropped", event.message, ""); loadRoot(); return;
+    }
+    bump(state.byOp, event.operation.toLowerCase()); bump(state.byKind, event.kind || "—");
+    renderCounts("by-operation", state.byOp); renderCounts("by-kind", state.byKind);
+    const what = event.fromPath ? `${event.fromPath} → ${event.path}` : event.path;
+    addFeed(event.operation.toLowerCase(), what, `v${event.version ?? "–"} · ${event.principal.id} · ${new Date(event.at).toLocaleTimeString()}`);
+    refreshAround(event.path);
+    if (event.fromPath) refreshAround(event.fromPath);
+  }
+  function onExecution(event) {
+    const list = $("executions");
+    if (event.__typename === "EventsDropped") { list.prepend(el("li", "op dropped", event.message)); return; }
+    const li = el("li"); li.append(el("span", "op " + (event.status === "failed" ? "deleted" : "created"), event.status),
+      el("span", "path", event.tool + (event.path ? " @ " + event.path : "")), el("span", "meta", new Date(event.at).toLocaleTimeString()));
+    list.prepend(li);
+    while (list.children.length > 50) list.lastChild.remove();
+  }
+
+  function subscribe(q, variables, onData) {
+    return client.subscribe({ query: q, variables }, {
+      next: (result) => { if (result.data) Object.values(result.data).forEach(onData); },
+      error: (err) => addFeed("dropped", "subscription error: " + (err.message || JSON.stringify(err)), ""),
+      complete: () => {},
+    });
+  }
+
+  function watch(prefix) {
+    state.unsubscribe.forEach((stop) => stop());
+    state.prefix = normalise(prefix); state.feed = 0; state.byOp = {}; state.byKind = {};
+    $("prefix").value = state.prefix; $("feed").replaceChildren(); $("feed-count").textContent = "0";
+    renderCounts("by-operation", {}); renderCounts("by-kind", {});
+    history.replaceState(null, "", "?path=" + encodeURIComponent(state.prefix));
+    state.unsubscribe = [
+      subscribe(`subscription($p: String!) { contextChanged(pathPrefix: $p) { __typename
+        ... on ContextChangeEvent { operation path fromPath kind version at principal { id } }
+        ... on EventsDropped { count message } } }`, { p: state.prefix }, onContext),
+      subscribe(`subscription { toolExecutions { __typename
+        ... on ToolExecutionEvent { operation tool status path at }
+        ... on EventsDropped { count message } } }`, {}, onExecution),
+    ];
+    loadRoot().catch((e) => addFeed("dropped", e.message, ""));
+  }
+
+  $("watch").addEventListener("submit", (e) => { e.preventDefault(); watch($("prefix").value); });
+  watch(state.prefix);
+})();
