@@ -22,11 +22,12 @@ from collections.abc import Sequence
 
 from .access import ApiKeyRecord, AuditRecord
 from .filters import Filter, Order
+from .knowledge.contract import KnowledgeGraphContract
 from .outbox import IndexTask
 from .records import ContextRecord, ContextTypeRecord, Page, VersionRecord
 
 
-class GraphStore(abc.ABC):
+class GraphStore(KnowledgeGraphContract, abc.ABC):
     backend: str = "abstract"
 
     def __init__(self) -> None:

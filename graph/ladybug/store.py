@@ -40,6 +40,7 @@ from . import access
 from ..outbox import NO_HISTORY, IndexTask
 from . import outbox
 from .engine import MAX_TREE_DEPTH, Engine, Tx, columns
+from .knowledge import LadybugKnowledge
 
 SEP = "\x00"
 
@@ -205,7 +206,7 @@ class LadybugFilterCompiler(CypherFilterCompiler):
     """
 
 
-class LadybugStore(GraphStore):
+class LadybugStore(LadybugKnowledge, GraphStore):
     backend = "ladybug"
 
     def __init__(self, path: str, *, readers: int = 4, batch_size: int = 5_000) -> None:

@@ -42,6 +42,7 @@ from .convert import (
     version_record,
 )
 from .filters import Neo4jFilterCompiler
+from .knowledge import Neo4jKnowledge
 
 T = TypeVar("T")
 Rows = list[list[Any]]
@@ -56,7 +57,7 @@ def _unique(values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-class Neo4jStore(GraphStore):
+class Neo4jStore(Neo4jKnowledge, GraphStore):
     backend = "neo4j"
 
     def __init__(

@@ -1,0 +1,155 @@
+"""Storage operations of tools, executions, relationships and provenance.
+
+Part of the `GraphStore` contract (`GraphStore` inherits this class), held to the same
+rules: every call is scoped to one workspace, every write is one atomic transaction.
+
+Relationships are typed, directed edges from a context to a context, a tool (by name)
+or an agent (by principal id). An edge is identified by (source, target, type): relating
+twice keeps one edge. Deleting a context removes its relationships with it.
+
+Lineage is kept apart from the contexts, on one lineage node per context id that
+remembers the path the context had when lineage was recorded. Deleting a context
+therefore keeps the lineage of what was derived from it: the walk still shows the
+deleted source, by id and recorded path.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+from ..records import Page
+from .records import (
+    Derivation,
+    ExecutionFilter,
+    ExecutionRecord,
+    GraphView,
+    Lineage,
+    Neighbor,
+    NodeRef,
+    RelationshipRecord,
+    ToolFilter,
+    ToolRecord,
+    ToolVersionRecord,
+)
+
+
+class KnowledgeGraphContract(abc.ABC):
+    # -- tools ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def add_tool_version(self, tool: ToolRecord, version: ToolVersionRecord) -> ToolRecord:
+        """Publish a new version; creates the tool (from `tool`) on its first version.
+
+        `ConflictError` when that version exists. The tool's `latest` becomes the version
+        with the greatest `sort_key`; `updated_at` becomes `version.created_at`. Returns
+        the tool as stored afterwards.
+        """
+
+    @abc.abstractmethod
+    async def get_tools(self, workspace: str, names: Sequence[str]) -> dict[str, ToolRecord]:
+        """Tools by name; unknown names are absent."""
+
+    @abc.abstractmethod
+    async def get_tool_versions(self, workspace: str, name: str) -> list[ToolVersionRecord]:
+        """Every version of a tool, highest `sort_key` first ([] for an unknown tool)."""
+
+    @abc.abstractmethod
+    async def find_tools(
+        self, workspace: str, where: ToolFilter, page: Page
+    ) -> list[tuple[ToolRecord, ToolVersionRecord]]:
+        """A page of tools with their latest version, by name; filters apply to the latest version."""
+
+    @abc.abstractmethod
+    async def count_tools(self, workspace: str, where: ToolFilter) -> int:
+        ...
+
+    @abc.abstractmethod
+    async def update_tool(
+        self, workspace: str, name: str, *, at: int, retired: bool | None = None,
+        permissions: dict[str, list[str]] | None = None,
+    ) -> ToolRecord:
+        """Set what is given (None keeps it); `NotFoundError` for an unknown tool."""
+
+    @abc.abstractmethod
+    async def set_tool_deprecated(
+        self, workspace: str, name: str, version: str, deprecated: bool
+    ) -> ToolVersionRecord:
+        """Flag (or unflag) one version as deprecated; `NotFoundError` if it does not exist."""
+
+    # -- executions ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def create_execution(self, record: ExecutionRecord) -> None:
+        """Record a run (normally `running`); `ConflictError` if the id exists."""
+
+    @abc.abstractmethod
+    async def finish_execution(self, record: ExecutionRecord) -> None:
+        """Store the outcome (status, output, error, finish time, duration, output context);
+        `NotFoundError` if the execution does not exist."""
+
+    @abc.abstractmethod
+    async def get_executions(self, workspace: str, ids: Sequence[str]) -> dict[str, ExecutionRecord]:
+        ...
+
+    @abc.abstractmethod
+    async def find_executions(self, workspace: str, where: ExecutionFilter, page: Page) -> list[ExecutionRecord]:
+        """A page of executions, newest (`started_at`) first, then by id."""
+
+    @abc.abstractmethod
+    async def count_executions(self, workspace: str, where: ExecutionFilter) -> int:
+        ...
+
+    # -- relationships and traversal ----------------------------------------------------------
+
+    @abc.abstractmethod
+    async def relate(self, record: RelationshipRecord) -> tuple[RelationshipRecord, bool]:
+        """Add an edge unless (source, target, type) exists; returns the stored edge and
+        whether it was created. `NotFoundError` (details: `ref`) when the source context, a
+        target context or a target tool does not exist; a target agent is created on use."""
+
+    @abc.abstractmethod
+    async def unrelate(self, workspace: str, source: NodeRef, target: NodeRef, type: str) -> int:
+        """Remove the edge; returns how many were removed (0 or 1)."""
+
+    @abc.abstractmethod
+    async def relationships(
+        self, workspace: str, context_id: str, type: str | None, direction: str, limit: int
+    ) -> list[RelationshipRecord]:
+        """Edges at a context (`direction`: out, in or both), by type, then target kind and id."""
+
+    @abc.abstractmethod
+    async def neighbors(
+        self, workspace: str, context_id: str, depth: int, types: Sequence[str] | None, limit: int
+    ) -> list[Neighbor]:
+        """Nodes within `depth` hops (either direction, only edges of `types` when given), each at
+        its shortest distance, ordered by distance, kind, id; the start itself is not included."""
+
+    @abc.abstractmethod
+    async def shortest_path(
+        self, workspace: str, source_id: str, target_id: str, max_depth: int, types: Sequence[str] | None
+    ) -> GraphView | None:
+        """One shortest path between two contexts (either direction): nodes and edges in path order,
+        or None when there is none within `max_depth` hops."""
+
+    @abc.abstractmethod
+    async def subgraph(
+        self, workspace: str, root_id: str, depth: int, types: Sequence[str] | None, limit: int
+    ) -> GraphView:
+        """The root, up to `limit` nodes within `depth` hops, and every edge among the nodes returned."""
+
+    # -- provenance ---------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def record_derivation(self, derivation: Derivation) -> None:
+        """Record that a version of a context was derived from `sources` (and produced by an
+        execution). `NotFoundError` if the execution does not exist."""
+
+    @abc.abstractmethod
+    async def lineage(
+        self, workspace: str, context_id: str, forward: bool, depth: int, limit: int
+    ) -> Lineage:
+        """The lineage graph around a context: back (what it was derived from) or `forward` (what
+        was derived from it), up to `depth` generations and `limit` nodes (the start included)."""
+
+

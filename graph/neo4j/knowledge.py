@@ -1,0 +1,409 @@
+"""Tools, executions, relationships and provenance on Neo4j (constraints: migrations/neo4j/0003).
+
+A mixin of `Neo4jStore`: one Cypher statement per operation in a managed transaction, values
+only as parameters. Relationships are real `RELATED` relationships with the validated type as
+a property (so one index-free pattern serves every type); labels and key properties spliced
+into statements come from fixed maps. Traversals use the GQL `SHORTEST` path selector of Neo4j 5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..cypher_filters import page_params
+from ..errors import ConflictError, NotFoundError
+from ..knowledge import codec
+from ..knowledge.clauses import execution_where, tool_where
+from ..knowledge.records import (
+    AGENT,
+    CONTEXT,
+    TOOL,
+    Derivation,
+    ExecutionFilter,
+    ExecutionRecord,
+    GraphView,
+    Lineage,
+    LineageEdge,
+    Neighbor,
+    NodeRef,
+    RelationshipRecord,
+    ToolFilter,
+    ToolRecord,
+    ToolVersionRecord,
+)
+from ..records import Page
+
+KINDS = {"Context": CONTEXT, "Tool": TOOL, "Agent": AGENT}
+# How a relationship target is found: label and the property holding its id.
+TARGETS = {CONTEXT: ("Context", "id"), TOOL: ("Tool", "name"), AGENT: ("Agent", "id")}
+TYPE_OK = "($types IS NULL OR r.type IN $types)"
+
+ADD_TOOL_VERSION = """
+OPTIONAL MATCH (old:ToolVersion {workspace: $ws, name: $name, version: $version})
+WITH old WHERE old IS NULL
+MERGE (t:Tool {workspace: $ws, name: $name})
+ON CREATE SET t += $tool, t.latest = $version, t.latest_key = $sort_key
+ON MATCH SET t.latest = CASE WHEN $sort_key > t.latest_key THEN $version ELSE t.latest END,
+             t.latest_key = CASE WHEN $sort_key > t.latest_key THEN $sort_key ELSE t.latest_key END,
+             t.updated_at = $at
+CREATE (t)-[:HAS_TOOL_VERSION]->(v:ToolVersion)
+SET v = $props
+RETURN properties(t)
+"""
+GET_TOOLS = "UNWIND $names AS n MATCH (t:Tool {workspace: $ws, name: n}) RETURN properties(t)"
+GET_TOOL_VERSIONS = """
+MATCH (:Tool {workspace: $ws, name: $name})-[:HAS_TOOL_VERSION]->(v:ToolVersion)
+RETURN properties(v) ORDER BY v.sort_key DESC
+"""
+FIND_TOOLS = """
+MATCH (t:Tool)-[:HAS_TOOL_VERSION]->(v:ToolVersion) WHERE {where}
+RETURN properties(t), properties(v) ORDER BY t.name SKIP $skip LIMIT $limit
+"""
+COUNT_TOOLS = "MATCH (t:Tool)-[:HAS_TOOL_VERSION]->(v:ToolVersion) WHERE {where} RETURN count(t)"
+UPDATE_TOOL = """
+MATCH (t:Tool {workspace: $ws, name: $name})
+SET t.retired = coalesce($retired, t.retired), t.permissions = coalesce($permissions, t.permissions),
+    t.updated_at = $at
+RETURN properties(t)
+"""
+SET_DEPRECATED = """
+MATCH (v:ToolVersion {workspace: $ws, name: $name, version: $version})
+SET v.deprecated = $deprecated
+RETURN properties(v)
+"""
+CREATE_EXECUTION = "CREATE (e:Execution) SET e = $props"
+FINISH_EXECUTION = """
+MATCH (e:Execution {id: $id}) WHERE e.workspace = $ws
+SET e.status = $p.status, e.output = $p.output, e.error = $p.error, e.finished_at = $p.finished_at,
+    e.duration_ms = $p.duration_ms, e.output_context_id = $p.output_context_id
+RETURN e.id
+"""
+GET_EXECUTIONS = "UNWIND $ids AS i MATCH (e:Execution {id: i}) WHERE e.workspace = $ws RETURN properties(e)"
+FIND_EXECUTIONS = """
+MATCH (e:Execution) WHERE {where}
+RETURN properties(e) ORDER BY e.started_at DESC, e.id SKIP $skip LIMIT $limit
+"""
+COUNT_EXECUTIONS = "MATCH (e:Execution) WHERE {where} RETURN count(e)"
+
+# {target} finds (or, for an agent, creates) `n`; the edge is created only when both ends exist
+# and no edge with the same key does (the `uid` constraint is the backstop against a race).
+RELATE = """
+OPTIONAL MATCH (c:Context {workspace: $ws, id: $sid})
+{target}
+WITH c, n
+OPTIONAL MATCH (c)-[old:RELATED {key: $props.key}]->(n)
+FOREACH (_ IN CASE WHEN c IS NOT NULL AND n IS NOT NULL AND old IS NULL THEN [1] ELSE [] END |
+  CREATE (c)-[r:RELATED]->(n) SET r = $props)
+RETURN c IS NOT NULL, n IS NOT NULL, properties(old)
+"""
+UNRELATE = """
+OPTIONAL MATCH (c:Context {workspace: $ws, id: $sid})-[r:RELATED {key: $key}]->(n:{label} {workspace: $ws, {pk}: $tid})
+WITH collect(r) AS found
+FOREACH (x IN found | DELETE x)
+RETURN size(found)
+"""
+RELATIONSHIPS = f"""
+MATCH (c:Context {{workspace: $ws, id: $id}})-[r:RELATED]-(n)
+WHERE ($type IS NULL OR r.type = $type)
+  AND ((startNode(r) = c AND $outgoing) OR (endNode(r) = c AND $incoming))
+RETURN startNode(r).id, labels(endNode(r))[0], endNode(r).id, properties(r)
+ORDER BY r.type, labels(endNode(r))[0], endNode(r).id, startNode(r).id LIMIT $limit
+"""
+NEIGHBORS = f"""
+MATCH p = SHORTEST 1 (a:Context {{workspace: $ws, id: $id}})-[r:RELATED WHERE {TYPE_OK}]-{{1,{{depth}}}}(b)
+WHERE b <> a
+RETURN labels(b)[0] AS l, b.id AS i, length(p) AS d ORDER BY d, l, i LIMIT $limit
+"""
+SHORTEST_PATH = f"""
+MATCH p = SHORTEST 1 (a:Context {{workspace: $ws, id: $s}})-[r:RELATED WHERE {TYPE_OK}]-{{1,{{depth}}}}
+          (b:Context {{workspace: $ws, id: $t}})
+RETURN [n IN nodes(p) | [labels(n)[0], n.id]],
+       [x IN relationships(p) | [labels(startNode(x))[0], startNode(x).id, labels(endNode(x))[0], endNode(x).id, properties(x)]]
+LIMIT 1
+"""
+SUBGRAPH = f"""
+MATCH (a:Context {{workspace: $ws, id: $id}})
+OPTIONAL CALL (a) {{
+  MATCH p = SHORTEST 1 (a)-[r:RELATED WHERE {TYPE_OK}]-{{1,{{depth}}}}(b)
+  WHERE b <> a
+  RETURN b, length(p) AS d ORDER BY d, labels(b)[0], b.id LIMIT $limit
+}}
+WITH a, collect(b) AS others
+WITH [a] + others AS members
+CALL (members) {{
+  UNWIND members AS m
+  MATCH (m)-[r:RELATED]->(o) WHERE o IN members AND {TYPE_OK}
+  RETURN collect([m.id, labels(o)[0], o.id, properties(r)]) AS edges
+}}
+RETURN [m IN members | [labels(m)[0], m.id]], edges
+"""
+RECORD_DERIVATION = """
+OPTIONAL MATCH (e:Execution {id: $x}) WHERE e.workspace = $ws
+WITH e WHERE $x IS NULL OR e IS NOT NULL
+MERGE (o:Origin {id: $id}) ON CREATE SET o.workspace = $ws
+SET o.path = $path
+WITH e, o
+CALL (o) {
+  UNWIND $sources AS src
+  MERGE (s:Origin {id: src.id}) ON CREATE SET s.workspace = $ws
+  SET s.path = src.path
+  CREATE (o)-[:DERIVED_FROM {version: $v, source_version: src.version, execution_id: $xs, created_at: $at}]->(s)
+}
+CALL (o, e) {
+  WITH o, e WHERE e IS NOT NULL
+  CREATE (o)-[:PRODUCED_BY {version: $v}]->(e)
+}
+RETURN true
+"""
+LINEAGE = """
+MATCH (o:Origin {id: $id}) WHERE o.workspace = $ws
+OPTIONAL CALL (o) {
+  MATCH p = SHORTEST 1 (o){arrow}(s:Origin)
+  WHERE s <> o
+  RETURN s, length(p) AS d ORDER BY d, s.id LIMIT $limit
+}
+WITH o, collect(s) AS others
+WITH [o] + others AS members
+CALL (members) {
+  UNWIND members AS m
+  MATCH (m)-[d:DERIVED_FROM]->(s) WHERE s IN members
+  RETURN collect([m.id, s.id, d.version, d.source_version, d.execution_id]) AS edges
+}
+CALL (members) {
+  UNWIND members AS m
+  MATCH (m)-[p:PRODUCED_BY]->(e:Execution)
+  RETURN collect([m.id, p.version, e.id]) AS made
+}
+RETURN [m IN members | [m.id, m.path]], edges, made
+"""
+
+
+def _ref(label: str, node_id: str) -> NodeRef:
+    return NodeRef(KINDS[label], node_id)
+
+
+def _types(types: Sequence[str] | None) -> list[str] | None:
+    return list(types) if types else None
+
+
+class Neo4jKnowledge:
+    """Uses `_read` / `_write` of `Neo4jStore`."""
+
+    # -- tools ------------------------------------------------------------------------
+
+    async def add_tool_version(self, tool: ToolRecord, version: ToolVersionRecord) -> ToolRecord:
+        taken = lambda: ConflictError(  # noqa: E731
+            f"Version {version.version} of tool {version.name} is already published; versions are immutable: "
+            "publish a new version.", name=version.name, version=version.version,
+        )
+
+        def check(rows: list[list[Any]]) -> ToolRecord:
+            if not rows:
+                raise taken()
+            return codec.tool_record(rows[0][0])
+
+        return await self._write(
+            ADD_TOOL_VERSION, check=check, conflict=taken, ws=version.workspace, name=version.name,
+            version=version.version, sort_key=version.sort_key, at=version.created_at,
+            tool=codec.tool_props(tool), props=codec.version_props(version),
+        )
+
+    async def get_tools(self, workspace: str, names: Sequence[str]) -> dict[str, ToolRecord]:
+        if not names:
+            return {}
+        rows = await self._read(GET_TOOLS, ws=workspace, names=list(dict.fromkeys(names)))
+        return {rec.name: rec for rec in (codec.tool_record(row[0]) for row in rows)}
+
+    async def get_tool_versions(self, workspace: str, name: str) -> list[ToolVersionRecord]:
+        rows = await self._read(GET_TOOL_VERSIONS, ws=workspace, name=name)
+        return [codec.version_record(row[0]) for row in rows]
+
+    async def find_tools(self, workspace: str, where: ToolFilter, page: Page) -> list[tuple[ToolRecord, ToolVersionRecord]]:
+        clause, params = tool_where(where)
+        rows = await self._read(FIND_TOOLS.replace("{where}", clause), ws=workspace, **params, **page_params(page))
+        return [(codec.tool_record(t), codec.version_record(v)) for t, v in rows]
+
+    async def count_tools(self, workspace: str, where: ToolFilter) -> int:
+        clause, params = tool_where(where)
+        rows = await self._read(COUNT_TOOLS.replace("{where}", clause), ws=workspace, **params)
+        return rows[0][0] if rows else 0
+
+    async def update_tool(
+        self, workspace: str, name: str, *, at: int, retired: bool | None = None,
+        permissions: dict[str, list[str]] | None = None,
+    ) -> ToolRecord:
+        def check(rows: list[list[Any]]) -> ToolRecord:
+            if not rows:
+                raise NotFoundError(f"No tool {name!r} in workspace {workspace!r}.", name=name)
+            return codec.tool_record(rows[0][0])
+
+        return await self._write(
+            UPDATE_TOOL, check=check, ws=workspace, name=name, at=int(at), retired=retired,
+            permissions=None if permissions is None else codec.dump(permissions),
+        )
+
+    async def set_tool_deprecated(self, workspace: str, name: str, version: str, deprecated: bool) -> ToolVersionRecord:
+        def check(rows: list[list[Any]]) -> ToolVersionRecord:
+            if not rows:
+                raise NotFoundError(f"Tool {name!r} has no version {version!r}.", name=name, version=version)
+            return codec.version_record(rows[0][0])
+
+        return await self._write(
+            SET_DEPRECATED, check=check, ws=workspace, name=name, version=version, deprecated=bool(deprecated)
+        )
+
+    # -- executions ---------------------------------------------------------------------
+
+    async def create_execution(self, record: ExecutionRecord) -> None:
+        await self._write(
+            CREATE_EXECUTION, conflict=lambda: ConflictError(f"Execution {record.id} already exists.", id=record.id),
+            props=codec.execution_props(record),
+        )
+
+    async def finish_execution(self, record: ExecutionRecord) -> None:
+        def check(rows: list[list[Any]]) -> None:
+            if not rows:
+                raise NotFoundError(f"Execution {record.id} does not exist.", id=record.id)
+
+        await self._write(FINISH_EXECUTION, check=check, id=record.id, ws=record.workspace, p=codec.execution_props(record))
+
+    async def get_executions(self, workspace: str, ids: Sequence[str]) -> dict[str, ExecutionRecord]:
+        if not ids:
+            return {}
+        rows = await self._read(GET_EXECUTIONS, ws=workspace, ids=list(dict.fromkeys(ids)))
+        return {rec.id: rec for rec in (codec.execution_record(row[0]) for row in rows)}
+
+    async def find_executions(self, workspace: str, where: ExecutionFilter, page: Page) -> list[ExecutionRecord]:
+        clause, params = execution_where(where)
+        rows = await self._read(FIND_EXECUTIONS.replace("{where}", clause), ws=workspace, **params, **page_params(page))
+        return [codec.execution_record(row[0]) for row in rows]
+
+    async def count_executions(self, workspace: str, where: ExecutionFilter) -> int:
+        clause, params = execution_where(where)
+        rows = await self._read(COUNT_EXECUTIONS.replace("{where}", clause), ws=workspace, **params)
+        return rows[0][0] if rows else 0
+
+    # -- relationships ------------------------------------------------------------------
+
+    async def relate(self, record: RelationshipRecord) -> tuple[RelationshipRecord, bool]:
+        ws, source, target = record.workspace, record.source, record.target
+        label, pk = TARGETS[target.kind]
+        if target.kind == AGENT:
+            find = "MERGE (n:Agent {workspace: $ws, id: $tid}) ON CREATE SET n.key = $tkey, n.created_at = $at"
+        else:
+            find = f"OPTIONAL MATCH (n:{label} {{workspace: $ws, {pk}: $tid}})"
+        props = codec.edge_props(record)
+        props["uid"] = codec.key(source.id, props["key"])
+
+        def check(rows: list[list[Any]]) -> tuple[RelationshipRecord, bool]:
+            has_source, has_target, old = rows[0]
+            if not has_source:
+                raise NotFoundError(f"No context {source.id} in workspace {ws!r}.", ref={"kind": CONTEXT, "id": source.id})
+            if not has_target:
+                raise NotFoundError(
+                    f"No {target.kind} {target.id!r} in workspace {ws!r}.", ref={"kind": target.kind, "id": target.id}
+                )
+            if old is not None:
+                return codec.edge_record(ws, source, target, old), False
+            return record, True
+
+        return await self._write(
+            RELATE.replace("{target}", find), check=check,
+            conflict=lambda: ConflictError("The same relationship was being created concurrently; retry."),
+            ws=ws, sid=source.id, tid=target.id, tkey=codec.key(ws, target.id), at=record.created_at, props=props,
+        )
+
+    async def unrelate(self, workspace: str, source: NodeRef, target: NodeRef, type: str) -> int:
+        label, pk = TARGETS[target.kind]
+        query = UNRELATE.replace("{label}", label).replace("{pk}", pk)
+        rows = await self._write(
+            query, check=lambda rows: rows, ws=workspace, sid=source.id, tid=target.id, key=codec.edge_key(target, type)
+        )
+        return rows[0][0] if rows else 0
+
+    async def relationships(
+        self, workspace: str, context_id: str, type: str | None, direction: str, limit: int
+    ) -> list[RelationshipRecord]:
+        rows = await self._read(
+            RELATIONSHIPS, ws=workspace, id=context_id, type=type, limit=int(limit),
+            outgoing=direction in ("out", "both"), incoming=direction in ("in", "both"),
+        )
+        found = [
+            codec.edge_record(workspace, NodeRef(CONTEXT, sid), _ref(tlabel, tid), props)
+            for sid, tlabel, tid, props in rows
+        ]
+        found.sort(key=lambda r: (r.type, r.target.kind, r.target.id, r.source.id))
+        return found
+
+    async def neighbors(
+        self, workspace: str, context_id: str, depth: int, types: Sequence[str] | None, limit: int
+    ) -> list[Neighbor]:
+        rows = await self._read(
+            NEIGHBORS.replace("{depth}", str(int(depth))), ws=workspace, id=context_id, types=_types(types), limit=int(limit)
+        )
+        return [Neighbor(_ref(label, node_id), int(d)) for label, node_id, d in rows]
+
+    async def shortest_path(
+        self, workspace: str, source_id: str, target_id: str, max_depth: int, types: Sequence[str] | None
+    ) -> GraphView | None:
+        if source_id == target_id:
+            found = await self._read("MATCH (c:Context {workspace: $ws, id: $id}) RETURN c.id", ws=workspace, id=source_id)
+            return GraphView([NodeRef(CONTEXT, source_id)], []) if found else None
+        rows = await self._read(
+            SHORTEST_PATH.replace("{depth}", str(int(max_depth))), ws=workspace, s=source_id, t=target_id, types=_types(types)
+        )
+        if not rows:
+            return None
+        nodes, rels = rows[0]
+        return GraphView(
+            [_ref(label, node_id) for label, node_id in nodes],
+            [codec.edge_record(workspace, _ref(sl, sid), _ref(tl, tid), props) for sl, sid, tl, tid, props in rels],
+        )
+
+    async def subgraph(
+        self, workspace: str, root_id: str, depth: int, types: Sequence[str] | None, limit: int
+    ) -> GraphView:
+        rows = await self._read(
+            SUBGRAPH.replace("{depth}", str(int(depth))), ws=workspace, id=root_id, types=_types(types),
+            limit=max(0, int(limit) - 1),
+        )
+        if not rows:
+            return GraphView([NodeRef(CONTEXT, root_id)], [])
+        nodes, edges = rows[0]
+        view_edges = [
+            codec.edge_record(workspace, NodeRef(CONTEXT, sid), _ref(tl, tid), props) for sid, tl, tid, props in edges
+        ]
+        view_edges.sort(key=lambda e: (e.source.id, e.type, e.target.kind, e.target.id))
+        return GraphView([_ref(label, node_id) for label, node_id in nodes], view_edges)
+
+    # -- provenance -----------------------------------------------------------------------
+
+    async def record_derivation(self, derivation: Derivation) -> None:
+        d = derivation
+
+        def check(rows: list[list[Any]]) -> None:
+            if not rows:
+                raise NotFoundError(f"Execution {d.execution_id} does not exist.", id=d.execution_id)
+
+        await self._write(
+            RECORD_DERIVATION, check=check, ws=d.workspace, id=d.context_id, path=d.path, v=d.version,
+            x=d.execution_id, xs=d.execution_id or "", at=d.created_at,
+            sources=[{"id": s.id, "path": s.path, "version": s.version} for s in d.sources],
+        )
+
+    async def lineage(self, workspace: str, context_id: str, forward: bool, depth: int, limit: int) -> Lineage:
+        step = f"<-[:DERIVED_FROM]-{{1,{int(depth)}}}" if forward else f"-[:DERIVED_FROM]->{{1,{int(depth)}}}"
+        rows = await self._read(
+            LINEAGE.replace("{arrow}", step), ws=workspace, id=context_id, limit=max(0, int(limit) - 1)
+        )
+        if not rows:
+            return Lineage({}, [], [])
+        members, edges, made = rows[0]
+        lineage_edges = [LineageEdge(a, b, int(v), int(sv), x or None) for a, b, v, sv, x in edges]
+        lineage_edges.sort(key=lambda e: (e.derived, e.version, e.source))
+        return Lineage(
+            paths={node_id: path for node_id, path in members},
+            edges=lineage_edges,
+            produced_by=[(node_id, int(v), x) for node_id, v, x in made],
+        )
