@@ -22,6 +22,8 @@ class RequestContext:
     events: EventBus = field(default_factory=InProcessBus)
     request: Any = None
     response: Any = None
+    # The semantic-search index (graph.index.VectorIndex), or None when search is off.
+    search: Any = None
     # WebSocket `connection_init` payload (set by Strawberry); the auth issue verifies it.
     connection_params: dict[str, Any] | None = None
     loaders: Loaders = field(init=False)

@@ -22,6 +22,7 @@ from .connection import connection_principal
 from .dashboard import dashboard_routes
 from .events import open_bus
 from .limits import BodySizeLimit
+from .search import start_search, stop_search
 from .settings import Settings
 from .sse import sse_endpoint
 from .stores import open_store
@@ -50,6 +51,7 @@ class ContextQLGraphQL(GraphQL):
             workspace=self.settings.workspace,
             limits=self.settings.limits(),
             events=self.state["events"],
+            search=self.state.get("search") and self.state["search"].index,
             request=request,
             response=response,
         )
@@ -60,10 +62,15 @@ class ContextQLGraphQL(GraphQL):
         return await super().on_ws_connect(context)
 
 
-def create_app(settings: Settings | None = None, *, store: GraphStore | None = None) -> Starlette:
-    """Build the app. With `store` given, the caller owns its lifecycle (tests); else it is opened here."""
+def create_app(settings: Settings | None = None, *, store: GraphStore | None = None, search=None) -> Starlette:
+    """Build the app. With `store` given, the caller owns its lifecycle (tests); else it is opened here.
+
+    `search` (a server.search.SearchRuntime) is likewise the caller's when given with `store`.
+    """
     settings = settings or Settings()
     state: dict = {"store": store, "events": open_bus(settings)}
+
+    state["search"] = search
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -80,6 +87,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     @contextlib.asynccontextmanager
     async def _owned_store(settings: Settings, state: dict) -> AsyncIterator[None]:
         state["store"] = await open_store(settings)
+        state["search"] = await start_search(settings, state["store"])
         if settings.graph == "ladybug":
             logger.warning(
                 "ContextQL embedded mode: no authentication, everyone acts as the local principal "
@@ -88,6 +96,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         try:
             yield
         finally:
+            await stop_search(state.pop("search", None))
             await state["store"].close()
 
     async def healthz(request: Request) -> JSONResponse:

@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 5000
     log_level: str = "info"
+    # Semantic search (README "Semantic search"): a Qdrant index kept in step with the graph.
+    search: bool = Field(True, description="Keep a semantic-search index and serve `search`/`similar`.")
+    qdrant_url: str | None = Field(None, description="Qdrant server or cluster URL; unset: local mode under data_dir/qdrant.")
+    qdrant_api_key: str | None = None
+    qdrant_collection: str = Field("contextql", description="Collection name (history goes to <name>_history).")
+    embedder: Literal["fastembed", "openai"] = Field("fastembed", description="fastembed (ONNX) or an OpenAI-compatible HTTP endpoint.")
+    embedding_model: str | None = Field(None, description="fastembed model name or folder (unset: bundled all-MiniLM-L6-v2 int8), or the endpoint's model.")
+    embedding_url: str | None = Field(None, description="Base URL of an OpenAI-compatible /v1/embeddings endpoint.")
+    embedding_api_key: str | None = None
     redis_url: str | None = Field(None, description="redis://host:6379/0: share change events between API instances.")
     redis_channel: str = Field("contextql:events", description="Redis pub/sub channel of change events.")
     subscription_buffer: int = Field(1000, description="Events buffered per subscriber before it is told some were dropped.")

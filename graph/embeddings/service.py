@@ -1,0 +1,89 @@
+"""Embedding off the event loop, with micro-batching of concurrent requests and a query cache."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+
+from .base import Embedder
+
+
+class EmbeddingService:
+    """Async front of an `Embedder`.
+
+    Concurrent `embed_query` calls within `window` seconds share one model call (up to
+    `max_batch` texts), which the ONNX runtime does far faster than one text at a time.
+    Query vectors are kept in an LRU cache; document batches go straight to the model.
+    """
+
+    def __init__(self, embedder: Embedder, *, max_batch: int = 64, window: float = 0.002,
+                 cache_size: int = 2_048) -> None:
+        self.embedder = embedder
+        self.dim = embedder.dim
+        self.name = embedder.name
+        self.max_batch = max_batch
+        self.window = window
+        self._cache: OrderedDict[str, list[float]] = OrderedDict()
+        self._cache_size = cache_size
+        self._pending: list[tuple[str, asyncio.Future]] = []
+        self._flusher: asyncio.Task | None = None
+        # One thread: the model uses several cores per call itself.
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="embed")
+        self.model_calls = 0
+
+    async def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return await self._run(list(texts))
+
+    async def embed_query(self, text: str) -> list[float]:
+        cached = self._cache.get(text)
+        if cached is not None:
+            self._cache.move_to_end(text)
+            return cached
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._pending.append((text, future))
+        if len(self._pending) >= self.max_batch:
+            self._flush_now()
+        elif self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_later())
+        vector = await future
+        self._remember(text, vector)
+        return vector
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.window)
+        self._flusher = None
+        self._flush_now()
+
+    def _flush_now(self) -> None:
+        batch, self._pending = self._pending, []
+        if batch:
+            asyncio.create_task(self._resolve(batch))
+
+    async def _resolve(self, batch: list[tuple[str, asyncio.Future]]) -> None:
+        unique = list(dict.fromkeys(text for text, _ in batch))
+        try:
+            vectors = dict(zip(unique, await self._run(unique)))
+        except Exception as exc:  # every waiter gets the failure
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for text, future in batch:
+            if not future.done():
+                future.set_result(vectors[text])
+
+    async def _run(self, texts: list[str]) -> list[list[float]]:
+        self.model_calls += 1
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self.embedder.embed, texts)
+
+    def _remember(self, text: str, vector: list[float]) -> None:
+        self._cache[text] = vector
+        self._cache.move_to_end(text)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=False)

@@ -1,0 +1,112 @@
+"""`IndexWorker`: applies outbox tasks to the index, with retries and exponential backoff.
+
+The worker never trusts the task for content: it reads the context from the graph and makes
+the index match (absent from the graph -> removed from the index), so applying a task twice,
+late or out of order is harmless. A failing index only delays tasks; graph writes never wait
+for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+
+from ..outbox import NO_HISTORY, IndexTask, now_us
+from ..store import GraphStore
+from .qdrant import VectorIndex
+
+logger = logging.getLogger("contextql.index")
+
+
+class IndexWorker:
+    def __init__(self, store: GraphStore, index: VectorIndex, *, workspace: str | None = None, batch: int = 32,
+                 poll: float = 0.25, lease: float = 120.0, backoff: float = 0.5, backoff_max: float = 60.0) -> None:
+        self.store, self.index, self.workspace = store, index, workspace
+        self.batch, self.poll, self.lease = batch, poll, lease
+        self.backoff, self.backoff_max = backoff, backoff_max
+        self.applied = self.failed = 0
+        self._task: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+
+    # -- one round ---------------------------------------------------------------
+
+    async def run_once(self, now: int | None = None) -> int:
+        """Claim one batch of due tasks and apply it; returns how many tasks were claimed."""
+        now = now_us() if now is None else now
+        tasks = await self.store.claim_index_tasks(now, int(self.lease * 1e6), self.batch, self.workspace)
+        by_workspace: dict[str, list[IndexTask]] = defaultdict(list)
+        for task in tasks:
+            by_workspace[task.workspace].append(task)
+        for workspace, group in by_workspace.items():
+            try:
+                if not self.index.ready:
+                    await self.index.ensure()
+                await self.apply(workspace, group)
+            except Exception as exc:  # the index (or the graph) failed: try again later
+                self.failed += len(group)
+                logger.warning("index refresh of %d context(s) failed, will retry: %s", len(group), exc)
+                for task in group:
+                    await self.store.retry_index_task(task, now_us() + self._delay(task.attempts), str(exc))
+                continue
+            await self.store.complete_index_tasks(group)
+            self.applied += len(group)
+        return len(tasks)
+
+    async def apply(self, workspace: str, tasks: Sequence[IndexTask]) -> None:
+        ids = [t.context_id for t in tasks]
+        live = await self.store.get_by_ids(workspace, ids)
+        await self.index.remove(workspace, [cid for cid in ids if cid not in live])
+        await self.index.refresh(list(live.values()))
+        since = {t.context_id: t.since for t in tasks if t.context_id in live and t.since < NO_HISTORY}
+        if since:
+            versions = await self.store.versions_of(workspace, list(since))
+            await self.index.add_versions([v for cid, vs in versions.items() for v in vs if v.number >= since[cid]])
+
+    def _delay(self, attempts: int) -> int:
+        """Microseconds to wait before the next attempt: exponential, capped, with jitter."""
+        seconds = min(self.backoff_max, self.backoff * 2 ** min(attempts, 30))
+        return int(seconds * random.uniform(0.8, 1.2) * 1e6)
+
+    # -- background loop ----------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="contextql-index-worker")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                claimed = await self.run_once()
+            except Exception as exc:  # the graph itself is unreachable: wait and retry
+                logger.warning("index worker could not read the outbox: %s", exc)
+                claimed = 0
+            if claimed < self.batch:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.poll)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def drain(self, timeout: float = 60.0) -> None:
+        """Apply tasks until none is pending (waiting out backoffs); `TimeoutError` after `timeout`."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while await self.store.count_index_tasks(self.workspace):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("the index outbox did not drain in time")
+            if not await self.run_once():
+                await asyncio.sleep(min(self.poll, 0.05))
