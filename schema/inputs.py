@@ -97,6 +97,9 @@ class CreateContextInput:
     data: JSON | None = None
     tags: list[str] | None = None
     inherit: bool = strawberry.field(default=True, description="False stops inheritance of data from ancestors.")
+    derived_from: list[str] | None = strawberry.field(
+        default=None, description="Paths or ids of the contexts this one was made from (its provenance)."
+    )
 
 
 @strawberry.input(description="A partial update: omitted fields keep their value.")
@@ -112,4 +115,7 @@ class UpdateContextInput:
     inherit: bool | None = None
     expected_version: int | None = strawberry.field(
         default=None, description="Refuse with CONFLICT unless the context is still at this version."
+    )
+    derived_from: list[str] | None = strawberry.field(
+        default=None, description="Paths or ids of the contexts this one was made from (its provenance)."
     )

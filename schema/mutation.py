@@ -5,9 +5,10 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers import context_types, contexts as ops
+from resolvers import context_types, contexts as ops, provenance
 
 from .inputs import CreateContextInput, UpdateContextInput
+from .knowledge_mutation import KnowledgeMutation
 from .types import Context, ContextInfo, ContextType
 
 
@@ -37,10 +38,12 @@ def _new(item: CreateContextInput) -> ops.NewContext:
 
 
 @strawberry.type
-class Mutation:
+class Mutation(KnowledgeMutation):
     @strawberry.mutation(description="Create a context. Its parent must exist unless `createParents` (like mkdir -p).")
     async def create_context(self, info: ContextInfo, input: CreateContextInput, create_parents: bool = False) -> Context:
+        origins = await provenance.sources(info.context, input.derived_from or [])
         created = await ops.create(info.context, [_new(input)], create_parents)
+        await provenance.record(info.context, created[0], origins)
         return Context(record=created[0])
 
     @strawberry.mutation(description="Create many contexts in one atomic call (all or none), parents before children.")
@@ -58,7 +61,10 @@ class Mutation:
             kind=input.kind, title=input.title, content=input.content, data=input.data,
             merge_data=input.merge_data, tags=input.tags, inherit=input.inherit,
         )
-        return Context(record=await ops.update(info.context, record, changes, input.expected_version))
+        origins = await provenance.sources(info.context, input.derived_from or [])
+        updated = await ops.update(info.context, record, changes, input.expected_version)
+        await provenance.record(info.context, updated, origins)
+        return Context(record=updated)
 
     @strawberry.mutation(description="Move or rename a context with its whole subtree (atomic; refuses cycles).")
     async def move_context(

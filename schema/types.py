@@ -17,6 +17,7 @@ from resolvers.inheritance import EffectiveView
 from resolvers.request import RequestContext
 
 from .connections import Connection, connection
+from .context_graph import ContextGraphFields
 
 ContextInfo = Info[RequestContext, None]
 
@@ -131,7 +132,7 @@ class ContextDiff:
 
 
 @strawberry.type(description="A node of the context tree: text, JSON data and tags, inherited down the tree, versioned.")
-class Context(Node, ContextState):
+class Context(ContextGraphFields, Node, ContextState):
     record: strawberry.Private[ContextRecord]
 
     @strawberry.field(description="UUID, stable across moves and renames.")
