@@ -6,7 +6,7 @@ here only narrow it further.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from graph.errors import BadUserInputError
 from graph.events import ChangeEvent, Dropped
@@ -17,6 +17,8 @@ from .paths import is_within, normalize
 from .request import RequestContext
 
 MAX_FILTER_VALUES = 100
+
+Refinement = Callable[[ChangeEvent], Awaitable[bool]]
 
 
 def context_filter(path_prefix: str, kinds: Sequence[str] | None, operations: Sequence[str] | None) -> Predicate:
@@ -39,9 +41,8 @@ def context_filter(path_prefix: str, kinds: Sequence[str] | None, operations: Se
     return accepts
 
 
-def relationship_filter(path_prefix: str, types: Sequence[str] | None, operations: Sequence[str] | None) -> Predicate:
-    """Relationship events with either end under `path_prefix`."""
-    root = _prefix(path_prefix)
+def relationship_filter(types: Sequence[str] | None, operations: Sequence[str] | None) -> Predicate:
+    """Relationship events of some types and operations (the path test is `relationship_within`)."""
     type_set, op_set = _set("types", types), _set("operations", operations)
 
     def accepts(event: ChangeEvent) -> bool:
@@ -49,12 +50,25 @@ def relationship_filter(path_prefix: str, types: Sequence[str] | None, operation
             return False
         if type_set is not None and event.detail.get("type", event.kind) not in type_set:
             return False
-        if op_set is not None and event.operation not in op_set:
-            return False
-        ends = [event.detail.get("fromPath") or event.path, event.detail.get("toPath")]
-        return any(p and _within(p, root) for p in ends)
+        return op_set is None or event.operation in op_set
 
     return accepts
+
+
+def relationship_within(ctx: RequestContext, path_prefix: str) -> Refinement | None:
+    """Either end (a context) under `path_prefix`. Events carry ids, so the paths are read as they are now."""
+    root = _prefix(path_prefix)
+    if root == "/":
+        return None
+
+    async def within(event: ChangeEvent) -> bool:
+        ids = [event.detail.get("sourceId") or event.detail.get("fromId")]
+        if event.detail.get("targetKind", "context") == "context":
+            ids.append(event.detail.get("targetId") or event.detail.get("toId"))
+        records = await ctx.loaders.by_id.load_many([i for i in ids if i])
+        return any(r is not None and _within(r.path, root) for r in records)
+
+    return within
 
 
 def execution_filter(tool: str | None, statuses: Sequence[str] | None) -> Predicate:
@@ -71,13 +85,21 @@ def execution_filter(tool: str | None, statuses: Sequence[str] | None) -> Predic
     return accepts
 
 
-async def stream(ctx: RequestContext, accepts: Predicate) -> AsyncIterator[ChangeEvent | Dropped]:
-    """The subscriber's events until it leaves or the server shuts down."""
+async def stream(
+    ctx: RequestContext, accepts: Predicate, refine: Refinement | None = None
+) -> AsyncIterator[ChangeEvent | Dropped]:
+    """The subscriber's events until it leaves or the server shuts down.
+
+    `accepts` runs on the publishing path (cheap, synchronous); `refine`, when given,
+    runs on the subscriber's own time for tests that need the store.
+    """
     subscription = ctx.events.subscribe(ctx.workspace, accepts)
     try:
         async for item in subscription.events():
             # A WebSocket shares one context per connection: each event reads the live state afresh.
             ctx.loaders = Loaders(ctx.store, ctx.workspace)
+            if refine is not None and isinstance(item, ChangeEvent) and not await refine(item):
+                continue
             yield item
     finally:
         ctx.events.unsubscribe(subscription)

@@ -113,13 +113,17 @@ class RelationshipChangeEvent:
     def type(self) -> str:
         return self.event.detail.get("type", self.event.kind or "")
 
-    @strawberry.field
-    def from_path(self) -> str | None:
-        return self.event.detail.get("fromPath", self.event.path)
+    @strawberry.field(description="The source context's id.")
+    def source_id(self) -> strawberry.ID:
+        return strawberry.ID(self.event.detail.get("sourceId") or self.event.detail.get("fromId") or "")
 
-    @strawberry.field
-    def to_path(self) -> str | None:
-        return self.event.detail.get("toPath")
+    @strawberry.field(description="What the target is: context, tool or agent.")
+    def target_kind(self) -> str:
+        return self.event.detail.get("targetKind", "context")
+
+    @strawberry.field(description="The target's id (a context id, tool name or agent id).")
+    def target_id(self) -> strawberry.ID:
+        return strawberry.ID(self.event.detail.get("targetId") or self.event.detail.get("toId") or "")
 
     @strawberry.field
     def properties(self) -> JSON:
@@ -135,11 +139,13 @@ class RelationshipChangeEvent:
 
     @strawberry.field(name="from", description="The source context as it is now.")
     async def source(self, info: ContextInfo) -> Context | None:
-        return await _live(info, self.event.detail.get("fromId"))
+        return await _live(info, self.event.detail.get("sourceId") or self.event.detail.get("fromId"))
 
-    @strawberry.field(name="to", description="The target context as it is now.")
+    @strawberry.field(name="to", description="The target context as it is now (null for a tool or agent target).")
     async def target(self, info: ContextInfo) -> Context | None:
-        return await _live(info, self.event.detail.get("toId"))
+        if self.event.detail.get("targetKind", "context") != "context":
+            return None
+        return await _live(info, self.event.detail.get("targetId") or self.event.detail.get("toId"))
 
 
 @strawberry.type(description="A tool execution started or finished.")
@@ -158,13 +164,13 @@ class ToolExecutionEvent:
     def tool(self) -> str:
         return self.event.detail.get("tool", "")
 
-    @strawberry.field(description="running, succeeded, failed or cancelled.")
+    @strawberry.field
+    def tool_version(self) -> int | None:
+        return self.event.detail.get("toolVersion")
+
+    @strawberry.field(description="running, succeeded, failed or timed_out.")
     def status(self) -> str:
         return self.event.detail.get("status", "")
-
-    @strawberry.field(description="The context the execution belongs to, if any.")
-    def path(self) -> str | None:
-        return self.event.path
 
     @strawberry.field
     def error(self) -> str | None:
@@ -178,12 +184,13 @@ class ToolExecutionEvent:
     def at(self) -> datetime:
         return to_datetime(self.event.at)
 
-    @strawberry.field(description="That context as it is now.")
+    @strawberry.field(description="The context the tool ran on, as it is now.")
     async def context(self, info: ContextInfo) -> Context | None:
-        if not self.event.path:
-            return None
-        found = await ops.by_path(info.context, self.event.path)
-        return None if found is None else Context(record=found)
+        return await _live(info, self.event.detail.get("contextId"))
+
+    @strawberry.field(description="The context the execution wrote its output to, as it is now.")
+    async def output_context(self, info: ContextInfo) -> Context | None:
+        return await _live(info, self.event.detail.get("outputContextId"))
 
 
 ContextChange = Annotated[ContextChangeEvent | EventsDropped, strawberry.union("ContextChange")]
@@ -213,8 +220,8 @@ class Subscription:
         types: list[str] | None = None,
         operations: list[RelationshipOperation] | None = None,
     ) -> AsyncGenerator[RelationshipChange, None]:
-        accepts = subs.relationship_filter(path_prefix, types, None if operations is None else [o.value for o in operations])
-        async for item in subs.stream(info.context, accepts):
+        accepts = subs.relationship_filter(types, None if operations is None else [o.value for o in operations])
+        async for item in subs.stream(info.context, accepts, subs.relationship_within(info.context, path_prefix)):
             yield EventsDropped(count=item.count) if isinstance(item, Dropped) else RelationshipChangeEvent(event=item)
 
     @strawberry.subscription(description="Tool executions starting and finishing, of one `tool` and/or some `status` values.")

@@ -22,13 +22,12 @@ class ChangeEvent:
       context id; `path`, `kind`, `version`, `changed` (the versioned fields that
       changed); detail `id`, and `fromPath`, `movedCount` (moved), `deletedCount`,
       `recursive` (deleted).
-    - `relationship`: operation `added | removed`; key = the relationship id; `path` =
-      the source context's path, `kind` = the relationship type; detail `id`, `type`,
-      `fromId`, `fromPath`, `toId`, `toPath`, `properties` (object, optional).
-    - `execution`: operation `started | finished`; key = the execution id; `path` = the
-      context the execution is attached to (optional); detail `id`, `tool`, `status`
-      (`running | succeeded | failed | cancelled`), `startedAt`, `finishedAt`
-      (µs, optional), `error` (optional).
+    - `relationship` (resolvers/relationships.py): operation `added | removed`; key =
+      `sourceId|type|targetKind:targetId`; detail `sourceId` (a context), `targetKind`
+      (`context | tool | agent`), `targetId`, `type`. No paths: subscribers read them live.
+    - `execution` (resolvers/executions.py): operation `started | finished`; key = the
+      execution id; detail `id`, `tool`, `toolVersion`, `status` (`running | succeeded |
+      failed | timed_out`), `contextId`, `outputContextId` (either may be null).
     - `index`: operation = the new index state (`indexing | ready | stale | failed`);
       key = the index name; detail free-form.
     """

@@ -116,42 +116,34 @@ async def test_a_full_buffer_yields_an_explicit_dropped_message(store, workspace
 
 
 async def test_relationship_and_tool_execution_subscriptions(store, workspace):
+    """Driven by the real `relate` and `executeTool` mutations (their events come from issue 5's resolvers)."""
     async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http) as http:
-        a = (await gql(http, CREATE, i={"path": "/g/a"}))["createContext"]["id"]
-        b = (await gql(http, CREATE, i={"path": "/g/b"}))["createContext"]["id"]
+        await gql(http, CREATE, i={"path": "/g/a", "data": {"db": {"host": "h", "port": 1}}})
+        await gql(http, CREATE, i={"path": "/g/b"})
+        await gql(http, CREATE, i={"path": "/other"})
         async with WsClient(server.ws) as ws:
             rel = await ws.subscribe("""subscription { relationshipChanged(pathPrefix: "/g", types: ["DEPENDS_ON"]) {
-                ... on RelationshipChangeEvent { operation type fromPath toPath properties from { path } to { path } } } }""")
-            exe = await ws.subscribe("""subscription { toolExecutions(tool: "summarise", status: ["succeeded"]) {
-                ... on ToolExecutionEvent { operation tool status path context { path } } } }""")
-            for _ in range(200):
-                if len(server.bus.subscriptions) == 2:
-                    break
-                await asyncio.sleep(0.01)
-
-            def event(topic, operation, key, path, kind, **detail):
-                return ChangeEvent(workspace=workspace, topic=topic, operation=operation, key=key, at=1,
-                                   principal="anonymous", path=path, kind=kind, detail={"id": key, **detail})
-
-            await server.bus.publish([
-                event("relationship", "added", "r0", "/g/a", "CITES", type="CITES", fromId=a, fromPath="/g/a", toId=b, toPath="/g/b"),
-                event("relationship", "added", "r1", "/g/a", "DEPENDS_ON", type="DEPENDS_ON", fromId=a, fromPath="/g/a",
-                      toId=b, toPath="/g/b", properties={"weight": 2}),
-                event("execution", "finished", "e0", "/g/a", None, tool="other", status="succeeded"),
-                event("execution", "started", "e1", "/g/a", None, tool="summarise", status="running"),
-                event("execution", "finished", "e1", "/g/a", None, tool="summarise", status="succeeded"),
-            ])
-            got = {}
-            for _ in range(2):
+                ... on RelationshipChangeEvent { operation type targetKind from { path } to { path } principal { id } } } }""")
+            exe = await ws.subscribe("""subscription { toolExecutions(tool: "builtin.extract", status: ["succeeded"]) {
+                ... on ToolExecutionEvent { operation tool status context { path } } } }""")
+            await _wait_for_subscriptions(server, 2)
+            await gql(http, 'mutation { relate(from: "/other", to: {path: "/g/b"}, type: "DEPENDS_ON") { created } }')
+            await gql(http, 'mutation { relate(from: "/g/a", to: {path: "/g/b"}, type: "CITES") { created } }')
+            await gql(http, 'mutation { relate(from: "/g/a", to: {path: "/g/b"}, type: "DEPENDS_ON") { created } }')
+            await gql(http, """mutation { executeTool(tool: "builtin.extract", contextPath: "/g/a",
+                                input: {path: "/g/a", expression: "db.host"}) { status } }""")
+            got: dict[str, list] = {rel: [], exe: []}
+            while len(got[rel]) < 2 or len(got[exe]) < 1:
                 message = await ws.receive()
-                got[message["id"]] = message["payload"]["data"]
-            assert got[rel]["relationshipChanged"] == {
-                "operation": "ADDED", "type": "DEPENDS_ON", "fromPath": "/g/a", "toPath": "/g/b",
-                "properties": {"weight": 2}, "from": {"path": "/g/a"}, "to": {"path": "/g/b"},
-            }
-            assert got[exe]["toolExecutions"] == {
-                "operation": "finished", "tool": "summarise", "status": "succeeded", "path": "/g/a", "context": {"path": "/g/a"},
-            }
+                got[message["id"]].append(next(iter(message["payload"]["data"].values())))
+        # /other -> /g/b has an end under /g; the CITES edge is filtered out by type
+        assert got[rel] == [
+            {"operation": "ADDED", "type": "DEPENDS_ON", "targetKind": "context", "from": {"path": "/other"},
+             "to": {"path": "/g/b"}, "principal": {"id": "anonymous"}},
+            {"operation": "ADDED", "type": "DEPENDS_ON", "targetKind": "context", "from": {"path": "/g/a"},
+             "to": {"path": "/g/b"}, "principal": {"id": "anonymous"}},
+        ]
+        assert got[exe] == [{"operation": "finished", "tool": "builtin.extract", "status": "succeeded", "context": {"path": "/g/a"}}]
 
 
 async def test_bad_arguments_are_refused_with_a_code(store, workspace):

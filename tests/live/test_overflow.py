@@ -1,0 +1,75 @@
+"""A subscriber that never reads: it is told what it lost, and nobody else waits for it."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import statistics
+import time
+
+import httpx
+
+from .servers import live_server
+from .test_subscriptions import CREATE, gql
+from .wsclient import WsClient
+
+HEAVY = """subscription { contextChanged(pathPrefix: "/big") {
+  __typename ... on ContextChangeEvent { version context { content } } ... on EventsDropped { count message } } }"""
+LIGHT = """subscription { contextChanged(pathPrefix: "/big") { ... on ContextChangeEvent { version } } }"""
+TITLE = "mutation($t: String!) { updateContext(path: \"/big\", input: {title: $t}) { version } }"
+WRITES = 120
+
+
+def small_socket(port: int) -> socket.socket:
+    """A client socket with a small receive buffer, so a subscriber that stops reading stalls quickly."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+async def timed_writes(http: httpx.AsyncClient, start: int, count: int) -> list[float]:
+    latencies = []
+    for i in range(start, start + count):
+        began = time.perf_counter()
+        await gql(http, TITLE, t=f"t{i}")
+        latencies.append(time.perf_counter() - began)
+    return latencies
+
+
+async def test_a_stalled_subscriber_gets_the_dropped_message_and_writers_do_not_wait(store, workspace):
+    async with live_server(store, workspace, subscription_buffer=16) as server, \
+            httpx.AsyncClient(base_url=server.http, timeout=30) as http:
+        await gql(http, CREATE, i={"path": "/big", "content": secrets.token_hex(100_000)})
+        baseline = await timed_writes(http, 0, 20)  # version 2..21, nobody listening
+
+        async with WsClient(server.ws, sock=small_socket(server.port), compression=None) as stalled, WsClient(server.ws) as healthy:
+            heavy = await stalled.subscribe(HEAVY)
+            stalled.socket.transport.pause_reading()  # never reads: the TCP buffers on both sides fill up
+            light = await healthy.subscribe(LIGHT)
+            for _ in range(500):
+                if len(server.bus.subscriptions) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            under_stall = await timed_writes(http, 100, WRITES)  # versions 22..141
+            versions = [(await healthy.next(light))["data"]["contextChanged"]["version"] for _ in range(WRITES)]
+            assert versions == list(range(22, 22 + WRITES))  # the healthy subscriber saw every event, in order
+
+            # now the stalled one reads: what fitted in its buffers, then one explicit message, then live again
+            stalled.socket.transport.resume_reading()
+            delivered, dropped = [], None
+            while dropped is None:
+                item = (await stalled.next(heavy, timeout=30))["data"]["contextChanged"]
+                if item["__typename"] == "EventsDropped":
+                    dropped = item
+                else:
+                    delivered.append(item["version"])
+            assert delivered == list(range(22, 22 + len(delivered)))
+            assert dropped["count"] == WRITES - len(delivered) > 0 and "refetch" in dropped["message"]
+            await gql(http, TITLE, t="after")
+            assert (await stalled.next(heavy, timeout=10))["data"]["contextChanged"]["version"] == 22 + WRITES
+
+    # writers did not wait for the stalled subscriber (generous bound: a shared CI machine is noisy)
+    assert statistics.median(under_stall) <= 3 * statistics.median(baseline) + 0.02, (baseline, under_stall)
+    assert max(under_stall) < 1.0
