@@ -17,3 +17,4 @@ class Limits:
     max_bulk: int = 1_000
     max_descendants: int = 1_000
     max_schema_bytes: int = 65_536
+    api_key_overlap_seconds: int = 3_600

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import strawberry
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, ValidationCache
 
+from .access import AccessMutation, AccessQuery
 from .errors import ErrorCodes
+from .guard import AccessGuard
 from .mutation import Mutation
 from .query import Query
 from .subscription import Subscription
@@ -17,17 +23,24 @@ class ContextQLSchema(strawberry.Schema):
         """User errors are answers, not incidents: `ErrorCodes` logs only the unexpected ones."""
 
 
-def build_schema(*, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5_000) -> strawberry.Schema:
+def build_schema(
+    *, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5_000, resolver_timeout: float | None = None,
+    extensions: Sequence = (), config: StrawberryConfig | None = None,
+) -> strawberry.Schema:
+    """`extensions` run after validation (cost, rate limits: server/guard/); `config` sets batching and suggestions."""
     return ContextQLSchema(
-        query=Query,
-        mutation=Mutation,
+        query=merge_types("Query", (Query, AccessQuery)),
+        mutation=merge_types("Mutation", (Mutation, AccessMutation)),
+        config=config,
         subscription=Subscription,
         types=[Context, ContextVersion],
         extensions=[
             ErrorCodes,
+            lambda: AccessGuard(timeout=resolver_timeout),
             lambda: QueryDepthLimiter(max_depth=max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: ValidationCache(maxsize=256),
+            *extensions,
         ],
     )

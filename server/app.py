@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 
@@ -10,15 +11,19 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route, WebSocketRoute
+from graphql import ExecutionResult, GraphQLError
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from graph.store import GraphStore
-from resolvers.principal import ANONYMOUS
+from resolvers.principal import ANONYMOUS, UNAUTHENTICATED
 from resolvers.request import RequestContext
 from schema import build_schema
 
-from .connection import connection_principal
+from .auth import Authenticator, auth_configured
+from .auth.middleware import PRINCIPAL_KEY, WORKSPACE_KEY, Authentication
+from .auth.websocket import authenticate_connection
+from .guard.setup import GuardSetup
 from .dashboard import dashboard_routes
 from .events import open_bus
 from .limits import BodySizeLimit
@@ -34,21 +39,24 @@ class ContextQLGraphQL(GraphQL):
     """Strawberry's ASGI app with a request context built per request (fresh DataLoaders each time)."""
 
     def __init__(self, settings: Settings, state: dict) -> None:
+        self.guard = GuardSetup(settings)
         schema = build_schema(
-            max_depth=settings.max_query_depth, max_aliases=settings.max_aliases, max_tokens=settings.max_tokens
+            max_depth=settings.max_query_depth, max_aliases=settings.max_aliases, max_tokens=settings.max_tokens,
+            **self.guard.schema_options(),
         )
         super().__init__(
             schema,
-            graphql_ide="graphiql" if settings.graphiql else None,
+            graphql_ide="graphiql" if self.guard.graphiql else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         )
         self.settings, self.state = settings, state
+        self.authenticator = Authenticator(settings, lambda: self.state["store"])
 
     async def get_context(self, request, response) -> RequestContext:
         return RequestContext(
             store=self.state["store"],
-            principal=ANONYMOUS,
-            workspace=self.settings.workspace,
+            principal=self._principal(request),
+            workspace=request.scope.get("state", {}).get(WORKSPACE_KEY, self.settings.workspace),
             limits=self.settings.limits(),
             events=self.state["events"],
             search=self.state.get("search") and self.state["search"].index,
@@ -56,10 +64,25 @@ class ContextQLGraphQL(GraphQL):
             response=response,
         )
 
+    def _principal(self, request):
+        """Verified by the Authentication middleware (HTTP); a WebSocket has none until `connection_init`."""
+        verified = request.scope.get("state", {}).get(PRINCIPAL_KEY)
+        if verified is not None:
+            return verified
+        return UNAUTHENTICATED if self.authenticator.enabled else ANONYMOUS
+
     async def on_ws_connect(self, context: RequestContext):
-        """Decide once per WebSocket who it acts as, from the `connection_init` payload."""
-        context.principal = await connection_principal(context.connection_params or {}, self.settings)
+        """Decide once per WebSocket who it acts as, from the `connection_init` payload (server/auth/)."""
+        await authenticate_connection(self.authenticator, context)
         return await super().on_ws_connect(context)
+
+    async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
+        """Persisted operations (server/guard/persisted.py) resolve the document before it runs."""
+        resolved = self.guard.persisted.resolve(request_data.query, request_data.extensions)
+        if isinstance(resolved, GraphQLError):
+            return ExecutionResult(data=None, errors=[resolved])
+        request_data = dataclasses.replace(request_data, query=resolved)
+        return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 
 
 def create_app(settings: Settings | None = None, *, store: GraphStore | None = None, search=None) -> Starlette:
@@ -88,7 +111,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     async def _owned_store(settings: Settings, state: dict) -> AsyncIterator[None]:
         state["store"] = await open_store(settings)
         state["search"] = await start_search(settings, state["store"])
-        if settings.graph == "ladybug":
+        if not auth_configured(settings):
             logger.warning(
                 "ContextQL embedded mode: no authentication, everyone acts as the local principal "
                 "'anonymous' in workspace %r. Do not expose this port.", settings.workspace,
@@ -116,6 +139,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(Authentication, authenticator=graphql.authenticator)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.state.settings = settings
     app.state.stores = state

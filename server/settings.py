@@ -33,6 +33,32 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 5000
     log_level: str = "info"
+    # -- authentication (server/auth/): any of these turns anonymous access off ----------
+    auth_jwt_secret: str | None = Field(None, description="HS256 shared secret for Bearer JWTs (simple setups).")
+    auth_oidc_issuer: str | None = Field(None, description="OIDC issuer URL; its JWKS is found by discovery.")
+    auth_jwks_url: str | None = Field(None, description="JWKS URL for RS256/ES256 Bearer JWTs.")
+    auth_issuer: str | None = Field(None, description="Required `iss` (defaults to the OIDC issuer).")
+    auth_audience: str | None = Field(None, description="Required `aud`.")
+    auth_algorithms: list[str] = Field(["RS256", "ES256"], description="Accepted JWKS algorithms.")
+    auth_leeway: int = Field(30, description="Clock skew allowed on exp/nbf, seconds.")
+    auth_jwks_cache_seconds: int = Field(600, description="How long fetched signing keys are trusted.")
+    auth_claim_id: str = Field("sub", description="Claim naming the principal.")
+    auth_claim_roles: str = Field("roles", description="Claim with roles: a list, or {workspace: [roles]}.")
+    auth_claim_workspaces: str = Field("workspaces", description="Claim with the principal's workspaces.")
+    auth_claim_kind: str = Field("kind", description="Claim with the principal kind (user, agent, service).")
+    auth_api_keys: bool = Field(False, description="Accept API keys (`Authorization: Bearer cq_...` or X-API-Key).")
+    auth_api_key_overlap: int = Field(3600, description="Seconds a rotated-out API key keeps working.")
+    # -- abuse limits and production mode (server/guard/) --------------------------------
+    production: bool = Field(False, description="Introspection and GraphiQL off unless enabled; no field suggestions.")
+    introspection: bool | None = Field(None, description="Allow introspection (default: off in production).")
+    max_query_cost: int = Field(50_000, description="Most estimated cost one operation may have.")
+    max_batch: int = Field(10, description="Most operations in one batched HTTP request.")
+    resolver_timeout: float = Field(30.0, description="Seconds a root field may run.")
+    rate_limit_operations: int = Field(600, description="Operations per principal per minute (0: no limit).")
+    rate_limit_cost: int = Field(1_000_000, description="Estimated cost per principal per minute (0: no limit).")
+    persisted_queries: bool = Field(True, description="Accept automatic persisted queries (sha256 hash -> document).")
+    persisted_queries_file: Path | None = Field(None, description="JSON {sha256: document} of registered operations.")
+    persisted_queries_only: bool = Field(False, description="Allow-list mode: only registered operations run.")
     # Semantic search (README "Semantic search"): a Qdrant index kept in step with the graph.
     search: bool = Field(True, description="Keep a semantic-search index and serve `search`/`similar`.")
     qdrant_url: str | None = Field(None, description="Qdrant server or cluster URL; unset: local mode under data_dir/qdrant.")
@@ -56,4 +82,5 @@ class Settings(BaseSettings):
         return values
 
     def limits(self) -> Limits:
-        return Limits(page_size_default=self.page_size_default, page_size_max=self.page_size_max, max_bulk=self.max_bulk)
+        return Limits(page_size_default=self.page_size_default, page_size_max=self.page_size_max, max_bulk=self.max_bulk,
+                      api_key_overlap_seconds=self.auth_api_key_overlap)

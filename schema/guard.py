@@ -1,0 +1,83 @@
+"""Every root field passes here: authorisation (resolvers/authorization.py), audit, and a time limit.
+
+Root fields are the entry points of an operation, so checking them covers every query,
+mutation and subscription, including fields added later (an unknown mutation needs `write`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any
+
+from strawberry.extensions import SchemaExtension
+
+from graph.errors import ContextQLError
+from resolvers import audit
+from resolvers.authorization import action_for, authorize
+
+
+class ResolverTimeoutError(ContextQLError):
+    code = "TIMEOUT"
+
+
+TARGET_ARGUMENTS = ("path", "id", "name", "to", "keyId", "tool", "query")
+
+
+def _target(kwargs: dict[str, Any]) -> str:
+    parts = [f"{name}={kwargs[name]}" for name in TARGET_ARGUMENTS if isinstance(kwargs.get(name), (str, int))]
+    item = kwargs.get("input")
+    if isinstance(item, dict) and isinstance(item.get("path"), str):
+        parts.append(f"path={item['path']}")
+    inputs = kwargs.get("inputs")
+    if isinstance(inputs, list):
+        parts.append(f"inputs={len(inputs)}")
+    return ", ".join(parts)
+
+
+class AccessGuard(SchemaExtension):
+    def __init__(self, *, timeout: float | None = None) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def resolve(self, _next, root, info, *args, **kwargs):
+        if info.path.prev is not None:  # not a root field
+            return _next(root, info, *args, **kwargs)
+        operation = info.operation.operation.value
+        return self._guarded(operation, _next, root, info, args, kwargs)
+
+    async def _guarded(self, operation: str, _next, root, info, args, kwargs):
+        ctx, field = info.context, info.field_name
+        target = _target(kwargs)
+        try:
+            authorize(ctx, action_for(operation, field), field)
+        except ContextQLError as denied:
+            await audit.record(ctx, f"{operation} {field}", target, denied)
+            raise
+        if operation == "subscription":
+            return await _maybe_await(_next(root, info, *args, **kwargs))
+        error: BaseException | None = None
+        try:
+            result = _next(root, info, *args, **kwargs)
+            if not inspect.isawaitable(result):
+                return result
+            if operation == "query" and self.timeout:
+                # Mutations are not cut short: a write may already be committing (the store's
+                # transaction timeout bounds them instead).
+                try:
+                    return await asyncio.wait_for(result, self.timeout)
+                except asyncio.TimeoutError:
+                    raise ResolverTimeoutError(
+                        f"`{field}` took longer than {self.timeout:g} s: ask for less, or narrow the filter."
+                    ) from None
+            return await result
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if operation == "mutation":
+                await audit.record(ctx, f"{operation} {field}", target, error)
+
+
+async def _maybe_await(value):
+    return await value if inspect.isawaitable(value) else value

@@ -1,0 +1,1 @@
+"""Abuse limits (composition root): cost estimate, rate limits, persisted operations, production mode."""

@@ -1,0 +1,48 @@
+"""Turn settings into the schema's abuse limits, persisted operations and production switches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.extensions import DisableIntrospection
+from strawberry.schema.config import StrawberryConfig
+
+from ..settings import Settings
+from .cost import CostModel
+from .extension import OperationLimits
+from .persisted import PersistedQueries, load_registered
+from .ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
+
+
+def rate_limiter(settings: Settings) -> RateLimiter | None:
+    if not (settings.rate_limit_operations or settings.rate_limit_cost):
+        return None
+    if settings.redis_url:
+        return RedisRateLimiter(settings.redis_url, settings.rate_limit_operations, settings.rate_limit_cost)
+    return LocalRateLimiter(settings.rate_limit_operations, settings.rate_limit_cost)
+
+
+class GuardSetup:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        explicit = settings.model_fields_set
+        self.introspection = settings.introspection if settings.introspection is not None else not settings.production
+        # In production GraphiQL is served only when asked for explicitly.
+        self.graphiql = settings.graphiql and (not settings.production or "graphiql" in explicit)
+        self.limiter = rate_limiter(settings)
+        self.model = CostModel(default_first=settings.page_size_default, max_first=settings.page_size_max)
+        self.persisted = PersistedQueries(
+            automatic=settings.persisted_queries, registered=load_registered(settings.persisted_queries_file),
+            only=settings.persisted_queries_only,
+        )
+
+    def schema_options(self) -> dict[str, Any]:
+        extensions: list = [lambda: OperationLimits(model=self.model, max_cost=self.settings.max_query_cost,
+                                                    limiter=self.limiter)]
+        if not self.introspection:
+            extensions.append(DisableIntrospection)
+        config = StrawberryConfig(
+            batching_config={"max_operations": self.settings.max_batch} if self.settings.max_batch > 1 else None,
+            disable_field_suggestions=self.settings.production,
+        )
+        return {"extensions": extensions, "config": config, "resolver_timeout": self.settings.resolver_timeout}
