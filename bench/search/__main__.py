@@ -68,8 +68,18 @@ def serve(app, port: int):
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
+        if not thread.is_alive():
+            raise SystemExit(f"the HTTP server could not start on 127.0.0.1:{port}")
         time.sleep(0.05)
     return server, thread
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 async def http_load(port: int, queries, concurrency: int, requests: int) -> dict:
@@ -121,10 +131,12 @@ async def main(args) -> dict:
     seconds = time.perf_counter() - started
     report["indexing"] = {"contexts": total, "seconds": round(seconds, 2), "contexts_per_s": round(total / seconds, 1)}
     report["quality"] = await quality(store, index, queries)
+    print(json.dumps({k: report[k] for k in ("indexing", "quality")}), flush=True)
     app = create_app(settings, store=store, search=SearchRuntime(index))
-    server, thread = serve(app, args.port)
+    port = args.port or free_port()
+    server, thread = serve(app, port)
     try:
-        report["http"] = [await http_load(args.port, queries, c, args.requests) for c in (10, 50)]
+        report["http"] = [await http_load(port, queries, c, args.requests) for c in (10, 50)]
     finally:
         server.should_exit = True
         thread.join(10)
@@ -160,5 +172,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.search")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--requests", type=int, default=500)
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=0, help="default: a free port")
     print(write(asyncio.run(main(parser.parse_args()))).read_text())
