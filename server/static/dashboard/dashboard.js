@@ -135,7 +135,7 @@
     const list = $("executions");
     if (event.__typename === "EventsDropped") { list.prepend(el("li", "op dropped", event.message)); return; }
     const li = el("li"); li.append(el("span", "op " + (event.status === "failed" ? "deleted" : "created"), event.status),
-      el("span", "path", event.tool + (event.path ? " @ " + event.path : "")), el("span", "meta", new Date(event.at).toLocaleTimeString()));
+      el("span", "path", event.tool + (event.context ? " @ " + event.context.path : "")), el("span", "meta", new Date(event.at).toLocaleTimeString()));
     list.prepend(li);
     while (list.children.length > 50) list.lastChild.remove();
   }
@@ -159,7 +159,7 @@
         ... on ContextChangeEvent { operation path fromPath kind version at principal { id } }
         ... on EventsDropped { count message } } }`, { p: state.prefix }, onContext),
       subscribe(`subscription { toolExecutions { __typename
-        ... on ToolExecutionEvent { operation tool status path at }
+        ... on ToolExecutionEvent { operation tool status at context { path } }
         ... on EventsDropped { count message } } }`, {}, onExecution),
     ];
     loadRoot().catch((e) => addFeed("dropped", e.message, ""));
