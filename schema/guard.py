@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import AsyncIterator
 from typing import Any
 
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from graph.errors import ContextQLError
 from resolvers import audit
@@ -36,9 +39,29 @@ def _target(kwargs: dict[str, Any]) -> str:
 
 
 class AccessGuard(SchemaExtension):
+    """Listed after `ValidationCache`: `on_validate` then runs once the document is known to be valid."""
+
     def __init__(self, *, timeout: float | None = None) -> None:
         super().__init__()
         self.timeout = timeout
+
+    async def on_validate(self) -> AsyncIterator[None]:
+        """Subscriptions are checked before their stream starts (Strawberry does not pass a
+        subscription's root field through `resolve`); a refusal is the operation's only answer."""
+        ec = self.execution_context
+        if not ec.pre_execution_errors and ec.graphql_document is not None and ec.operation_type == OperationType.SUBSCRIPTION:
+            operation = next((d for d in ec.graphql_document.definitions if isinstance(d, OperationDefinitionNode)
+                              and (ec.operation_name is None or (d.name and d.name.value == ec.operation_name))), None)
+            for node in (operation.selection_set.selections if operation else ()):
+                if not isinstance(node, FieldNode):
+                    continue
+                try:
+                    authorize(ec.context, action_for("subscription", node.name.value), node.name.value)
+                except ContextQLError as denied:
+                    await audit.record(ec.context, f"subscription {node.name.value}", "", denied)
+                    ec.pre_execution_errors = [GraphQLError(denied.message, extensions={"code": denied.code})]
+                    break
+        yield
 
     def resolve(self, _next, root, info, *args, **kwargs):
         if info.path.prev is not None:  # not a root field

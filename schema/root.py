@@ -36,11 +36,12 @@ def build_schema(
         types=[Context, ContextVersion],
         extensions=[
             ErrorCodes,
-            lambda: AccessGuard(timeout=resolver_timeout),
             lambda: QueryDepthLimiter(max_depth=max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: ValidationCache(maxsize=256),
+            # After validation: it sees the validation result (see AccessGuard.on_validate).
+            lambda: AccessGuard(timeout=resolver_timeout),
             *extensions,
         ],
     )
