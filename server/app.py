@@ -23,6 +23,7 @@ from schema import build_schema
 from .auth import Authenticator, auth_configured
 from .auth.middleware import PRINCIPAL_KEY, WORKSPACE_KEY, Authentication
 from .auth.websocket import authenticate_connection
+from .guard.http import RequestShapeGuard
 from .guard.setup import GuardSetup
 from .dashboard import dashboard_routes
 from .events import open_bus
@@ -35,7 +36,7 @@ from .stores import open_store
 logger = logging.getLogger("contextql")
 
 
-class ContextQLGraphQL(GraphQL):
+class ContextQLGraphQL(RequestShapeGuard, GraphQL):
     """Strawberry's ASGI app with a request context built per request (fresh DataLoaders each time)."""
 
     def __init__(self, settings: Settings, state: dict) -> None:

@@ -1,0 +1,167 @@
+"""Property-based fuzzing of the GraphQL surface (hypothesis): documents generated from the schema with
+hostile argument values, and malformed requests. No request may produce a server error or leak internals."""
+
+from __future__ import annotations
+
+import json
+import string
+
+import httpx
+import pytest
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLUnionType,
+)
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from schema import build_schema
+from server.app import create_app
+from tests.api.conftest import settings_for
+
+SCHEMA = build_schema()._schema
+LEAKS = ("Traceback", 'File "', "Cypher", "cypher", "neo4j.", "ladybug", "MATCH (", "RuntimeError", "KeyError",
+         "AttributeError", "TypeError(", "object has no attribute")
+ALLOWED_STATUS = {200, 400, 401, 403, 405, 413, 415, 429}
+
+texts = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["/", "/a", "//a//b/", "/../x", "/a/./b", "/" + "x" * 300, "/a" * 70, "", " ", "\x00", "😀",
+                     "' OR 1=1 --", "\") RETURN n //", "${x}", "%00", "*", "/acme/projects/alpha"]),
+    st.from_regex(r"/[a-z0-9._~@+=,-]{1,12}(/[a-z0-9]{1,8}){0,3}", fullmatch=True),
+)
+ints = st.one_of(st.integers(-3, 200), st.sampled_from([-(2**31), 2**31 - 1, 2**53, -1, 0, 10**6]))
+NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,6}", fullmatch=True)  # GraphQL object keys are names
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-10**9, 10**9), st.floats(allow_nan=False, allow_infinity=False),
+              st.text(max_size=20)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(NAMES, inner, max_size=4)),
+    max_leaves=10,
+)
+
+
+def literal(value) -> str:
+    """A Python value as a GraphQL literal (JSON-ish; object keys unquoted)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value.startswith("ENUM:"):
+        return value[5:]
+    return json.dumps(value)
+
+
+def value_for(type_, depth: int = 0) -> st.SearchStrategy:
+    nullable = not isinstance(type_, GraphQLNonNull)
+    inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    if isinstance(inner, GraphQLList):
+        strategy = st.lists(value_for(inner.of_type, depth + 1), max_size=3)
+    elif isinstance(inner, GraphQLEnumType):
+        strategy = st.sampled_from([f"ENUM:{name}" for name in inner.values])
+    elif isinstance(inner, GraphQLInputObjectType):
+        if depth > 2:
+            return st.none()
+        fields = {name: value_for(f.type, depth + 1) for name, f in inner.fields.items()}
+        strategy = st.fixed_dictionaries(
+            {n: s for n, s in fields.items() if isinstance(inner.fields[n].type, GraphQLNonNull)},
+            optional={n: s for n, s in fields.items() if not isinstance(inner.fields[n].type, GraphQLNonNull)},
+        )
+    elif isinstance(inner, GraphQLScalarType):
+        strategy = {"Int": ints, "Float": st.floats(-1e9, 1e9), "Boolean": st.booleans(), "ID": texts,
+                    "String": texts, "JSON": json_values, "DateTime": st.sampled_from(
+                        ["2024-01-01T00:00:00Z", "not-a-date", "9999-12-31T23:59:59+00:00", "1970-01-01T00:00:00"])
+                    }.get(inner.name, texts)
+    else:
+        strategy = texts
+    return st.one_of(st.none(), strategy) if nullable else strategy
+
+
+@st.composite
+def selection(draw, type_, depth: int) -> str:
+    named = type_
+    while isinstance(named, (GraphQLNonNull, GraphQLList)):
+        named = named.of_type
+    if isinstance(named, (GraphQLScalarType, GraphQLEnumType)):
+        return ""
+    if isinstance(named, GraphQLUnionType) or depth > 3:
+        return "{ __typename }"
+    fields = list(named.fields.items())
+    chosen = draw(st.lists(st.sampled_from(fields), min_size=1, max_size=3, unique_by=lambda f: f[0]))
+    parts = [draw(field(name, f, depth + 1)) for name, f in chosen]
+    return "{ __typename " + " ".join(parts) + " }"
+
+
+@st.composite
+def field(draw, name: str, definition, depth: int) -> str:
+    args = []
+    for arg_name, arg in definition.args.items():
+        required = isinstance(arg.type, GraphQLNonNull)
+        if required or draw(st.booleans()):
+            value = draw(value_for(arg.type))
+            if value is None and required:
+                continue  # leave it out: a validation error, also fine
+            args.append(f"{arg_name}: {literal(value)}")
+    rendered = f"{name}({', '.join(args)})" if args else name
+    return rendered + " " + draw(selection(definition.type, depth))
+
+
+@st.composite
+def operations(draw) -> str:
+    kind = draw(st.sampled_from(["query", "mutation"]))
+    root = SCHEMA.query_type if kind == "query" else SCHEMA.mutation_type
+    chosen = draw(st.lists(st.sampled_from(list(root.fields.items())), min_size=1, max_size=2, unique_by=lambda f: f[0]))
+    return kind + " { " + " ".join(draw(field(n, f, 0)) for n, f in chosen) + " }"
+
+
+def check(response: httpx.Response) -> None:
+    assert response.status_code in ALLOWED_STATUS, (response.status_code, response.text[:500])
+    text = response.text
+    for leak in LEAKS:
+        assert leak not in text, (leak, text[:800])
+    if response.headers.get("content-type", "").startswith("application/json"):
+        body = response.json()
+        for error in (body.get("errors") or []) if isinstance(body, dict) else []:
+            assert error.get("extensions", {}).get("code") not in (None, "INTERNAL_SERVER_ERROR"), error
+
+
+@pytest.fixture
+async def fuzz_client(store, workspace):
+    app = create_app(settings_for(workspace, rate_limit_operations=0, rate_limit_cost=0, search=False), store=store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                                 base_url="http://test") as client:
+        await client.post("/graphql", json={"query": 'mutation { createContext(createParents: true, input: '
+                                                      '{path: "/acme/projects/alpha", data: {a: 1}}) { id } }'})
+        yield client
+
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+
+
+@FUZZ
+@given(document=operations())
+async def test_generated_operations_never_fail_internally(fuzz_client, document):
+    check(await fuzz_client.post("/graphql", json={"query": document}))
+
+
+@FUZZ
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.text(alphabet=string.printable, max_size=200).map(str.encode),
+        json_values.map(lambda v: json.dumps(v).encode()),
+        st.fixed_dictionaries({"query": texts, "variables": json_values, "operationName": st.one_of(st.none(), texts),
+                               "extensions": json_values}).map(lambda v: json.dumps(v).encode()),
+    ),
+    content_type=st.sampled_from(["application/json", "text/plain", "application/graphql-response+json", ""]),
+)
+async def test_malformed_requests_never_fail_internally(fuzz_client, body, content_type):
+    check(await fuzz_client.post("/graphql", content=body, headers={"content-type": content_type}))
