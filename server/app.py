@@ -24,6 +24,7 @@ from .auth import Authenticator, auth_configured
 from .auth.middleware import PRINCIPAL_KEY, WORKSPACE_KEY, Authentication
 from .auth.websocket import authenticate_connection
 from .guard.http import RequestShapeGuard
+from .guard.media import GraphQLResponseMediaType
 from .guard.setup import GuardSetup
 from .dashboard import dashboard_routes
 from .events import open_bus
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(GraphQLResponseMediaType)
     app.add_middleware(Authentication, authenticator=graphql.authenticator)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.state.settings = settings

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import index_cli
+from .auth import cli as auth_cli
 from .settings import Settings
 
 err = Console(stderr=True)
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--workspace", default=None, help="target workspace (default: the exported one)")
 
     index_cli.add_commands(commands)
+    auth_cli.add_commands(commands)
 
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in {"data_dir": args.data_dir, "neo4j_uri": args.neo4j_uri}.items() if v is not None}
@@ -56,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
                                                  not args.no_history))
         if args.command == "verify":
             return asyncio.run(index_cli.verify(settings, args.workspace or settings.workspace))
+        if args.command == "api-key":
+            return asyncio.run(auth_cli.run(settings, args))
         if args.command == "export":
             return asyncio.run(_export(settings, args.workspace or settings.workspace, args.output))
         return asyncio.run(_import(settings, args.input, args.workspace))

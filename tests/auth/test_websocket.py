@@ -109,3 +109,14 @@ async def test_an_expired_token_ends_the_subscription(store, workspace):
             with pytest.raises(ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.socket.recv(), 10)
             assert closed.value.rcvd.code == 4401
+
+
+async def test_sse_subscriptions_need_the_same_credential(store, workspace):
+    async with live_server(store, workspace, **HS256_SETTINGS) as server, httpx.AsyncClient(base_url=server.http) as http:
+        body = {"query": CHANGES}
+        refused = await http.post("/graphql/stream", json=body, headers={"accept": "text/event-stream"})
+        assert refused.status_code == 401 and refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        token = bearer(hs256(roles=["viewer"], workspaces=[workspace]))
+        async with http.stream("POST", "/graphql/stream", json=body,
+                               headers={"accept": "text/event-stream", **token}) as accepted:
+            assert accepted.status_code == 200

@@ -1,0 +1,70 @@
+"""`contextql api-key create|list|revoke`: manage API keys from the command line (the first admin key, too)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime, timedelta, timezone
+
+from rich.console import Console
+
+from resolvers import api_keys, audit
+from resolvers.clock import from_datetime
+from resolvers.principal import Principal
+from resolvers.request import RequestContext
+
+from ..settings import Settings
+
+err = Console(stderr=True)
+out = Console()
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    keys = commands.add_parser("api-key", help="create, list or revoke API keys")
+    actions = keys.add_subparsers(dest="key_action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="create a key and print its secret (shown only once)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", action="append", required=True, help="admin, editor, agent or viewer (repeatable)")
+    create.add_argument("--workspace", action="append", help="workspace it may act in (repeatable; default: configured)")
+    create.add_argument("--kind", default="agent", choices=api_keys.KINDS)
+    create.add_argument("--expires-days", type=float, help="days until it stops working (default: never)")
+    listing = actions.add_parser("list", help="list the keys managed in a workspace")
+    listing.add_argument("--workspace", default=None)
+    revoke = actions.add_parser("revoke", help="revoke a key at once")
+    revoke.add_argument("id")
+    revoke.add_argument("--workspace", default=None)
+
+
+def _context(store, settings: Settings, workspaces: list[str]) -> RequestContext:
+    # Whoever runs the CLI holds the store's credentials: an admin of the workspaces it names.
+    operator = Principal(id="cli", kind="service", roles=frozenset({"admin"}), workspaces=frozenset(workspaces))
+    return RequestContext(store=store, principal=operator, workspace=workspaces[0], limits=settings.limits())
+
+
+async def run(settings: Settings, args: argparse.Namespace) -> int:
+    from ..stores import open_store
+
+    store = await open_store(settings)
+    try:
+        if args.key_action == "create":
+            workspaces = args.workspace or [settings.workspace]
+            ctx = _context(store, settings, workspaces)
+            expires = (from_datetime(datetime.now(timezone.utc) + timedelta(days=args.expires_days))
+                       if args.expires_days else 0)
+            issued = await api_keys.create(ctx, args.name, args.kind, args.role, workspaces, expires)
+            await audit.record(ctx, "cli createApiKey", f"id={issued.record.id}", None)
+            err.print(f"API key {issued.record.id} ({', '.join(issued.record.roles)} in "
+                      f"{', '.join(issued.record.workspaces)}). The secret is shown only now:", soft_wrap=True)
+            out.print(issued.secret, soft_wrap=True)
+            return 0
+        ctx = _context(store, settings, [args.workspace or settings.workspace])
+        if args.key_action == "list":
+            for key in await api_keys.list_all(ctx):
+                state = "revoked" if key.revoked_at else "active"
+                out.print(f"{key.id}  {key.name}  {key.kind}  {','.join(key.roles)}  {','.join(key.workspaces)}  {state}")
+            return 0
+        revoked = await api_keys.revoke(ctx, args.id)
+        await audit.record(ctx, "cli revokeApiKey", f"id={revoked.id}", None)
+        err.print(f"API key {revoked.id} revoked.")
+        return 0
+    finally:
+        await store.close()
