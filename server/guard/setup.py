@@ -7,6 +7,7 @@ from typing import Any
 from strawberry.extensions import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 
+from ..auth import auth_configured
 from ..settings import Settings
 from .cost import CostModel
 from .extension import OperationLimits
@@ -17,6 +18,9 @@ from .ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
 def rate_limiter(settings: Settings) -> RateLimiter | None:
     if not (settings.rate_limit_operations or settings.rate_limit_cost):
         return None
+    explicit = {"rate_limit_operations", "rate_limit_cost"} & settings.model_fields_set
+    if not auth_configured(settings) and not explicit:
+        return None  # the local, unauthenticated default (benchmarks, development) is not limited unless asked
     if settings.redis_url:
         return RedisRateLimiter(settings.redis_url, settings.rate_limit_operations, settings.rate_limit_cost)
     return LocalRateLimiter(settings.rate_limit_operations, settings.rate_limit_cost)

@@ -115,3 +115,12 @@ async def test_slow_root_fields_time_out(store, workspace):
     async with client_for(store, workspace, resolver_timeout=1e-6) as client:
         error = await client.error("{ contexts(first: 5) { totalCount edges { node { path } } } }")
         assert error["extensions"]["code"] == "TIMEOUT" and "narrow" in error["message"]
+
+
+def test_rate_limits_apply_once_authentication_is_on_or_when_asked():
+    from server.guard.setup import GuardSetup
+    from tests.api.conftest import settings_for
+
+    assert GuardSetup(settings_for("w")).limiter is None  # the local anonymous default
+    assert GuardSetup(settings_for("w", rate_limit_operations=10)).limiter is not None
+    assert GuardSetup(settings_for("w", auth_jwt_secret="s" * 32)).limiter is not None
