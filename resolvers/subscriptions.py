@@ -12,6 +12,7 @@ from graph.errors import BadUserInputError
 from graph.events import ChangeEvent, Dropped
 from graph.events.bus import Predicate
 
+from .authorization import authorize
 from .loaders import Loaders
 from .paths import is_within, normalize
 from .request import RequestContext
@@ -100,6 +101,8 @@ async def stream(
             ctx.loaders = Loaders(ctx.store, ctx.workspace)
             if refine is not None and isinstance(item, ChangeEvent) and not await refine(item):
                 continue
+            # Re-checked per event (auth issue): an expired token ends the stream on every transport.
+            authorize(ctx, "read", "subscription events")
             yield item
     finally:
         ctx.events.unsubscribe(subscription)

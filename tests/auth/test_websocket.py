@@ -120,3 +120,19 @@ async def test_sse_subscriptions_need_the_same_credential(store, workspace):
         async with http.stream("POST", "/graphql/stream", json=body,
                                headers={"accept": "text/event-stream", **token}) as accepted:
             assert accepted.status_code == 200
+
+
+async def test_an_expired_token_ends_an_sse_subscription_at_its_next_event(store, workspace):
+    async with live_server(store, workspace, **HS256_SETTINGS) as server, httpx.AsyncClient(base_url=server.http) as http:
+        short = bearer(hs256(roles=["viewer"], workspaces=[workspace], exp=int(time.time()) + 2))
+        writer = bearer(hs256(sub="cy", roles=["editor"], workspaces=[workspace]))
+        async with http.stream("POST", "/graphql/stream", json={"query": CHANGES},
+                               headers={"accept": "text/event-stream", **short}) as events:
+            await asyncio.sleep(2.5)
+            await http.post("/graphql", json={"query": CREATE, "variables": {"p": "/late"}}, headers=writer)
+            received = ""
+            async for chunk in events.aiter_text():
+                received += chunk
+                if "complete" in received:
+                    break
+            assert "UNAUTHENTICATED" in received and "/late" not in received
