@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graph.errors import ContextQLError
@@ -43,9 +43,11 @@ class Authentication:
 
 def _ide_page(scope: Scope) -> bool:
     """A browser loading GraphiQL (no operation in the URL): the page is public, its requests are not."""
-    headers = Headers(scope=scope)
-    return (scope["method"] == "GET" and "text/html" in headers.get("accept", "")
-            and b"query=" not in scope.get("query_string", b""))
+    if scope["method"] != "GET" or "text/html" not in Headers(scope=scope).get("accept", ""):
+        return False
+    # Decoded as Strawberry decodes it (`%71uery=` is `query=`): any operation in the URL needs a credential.
+    params = QueryParams(scope.get("query_string", b""))
+    return "query" not in params and "extensions" not in params
 
 
 async def _refuse(send: Send, error: ContextQLError) -> None:

@@ -119,3 +119,12 @@ async def test_claims_map_by_configuration_and_per_workspace_roles(store, worksp
         me = (await client.data(ME, token, workspace))["me"]
         assert me["id"] == "bo@x.test" and me["roles"] == ["viewer"]
         assert (await client.data(ME, token, workspace + "-2"))["me"]["roles"] == ["admin"]
+
+
+async def test_the_graphiql_page_is_public_but_operations_in_the_url_are_not(hs):
+    page = await hs.client.get("/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    for url in ("/graphql?query={me{id}}", "/graphql?%71uery={me{id}}",
+                '/graphql?extensions={"persistedQuery":{"version":1,"sha256Hash":"00"}}'):
+        response = await hs.client.get(url, headers={"accept": "text/html,application/json"})
+        assert response.status_code == 401, url
