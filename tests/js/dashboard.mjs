@@ -43,9 +43,14 @@ try {
       const t = document.querySelector(`li[data-path="${p}"] > .node .toggle`);
       return t && t.textContent !== "·";
     }, parent, { timeout: 15_000 });
-    const toggle = page.locator(`li[data-path="${parent}"] > .node`);
-    if ((await toggle.locator(".toggle").textContent()) === "▸") await toggle.click();
-    await page.waitForSelector(`li[data-path="${node}"]`, { timeout: 15_000 });
+    // (the list may be redrawn by a later change while we click: look again until the node shows)
+    const deadline = Date.now() + 15_000;
+    while (!(await page.locator(`li[data-path="${node}"]`).count())) {
+      if (Date.now() > deadline) throw new Error(`${node} never showed in the tree`);
+      const toggle = page.locator(`li[data-path="${parent}"] > .node`);
+      if ((await toggle.locator(".toggle").textContent()) === "▸") await toggle.click();
+      await page.waitForTimeout(250);
+    }
   }
   await page.waitForTimeout(300);
   await page.screenshot({ path: screenshot, fullPage: true });

@@ -56,17 +56,17 @@
 
   function treeItem(node) {
     const previous = nodes.get(node.path);
-    const li = el("li"); li.setAttribute("role", "treeitem"); li.dataset.path = node.path;
     const hasChildren = node.children.totalCount > 0;
+    const expanded = !!(previous && previous.expanded);
+    const li = el("li"); li.setAttribute("role", "treeitem"); li.dataset.path = node.path;
     const line = el("span", "node");
-    line.append(el("span", "toggle", hasChildren ? (previous && previous.expanded ? "▾" : "▸") : "·"),
+    line.append(el("span", "toggle", hasChildren ? (expanded ? "▾" : "▸") : "·"),
       el("span", "name", node.name), el("span", "kind", node.kind), el("span", "version", "v" + node.version));
     const ul = el("ul"); ul.setAttribute("role", "group");
     li.append(line, ul);
-    const entry = { li, ul, expanded: false, hasChildren };
-    nodes.set(node.path, entry);
+    nodes.set(node.path, { li, ul, expanded, hasChildren });
     line.addEventListener("click", () => toggle(node.path));
-    if (previous && previous.expanded && hasChildren) { entry.expanded = true; loadChildren(node.path, ul); }
+    if (expanded && hasChildren) loadChildren(node.path, ul).catch((e) => addFeed("dropped", e.message, ""));
     return li;
   }
 
@@ -78,30 +78,26 @@
     if (entry.expanded) await loadChildren(path, entry.ul); else entry.ul.replaceChildren();
   }
 
+  // Draw the watched subtree; expanded nodes stay expanded and are reloaded (treeItem does that).
   async function loadRoot() {
-    nodes.clear();
     $("tree-root").textContent = state.prefix;
     const ul = $("tree");
     if (state.prefix === "/") { await loadChildren("/", ul); return; }
     const data = await query(`query($path: String!) { context(path: $path) { id path name kind version children(first: 1) { totalCount } } }`,
       { path: state.prefix });
-    ul.replaceChildren();
-    if (data.context) { ul.appendChild(treeItem(data.context)); await toggle(state.prefix); }
+    if (!nodes.has(state.prefix)) nodes.set(state.prefix, { expanded: true });  // the watched node starts open
+    ul.replaceChildren(...(data.context ? [treeItem(data.context)] : []));
   }
 
-  // Reload the list that shows `path` (its parent's children), if that list is on screen.
-  const pending = new Set(); let timer = null;
+  // A change can add, remove or rename nodes anywhere on screen: redraw (debounced), keeping what is open.
+  let timer = null;
   function refreshAround(path) {
-    pending.add(parentOf(path));
     clearTimeout(timer);
-    timer = setTimeout(async () => {
-      const parents = [...pending]; pending.clear();
-      for (const parent of parents) {
-        if (parent === "/" && state.prefix === "/") await loadChildren("/", $("tree"));
-        else if (parent === parentOf(state.prefix) && state.prefix !== "/") await loadRoot();
-        else { const entry = nodes.get(parent); if (entry && entry.expanded) await loadChildren(parent, entry.ul); else if (entry) await refreshAround(parent); }
-      }
-      const changed = nodes.get(path); if (changed) { changed.li.firstChild.classList.add("flash"); setTimeout(() => changed.li.firstChild && changed.li.firstChild.classList.remove("flash"), 1500); }
+    timer = setTimeout(() => {
+      loadRoot().then(() => {
+        const changed = nodes.get(path);
+        if (changed && changed.li) { changed.li.firstChild.classList.add("flash"); setTimeout(() => changed.li.firstChild.classList.remove("flash"), 1500); }
+      }).catch((e) => addFeed("dropped", e.message, ""));
     }, 50);
   }
 
@@ -152,7 +148,7 @@
     state.unsubscribe.forEach((stop) => stop());
     state.prefix = normalise(prefix); state.feed = 0; state.byOp = {}; state.byKind = {};
     $("prefix").value = state.prefix; $("feed").replaceChildren(); $("feed-count").textContent = "0";
-    renderCounts("by-operation", {}); renderCounts("by-kind", {});
+    renderCounts("by-operation", {}); renderCounts("by-kind", {}); nodes.clear();
     history.replaceState(null, "", "?path=" + encodeURIComponent(state.prefix));
     state.unsubscribe = [
       subscribe(`subscription($p: String!) { contextChanged(pathPrefix: $p) { __typename
