@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
+from graph.errors import ConflictError
 from graph.store import GraphStore
 
 
@@ -39,6 +40,11 @@ async def migrate(store: GraphStore) -> list[str]:
     applied = []
     for migration in available(store.backend):
         if migration.id not in done:
-            await store.apply_migration(migration.id, migration.statements)
+            try:
+                await store.apply_migration(migration.id, migration.statements)
+            except ConflictError:
+                # Another instance starting at the same time recorded it first; the
+                # statements are idempotent, so its work and ours agree.
+                continue
             applied.append(migration.id)
     return applied

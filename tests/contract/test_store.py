@@ -313,3 +313,19 @@ async def test_concurrent_creates_of_one_path_admit_exactly_one(store, workspace
     assert sum(1 for r in results if r is None) == 1
     assert all(isinstance(r, ConflictError) for r in results if r is not None)
     assert await store.count_contexts(workspace, None) == 1
+
+
+async def test_instances_migrating_at_once_both_start(fresh_store, tmp_path_factory):
+    """Several API instances may start together against one database: none may fail on the race."""
+    from tests.conftest import OPENERS
+
+    second = await OPENERS[fresh_store.backend](tmp_path_factory) if fresh_store.backend != "ladybug" else fresh_store
+    await fresh_store.open()
+    if second is not fresh_store:
+        await second.open()
+    try:
+        await asyncio.gather(migrate(fresh_store), migrate(second), migrate(fresh_store))
+        assert await migrate(fresh_store) == []
+    finally:
+        if second is not fresh_store:
+            await second.close()
