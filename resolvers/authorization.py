@@ -5,7 +5,7 @@ execution) asks `authorize(ctx, action, target)` before acting; schema/guard.py 
 every root field by `action_for`. Reads never cross the request's workspace (every store
 call is scoped to it), so a principal outside a workspace learns nothing: it gets the same
 answer whether or not a thing exists there. (Per-tool grants, on top of these roles, are in
-permissions.py.)
+tool_permissions.py.)
 
 | action         | admin | editor | agent | viewer |
 |----------------|-------|--------|-------|--------|

@@ -21,7 +21,7 @@ from graph.events import ChangeEvent
 from graph.knowledge.records import ExecutionFilter, ExecutionRecord, ToolVersionRecord
 from graph.records import ContextRecord
 
-from . import builtin_tools, contexts as ops, paths, permissions, provenance, tool_http, tools
+from . import builtin_tools, contexts as ops, paths, provenance, tool_http, tool_permissions, tools
 from .builtin_tools import Outcome
 from .clock import now_us
 from .pagination import Slice, cut, probe, window
@@ -45,7 +45,7 @@ async def execute(
     context_path: str | None = None, output_path: str | None = None,
 ) -> ExecutionRecord:
     tool, spec = await tools.require(ctx, name, version)
-    permissions.require(ctx.principal, tool.permissions, "execute", name, ctx.workspace)
+    tool_permissions.require(ctx.principal, tool.permissions, "execute", name, ctx.workspace)
     if tool.retired:
         raise ConflictError(f"Tool {name!r} is retired and cannot run.", name=name)
     found = violations(Draft202012Validator(spec.input_schema), payload)

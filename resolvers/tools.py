@@ -8,7 +8,7 @@ from typing import Any
 from graph.errors import BadUserInputError, ConflictError, NotFoundError
 from graph.knowledge.records import ToolFilter, ToolRecord, ToolVersionRecord
 
-from . import builtin_tools, permissions, semver
+from . import builtin_tools, semver, tool_permissions
 from .clock import now_us
 from .pagination import Slice, cut, probe, window
 from .request import RequestContext
@@ -56,10 +56,10 @@ async def register(ctx: RequestContext, new: NewToolVersion) -> tuple[ToolRecord
     check_schema(new.output_schema, ctx.limits)
     existing = (await ctx.store.get_tools(ctx.workspace, [new.name])).get(new.name)
     if existing is not None:
-        permissions.require(ctx.principal, existing.permissions, "write", new.name, ctx.workspace)
+        tool_permissions.require(ctx.principal, existing.permissions, "write", new.name, ctx.workspace)
         if existing.retired:
             raise ConflictError(f"Tool {new.name!r} is retired: it takes no new versions.", name=new.name)
-    grants = permissions.defaults(ctx.principal) if new.permissions is None else permissions.check_grants(new.permissions)
+    grants = tool_permissions.defaults(ctx.principal) if new.permissions is None else tool_permissions.check_grants(new.permissions)
     now = now_us()
     version = ToolVersionRecord(
         workspace=ctx.workspace, name=new.name, version=new.version, sort_key=key, description=new.description,
@@ -81,7 +81,7 @@ async def get(ctx: RequestContext, name: str, version: str | None = None) -> tup
     tool = (await ctx.store.get_tools(ctx.workspace, [name])).get(name)
     if tool is None:
         return None
-    permissions.require(ctx.principal, tool.permissions, "read", name, ctx.workspace)
+    tool_permissions.require(ctx.principal, tool.permissions, "read", name, ctx.workspace)
     wanted = version or tool.latest
     for candidate in await ctx.store.get_tool_versions(ctx.workspace, name):
         if candidate.version == wanted:
@@ -107,7 +107,7 @@ async def versions(ctx: RequestContext, tool: ToolRecord) -> list[ToolVersionRec
 async def find(ctx: RequestContext, where: ToolFilter, first: int | None, after: str | None) -> Slice[tuple[ToolRecord, ToolVersionRecord]]:
     page = window(ctx.limits, first, after)
     rows = await ctx.store.find_tools(ctx.workspace, where, probe(page))
-    readable = [row for row in rows if permissions.allowed(ctx.principal, row[0].permissions, "read", ctx.workspace)]
+    readable = [row for row in rows if tool_permissions.allowed(ctx.principal, row[0].permissions, "read", ctx.workspace)]
     return cut(readable, page)
 
 
@@ -121,7 +121,7 @@ async def _writable(ctx: RequestContext, name: str) -> ToolRecord:
     tool = (await ctx.store.get_tools(ctx.workspace, [name])).get(name)
     if tool is None:
         raise NotFoundError(f"No tool {name!r} in workspace {ctx.workspace!r}.")
-    permissions.require(ctx.principal, tool.permissions, "write", name, ctx.workspace)
+    tool_permissions.require(ctx.principal, tool.permissions, "write", name, ctx.workspace)
     return tool
 
 
@@ -137,4 +137,4 @@ async def retire(ctx: RequestContext, name: str, retired: bool) -> ToolRecord:
 
 async def set_permissions(ctx: RequestContext, name: str, grants: dict[str, list[str]]) -> ToolRecord:
     await _writable(ctx, name)
-    return await ctx.store.update_tool(ctx.workspace, name, at=now_us(), permissions=permissions.check_grants(grants))
+    return await ctx.store.update_tool(ctx.workspace, name, at=now_us(), permissions=tool_permissions.check_grants(grants))

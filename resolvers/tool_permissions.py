@@ -1,4 +1,4 @@
-"""Who may read, update or execute a tool: grants are "*", "role:<role>" or "principal:<id>"."""
+"""Per-tool grants on top of the workspace roles of authorization.py: "*", "role:<role>" or "principal:<id>"."""
 
 from __future__ import annotations
 
