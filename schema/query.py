@@ -12,11 +12,12 @@ from .filters import to_filter, to_order
 from .inputs import ContextOrderBy, ContextWhere
 from .knowledge_query import KnowledgeQuery
 from .search import SearchQuery
+from .tool_search import ToolSearchQuery
 from .types import Context, ContextInfo, ContextType, ContextVersion, Node
 
 
 @strawberry.type
-class Query(SearchQuery, KnowledgeQuery):
+class Query(SearchQuery, ToolSearchQuery, KnowledgeQuery):
     @strawberry.field(description="One context by path (or by id); null when there is none.")
     async def context(self, info: ContextInfo, path: str | None = None, id: strawberry.ID | None = None) -> Context | None:
         if (path is None) == (id is None):
