@@ -86,6 +86,19 @@ def execution_filter(tool: str | None, statuses: Sequence[str] | None) -> Predic
     return accepts
 
 
+def index_filter(path_prefix: str, operations: Sequence[str] | None = None) -> Predicate:
+    """Index events of contexts under `path_prefix`; `removed` events carry no path, so only `/` sees them."""
+    root = _prefix(path_prefix)
+    op_set = _set("operations", operations)
+
+    def accepts(event: ChangeEvent) -> bool:
+        if event.topic != "index" or (op_set is not None and event.operation not in op_set):
+            return False
+        return root == "/" or (event.path is not None and _within(event.path, root))
+
+    return accepts
+
+
 async def stream(
     ctx: RequestContext, accepts: Predicate, refine: Refinement | None = None
 ) -> AsyncIterator[ChangeEvent | Dropped]:

@@ -193,9 +193,59 @@ class ToolExecutionEvent:
         return await _live(info, self.event.detail.get("outputContextId"))
 
 
+@strawberry.enum(description="What the search index did with a context.")
+class IndexOperation(enum.Enum):
+    INDEXED = "indexed"
+    REMOVED = "removed"
+    FAILED = "failed"
+
+
+@strawberry.type(description="The search index applied (or failed to apply) a context's change.")
+class IndexChangeEvent:
+    event: strawberry.Private[ChangeEvent]
+
+    @strawberry.field(description="INDEXED (searchable at `version`), REMOVED (gone from the index) or FAILED (will retry).")
+    def operation(self) -> IndexOperation:
+        return IndexOperation(self.event.operation)
+
+    @strawberry.field(description="The context's id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.event.detail.get("id", self.event.key))
+
+    @strawberry.field(description="Its path when indexed (null for REMOVED, or FAILED before the graph was read).")
+    def path(self) -> str | None:
+        return self.event.path
+
+    @strawberry.field(description="The version now in the index (INDEXED), or the one that failed.")
+    def version(self) -> int | None:
+        return self.event.version
+
+    @strawberry.field(description="Which attempt this was (1 = first).")
+    def attempts(self) -> int:
+        return int(self.event.detail.get("attempts", 1))
+
+    @strawberry.field(description="FAILED: when the worker tries again; null otherwise.")
+    def next_retry_at(self) -> datetime | None:
+        retry = self.event.detail.get("nextRetryAt")
+        return None if retry is None else to_datetime(retry)
+
+    @strawberry.field(description="FAILED: why; null otherwise.")
+    def error(self) -> str | None:
+        return self.event.detail.get("error")
+
+    @strawberry.field(description="When the index call returned.")
+    def at(self) -> datetime:
+        return to_datetime(self.event.at)
+
+    @strawberry.field(description="The context as it is now (null once deleted).")
+    async def context(self, info: ContextInfo) -> Context | None:
+        return await _live(info, self.event.detail.get("id", self.event.key))
+
+
 ContextChange = Annotated[ContextChangeEvent | EventsDropped, strawberry.union("ContextChange")]
 RelationshipChange = Annotated[RelationshipChangeEvent | EventsDropped, strawberry.union("RelationshipChange")]
 ToolExecutionChange = Annotated[ToolExecutionEvent | EventsDropped, strawberry.union("ToolExecutionChange")]
+IndexChange = Annotated[IndexChangeEvent | EventsDropped, strawberry.union("IndexChange")]
 
 
 @strawberry.type
@@ -231,6 +281,15 @@ class Subscription:
         accepts = subs.execution_filter(tool, status)
         async for item in subs.stream(info.context, accepts):
             yield EventsDropped(count=item.count) if isinstance(item, Dropped) else ToolExecutionEvent(event=item)
+
+    @strawberry.subscription(description="The search index catching up: contexts under `pathPrefix` indexed, removed, "
+                                         "or failed (with the next retry). REMOVED events have no path: only `/` sees them.")
+    async def index_changed(
+        self, info: ContextInfo, path_prefix: str = "/", operations: list[IndexOperation] | None = None
+    ) -> AsyncGenerator[IndexChange, None]:
+        accepts = subs.index_filter(path_prefix, None if operations is None else [o.value for o in operations])
+        async for item in subs.stream(info.context, accepts):
+            yield EventsDropped(count=item.count) if isinstance(item, Dropped) else IndexChangeEvent(event=item)
 
 
 async def _live(info: ContextInfo, context_id: str | None) -> Context | None:

@@ -100,6 +100,8 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state["events"].start()
+        if state["search"] is not None and state["search"].worker is not None and state["search"].worker.events is None:
+            state["search"].worker.events = state["events"]  # a caller's worker publishes on this app's bus
         try:
             if store is not None:
                 yield
@@ -112,7 +114,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     @contextlib.asynccontextmanager
     async def _owned_store(settings: Settings, state: dict) -> AsyncIterator[None]:
         state["store"] = await open_store(settings)
-        state["search"] = await start_search(settings, state["store"])
+        state["search"] = await start_search(settings, state["store"], state["events"])
         if not auth_configured(settings):
             logger.warning(
                 "ContextQL embedded mode: no authentication, everyone acts as the local principal "

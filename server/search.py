@@ -8,6 +8,7 @@ from typing import Any
 
 from graph.embeddings import EmbeddingService
 from graph.embeddings.factory import make_embedder
+from graph.events import EventBus
 from graph.index import IndexWorker, VectorIndex
 from graph.index.qdrant import IndexUnavailableError
 from graph.store import GraphStore
@@ -62,12 +63,14 @@ async def open_index(settings: Settings, *, client: Any = None, embeddings: Embe
     return index
 
 
-async def start_search(settings: Settings, store: GraphStore) -> SearchRuntime | None:
-    """Open the index and start the outbox worker (None when search is switched off)."""
+async def start_search(settings: Settings, store: GraphStore, events: EventBus | None = None) -> SearchRuntime | None:
+    """Open the index and start the outbox worker (None when search is switched off).
+
+    With `events`, the worker publishes `index` events (indexed / removed / failed) there."""
     if not settings.search:
         return None
     index = await open_index(settings, required=False)
-    worker = IndexWorker(store, index)
+    worker = IndexWorker(store, index, events=events)
     worker.start()
     return SearchRuntime(index, worker)
 

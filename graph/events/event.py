@@ -28,8 +28,13 @@ class ChangeEvent:
     - `execution` (resolvers/executions.py): operation `started | finished`; key = the
       execution id; detail `id`, `tool`, `toolVersion`, `status` (`running | succeeded |
       failed | timed_out`), `contextId`, `outputContextId` (either may be null).
-    - `index`: operation = the new index state (`indexing | ready | stale | failed`);
-      key = the index name; detail free-form.
+    - `index` (graph/index/sync.py, the outbox worker, after its Qdrant call returned):
+      operation `indexed | removed | failed`; key = the context id; principal
+      `contextql.index`; `path`, `kind`, `version` = the context as the worker read it
+      from the graph (`indexed`: the version now in the index; null for `removed`, and
+      for `failed` when the graph could not be read); detail `id`, `attempts` (this
+      attempt's number, from 1), and for `failed` `nextRetryAt` (µs since the epoch)
+      and `error`.
     """
 
     workspace: str

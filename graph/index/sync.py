@@ -4,6 +4,9 @@ The worker never trusts the task for content: it reads the context from the grap
 the index match (absent from the graph -> removed from the index), so applying a task twice,
 late or out of order is harmless. A failing index only delays tasks; graph writes never wait
 for it.
+
+With an event bus (`events`), each applied or failed task is published as an `index`
+ChangeEvent (see graph/events/event.py) once the index call returned.
 """
 
 from __future__ import annotations
@@ -14,17 +17,23 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 
+from ..events import ChangeEvent, EventBus
 from ..outbox import NO_HISTORY, IndexTask, now_us
+from ..records import ContextRecord
 from ..store import GraphStore
 from .qdrant import VectorIndex
 
 logger = logging.getLogger("contextql.index")
 
+PRINCIPAL = "contextql.index"  # the `principal` of index events: the worker, not a user
+
 
 class IndexWorker:
     def __init__(self, store: GraphStore, index: VectorIndex, *, workspace: str | None = None, batch: int = 32,
-                 poll: float = 0.25, lease: float = 120.0, backoff: float = 0.5, backoff_max: float = 60.0) -> None:
+                 poll: float = 0.25, lease: float = 120.0, backoff: float = 0.5, backoff_max: float = 60.0,
+                 events: EventBus | None = None) -> None:
         self.store, self.index, self.workspace = store, index, workspace
+        self.events = events  # set later by the app when it owns the bus
         self.batch, self.poll, self.lease = batch, poll, lease
         self.backoff, self.backoff_max = backoff, backoff_max
         self.applied = self.failed = 0
@@ -41,29 +50,65 @@ class IndexWorker:
         for task in tasks:
             by_workspace[task.workspace].append(task)
         for workspace, group in by_workspace.items():
+            live: dict[str, ContextRecord] | None = None
             try:
                 if not self.index.ready:
                     await self.index.ensure()
-                await self.apply(workspace, group)
+                live = await self.store.get_by_ids(workspace, [t.context_id for t in group])
+                await self._write(workspace, group, live)
             except Exception as exc:  # the index (or the graph) failed: try again later
                 self.failed += len(group)
                 logger.warning("index refresh of %d context(s) failed, will retry: %s", len(group), exc)
+                retries = []
                 for task in group:
-                    await self.store.retry_index_task(task, now_us() + self._delay(task.attempts), str(exc))
+                    retry_at = now_us() + self._delay(task.attempts)
+                    await self.store.retry_index_task(task, retry_at, str(exc))
+                    retries.append((task, retry_at))
+                await self._publish(workspace, [
+                    self._event(workspace, "failed", task.context_id, (live or {}).get(task.context_id),
+                                {"attempts": task.attempts + 1, "nextRetryAt": retry_at, "error": str(exc)[:500]})
+                    for task, retry_at in retries])
                 continue
             await self.store.complete_index_tasks(group)
             self.applied += len(group)
+            await self._publish(workspace, [
+                self._event(workspace, "indexed" if t.context_id in live else "removed", t.context_id,
+                            live.get(t.context_id), {"attempts": t.attempts + 1})
+                for t in group])
         return len(tasks)
 
-    async def apply(self, workspace: str, tasks: Sequence[IndexTask]) -> None:
+    async def apply(self, workspace: str, tasks: Sequence[IndexTask]) -> dict[str, ContextRecord]:
+        """Make the index match the graph for these tasks' contexts; returns those still in the graph."""
+        live = await self.store.get_by_ids(workspace, [t.context_id for t in tasks])
+        await self._write(workspace, tasks, live)
+        return live
+
+    async def _write(self, workspace: str, tasks: Sequence[IndexTask], live: dict[str, ContextRecord]) -> None:
         ids = [t.context_id for t in tasks]
-        live = await self.store.get_by_ids(workspace, ids)
         await self.index.remove(workspace, [cid for cid in ids if cid not in live])
         await self.index.refresh(list(live.values()))
         since = {t.context_id: t.since for t in tasks if t.context_id in live and t.since < NO_HISTORY}
         if since:
             versions = await self.store.versions_of(workspace, list(since))
             await self.index.add_versions([v for cid, vs in versions.items() for v in vs if v.number >= since[cid]])
+
+    @staticmethod
+    def _event(workspace: str, operation: str, context_id: str, record: ContextRecord | None,
+               detail: dict) -> ChangeEvent:
+        return ChangeEvent(
+            workspace=workspace, topic="index", operation=operation, key=context_id, at=now_us(),
+            principal=PRINCIPAL, path=record.path if record else None, kind=record.kind if record else None,
+            version=record.version if record else None, detail={"id": context_id, **detail},
+        )
+
+    async def _publish(self, workspace: str, events: list[ChangeEvent]) -> None:
+        """Tell subscribers; a failing bus never fails or repeats index work."""
+        if self.events is None or not events:
+            return
+        try:
+            await self.events.publish(events)
+        except Exception:
+            logger.exception("could not publish %d index event(s) of workspace %s", len(events), workspace)
 
     def _delay(self, attempts: int) -> int:
         """Microseconds to wait before the next attempt: exponential, capped, with jitter."""

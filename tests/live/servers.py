@@ -69,9 +69,9 @@ class RedisServer:
 class LiveServer:
     """ContextQL under uvicorn in this event loop, over the test's store (shared with the test)."""
 
-    def __init__(self, store, workspace: str, **settings: Any) -> None:
+    def __init__(self, store, workspace: str, search=None, **settings: Any) -> None:
         self.port = free_port()
-        self.app = create_app(Settings(workspace=workspace, _env_file=None, **settings), store=store)
+        self.app = create_app(Settings(workspace=workspace, _env_file=None, **settings), store=store, search=search)
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 timeout_graceful_shutdown=10, ws_ping_interval=None)
         self.server = GracefulServer(config, self.app)
@@ -104,8 +104,8 @@ class LiveServer:
 
 
 @asynccontextmanager
-async def live_server(store, workspace: str, **settings: Any):
-    server = LiveServer(store, workspace, **settings)
+async def live_server(store, workspace: str, search=None, **settings: Any):
+    server = LiveServer(store, workspace, search, **settings)
     await server.start()
     try:
         yield server
