@@ -2,8 +2,9 @@
 
     python -m bench.report          # rebuild from bench/results/*.json
 
-For each backend the newest full-size run (50,000 contexts) is shown, or, when
-there is none, the newest run of any size (marked as such).
+For each backend: among the full-size runs (50,000 contexts; else runs of any
+size, marked as such) made with the newest code, the run least disturbed by other
+processes (lowest mean `other` CPU) is shown. Every run file is listed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .scenarios import SCENARIOS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BACKENDS = ("ladybug", "neo4j")
+BUSY = 0.3  # cores used by other processes during a phase above which a row is marked
 LABEL = {"ladybug": "LadybugDB (embedded)", "neo4j": "Neo4j (Bolt)"}
 
 
@@ -24,22 +26,39 @@ def _load_all(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
     found = []
     for path in sorted(folder.glob("*.json")):
         try:
-            found.append((path, json.loads(path.read_text())))
+            result = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
+        # Only this benchmark's files (other benchmarks may write into the same folder).
+        if isinstance(result, dict) and isinstance(result.get("backend"), dict) and "load" in result \
+                and "generate" in result:
+            found.append((path, result))
     return found
 
 
+def other_cpu(result: dict[str, Any]) -> float:
+    """Mean CPU (cores) used by other processes during the measured phases of a run."""
+    values = [(r.get("cpu_cores") or {}).get("other") for r in result["load"]["runs"]]
+    values = [v for v in values if v is not None]
+    return round(sum(values) / len(values), 2) if values else 0.0
+
+
+def _same_code(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a["machine"].get("git_commit") == b["machine"].get("git_commit")
+
+
 def latest(folder: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """Per backend: among full-size runs (else any size), of the newest code, the least disturbed run."""
     chosen: dict[str, tuple[Path, dict[str, Any]]] = {}
-    for path, result in _load_all(folder):
-        backend = result.get("backend", {}).get("name")
-        if backend not in BACKENDS:
+    for backend in BACKENDS:
+        runs = [(p, r) for p, r in _load_all(folder) if r.get("backend", {}).get("name") == backend]
+        if not runs:
             continue
-        key = (result["generate"]["tree"]["contexts"] == 50_000, result.get("date", ""))
-        current = chosen.get(backend)
-        if current is None or key >= (current[1]["generate"]["tree"]["contexts"] == 50_000, current[1].get("date", "")):
-            chosen[backend] = (path, result)
+        full = [(p, r) for p, r in runs if r["generate"]["tree"]["contexts"] == 50_000] or runs
+        newest = max(full, key=lambda pr: pr[1].get("date", ""))
+        candidates = [(p, r) for p, r in full if _same_code(r, newest[1])]
+        candidates.sort(key=lambda pr: pr[1].get("date", ""), reverse=True)  # ties: the newest
+        chosen[backend] = min(candidates, key=lambda pr: other_cpu(pr[1]))
     return chosen
 
 
@@ -60,7 +79,7 @@ def _round_trips(result: dict[str, Any], scenario: str, run: dict[str, Any] | No
     return _fmt(rt["mean"], 1) if rt["min"] == rt["max"] else f"{rt['mean']} ({rt['min']}–{rt['max']})"
 
 
-def render(chosen: dict[str, tuple[Path, dict[str, Any]]]) -> str:
+def render(chosen: dict[str, tuple[Path, dict[str, Any]]], folder: Path = RESULTS) -> str:
     present = [b for b in BACKENDS if b in chosen]
     lines = ["# Benchmark results", ""]
     if not present:
@@ -72,9 +91,20 @@ def render(chosen: dict[str, tuple[Path, dict[str, Any]]]) -> str:
         "closed-loop HTTP driver (a separate process, keep-alive connections, `c` concurrent clients) against",
         "`contextql serve` (one uvicorn process) on loopback. Latency is per request, send to full body read.",
         "",
-        "Files: " + ", ".join(f"[{chosen[b][0].name}]({chosen[b][0].name})" for b in present),
+        "Shown per backend: of the full-size (50,000) runs of the newest code, the one least disturbed by",
+        "other processes on the machine (lowest mean `other` CPU). All runs:",
         "",
     ]
+    for path, result in _load_all(folder):
+        if result.get("backend", {}).get("name") not in BACKENDS:
+            continue
+        mark = " (shown)" if any(chosen[b][0] == path for b in present) else ""
+        lines.append(
+            f"- [{path.name}]({path.name}): {result['backend']['name']}, {result['generate']['tree']['contexts']:,} "
+            f"contexts, {result['date']}, git {result['machine'].get('git_commit')}, other CPU "
+            f"{other_cpu(result):.2f} cores{mark}"
+        )
+    lines.append("")
     for backend in present:
         path, result = chosen[backend]
         tree = result["generate"]["tree"]
@@ -102,11 +132,15 @@ def render(chosen: dict[str, tuple[Path, dict[str, Any]]]) -> str:
                 else:
                     lat = run["latency_ms"]
                     errors = f" ({run['errors']} errors)" if run["errors"] else ""
-                    row += [_fmt(run["rps"]) + errors, _fmt(lat["p50"], 2), _fmt(lat["p95"], 2), _fmt(lat["p99"], 2)]
+                    busy = " †" if (run.get("cpu_cores") or {}).get("other", 0) > BUSY else ""
+                    row += [_fmt(run["rps"]) + errors + busy, _fmt(lat["p50"], 2), _fmt(lat["p95"], 2), _fmt(lat["p99"], 2)]
                 rts.append(_round_trips(result, name, run))
             row.append(" / ".join(rts))
             lines.append("| " + " | ".join(row) + " |")
     lines += [
+        "",
+        f"† other processes on the machine used more than {BUSY} cores during that phase (column `other`",
+        "below): the run had less CPU than the machine has, so that row understates the backend.",
         "",
         "Round trips: statements the store sent to the engine per GraphQL request (the store's `queries`",
         "counter). Measured in-process by `bench/roundtrips.py` (same schema, a fresh request context per",
@@ -162,6 +196,10 @@ def render(chosen: dict[str, tuple[Path, dict[str, Any]]]) -> str:
         "- The driver, the server and (for Neo4j) the JVM share the machine's 2 cores: at `c` > 1 the numbers",
         "  are those of the whole system on this machine, not of the server alone (see the CPU table).",
         "- The queries are in `bench/scenarios.py`.",
+        "- Server settings: " + ", ".join(
+            f"`{k}={v}`" for k, v in any_result["server"]["env"].items()
+            if k not in ("CONTEXTQL_DATA_DIR", "CONTEXTQL_NEO4J_URI", "CONTEXTQL_GRAPH")
+        ) + " (rate limits and the search index off: the graph read path is measured).",
         "",
     ]
     lines += ["## Machine", ""]
@@ -195,7 +233,7 @@ def _cpu_keys(result: dict[str, Any]) -> list[str]:
 
 def write(folder: Path = RESULTS) -> Path:
     out = folder / "README.md"
-    out.write_text(render(latest(folder)))
+    out.write_text(render(latest(folder), folder))
     return out
 
 

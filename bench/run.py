@@ -67,6 +67,12 @@ def _server_env(backend: str, target: dict[str, str]) -> dict[str, str]:
         # Asks for the server's store counter (GET /debug/stats) where the server has it.
         "CONTEXTQL_DEBUG_STATS": "1",
         "CONTEXTQL_GRAPH": backend,
+        # What is measured is the graph read path: no per-principal rate limits (the driver is one
+        # principal sending thousands of operations a minute) and no search index, whose worker would
+        # embed the 50,000 freshly loaded contexts in the background during the measurement.
+        "CONTEXTQL_RATE_LIMIT_OPERATIONS": "0",
+        "CONTEXTQL_RATE_LIMIT_COST": "0",
+        "CONTEXTQL_SEARCH": "false",
     }
     if backend == "ladybug":
         env["CONTEXTQL_DATA_DIR"] = target["data_dir"]
@@ -219,10 +225,14 @@ def run_backend(backend: str, args: argparse.Namespace) -> Path:
         "load": load,
         "machine_load": quiet,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
     day = dt.date.today().isoformat()
     suffix = "" if args.contexts == FULL_SIZE else f"-n{args.contexts}"
-    out = RESULTS / f"{day}-{backend}{suffix}.json"
+    out = args.results_dir / f"{day}-{backend}{suffix}.json"
+    run = 2
+    while out.exists():  # never overwrite an earlier run of the same day
+        out = args.results_dir / f"{day}-{backend}{suffix}-run{run}.json"
+        run += 1
     out.write_text(json.dumps(result, indent=1) + "\n")
     console.print(f"[green]wrote {out}[/green]")
     return out
@@ -244,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=15.0, help="seconds measured per scenario and level")
     p.add_argument("--max-requests", type=int, default=100_000, help="cap on requests per phase")
     p.add_argument("--work-dir", type=Path, default=ROOT / "bench" / ".work", help="stores and logs")
+    p.add_argument("--results-dir", type=Path, default=RESULTS, help="where result JSON and README.md go")
     p.add_argument("--reuse", action="store_true", help="reuse a store generated earlier with the same parameters")
     p.add_argument("--neo4j-uri", help="use this running Neo4j instead of starting one (its data is replaced)")
     p.add_argument("--neo4j-heap", default="1g")
@@ -261,9 +272,9 @@ def main(argv: list[str] | None = None) -> int:
         written.append(run_backend(backend, args))
         console.print(f"{backend}: {time.perf_counter() - t0:.0f}s")
     if not args.no_report:
-        path = report.write(RESULTS)
+        path = report.write(args.results_dir)
         console.print(f"[green]wrote {path}[/green]")
-    console.print(f"done in {time.perf_counter() - started:.0f}s: {', '.join(str(w.relative_to(ROOT)) for w in written)}")
+    console.print(f"done in {time.perf_counter() - started:.0f}s: {', '.join(str(w) for w in written)}")
     return 0
 
 
