@@ -130,6 +130,10 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         current = state["store"]
         return JSONResponse({"status": "ok" if current else "starting", "graph": current.backend if current else None})
 
+    async def debug_stats(request: Request) -> JSONResponse:
+        """Statements sent to the graph engine so far (benchmarks read it before and after a phase)."""
+        return JSONResponse({"backend": state["store"].backend, "queries": state["store"].queries})
+
     graphql = ContextQLGraphQL(settings, state)
     app = Starlette(
         routes=[
@@ -140,6 +144,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
             Route("/graphql/stream", sse_endpoint(graphql.schema, lambda r: graphql.get_context(r, None)),
                   methods=["GET", "POST"]),
             *dashboard_routes(),
+            *([Route("/debug/stats", debug_stats)] if settings.debug_stats else []),
         ],
         lifespan=lifespan,
     )

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 5000
     log_level: str = "info"
+    debug_stats: bool = Field(False, description="Serve GET /debug/stats (store round trips) for benchmarks; keep off in production.")
     # -- authentication (server/auth/): any of these turns anonymous access off ----------
     auth_jwt_secret: str | None = Field(None, description="HS256 shared secret for Bearer JWTs (simple setups).")
     auth_oidc_issuer: str | None = Field(None, description="OIDC issuer URL; its JWKS is found by discovery.")

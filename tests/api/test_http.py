@@ -74,3 +74,13 @@ async def test_real_uvicorn_over_a_socket(store, workspace):
     finally:
         server.should_exit = True
         await task
+
+
+async def test_debug_stats_count_store_round_trips_only_when_enabled(api, store, workspace):
+    assert (await api.client.get("/debug/stats")).status_code == 404
+    app = create_app(settings_for(workspace, debug_stats=True), store=store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        before = (await client.get("/debug/stats")).json()
+        await client.post("/graphql", json={"query": '{ context(path: "/nothing") { path } }'})
+        after = (await client.get("/debug/stats")).json()
+    assert before["backend"] == store.backend and after["queries"] - before["queries"] >= 1
