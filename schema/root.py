@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, ValidationCache
 
 from .access import AccessMutation, AccessQuery
 from .errors import ErrorCodes
@@ -28,6 +28,12 @@ def build_schema(
     extensions: Sequence = (), config: StrawberryConfig | None = None,
 ) -> strawberry.Schema:
     """`extensions` run after validation (cost, rate limits: server/guard/); `config` sets batching and suggestions."""
+    # The shape rules are built once: ValidationCache keys on the rule classes, and a
+    # limiter constructed per request makes new ones, so nothing would ever be a cache hit.
+    shape_rules = [
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+    ]
     return ContextQLSchema(
         query=merge_types("Query", (Query, AccessQuery)),
         mutation=merge_types("Mutation", (Mutation, AccessMutation)),
@@ -36,8 +42,7 @@ def build_schema(
         types=[Context, ContextVersion],
         extensions=[
             ErrorCodes,
-            lambda: QueryDepthLimiter(max_depth=max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+            lambda: AddValidationRules(shape_rules),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: ValidationCache(maxsize=256),
             # After validation: it sees the validation result (see AccessGuard.on_validate).

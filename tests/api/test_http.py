@@ -84,3 +84,11 @@ async def test_debug_stats_count_store_round_trips_only_when_enabled(api, store,
         await client.post("/graphql", json={"query": '{ context(path: "/nothing") { path } }'})
         after = (await client.get("/debug/stats")).json()
     assert before["backend"] == store.backend and after["queries"] - before["queries"] >= 1
+
+
+async def test_too_many_aliases_are_refused(api):
+    aliased = "{ " + " ".join(f"a{i}: contexts {{ totalCount }}" for i in range(31)) + " }"
+    error = await api.error(aliased)
+    assert "aliases" in error["message"].lower()
+    fine = "{ " + " ".join(f"a{i}: contexts {{ totalCount }}" for i in range(5)) + " }"
+    assert (await api.data(fine))["a4"] == {"totalCount": 0}
