@@ -8,8 +8,6 @@ with its defaults (C2, G1), a fixed heap and a larger page cache.
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -41,19 +39,9 @@ class BenchNeo4j:
         return self.process.pid
 
     def stop(self, timeout: float = 60.0) -> None:
-        proc = self.process
-        if proc.poll() is not None:
-            return
-        with contextlib.suppress(Exception):
-            if proc.stdin:
-                proc.stdin.close()
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        from tests.neo4j_server import stop_process
+
+        stop_process(self.process, timeout)
 
 
 def start(home: Path, *, heap: str = HEAP, pagecache: str = PAGECACHE, timeout: float = 240.0) -> BenchNeo4j:

@@ -7,7 +7,6 @@ import uuid
 
 from graph.access import AuditRecord
 from graph.errors import ContextQLError
-from graph.records import Page
 
 from .clock import now_us
 from .pagination import Slice, cut, probe, window

@@ -23,7 +23,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +56,27 @@ class Neo4jServerError(RuntimeError):
 
 def _log(message: str) -> None:
     print(f"[neo4j-test-server] {message}", file=sys.stderr, flush=True)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float) -> bool:
+    """Stop a launcher JVM: close its stdin and SIGTERM (clean shutdown); SIGKILL if it hangs.
+
+    Returns False when it had to be killed.
+    """
+    if proc.poll() is not None:
+        return True
+    with contextlib.suppress(Exception):
+        if proc.stdin:
+            proc.stdin.close()
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+        return False
 
 
 # -- classpath --------------------------------------------------------------------------------------
@@ -156,19 +176,8 @@ class Neo4jServer:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the JVM: close its stdin and SIGTERM (clean shutdown), SIGKILL if it hangs."""
-        proc = self.process
-        if proc.poll() is None:
-            with contextlib.suppress(Exception):
-                if proc.stdin:
-                    proc.stdin.close()
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                _log(f"Neo4j (pid {proc.pid}) did not stop within {timeout:.0f}s; killing it")
-                proc.kill()
-                proc.wait(10)
+        if not stop_process(self.process, timeout):
+            _log(f"Neo4j (pid {self.process.pid}) did not stop within {timeout:.0f}s; killed it")
         self._keep_class_archive()
 
     def _keep_class_archive(self) -> None:

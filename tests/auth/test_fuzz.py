@@ -11,10 +11,8 @@ import pytest
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
-    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
-    GraphQLObjectType,
     GraphQLScalarType,
     GraphQLUnionType,
 )
