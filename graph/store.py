@@ -19,12 +19,17 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from typing import TypeVar
 
+from . import tree
 from .access import ApiKeyRecord, AuditRecord
 from .filters import Filter, Order
 from .knowledge.contract import KnowledgeGraphContract
 from .outbox import IndexTask
 from .records import ContextRecord, ContextTypeRecord, Page, VersionRecord
+from .writes import WriteEffects, Work
+
+T = TypeVar("T")
 
 
 class GraphStore(KnowledgeGraphContract, abc.ABC):
@@ -88,58 +93,79 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
     async def count_contexts(self, workspace: str, where: Filter | None) -> int:
         """How many contexts match `where`."""
 
-    # -- contexts: writes ---------------------------------------------------
+    # -- writes ----------------------------------------------------------------
+    # Every write is one transaction: `write(work)` runs the rules of `graph/tree.py` over the
+    # narrow statements of `graph/writes.WriteTx`. The methods below are those rules applied.
 
     @abc.abstractmethod
+    async def write(self, work: Work[T]) -> T:
+        """Run `work` in one write transaction: commit what it did, or nothing if it raised.
+
+        May run `work` again after a transient failure (deadlock, leader change).
+        """
+
     async def create_contexts(
-        self, contexts: Sequence[ContextRecord], versions: Sequence[VersionRecord]
-    ) -> None:
-        """Insert new contexts (with their first versions) and link each to its parent.
+        self, contexts: Sequence[ContextRecord], versions: Sequence[VersionRecord], effects: WriteEffects | None = None
+    ) -> list[ContextRecord]:
+        """Insert new contexts (parents first, each under whatever context is at its parent path
+        now) with their first versions; returns them as written. `ConflictError` (details:
+        `paths`, and `ids` for taken ids) when a path or id is taken or repeated,
+        `NotFoundError` when a parent path holds no context."""
+        if not contexts and not versions:
+            return []
+        workspace = (contexts[0] if contexts else versions[0]).workspace
+        return await self.write(lambda tx: tree.insert(tx, workspace, contexts, versions, (), effects))
 
-        Contexts are given parents first. Raises `ConflictError` (details: `paths`,
-        and `ids` for taken ids) when a path or id is taken or repeated in the batch,
-        `NotFoundError` when a `parent_id` names neither an existing context of the
-        workspace nor one earlier in the batch.
-        """
+    async def revise_context(
+        self, workspace: str, context_id: str, change: tree.Revise, effects: WriteEffects | None = None
+    ) -> tuple[ContextRecord, VersionRecord | None]:
+        """Apply `change` to the context's current state under a lock (see `tree.revise`)."""
+        return await self.write(lambda tx: tree.revise(tx, workspace, context_id, change, effects))
 
-    @abc.abstractmethod
     async def update_context(
-        self, record: ContextRecord, expected_version: int, version: VersionRecord
+        self, record: ContextRecord, expected_version: int, version: VersionRecord, effects: WriteEffects | None = None
     ) -> None:
-        """Replace a context's state with `record` and append `version`.
+        """Replace a context's state with `record` and append `version` if the stored version
+        is `expected_version` (`ConflictError` otherwise, `NotFoundError` if it is gone)."""
+        def change(head: ContextRecord) -> tuple[ContextRecord, VersionRecord]:
+            if head.version != expected_version:
+                raise tree.stale(head, expected_version)
+            return record.replace(path=head.path, parent_id=head.parent_id), version
 
-        Compare-and-set: raises `ConflictError` unless the stored version is
-        `expected_version`, `NotFoundError` if the context is gone. Sets every field
-        from `record` except `id`, `workspace`, `path` and `parent_id` (see `move_context`).
-        """
+        await self.revise_context(record.workspace, record.id, change, effects)
 
-    @abc.abstractmethod
     async def move_context(
         self,
         workspace: str,
         context_id: str,
-        expected_version: int,
+        expected_version: int | None,
         new_path: str,
-        new_parent_id: str | None,
-        version: VersionRecord,
-    ) -> int:
-        """Move a context and its whole subtree under a new path; returns how many moved.
+        version: VersionRecord | tree.Relocate,
+        effects: WriteEffects | None = None,
+    ) -> tree.Moved:
+        """Move a context and its subtree under `new_path` (its parent is the context at the parent
+        path); the moved context takes `version`, or what `version(head)` builds. Checked in
+        this order: context missing, new parent missing (`NotFoundError`); stale version, new
+        path inside the moved subtree, new path taken (`ConflictError`)."""
+        if isinstance(version, VersionRecord):
+            fixed = version
 
-        Rewrites the path of the context and of every descendant, re-links the parent
-        and appends `version` to the moved context (descendants keep their versions);
-        the moved context takes `version.number` as its version, `version.created_at`
-        as `updated_at` and `version.author` as `updated_by`. Checked in this order:
-        context missing, then new parent missing (`NotFoundError`); then stale version,
-        new parent inside the moved subtree, `new_path` taken (`ConflictError`).
-        """
+            def change(head: ContextRecord) -> tuple[ContextRecord, VersionRecord]:
+                return head.replace(path=new_path, version=fixed.number, updated_at=fixed.created_at,
+                                    updated_by=fixed.author), fixed
+        else:
+            change = version
+        return await self.write(
+            lambda tx: tree.move(tx, workspace, context_id, new_path, expected_version, change, effects)
+        )
 
-    @abc.abstractmethod
-    async def delete_context(self, workspace: str, context_id: str, recursive: bool) -> int:
-        """Delete a context (and with `recursive`, its subtree) with all versions.
-
-        Returns how many contexts were removed. Raises `ConflictError` when the
-        context has children and `recursive` is false, `NotFoundError` if it is gone.
-        """
+    async def delete_context(
+        self, workspace: str, context_id: str, recursive: bool, effects: WriteEffects | None = None
+    ) -> tuple[ContextRecord, int]:
+        """Delete a context (with `recursive`, its subtree) with all versions; returns its last
+        state and how many contexts went. `ConflictError` when it has children and not
+        `recursive`, `NotFoundError` if it is gone."""
+        return await self.write(lambda tx: tree.delete(tx, workspace, context_id, recursive, effects))
 
     # -- versions -------------------------------------------------------------
 
@@ -180,7 +206,6 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
 
     # -- bulk -----------------------------------------------------------------
 
-    @abc.abstractmethod
     async def import_records(
         self,
         workspace: str,
@@ -190,10 +215,13 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
     ) -> None:
         """Insert exported records verbatim (ids, versions and timestamps kept), atomically.
 
-        Contexts come parents first; a parent may already exist in the store. Every
-        record's workspace must equal `workspace` (`ValueError`). Raises `ConflictError`
-        if any id, path or type name is taken, `NotFoundError` if a parent is missing.
+        Contexts come parents first; a parent may already exist in the store (with the id the
+        record names). Every record's workspace must equal `workspace` (`ValueError`). Raises
+        `ConflictError` if any id, path or type name is taken, `NotFoundError` if a parent is missing.
         """
+        if not (contexts or versions or types):
+            return
+        await self.write(lambda tx: tree.insert(tx, workspace, contexts, versions, types, adopt=False))
 
     @abc.abstractmethod
     async def delete_workspace(self, workspace: str) -> int:

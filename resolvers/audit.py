@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 
 from graph.access import AuditRecord
 from graph.errors import ContextQLError
@@ -27,14 +28,56 @@ def outcome_of(error: BaseException | None) -> tuple[str, str]:
     return ("denied" if code in ("FORBIDDEN", "UNAUTHENTICATED") else "failed"), code
 
 
-async def record(ctx: RequestContext, operation: str, target: str, error: BaseException | None) -> None:
-    """Append one entry. A failure to audit is logged, never turned into a failure of the operation."""
+@dataclass
+class AuditDraft:
+    """The audit entry of the mutation field being resolved, until it is stored.
+
+    A successful write stores it in its own transaction (`pending` / `committed`), so an
+    acknowledged write is never missing from the log; otherwise `finish` stores it alone.
+    """
+
+    operation: str
+    target: str
+    stored: bool = False
+
+
+def begin(ctx: RequestContext, operation: str, target: str) -> None:
+    ctx.audit_draft = AuditDraft(operation, target)
+
+
+def pending(ctx: RequestContext) -> list[AuditRecord]:
+    """The entry a write about to commit should carry (empty when there is none, or it is stored)."""
+    draft = ctx.audit_draft
+    if draft is None or draft.stored:
+        return []
+    return [_entry(ctx, draft.operation, draft.target, None)]
+
+
+def committed(ctx: RequestContext) -> None:
+    """The write carrying `pending(ctx)` committed."""
+    if ctx.audit_draft is not None:
+        ctx.audit_draft.stored = True
+
+
+async def finish(ctx: RequestContext, error: BaseException | None) -> None:
+    """End the field: store its entry unless a committed write already did."""
+    draft, ctx.audit_draft = ctx.audit_draft, None
+    if draft is not None and not draft.stored:
+        await record(ctx, draft.operation, draft.target, error)
+
+
+def _entry(ctx: RequestContext, operation: str, target: str, error: BaseException | None) -> AuditRecord:
     outcome, code = outcome_of(error)
-    entry = AuditRecord(
+    return AuditRecord(
         id=uuid.uuid4().hex, workspace=ctx.workspace, at=now_us(), principal=ctx.principal.id,
         principal_kind=ctx.principal.kind, operation=operation, target=target[:MAX_TARGET],
         outcome=outcome, code=code,
     )
+
+
+async def record(ctx: RequestContext, operation: str, target: str, error: BaseException | None) -> None:
+    """Append one entry. A failure to audit is logged, never turned into a failure of the operation."""
+    entry = _entry(ctx, operation, target, error)
     try:
         await ctx.store.append_audit([entry])
     except Exception:  # noqa: BLE001 - the operation itself already finished

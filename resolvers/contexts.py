@@ -11,20 +11,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from graph import tree
 from graph.events import ChangeEvent
 from graph.errors import BadUserInputError, ConflictError, NotFoundError
 from graph.filters import Filter, Order, subtree
+from graph.knowledge.records import SourceRef
 from graph.records import ContextRecord, Page, VersionRecord
+from graph.writes import WriteEffects
 
-from . import paths
+from . import audit, paths
 from .clock import now_us
-from .context_types import validators_for
+from .context_types import Validators, validators_for
 from .inheritance import EffectiveView, effective_view, merge_patch
+from .json_patch import apply_json_patch, json_patch
 from .pagination import Slice, cut, probe, window
 from .request import RequestContext
 from .validation import check_fields, check_kind, normalize_tags
 
 DEFAULT_KIND = "context"
+MAX_SOURCES = 100
 VERSIONED_FIELDS = ("kind", "title", "content", "data", "tags", "inherit")
 
 
@@ -37,6 +42,7 @@ class NewContext:
     data: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     inherit: bool = True
+    derived_from: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -48,6 +54,7 @@ class ContextChanges:
     content: str | None = None
     data: dict[str, Any] | None = None
     merge_data: dict[str, Any] | None = None
+    patch_data: list[Any] | None = None
     tags: list[str] | None = None
     inherit: bool | None = None
 
@@ -131,10 +138,19 @@ async def effective(ctx: RequestContext, record: ContextRecord) -> EffectiveView
 
 
 # -- writes -----------------------------------------------------------------
+# Each write is one store transaction carrying its version, index task, lineage and audit
+# entry. The new state is computed from the head read inside that transaction (under its
+# lock), so concurrent writers never lose each other's changes; `expectedVersion` is
+# checked there too.
 
 
-async def create(ctx: RequestContext, items: Sequence[NewContext], create_parents: bool) -> list[ContextRecord]:
-    """Create contexts atomically (all or none), parents before children."""
+async def create(
+    ctx: RequestContext, items: Sequence[NewContext], create_parents: bool, execution_id: str | None = None
+) -> list[ContextRecord]:
+    """Create contexts atomically (all or none), parents before children.
+
+    With `execution_id` (a tool run's output), every requested context records that run in its lineage.
+    """
     if not items:
         raise BadUserInputError("Nothing to create: pass at least one context.")
     if len(items) > ctx.limits.max_bulk:
@@ -147,14 +163,13 @@ async def create(ctx: RequestContext, items: Sequence[NewContext], create_parent
         check_kind(item.kind)
         check_fields(ctx.limits, title=item.title, content=item.content, data=item.data, tags=item.tags)
         wanted[normalised] = item
+    requested = set(wanted)
+    sources = {p: await derivation_sources(ctx, item.derived_from) for p, item in wanted.items()}
 
-    needed = {a for p in wanted for a in paths.ancestors_of(p)} | set(wanted)
-    existing = await ctx.store.get_by_paths(ctx.workspace, sorted(needed))
-    taken = sorted(p for p in wanted if p in existing)
-    if taken:
-        raise ConflictError(f"A context already exists at {', '.join(taken)}.", paths=taken)
-
-    missing_parents = sorted(a for p in wanted for a in paths.ancestors_of(p) if a not in existing and a not in wanted)
+    # Parents that look missing now; the transaction re-checks, and keeps one made meanwhile.
+    ancestors = {a for p in wanted for a in paths.ancestors_of(p)} - set(wanted)
+    existing = await ctx.store.get_by_paths(ctx.workspace, sorted(ancestors))
+    missing_parents = sorted(a for a in ancestors if a not in existing)
     if missing_parents and not create_parents:
         raise NotFoundError(
             f"Parent {missing_parents[0]} does not exist: create it first or pass `createParents: true`.",
@@ -181,91 +196,117 @@ async def create(ctx: RequestContext, items: Sequence[NewContext], create_parent
         )
         contexts.append(record)
         versions.append(_snapshot(record, 1, "create", list(VERSIONED_FIELDS), author, now))
-    await ctx.store.create_contexts(contexts, versions)
-    await publish(ctx, [_event(ctx, r, "created", list(VERSIONED_FIELDS)) for r in contexts])
-    for record in contexts:
+    effects = _effects(ctx, {ids[p]: refs for p, refs in sources.items() if refs or execution_id}, execution_id)
+    written = await ctx.store.write(
+        lambda tx: tree.insert(tx, ctx.workspace, contexts, versions, (), effects, ensure=missing_parents)
+    )
+    audit.committed(ctx)
+    await publish(ctx, [_event(ctx, r, "created", list(VERSIONED_FIELDS)) for r in written])
+    for record in written:
         ctx.loaders.prime(record)
     ctx.loaders.children.clear_all()
     ctx.loaders.child_counts.clear_all()
-    return [r for r in contexts if r.path in {paths.normalize(i.path) for i in items}]
+    return [r for r in written if r.path in requested]
 
 
 async def update(
-    ctx: RequestContext, record: ContextRecord, changes: ContextChanges, expected_version: int | None
+    ctx: RequestContext, record: ContextRecord, changes: ContextChanges, expected_version: int | None,
+    derived_from: Sequence[str] = (), execution_id: str | None = None,
 ) -> ContextRecord:
-    """Apply a partial update; returns the context unchanged (no new version) when nothing differs."""
-    _check_expected(record, expected_version)
-    if changes.data is not None and changes.merge_data is not None:
-        raise BadUserInputError("Pass either `data` (replace) or `mergeData` (deep merge), not both.")
+    """Apply a partial update to the current head; returns it unchanged (no new version) when nothing differs.
+
+    `merge_data` and `patch_data` apply to the data as committed when the write runs, so
+    concurrent merges of different keys all land.
+    """
+    given = [name for name in ("data", "merge_data", "patch_data") if getattr(changes, name) is not None]
+    if len(given) > 1:
+        raise BadUserInputError("Pass one of `data` (replace), `mergeData` (deep merge) or `patchData` (JSON Patch).")
     if changes.kind is not None:
         check_kind(changes.kind)
     if changes.merge_data is not None and not isinstance(changes.merge_data, dict):
         raise BadUserInputError("`mergeData` must be a JSON object.")
-    data = changes.data
-    if changes.merge_data is not None:
-        data = merge_patch(record.data, changes.merge_data)
-    check_fields(ctx.limits, title=changes.title, content=changes.content, data=data, tags=changes.tags)
-    proposed = {
-        "kind": changes.kind, "title": changes.title, "content": changes.content, "data": data,
-        "tags": None if changes.tags is None else normalize_tags(changes.tags), "inherit": changes.inherit,
-    }
-    return await _write_state(ctx, record, {k: v for k, v in proposed.items() if v is not None}, "update")
+    patch = None if changes.patch_data is None else json_patch(changes.patch_data)
+    check_fields(ctx.limits, title=changes.title, content=changes.content, data=changes.data, tags=changes.tags)
+    sources = await derivation_sources(ctx, derived_from)
+    kinds = {record.kind} | ({changes.kind} if changes.kind else set())
+    validators = await validators_for(ctx, kinds)
+    tags = None if changes.tags is None else normalize_tags(changes.tags)
+
+    def revise(head: ContextRecord) -> tuple[ContextRecord, VersionRecord] | None:
+        _check_expected(head, expected_version)
+        data = changes.data
+        if changes.merge_data is not None:
+            data = merge_patch(head.data, changes.merge_data)
+        elif patch is not None:
+            data = apply_json_patch(head.path, head.data, patch)
+        if data is not changes.data:
+            check_fields(ctx.limits, data=data)
+        proposed = {
+            "kind": changes.kind, "title": changes.title, "content": changes.content, "data": data,
+            "tags": tags, "inherit": changes.inherit,
+        }
+        return _revision(ctx, head, {k: v for k, v in proposed.items() if v is not None}, "update",
+                         validators, kinds)
+
+    return await _revise(ctx, record, revise, sources, execution_id)
 
 
 async def revert(ctx: RequestContext, record: ContextRecord, to_version: int, expected_version: int | None) -> ContextRecord:
     """A new version whose content equals version `to_version` (the path is not reverted)."""
-    _check_expected(record, expected_version)
     old = await ctx.store.get_version(ctx.workspace, record.id, to_version)
     if old is None:
         raise NotFoundError(f"{record.path} has no version {to_version} (latest is {record.version}).")
     state = {name: getattr(old, name) for name in VERSIONED_FIELDS}
-    return await _write_state(ctx, record, state, "revert", force_version=True)
+    kinds = {old.kind}
+    validators = await validators_for(ctx, kinds)
+
+    def revise(head: ContextRecord) -> tuple[ContextRecord, VersionRecord] | None:
+        _check_expected(head, expected_version)
+        return _revision(ctx, head, state, "revert", validators, kinds, force_version=True)
+
+    return await _revise(ctx, record, revise, [])
 
 
 async def move(ctx: RequestContext, record: ContextRecord, raw_new_path: str, expected_version: int | None) -> tuple[ContextRecord, int]:
     """Move or rename a context with its whole subtree; returns the moved context and how many moved."""
-    _check_expected(record, expected_version)
     new_path = paths.normalize(raw_new_path)
     if new_path == record.path:
+        _check_expected(record, expected_version)
         return record, 0
-    if paths.is_within(new_path, record.path):
-        raise ConflictError(f"Cannot move {record.path} into its own subtree ({new_path}).")
-    parent_path = paths.parent_of(new_path)
-    new_parent = None
-    if parent_path:
-        new_parent = await ctx.store.get_by_paths(ctx.workspace, [parent_path])
-        new_parent = new_parent.get(parent_path)
-        if new_parent is None:
-            raise NotFoundError(f"The new parent {parent_path} does not exist: create it first.", paths=[parent_path])
-    now = now_us()
-    moved_state = record.replace(path=new_path, version=record.version + 1, updated_at=now, updated_by=ctx.principal.id)
-    version = _snapshot(moved_state, moved_state.version, "move", ["path"], ctx.principal.id, now)
-    moved = await ctx.store.move_context(
-        ctx.workspace, record.id, record.version, new_path, new_parent.id if new_parent else None, version
-    )
+    now, author = now_us(), ctx.principal.id
+
+    def relocate(head: ContextRecord) -> tuple[ContextRecord, VersionRecord]:
+        moved = head.replace(path=new_path, version=head.version + 1, updated_at=now, updated_by=author)
+        return moved, _snapshot(moved, moved.version, "move", ["path"], author, now)
+
+    result = await ctx.store.move_context(ctx.workspace, record.id, expected_version, new_path, relocate, _effects(ctx))
+    audit.committed(ctx)
     ctx.loaders.forget()
-    fresh = (await ctx.store.get_by_ids(ctx.workspace, [record.id]))[record.id]
-    await publish(ctx, [_event(ctx, fresh, "moved", ["path"], fromPath=record.path, movedCount=moved)])
-    return fresh, moved
+    fresh = result.record
+    await publish(ctx, [_event(ctx, fresh, "moved", ["path"], fromPath=record.path, movedCount=result.count)])
+    return fresh, result.count
 
 
 async def delete(ctx: RequestContext, record: ContextRecord, recursive: bool) -> int:
-    if not recursive:
-        count = await ctx.loaders.child_counts.load(record.id)
-        if count:
-            raise ConflictError(
-                f"{record.path} has {count} child context(s): pass `recursive: true` to delete the whole subtree.",
-                children=count,
-            )
-    try:
-        removed = await ctx.store.delete_context(ctx.workspace, record.id, recursive)
-    except ConflictError:
-        raise ConflictError(
-            f"{record.path} gained children meanwhile: pass `recursive: true` to delete the whole subtree."
-        ) from None
+    head, removed = await ctx.store.delete_context(ctx.workspace, record.id, recursive, _effects(ctx))
+    audit.committed(ctx)
     ctx.loaders.forget()
-    await publish(ctx, [_event(ctx, record, "deleted", [], deletedCount=removed, recursive=recursive)])
+    await publish(ctx, [_event(ctx, head, "deleted", [], deletedCount=removed, recursive=recursive)])
     return removed
+
+
+async def derivation_sources(ctx: RequestContext, refs: Sequence[str] | None) -> list[SourceRef]:
+    """The contexts named (by path or id) as `derivedFrom`; `NotFoundError` for any missing one."""
+    refs = refs or []
+    if len(refs) > MAX_SOURCES:
+        raise BadUserInputError(f"At most {MAX_SOURCES} `derivedFrom` sources.", limit=MAX_SOURCES)
+    found = []
+    for ref in dict.fromkeys(refs):
+        source = await (by_path(ctx, ref) if ref.startswith("/") else by_id(ctx, ref))
+        if source is None:
+            raise NotFoundError(f"`derivedFrom` names {ref!r}, which is not a context in workspace {ctx.workspace!r}.")
+        found.append(SourceRef(source.id, source.path, source.version))
+    return found
 
 
 # -- versions ---------------------------------------------------------------
@@ -295,28 +336,48 @@ def _check_expected(record: ContextRecord, expected_version: int | None) -> None
     if expected_version is not None and expected_version != record.version:
         raise ConflictError(
             f"{record.path} is at version {record.version}, not {expected_version}: re-read it and retry.",
-            currentVersion=record.version,
+            currentVersion=record.version, expectedVersion=expected_version,
         )
 
 
-async def _write_state(
-    ctx: RequestContext, record: ContextRecord, state: dict[str, Any], operation: str, force_version: bool = False
+def _effects(
+    ctx: RequestContext, derived_from: dict[str, Sequence[SourceRef]] | None = None, execution_id: str | None = None
+) -> WriteEffects:
+    return WriteEffects(audit=audit.pending(ctx), derived_from=dict(derived_from or {}), execution_id=execution_id)
+
+
+async def _revise(
+    ctx: RequestContext, record: ContextRecord, revise: tree.Revise, sources: Sequence[SourceRef],
+    execution_id: str | None = None,
 ) -> ContextRecord:
-    changed = [name for name, value in state.items() if getattr(record, name) != value]
-    if not changed and not force_version:
-        return record
-    kind = state.get("kind", record.kind)
-    data = state.get("data", record.data)
-    if "kind" in changed or "data" in changed or force_version:
-        validators = await validators_for(ctx, {kind})
-        validators.check(kind, data, record.path)
-    now = now_us()
-    updated = record.replace(**state, version=record.version + 1, updated_at=now, updated_by=ctx.principal.id)
-    snapshot = _snapshot(updated, updated.version, operation, changed, ctx.principal.id, now)
-    await ctx.store.update_context(updated, record.version, snapshot)
-    await publish(ctx, [_event(ctx, updated, "reverted" if operation == "revert" else "updated", changed)])
+    lineage = {record.id: sources} if sources or execution_id else None
+    effects = _effects(ctx, lineage, execution_id)
+    updated, version = await ctx.store.revise_context(ctx.workspace, record.id, revise, effects)
+    audit.committed(ctx)
+    if version is not None:
+        operation = "reverted" if version.operation == "revert" else "updated"
+        await publish(ctx, [_event(ctx, updated, operation, list(version.changed))])
     ctx.loaders.prime(updated)
     return updated
+
+
+def _revision(
+    ctx: RequestContext, head: ContextRecord, state: dict[str, Any], operation: str, validators: Validators,
+    kinds: set[str], force_version: bool = False,
+) -> tuple[ContextRecord, VersionRecord] | None:
+    """The head's next version with `state`, validated; None when nothing would change."""
+    changed = [name for name, value in state.items() if getattr(head, name) != value]
+    if not changed and not force_version:
+        return None
+    kind = state.get("kind", head.kind)
+    data = state.get("data", head.data)
+    if "kind" in changed or "data" in changed or force_version:
+        if kind not in kinds:
+            raise ConflictError(f"{head.path} changed its kind meanwhile: re-read it and retry.", paths=[head.path])
+        validators.check(kind, data, head.path)
+    now = now_us()
+    updated = head.replace(**state, version=head.version + 1, updated_at=now, updated_by=ctx.principal.id)
+    return updated, _snapshot(updated, updated.version, operation, changed, ctx.principal.id, now)
 
 
 async def publish(ctx: RequestContext, events: list[ChangeEvent]) -> None:

@@ -115,12 +115,11 @@ async def _write_outputs(
         return outcome.derived[0][0] if outcome.derived else None
     data = outcome.output if isinstance(outcome.output, dict) else {"result": outcome.output}
     existing = await ops.by_path(ctx, target)
+    sources = [subject.id] if subject else []
     if existing is None:
-        written = (await ops.create(ctx, [ops.NewContext(path=target, kind="output", data=data)], create_parents=True))[0]
-    else:
-        written = await ops.update(ctx, existing, ops.ContextChanges(data=data), None)
-    await provenance.record(ctx, written, [subject] if subject else [], run.id)
-    return written
+        made = ops.NewContext(path=target, kind="output", data=data, derived_from=sources)
+        return (await ops.create(ctx, [made], create_parents=True, execution_id=run.id))[0]
+    return await ops.update(ctx, existing, ops.ContextChanges(data=data), None, sources, execution_id=run.id)
 
 
 async def _publish(ctx: RequestContext, run: ExecutionRecord, operation: str) -> None:

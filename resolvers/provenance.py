@@ -1,37 +1,22 @@
 """Provenance: which contexts a version was derived from, which execution produced it, lineage walks.
 
-Lineage is written right after the context's own write (the store keeps it on separate lineage
-nodes). The sources are checked first, so the second write only fails if the store does.
+Lineage of a context write (`derivedFrom`, a tool's output) is written in that write's own
+transaction (resolvers/contexts.py); `record` serves what a builtin tool derived itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from graph.errors import BadUserInputError, NotFoundError
+from graph.errors import BadUserInputError
 from graph.knowledge.records import Derivation, Lineage, SourceRef
 from graph.records import ContextRecord
 
-from . import contexts as ops
 from .clock import now_us
 from .request import RequestContext
 
 MAX_DEPTH = 10
 MAX_NODES = 500
-MAX_SOURCES = 100
-
-
-async def sources(ctx: RequestContext, refs: Sequence[str]) -> list[ContextRecord]:
-    """The contexts named (by path or id) as `derivedFrom`; `NotFoundError` for any missing one."""
-    if len(refs) > MAX_SOURCES:
-        raise BadUserInputError(f"At most {MAX_SOURCES} `derivedFrom` sources.", limit=MAX_SOURCES)
-    found = []
-    for ref in dict.fromkeys(refs):
-        record = await (ops.by_path(ctx, ref) if ref.startswith("/") else ops.by_id(ctx, ref))
-        if record is None:
-            raise NotFoundError(f"`derivedFrom` names {ref!r}, which is not a context in workspace {ctx.workspace!r}.")
-        found.append(record)
-    return found
 
 
 async def record(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graph.events import EventBus, InProcessBus
 from graph.store import GraphStore
@@ -11,6 +11,9 @@ from graph.store import GraphStore
 from .limits import Limits
 from .loaders import Loaders
 from .principal import Principal
+
+if TYPE_CHECKING:
+    from .audit import AuditDraft
 
 
 @dataclass
@@ -26,6 +29,8 @@ class RequestContext:
     search: Any = None
     # WebSocket `connection_init` payload (set by Strawberry); the auth issue verifies it.
     connection_params: dict[str, Any] | None = None
+    # The audit entry of the mutation field being resolved (resolvers/audit.py).
+    audit_draft: AuditDraft | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -80,6 +80,8 @@ class AccessGuard(SchemaExtension):
         if operation == "subscription":
             return await _maybe_await(_next(root, info, *args, **kwargs))
         error: BaseException | None = None
+        if operation == "mutation":
+            audit.begin(ctx, f"{operation} {field}", target)
         try:
             result = _next(root, info, *args, **kwargs)
             if not inspect.isawaitable(result):
@@ -99,7 +101,7 @@ class AccessGuard(SchemaExtension):
             raise
         finally:
             if operation == "mutation":
-                await audit.record(ctx, f"{operation} {field}", target, error)
+                await audit.finish(ctx, error)
 
 
 async def _maybe_await(value):

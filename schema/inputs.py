@@ -109,7 +109,14 @@ class UpdateContextInput:
     content: str | None = None
     data: JSON | None = strawberry.field(default=None, description="Replaces the context's own data.")
     merge_data: JSON | None = strawberry.field(
-        default=None, description="Deep-merged into the own data; a null value removes that key."
+        default=None,
+        description="Deep-merged into the data as it is when the write runs (concurrent merges of different "
+        "keys all land); a null value removes that key.",
+    )
+    patch_data: JSON | None = strawberry.field(
+        default=None,
+        description="RFC 6902 JSON Patch operations applied atomically to the data as it is when the write runs; "
+        "a failed `test` operation answers CONFLICT.",
     )
     tags: list[str] | None = None
     inherit: bool | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers import context_types, contexts as ops, provenance
+from resolvers import context_types, contexts as ops
 
 from .inputs import CreateContextInput, UpdateContextInput
 from .knowledge_mutation import KnowledgeMutation
@@ -34,6 +34,7 @@ def _new(item: CreateContextInput) -> ops.NewContext:
     return ops.NewContext(
         path=item.path, kind=item.kind, title=item.title, content=item.content,
         data={} if item.data is None else item.data, tags=item.tags or [], inherit=item.inherit,
+        derived_from=item.derived_from or [],
     )
 
 
@@ -41,9 +42,7 @@ def _new(item: CreateContextInput) -> ops.NewContext:
 class Mutation(KnowledgeMutation):
     @strawberry.mutation(description="Create a context. Its parent must exist unless `createParents` (like mkdir -p).")
     async def create_context(self, info: ContextInfo, input: CreateContextInput, create_parents: bool = False) -> Context:
-        origins = await provenance.sources(info.context, input.derived_from or [])
         created = await ops.create(info.context, [_new(input)], create_parents)
-        await provenance.record(info.context, created[0], origins)
         return Context(record=created[0])
 
     @strawberry.mutation(description="Create many contexts in one atomic call (all or none), parents before children.")
@@ -59,11 +58,9 @@ class Mutation(KnowledgeMutation):
         record = await ops.target(info.context, path=path, id=id)
         changes = ops.ContextChanges(
             kind=input.kind, title=input.title, content=input.content, data=input.data,
-            merge_data=input.merge_data, tags=input.tags, inherit=input.inherit,
+            merge_data=input.merge_data, patch_data=input.patch_data, tags=input.tags, inherit=input.inherit,
         )
-        origins = await provenance.sources(info.context, input.derived_from or [])
-        updated = await ops.update(info.context, record, changes, input.expected_version)
-        await provenance.record(info.context, updated, origins)
+        updated = await ops.update(info.context, record, changes, input.expected_version, input.derived_from or [])
         return Context(record=updated)
 
     @strawberry.mutation(description="Move or rename a context with its whole subtree (atomic; refuses cycles).")

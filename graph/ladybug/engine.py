@@ -28,7 +28,7 @@ import asyncio
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import ladybug
@@ -67,7 +67,7 @@ def _bound_statement_cache(conn: ladybug.Connection) -> None:
 
 
 class Tx:
-    """Runs statements on the connection of one open transaction."""
+    """Runs statements on the connection of one open transaction (on the writer thread)."""
 
     def __init__(self, engine: "Engine", conn: ladybug.Connection) -> None:
         self._engine = engine
@@ -99,6 +99,47 @@ class Tx:
             bound = {key: [row[key] for row in chunk] + [sentinel(key)] for key in chunk[0]}
             out.extend(self.run(query, {**(params or {}), **bound, "n_rows": len(chunk)}))
         return out
+
+
+class AsyncTx:
+    """An open write transaction driven from the event loop.
+
+    Writes are deferred and sent with the next read or the commit, so a typical write costs
+    two writer-thread hops: BEGIN + its reads, then its writes + COMMIT.
+    """
+
+    def __init__(self, engine: "Engine", conn: ladybug.Connection, loop: asyncio.AbstractEventLoop,
+                 executor: ThreadPoolExecutor) -> None:
+        self._tx = Tx(engine, conn)
+        self._engine = engine
+        self._loop = loop
+        self._executor = executor
+        self._pending: list[Callable[[Tx], Any]] = []
+        self._begun = False
+
+    def defer(self, fn: Callable[[Tx], Any]) -> None:
+        self._pending.append(fn)
+
+    async def call(self, fn: Callable[[Tx], T]) -> T:
+        """Run the deferred writes, then `fn`, on the writer thread."""
+        pending, self._pending = self._pending, []
+        return await self._loop.run_in_executor(self._executor, self._run, pending, fn)
+
+    def _run(self, pending: list[Callable[[Tx], Any]], fn: Callable[[Tx], T]) -> T:
+        with self._engine._writer_thread_lock:
+            if not self._begun:
+                self._tx.run("BEGIN TRANSACTION")
+                self._begun = True
+            for step in pending:
+                step(self._tx)
+            return fn(self._tx)
+
+    async def commit(self) -> None:
+        await self.call(lambda tx: tx.run("COMMIT"))
+
+    @property
+    def begun(self) -> bool:
+        return self._begun
 
 
 _INT_COLUMNS = frozenset({"depth", "version", "created_at", "updated_at", "number", "seq", "applied_at"})
@@ -237,6 +278,35 @@ class Engine:
                     # primary-key backstop.
                     raise ConflictError("a record with this key already exists") from exc
                 raise
+
+    async def transaction(self, work: Callable[["AsyncTx"], Awaitable[T]]) -> T:
+        """Run async `work` in one write transaction that spans several writer-thread calls.
+
+        The write lock is held throughout, so this transaction is the only writer; `work`
+        hands statements to the writer thread through `AsyncTx.call`. On any error (or
+        cancellation) the transaction is rolled back before the lock is released.
+        """
+        async with self._write_lock:
+            executor = self._write_thread
+            conn = self._writer
+            if executor is None or conn is None:
+                raise RuntimeError("the Ladybug store is not open")
+            loop = asyncio.get_running_loop()
+            tx = AsyncTx(self, conn, loop, executor)
+            try:
+                result = await work(tx)
+                await tx.commit()
+                return result
+            except BaseException as exc:
+                if tx.begun:
+                    await asyncio.shield(loop.run_in_executor(executor, self._rollback_locked, conn))
+                if isinstance(exc, RuntimeError) and _UNIQUE_VIOLATION in str(exc):
+                    raise ConflictError("A record with this key already exists.") from exc
+                raise
+
+    def _rollback_locked(self, conn: ladybug.Connection) -> None:
+        with self._writer_thread_lock:
+            self._rollback(conn)
 
     def _rollback(self, conn: ladybug.Connection) -> None:
         try:

@@ -103,8 +103,8 @@ WITH collect(r) AS found
 FOREACH (x IN found | DELETE x)
 RETURN size(found)
 """
-RELATIONSHIPS = f"""
-MATCH (c:Context {{workspace: $ws, id: $id}})-[r:RELATED]-(n)
+RELATIONSHIPS = """
+MATCH (c:Context {workspace: $ws, id: $id})-[r:RELATED]-(n)
 WHERE ($type IS NULL OR r.type = $type)
   AND ((startNode(r) = c AND $outgoing) OR (endNode(r) = c AND $incoming))
 RETURN startNode(r).id, labels(endNode(r))[0], endNode(r).id, properties(r)

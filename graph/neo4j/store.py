@@ -7,16 +7,17 @@
 - Managed transactions only (`execute_read` / `execute_write`): the driver retries transient
   errors and leader changes, and `neo4j://` routing sends reads to readers. Every transaction
   carries a timeout (`timeout` seconds).
-- One Cypher statement per contract operation. Checks that must abort a write (stale version,
-  missing parent, ...) are computed inside that statement and returned as flags; the transaction
-  function raises on them, which rolls the transaction back, so a failed write leaves nothing.
+- One Cypher statement per read. A context write is one transaction (`write`, rules in
+  `graph/tree.py`): its reads, then its writes composed into one statement (`writes.py`); a
+  rule that fails raises inside the transaction function, which rolls everything back.
 - `queries` counts the statements sent (a retried transaction counts again).
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import neo4j
@@ -33,18 +34,18 @@ from ..access import ApiKeyRecord, AuditRecord
 from . import access
 from . import cypher, outbox
 from .convert import (
-    UPDATABLE,
-    context_props,
     context_record,
     type_props,
     type_record,
-    version_props,
     version_record,
 )
 from .filters import Neo4jFilterCompiler
 from .knowledge import Neo4jKnowledge
+from .writes import Neo4jWriteTx
+from ..writes import Work
 
 T = TypeVar("T")
+logger = logging.getLogger("contextql.neo4j")
 Rows = list[list[Any]]
 
 READ = neo4j.READ_ACCESS
@@ -190,99 +191,17 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
 
     # -- contexts: writes ---------------------------------------------------------------------------------
 
-    async def create_contexts(
-        self, contexts: Sequence[ContextRecord], versions: Sequence[VersionRecord]
-    ) -> None:
-        await self._insert([context_props(c) for c in contexts], [version_props(v) for v in versions], [])
+    async def write(self, work: Work[T]) -> T:
+        async def run(tx: neo4j.AsyncManagedTransaction) -> T:
+            writes = Neo4jWriteTx(tx, self._count)
+            result = await work(writes)
+            await writes.flush()
+            return result
 
-    async def update_context(
-        self, record: ContextRecord, expected_version: int, version: VersionRecord
-    ) -> None:
-        if version.context_id != record.id or version.workspace != record.workspace:
-            raise ValueError("the version does not belong to the record")
-        props = context_props(record)
+        return await self._session_call(WRITE, run, None)
 
-        def check(rows: Rows) -> None:
-            found, stored, ok = rows[0]
-            if not found:
-                raise NotFoundError(f"Context {record.id} does not exist.", id=record.id)
-            if not ok:
-                raise _stale(record.id, expected_version, stored)
-
-        await self._write(
-            cypher.UPDATE_CONTEXT,
-            check=check,
-            conflict=lambda: ConflictError(
-                f"Version {version.number} of context {record.id} already exists.", versions=[version.id]
-            ),
-            workspace=record.workspace,
-            id=record.id,
-            expected=expected_version,
-            props={key: props[key] for key in UPDATABLE},
-            version=version_props(version, record.workspace),
-            task=outbox.task_params(),
-        )
-
-    async def move_context(
-        self,
-        workspace: str,
-        context_id: str,
-        expected_version: int,
-        new_path: str,
-        new_parent_id: str | None,
-        version: VersionRecord,
-    ) -> int:
-        if version.context_id != context_id or version.workspace != workspace:
-            raise ValueError("the version does not belong to the moved context")
-
-        def check(rows: Rows) -> int:
-            status, stored, moved = rows[0]
-            if status == "missing":
-                raise NotFoundError(f"Context {context_id} does not exist.", id=context_id)
-            if status == "parent_missing":
-                raise NotFoundError(f"Context {new_parent_id} does not exist.", id=new_parent_id)
-            if status == "stale":
-                raise _stale(context_id, expected_version, stored)
-            if status == "cycle":
-                raise ConflictError(
-                    "Cannot move a context under itself or one of its descendants.",
-                    id=context_id, parent_id=new_parent_id, paths=[new_path],
-                )
-            if status == "taken":
-                raise ConflictError(f"The path {new_path} is already taken.", paths=[new_path])
-            return moved
-
-        return await self._write(
-            cypher.MOVE_CONTEXT,
-            check=check,
-            conflict=lambda: ConflictError(f"The path {new_path} (or one below it) is already taken.", paths=[new_path]),
-            workspace=workspace,
-            id=context_id,
-            expected=expected_version,
-            new_path=new_path,
-            name=new_path.rsplit("/", 1)[-1],
-            depth=new_path.count("/"),
-            parent_id=new_parent_id,
-            version=version_props(version, workspace),
-            task=outbox.task_params(),
-        )
-
-    async def delete_context(self, workspace: str, context_id: str, recursive: bool) -> int:
-        def check(rows: Rows) -> int:
-            found, path, children, removed = rows[0]
-            if not found:
-                raise NotFoundError(f"Context {context_id} does not exist.", id=context_id)
-            if children and not recursive:
-                raise ConflictError(
-                    f"Context {path} has {children} children: delete them first, or delete recursively.",
-                    id=context_id, paths=[path], children=children,
-                )
-            return removed
-
-        return await self._write(
-            cypher.DELETE_CONTEXT, check=check, workspace=workspace, id=context_id, recursive=bool(recursive),
-            task=outbox.task_params(),
-        )
+    def _count(self) -> None:
+        self.queries += 1
 
     # -- versions ----------------------------------------------------------------------------------------------
 
@@ -349,20 +268,6 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
 
     # -- bulk -------------------------------------------------------------------------------------------------------
 
-    async def import_records(
-        self,
-        workspace: str,
-        contexts: Sequence[ContextRecord],
-        versions: Sequence[VersionRecord],
-        types: Sequence[ContextTypeRecord],
-    ) -> None:
-        for record in (*contexts, *versions, *types):
-            if record.workspace != workspace:
-                raise ValueError(f"record of workspace {record.workspace!r} imported into {workspace!r}")
-        await self._insert(
-            [context_props(c) for c in contexts], [version_props(v) for v in versions], [type_props(t) for t in types]
-        )
-
     async def delete_workspace(self, workspace: str) -> int:
         rows = await self._write(
             cypher.DELETE_WORKSPACE, check=lambda rows: rows, workspace=workspace, task=outbox.task_params()
@@ -426,59 +331,6 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
 
     # -- internals ---------------------------------------------------------------------------------------------------
 
-    async def _insert(
-        self, contexts: list[dict[str, Any]], versions: list[dict[str, Any]], types: list[dict[str, Any]]
-    ) -> None:
-        """Contexts (parents first), their versions and types, in one statement and transaction."""
-        if not (contexts or versions or types):
-            return
-        _check_batch(contexts, versions, types)
-
-        def check(rows: Rows) -> None:
-            missing_parents, linked_versions = rows[0]
-            if missing_parents:
-                parent_id = missing_parents[0]
-                path = next(c["path"] for c in contexts if c.get("parent_id") == parent_id)
-                raise NotFoundError(f"The parent {parent_id} of {path} does not exist.", parent_id=parent_id, path=path)
-            if linked_versions != len(versions):
-                known = {(c["workspace"], c["id"]) for c in contexts}
-                orphans = [v["context_id"] for v in versions if (v["workspace"], v["context_id"]) not in known]
-                context_id = orphans[0] if orphans else None
-                raise NotFoundError(f"The context {context_id} of a version does not exist.", context_id=context_id)
-
-        try:
-            await self._write(
-                cypher.INSERT_RECORDS, check=check, contexts=contexts, versions=versions, types=types,
-                task=outbox.task_params(),
-            )
-        except _Taken:
-            raise await self._conflict_for(contexts, types) from None
-
-    async def _conflict_for(self, contexts: list[dict[str, Any]], types: list[dict[str, Any]]) -> ConflictError:
-        """After a uniqueness violation (the write is rolled back): name what is taken.
-
-        Costs a second (read) round trip, on the failure path only.
-        """
-        taken: list[list[Any]] = []
-        names: list[str] = []
-        try:
-            if contexts:
-                rows = [{"workspace": c["workspace"], "path": c["path"], "id": c["id"]} for c in contexts]
-                taken = await self._read(cypher.TAKEN, rows=rows)
-            if types:
-                rows = [{"workspace": t["workspace"], "name": t["name"]} for t in types]
-                names = [row[0] for row in await self._read(cypher.TAKEN_TYPES, rows=rows)]
-        except ContextQLError:
-            pass
-        if taken:
-            paths = [row[0] for row in taken]
-            ids = [row[1] for row in taken if row[2]]
-            return ConflictError(f"Already taken: {', '.join(paths)}.", paths=paths, ids=ids)
-        if names:
-            return ConflictError(f"Context type {', '.join(names)} already exists.", names=names)
-        # Taken by a concurrent writer that is gone again, or a version number clash.
-        return ConflictError("A path, id or version is already taken.", paths=[c["path"] for c in contexts], ids=[])
-
     async def _read(self, query: str, **params: Any) -> Rows:
         return await self._execute(READ, query, params, None)
 
@@ -506,10 +358,6 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         check: Callable[[Rows], T] | None,
         timeout: float | None = None,
     ) -> Any:
-        driver = self._driver
-        if driver is None:
-            raise StoreUnavailableError("The graph store is not open.")
-
         async def work(tx: neo4j.AsyncManagedTransaction) -> Any:
             self.queries += 1
             result = await tx.run(query, params)
@@ -517,14 +365,23 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
             # Raising here rolls the transaction back (domain errors are never retried).
             return check(rows) if check is not None else rows
 
-        work = unit_of_work(timeout=timeout or self.timeout)(work)
+        return await self._session_call(access, work, timeout)
+
+    async def _session_call(
+        self, access: str, work: Callable[[neo4j.AsyncManagedTransaction], Awaitable[T]], timeout: float | None
+    ) -> T:
+        """Run `work` as one managed transaction (retried by the driver on transient errors)."""
+        driver = self._driver
+        if driver is None:
+            raise StoreUnavailableError("The graph store is not open.")
+        managed = unit_of_work(timeout=timeout or self.timeout)(work)
         try:
             async with driver.session(
                 database=self.database, default_access_mode=access, bookmark_manager=self._bookmarks
             ) as session:
                 if access == READ:
-                    return await session.execute_read(work)
-                return await session.execute_write(work)
+                    return await session.execute_read(managed)
+                return await session.execute_write(managed)
         except ContextQLError:
             raise
         except ConstraintError as exc:
@@ -551,43 +408,5 @@ def _translate(exc: Neo4jError) -> ContextQLError:
         return NotFoundError("A record was removed concurrently.")
     if code.startswith("Neo.ClientError.Security") or code.startswith("Neo.ClientError.Database"):
         return StoreUnavailableError("The graph store refused the connection or database.")
-    return ContextQLError("The graph store failed to run the operation.", code=code)
-
-
-def _stale(context_id: str, expected: int, stored: int) -> ConflictError:
-    return ConflictError(
-        f"Context {context_id} is at version {stored}, not {expected}: it was changed meanwhile.",
-        id=context_id, expected_version=expected, actual_version=stored,
-    )
-
-
-def _check_batch(contexts: list[dict[str, Any]], versions: list[dict[str, Any]], types: list[dict[str, Any]]) -> None:
-    """What can be decided from the batch alone, before anything is sent.
-
-    Ids or paths repeated in the batch conflict; a parent that is in the batch must come
-    earlier (a parent later in the batch is "not found", as the contract says).
-    """
-    seen_ids: set[str] = set()  # ids are unique across workspaces
-    seen_paths: set[tuple[str, str]] = set()
-    duplicates: list[str] = []
-    for c in contexts:
-        key_id, key_path = c["id"], (c["workspace"], c["path"])
-        if key_id in seen_ids or key_path in seen_paths:
-            duplicates.append(c["path"])
-        seen_ids.add(key_id)
-        seen_paths.add(key_path)
-    if duplicates:
-        raise ConflictError("The batch repeats a path or id.", paths=_unique(duplicates))
-    batch_ids = {c["id"] for c in contexts}
-    earlier: set[str] = set()
-    for c in contexts:
-        parent_id = c.get("parent_id")
-        if parent_id is not None and parent_id in batch_ids and parent_id not in earlier:
-            raise NotFoundError(f"The parent {parent_id} of {c['path']} does not exist.", parent_id=parent_id, path=c["path"])
-        earlier.add(c["id"])
-    version_keys = [(v["workspace"], v["context_id"], v["number"]) for v in versions]
-    if len(set(version_keys)) != len(version_keys):
-        raise ConflictError("The batch repeats a version.", versions=[f"{v['context_id']}:{v['number']}" for v in versions])
-    type_keys = [(t["workspace"], t["name"]) for t in types]
-    if len(set(type_keys)) != len(type_keys):
-        raise ConflictError("The batch repeats a context type.", names=[t["name"] for t in types])
+    logger.error("graph store error %s: %s", code, exc.message)
+    return ContextQLError("The graph store failed to run the operation.")

@@ -66,7 +66,7 @@ async def test_move_enqueues_the_whole_subtree(store, workspace):
     tree = await create_tree(store, workspace, ["/m", "/m/x", "/m/x/y", "/n"])
     await store.complete_index_tasks(list((await claim_all(store, workspace)).values()))
     x = tree["/m/x"]
-    await store.move_context(workspace, x.id, x.version, "/n/x", tree["/n"].id, move_version(x, "/n/x"))
+    await store.move_context(workspace, x.id, x.version, "/n/x", move_version(x, "/n/x"))
     tasks = await claim_all(store, workspace)
     assert set(tasks) == {x.id, tree["/m/x/y"].id}
     assert tasks[x.id].since == 2 and tasks[tree["/m/x/y"].id].since == NO_HISTORY

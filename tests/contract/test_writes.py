@@ -86,7 +86,7 @@ TREE = ["/src", "/src/a", "/src/a/b", "/src/a/b/c", "/src/a/d", "/src/e", "/dst"
 async def test_move_subtree_rewrites_paths_and_relinks(store, workspace):
     tree = await create_tree(store, workspace, TREE)
     a, dst = tree["/src/a"], tree["/dst"]
-    moved = await store.move_context(workspace, a.id, a.version, "/dst/a2", dst.id, move_version(a, "/dst/a2"))
+    moved = (await store.move_context(workspace, a.id, a.version, "/dst/a2", move_version(a, "/dst/a2"))).count
     assert moved == 4
     expected = {"/src/a": "/dst/a2", "/src/a/b": "/dst/a2/b", "/src/a/b/c": "/dst/a2/b/c", "/src/a/d": "/dst/a2/d"}
     now = await store.get_by_ids(workspace, [tree[old].id for old in expected])
@@ -123,13 +123,13 @@ async def test_move_subtree_rewrites_paths_and_relinks(store, workspace):
 async def test_move_to_root_and_rename_in_place(store, workspace):
     tree = await create_tree(store, workspace, ["/p", "/p/q", "/p/q/r"])
     q = tree["/p/q"]
-    assert await store.move_context(workspace, q.id, q.version, "/q", None, move_version(q, "/q")) == 2
+    assert (await store.move_context(workspace, q.id, q.version, "/q", move_version(q, "/q"))).count == 2
     got = await store.get_by_paths(workspace, ["/q", "/q/r"])
     assert got["/q"].parent_id is None and got["/q/r"].parent_id == q.id
     assert await store.count_children(workspace, [tree["/p"].id]) == {tree["/p"].id: 0}
     # rename: same parent, new name
     q2 = got["/q"]
-    assert await store.move_context(workspace, q.id, q2.version, "/q-renamed", None, move_version(q2, "/q-renamed")) == 2
+    assert (await store.move_context(workspace, q.id, q2.version, "/q-renamed", move_version(q2, "/q-renamed"))).count == 2
     assert set(await store.get_by_paths(workspace, ["/q", "/q/r", "/q-renamed", "/q-renamed/r"])) == {
         "/q-renamed", "/q-renamed/r"}
 
@@ -139,10 +139,10 @@ async def test_move_under_own_subtree_conflicts(store, workspace):
     a = tree["/src/a"]
     for target in ("/src/a/b", "/src/a/b/c"):
         with pytest.raises(ConflictError):
-            await store.move_context(workspace, a.id, a.version, target + "/a", tree[target].id,
+            await store.move_context(workspace, a.id, a.version, target + "/a",
                                      move_version(a, target + "/a"))
     with pytest.raises(ConflictError):
-        await store.move_context(workspace, a.id, a.version, "/src/a/a", a.id, move_version(a, "/src/a/a"))
+        await store.move_context(workspace, a.id, a.version, "/src/a/a", move_version(a, "/src/a/a"))
     await _assert_unchanged(store, workspace, tree)
 
 
@@ -150,7 +150,7 @@ async def test_move_to_taken_path_conflicts(store, workspace):
     tree = await create_tree(store, workspace, TREE)
     a = tree["/src/a"]
     with pytest.raises(ConflictError) as info:
-        await store.move_context(workspace, a.id, a.version, "/src/e", tree["/src"].id, move_version(a, "/src/e"))
+        await store.move_context(workspace, a.id, a.version, "/src/e", move_version(a, "/src/e"))
     assert "/src/e" in info.value.details["paths"]
     await _assert_unchanged(store, workspace, tree)
 
@@ -159,7 +159,7 @@ async def test_move_with_stale_version_conflicts(store, workspace):
     tree = await create_tree(store, workspace, TREE)
     a = tree["/src/a"]
     with pytest.raises(ConflictError):
-        await store.move_context(workspace, a.id, a.version + 1, "/dst/a", tree["/dst"].id, move_version(a, "/dst/a"))
+        await store.move_context(workspace, a.id, a.version + 1, "/dst/a", move_version(a, "/dst/a"))
     await _assert_unchanged(store, workspace, tree)
 
 
@@ -168,14 +168,14 @@ async def test_move_missing_context_or_parent_is_not_found(store, workspace, oth
     a = tree["/src/a"]
     ghost = context(workspace, "/ghost")
     with pytest.raises(NotFoundError):
-        await store.move_context(workspace, ghost.id, 1, "/g", None, move_version(ghost, "/g"))
+        await store.move_context(workspace, ghost.id, 1, "/g", move_version(ghost, "/g"))
     with pytest.raises(NotFoundError):
-        await store.move_context(workspace, a.id, a.version, "/nowhere/a", new_id(), move_version(a, "/nowhere/a"))
+        await store.move_context(workspace, a.id, a.version, "/nowhere/a", move_version(a, "/nowhere/a"))
     foreign = await create_one(store, other_workspace, "/f")
     with pytest.raises(NotFoundError):
-        await store.move_context(workspace, a.id, a.version, "/f/a", foreign.id, move_version(a, "/f/a"))
+        await store.move_context(workspace, a.id, a.version, "/f/a", move_version(a, "/f/a"))
     with pytest.raises(NotFoundError):  # another workspace's context cannot be moved from here
-        await store.move_context(workspace, foreign.id, foreign.version, "/x", None,
+        await store.move_context(workspace, foreign.id, foreign.version, "/x",
                                  move_version(foreign.replace(workspace=workspace), "/x"))
     await _assert_unchanged(store, workspace, tree)
 
@@ -184,9 +184,9 @@ async def test_move_deep_subtree_beyond_thirty_levels(store, workspace):
     chain = ["/".join([""] + [f"n{i}" for i in range(depth + 1)]) for depth in range(40)]
     tree = await create_tree(store, workspace, ["/target", *chain])
     top = tree[chain[0]]
-    moved = await store.move_context(workspace, top.id, top.version, "/target/n0", tree["/target"].id,
+    moved = await store.move_context(workspace, top.id, top.version, "/target/n0",
                                      move_version(top, "/target/n0"))
-    assert moved == 40
+    assert moved.count == 40
     deepest = (await store.get_by_ids(workspace, [tree[chain[-1]].id]))[tree[chain[-1]].id]
     assert deepest.path == "/target" + chain[-1]
     assert deepest.depth == 41
@@ -209,7 +209,7 @@ async def test_delete_leaf(store, workspace):
     b = tree["/a/b"]
     new, version = changed(b, title="v2")
     await store.update_context(new, b.version, version)
-    assert await store.delete_context(workspace, b.id, recursive=False) == 1
+    assert (await store.delete_context(workspace, b.id, recursive=False))[1] == 1
     assert await store.get_by_ids(workspace, [b.id]) == {}
     assert await store.get_by_paths(workspace, ["/a/b"]) == {}
     assert await store.count_versions(workspace, b.id) == 0
@@ -227,7 +227,7 @@ async def test_delete_with_children_needs_recursive(store, workspace):
     with pytest.raises(ConflictError):
         await store.delete_context(workspace, a.id, recursive=False)
     assert len(await store.get_by_ids(workspace, [r.id for r in tree.values()])) == 5
-    assert await store.delete_context(workspace, a.id, recursive=True) == 4
+    assert (await store.delete_context(workspace, a.id, recursive=True))[1] == 4
     assert await store.get_by_ids(workspace, [r.id for r in tree.values()]) == {tree["/z"].id: tree["/z"]}
     assert await store.count_contexts(workspace, None) == 1
     gone = await store.versions_of(workspace, [r.id for r in tree.values() if r.path != "/z"])
@@ -236,10 +236,10 @@ async def test_delete_with_children_needs_recursive(store, workspace):
 
 async def test_delete_recursive_on_a_leaf_and_deep_subtree(store, workspace):
     leaf = await create_one(store, workspace, "/leaf")
-    assert await store.delete_context(workspace, leaf.id, recursive=True) == 1
+    assert (await store.delete_context(workspace, leaf.id, recursive=True))[1] == 1
     chain = ["/".join([""] + [f"n{i}" for i in range(depth + 1)]) for depth in range(40)]
     tree = await create_tree(store, workspace, chain)
-    assert await store.delete_context(workspace, tree[chain[0]].id, recursive=True) == 40
+    assert (await store.delete_context(workspace, tree[chain[0]].id, recursive=True))[1] == 40
     assert await store.count_contexts(workspace, None) == 0
 
 

@@ -1,0 +1,241 @@
+"""`WriteTx` on LadybugDB: the statements of one write transaction (rules in `graph/tree.py`).
+
+LadybugDB admits one writer, so the transaction is already serialised against every other
+write: `lock_tree` and `lock=True` cost nothing. Writes are deferred to the next read or the
+commit (see `engine.AsyncTx`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..access import AuditRecord
+from ..knowledge.records import Derivation
+from ..records import ContextRecord, ContextTypeRecord, VersionRecord
+from ..writes import Move, WriteTx
+from . import outbox
+from .access import AUDIT_FIELDS, Q_APPEND_AUDIT
+from .engine import MAX_TREE_DEPTH, AsyncTx, Tx, columns
+from .rows import (
+    C_COLS, CONTEXT_FIELDS, TYPE_FIELDS, VERSION_FIELDS,
+    _context, _context_row, _key, _type_row, _version_row,
+)
+
+# Statements that take many rows read them column-wise (see `Tx.run_rows`). A key
+# used to MATCH is first bound with WITH: `MATCH (c {id: $col[i]})` is not planned
+# as a primary-key lookup, `WITH $col[i] AS k MATCH (c {id: k})` is. Two such
+# lookups must be separated by a WITH, or the planner joins them as a cross product.
+Q_CREATE_CONTEXTS = f"""
+UNWIND range(1, $n_rows) AS i
+CREATE (c:Context {{{columns(*CONTEXT_FIELDS, "name", "depth")}}})
+CREATE (k:ContextPath {{key: $key[i], workspace: $workspace[i], context_id: $id[i]}})
+"""
+Q_LINK_PARENTS = """
+UNWIND range(1, $n_rows) AS i
+WITH i, $child[i] AS child
+MATCH (c:Context {id: child})
+WITH c, $parent[i] AS parent
+MATCH (p:Context {id: parent})
+CREATE (c)-[:CHILD_OF]->(p)
+"""
+Q_CREATE_VERSIONS = f"""
+UNWIND range(1, $n_rows) AS i
+WITH i, $context_id[i] AS owner
+MATCH (c:Context {{id: owner}})
+CREATE (c)-[:HAS_VERSION]->(v:Version {{{columns("id", *VERSION_FIELDS)}}})
+"""
+Q_CREATE_TYPES = f"""
+UNWIND range(1, $n_rows) AS i
+CREATE (t:ContextType {{{columns("key", *TYPE_FIELDS)}}})
+"""
+Q_SET_STATE = """
+MATCH (c:Context {id: $id}) SET c.kind = $kind, c.title = $title, c.content = $content,
+c.data = $data, c.tags = $tags, c.inherit = $inherit, c.version = $version,
+c.created_at = $created_at, c.updated_at = $updated_at, c.created_by = $created_by, c.updated_by = $updated_by
+"""
+SET_STATE_FIELDS = ("id", "kind", "title", "content", "data", "tags", "inherit", "version",
+                    "created_at", "updated_at", "created_by", "updated_by")
+Q_MOVE_PATHS = """
+UNWIND range(1, $n_rows) AS i
+WITH i, $id[i] AS moved
+MATCH (c:Context {id: moved})
+SET c.path = $path[i], c.name = $name[i], c.depth = $depth[i]
+CREATE (k:ContextPath {key: $key[i], workspace: $workspace[i], context_id: $id[i]})
+"""
+Q_HEADS = f"""
+UNWIND $ids AS i
+MATCH (c:Context {{id: i}}) WHERE c.workspace = $ws
+RETURN {C_COLS}
+"""
+Q_AT_PATHS = f"""
+UNWIND $keys AS k
+MATCH (p:ContextPath {{key: k}})
+MATCH (c:Context {{id: p.context_id}}) WHERE c.workspace = $ws
+RETURN {C_COLS}
+"""
+Q_TAKEN_IDS = "UNWIND $ids AS i MATCH (c:Context {id: i}) RETURN c.id"
+Q_TAKEN_VERSIONS = "UNWIND $ids AS i MATCH (v:Version {id: i}) RETURN v.id"
+Q_TAKEN_TYPES = "UNWIND $keys AS k MATCH (t:ContextType {key: k}) RETURN t.name"
+Q_SUBTREE = f"""
+MATCH (d:Context)-[:CHILD_OF*1..{MAX_TREE_DEPTH}]->(r:Context {{id: $id}})
+RETURN d.id, d.path
+"""
+Q_DELETE_KEYS = """
+UNWIND $keys AS k
+MATCH (p:ContextPath {key: k})
+DELETE p
+"""
+Q_DELETE_VERSIONS = """
+UNWIND $ids AS i
+MATCH (c:Context {id: i})
+OPTIONAL MATCH (c)-[:HAS_VERSION]->(v:Version)
+WITH v WHERE v IS NOT NULL
+DETACH DELETE v
+"""
+Q_DELETE_CONTEXTS = """
+UNWIND $ids AS i
+MATCH (c:Context {id: i})
+DETACH DELETE c
+"""
+Q_ORIGIN = "MERGE (o:Origin {id: $id}) ON CREATE SET o.workspace = $ws, o.path = $path ON MATCH SET o.path = $path"
+Q_DERIVED_FROM = (
+    "MATCH (o:Origin {id: $id}) WITH o MATCH (s:Origin {id: $sid}) "
+    "CREATE (o)-[:DERIVED_FROM {version: $v, source_version: $sv, execution_id: $x, created_at: $at}]->(s)"
+)
+Q_PRODUCED_BY = (
+    "MATCH (o:Origin {id: $id}) WITH o MATCH (e:Execution {id: $x}) CREATE (o)-[:PRODUCED_BY {version: $v}]->(e)"
+)
+
+
+class LadybugWriteTx(WriteTx):
+    def __init__(self, tx: AsyncTx) -> None:
+        self._tx = tx
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def lock_tree(self, workspace: str) -> None:
+        return None  # the only writer
+
+    async def heads(self, workspace: str, ids: Sequence[str], *, lock: bool = False) -> dict[str, ContextRecord]:
+        rows = await self._tx.call(lambda tx: tx.run_batched(Q_HEADS, "ids", list(dict.fromkeys(ids)), {"ws": workspace}))
+        return {rec.id: rec for rec in map(_context, rows)}
+
+    async def at_paths(self, workspace: str, paths: Sequence[str]) -> dict[str, ContextRecord]:
+        keys = [_key(workspace, p) for p in dict.fromkeys(paths)]
+        rows = await self._tx.call(lambda tx: tx.run_batched(Q_AT_PATHS, "keys", keys, {"ws": workspace}))
+        return {rec.path: rec for rec in map(_context, rows)}
+
+    async def taken_ids(self, ids: Sequence[str]) -> set[str]:
+        rows = await self._tx.call(lambda tx: tx.run_batched(Q_TAKEN_IDS, "ids", list(ids)))
+        return {row[0] for row in rows}
+
+    async def taken_versions(self, version_ids: Sequence[str]) -> set[str]:
+        rows = await self._tx.call(lambda tx: tx.run_batched(Q_TAKEN_VERSIONS, "ids", list(version_ids)))
+        return {row[0] for row in rows}
+
+    async def taken_types(self, workspace: str, names: Sequence[str]) -> set[str]:
+        keys = [_key(workspace, n) for n in names]
+        rows = await self._tx.call(lambda tx: tx.run_batched(Q_TAKEN_TYPES, "keys", keys))
+        return {row[0] for row in rows}
+
+    async def descendants(self, workspace: str, root: ContextRecord) -> list[tuple[str, str]]:
+        rows = await self._tx.call(lambda tx: tx.run(Q_SUBTREE, {"id": root.id}))
+        return [(row[0], row[1]) for row in rows]
+
+    async def execution_exists(self, workspace: str, execution_id: str) -> bool:
+        rows = await self._tx.call(lambda tx: tx.run(
+            "MATCH (e:Execution {id: $id}) WHERE e.workspace = $ws RETURN e.id", {"id": execution_id, "ws": workspace}
+        ))
+        return bool(rows)
+
+    # -- writes (deferred) ---------------------------------------------------------------------
+
+    async def insert_contexts(self, records: Sequence[ContextRecord]) -> None:
+        rows = [_context_row(rec) for rec in records]
+        links = [{"child": rec.id, "parent": rec.parent_id} for rec in records if rec.parent_id]
+
+        def run(tx: Tx) -> None:
+            tx.run_rows(Q_CREATE_CONTEXTS, rows)
+            if links:
+                tx.run_rows(Q_LINK_PARENTS, links)
+
+        self._tx.defer(run)
+
+    async def insert_versions(self, versions: Sequence[VersionRecord]) -> None:
+        rows = [_version_row(v) for v in versions]
+        self._tx.defer(lambda tx: tx.run_rows(Q_CREATE_VERSIONS, rows))
+
+    async def insert_types(self, types: Sequence[ContextTypeRecord]) -> None:
+        rows = [_type_row(t) for t in types]
+        self._tx.defer(lambda tx: tx.run_rows(Q_CREATE_TYPES, rows))
+
+    async def set_state(self, record: ContextRecord) -> None:
+        row = _context_row(record)
+        self._tx.defer(lambda tx: tx.run(Q_SET_STATE, {k: row[k] for k in SET_STATE_FIELDS}))
+
+    async def move(self, workspace: str, root: ContextRecord, new_parent_id: str | None, moves: Sequence[Move]) -> None:
+        old_keys = [_key(workspace, m.old_path) for m in moves]
+        rows = [
+            {"id": m.id, "path": m.new_path, "name": m.new_path.rsplit("/", 1)[-1], "depth": m.new_path.count("/"),
+             "key": _key(workspace, m.new_path), "workspace": workspace}
+            for m in moves
+        ]
+
+        def run(tx: Tx) -> None:
+            tx.run_batched(Q_DELETE_KEYS, "keys", old_keys)
+            tx.run_rows(Q_MOVE_PATHS, rows)
+            tx.run("MATCH (c:Context {id: $id})-[e:CHILD_OF]->(:Context) DELETE e", {"id": root.id})
+            if new_parent_id is not None:
+                tx.run(
+                    "MATCH (c:Context {id: $id}) MATCH (p:Context {id: $pid}) CREATE (c)-[:CHILD_OF]->(p)",
+                    {"id": root.id, "pid": new_parent_id},
+                )
+            tx.run(
+                "MATCH (c:Context {id: $id}) SET c.parent_id = $pid, c.version = $version, "
+                "c.updated_at = $at, c.updated_by = $by",
+                {"id": root.id, "pid": new_parent_id, "version": int(root.version),
+                 "at": int(root.updated_at), "by": root.updated_by},
+            )
+
+        self._tx.defer(run)
+
+    async def delete(self, workspace: str, doomed: Sequence[tuple[str, str]]) -> None:
+        ids = [cid for cid, _ in doomed]
+        keys = [_key(workspace, path) for _, path in doomed]
+
+        def run(tx: Tx) -> None:
+            tx.run_batched(Q_DELETE_VERSIONS, "ids", ids)
+            tx.run_batched(Q_DELETE_KEYS, "keys", keys)
+            tx.run_batched(Q_DELETE_CONTEXTS, "ids", ids)
+
+        self._tx.defer(run)
+
+    async def enqueue_index(self, workspace: str, items: Sequence[tuple[str, int]]) -> None:
+        items = list(items)
+        self._tx.defer(lambda tx: outbox.enqueue(tx, workspace, items))
+
+    async def append_audit(self, records: Sequence[AuditRecord]) -> None:
+        rows = [{f: getattr(r, f) for f in AUDIT_FIELDS} for r in records]
+
+        def run(tx: Tx) -> None:
+            for row in rows:  # usually one entry per write
+                tx.run(Q_APPEND_AUDIT, row)
+
+        self._tx.defer(run)
+
+    async def record_derivation(self, derivation: Derivation) -> None:
+        d = derivation
+
+        def run(tx: Tx) -> None:
+            for ref_id, path in [(d.context_id, d.path), *((s.id, s.path) for s in d.sources)]:
+                tx.run(Q_ORIGIN, {"id": ref_id, "ws": d.workspace, "path": path})
+            for source in d.sources:
+                tx.run(Q_DERIVED_FROM, {"id": d.context_id, "sid": source.id, "v": d.version, "sv": source.version,
+                                        "x": d.execution_id or "", "at": d.created_at})
+            if d.execution_id is not None:
+                tx.run(Q_PRODUCED_BY, {"id": d.context_id, "x": d.execution_id, "v": d.version})
+
+        self._tx.defer(run)
+
+
+

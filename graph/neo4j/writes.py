@@ -1,0 +1,288 @@
+"""`WriteTx` on Neo4j: the statements of one write transaction (rules in `graph/tree.py`).
+
+Reads run at once. Writes are collected as `CALL () { ... }` parts, each with parameters of
+its own, and sent as ONE composed statement before the next read or the commit, so a write
+costs its reads plus one round trip however many records it implies (version, outbox task,
+lineage, audit entry).
+
+Locks: `lock_tree` write-locks the workspace's `TreeLock` node (unique per workspace,
+migration 0008), ordering every tree-shape change of a workspace; `heads(..., lock=True)`
+write-locks the contexts themselves (`SET n._lock = true REMOVE n._lock`, the pattern of the
+Neo4j manual, "Concurrent data access"), so what it returns is read under the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import neo4j
+
+from ..access import AuditRecord
+from ..knowledge.records import Derivation
+from ..records import ContextRecord, ContextTypeRecord, VersionRecord
+from ..writes import Move, WriteTx
+from .access import AUDIT_FIELDS
+from .convert import UPDATABLE, context_props, context_record, type_props, version_props
+from .outbox import task_params
+
+LOCK_TREE = """
+MERGE (l:TreeLock {workspace: $workspace})
+SET l._lock = true
+REMOVE l._lock
+"""
+
+HEADS = """
+UNWIND $ids AS id
+MATCH (c:Context {workspace: $workspace, id: id})
+RETURN properties(c) AS props
+"""
+
+LOCKED_HEADS = """
+UNWIND $ids AS id
+MATCH (c:Context {workspace: $workspace, id: id})
+SET c._lock = true
+REMOVE c._lock
+RETURN properties(c) AS props
+"""
+
+AT_PATHS = """
+UNWIND $paths AS path
+MATCH (c:Context {workspace: $workspace, path: path})
+RETURN properties(c) AS props
+"""
+
+TAKEN_IDS = "UNWIND $ids AS id MATCH (c:Context {id: id}) RETURN c.id"
+TAKEN_TYPES = "UNWIND $names AS name MATCH (t:ContextType {workspace: $workspace, name: name}) RETURN t.name"
+
+# The (workspace, path) uniqueness index serves the prefix scan.
+DESCENDANTS = """
+MATCH (d:Context)
+WHERE d.workspace = $workspace AND d.path STARTS WITH $prefix
+RETURN d.id, d.path
+"""
+
+EXECUTION_EXISTS = "MATCH (e:Execution {id: $id}) WHERE e.workspace = $workspace RETURN e.id"
+
+# -- write parts: `{p}` is replaced by the part's parameter prefix ------------------------------
+
+INSERT_CONTEXTS = """
+CALL () {
+  UNWIND ${p}rows AS row
+  CREATE (c:Context)
+  SET c = row
+}
+CALL () {
+  UNWIND ${p}rows AS row
+  WITH row WHERE row.parent_id IS NOT NULL
+  MATCH (c:Context {workspace: row.workspace, id: row.id})
+  MATCH (p:Context {workspace: row.workspace, id: row.parent_id})
+  CREATE (c)-[:CHILD_OF]->(p)
+}
+"""
+
+INSERT_VERSIONS = """
+CALL () {
+  UNWIND ${p}rows AS row
+  MATCH (c:Context {workspace: row.workspace, id: row.context_id})
+  CREATE (c)-[:HAS_VERSION]->(v:Version)
+  SET v = row
+}
+"""
+
+INSERT_TYPES = """
+CALL () {
+  UNWIND ${p}rows AS row
+  CREATE (t:ContextType)
+  SET t = row
+}
+"""
+
+SET_STATE = """
+CALL () {
+  MATCH (c:Context {workspace: ${p}workspace, id: ${p}id})
+  SET c += ${p}props
+}
+"""
+
+MOVE = """
+CALL () {
+  UNWIND ${p}moves AS m
+  MATCH (c:Context {workspace: ${p}workspace, id: m.id})
+  SET c.path = m.path, c.name = m.name, c.depth = m.depth
+}
+CALL () {
+  MATCH (c:Context {workspace: ${p}workspace, id: ${p}id})
+  OPTIONAL MATCH (c)-[link:CHILD_OF]->()
+  DELETE link
+}
+CALL () {
+  MATCH (c:Context {workspace: ${p}workspace, id: ${p}id})
+  SET c.parent_id = ${p}parent_id, c.version = ${p}version, c.updated_at = ${p}at, c.updated_by = ${p}by
+  WITH c
+  MATCH (p:Context {workspace: ${p}workspace, id: ${p}parent_id})
+  CREATE (c)-[:CHILD_OF]->(p)
+}
+"""
+
+DELETE = """
+CALL () {
+  UNWIND ${p}ids AS id
+  MATCH (c:Context {workspace: ${p}workspace, id: id})
+  OPTIONAL MATCH (c)-[:HAS_VERSION]->(v:Version)
+  DETACH DELETE v
+}
+CALL () {
+  UNWIND ${p}ids AS id
+  MATCH (c:Context {workspace: ${p}workspace, id: id})
+  DETACH DELETE c
+}
+"""
+
+ENQUEUE = """
+CALL () {
+  UNWIND ${p}items AS item
+  WITH item, ${p}task AS task
+  MERGE (t:IndexTask {context_id: item.id})
+  ON CREATE SET t.workspace = ${p}workspace, t.since = item.since, t.token = task.token,
+    t.enqueued_at = task.now, t.not_before = task.now, t.claimed_until = 0, t.attempts = 0, t.last_error = ''
+  ON MATCH SET t.since = CASE WHEN t.since < item.since THEN t.since ELSE item.since END,
+    t.token = task.token, t.not_before = task.now, t.claimed_until = 0, t.attempts = 0
+}
+"""
+
+APPEND_AUDIT = """
+CALL () {
+  UNWIND ${p}rows AS row
+  CREATE (a:AuditEntry)
+  SET a = row
+}
+"""
+
+RECORD_DERIVATION = """
+CALL () {
+  MERGE (o:Origin {id: ${p}id}) ON CREATE SET o.workspace = ${p}ws
+  SET o.path = ${p}path
+  WITH o
+  CALL (o) {
+    UNWIND ${p}sources AS src
+    MERGE (s:Origin {id: src.id}) ON CREATE SET s.workspace = ${p}ws
+    SET s.path = src.path
+    CREATE (o)-[:DERIVED_FROM {version: ${p}v, source_version: src.version, execution_id: ${p}xs, created_at: ${p}at}]->(s)
+  }
+  CALL (o) {
+    MATCH (e:Execution {id: ${p}x}) WHERE e.workspace = ${p}ws
+    CREATE (o)-[:PRODUCED_BY {version: ${p}v}]->(e)
+  }
+}
+"""
+
+class Neo4jWriteTx(WriteTx):
+    def __init__(self, tx: neo4j.AsyncManagedTransaction, count: Any) -> None:
+        self._tx = tx
+        self._count = count
+        self._parts: list[str] = []
+        self._params: dict[str, Any] = {}
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _defer(self, template: str, **params: Any) -> None:
+        prefix = f"w{len(self._parts)}_"
+        self._parts.append(template.replace("{p}", prefix))
+        self._params.update({prefix + name: value for name, value in params.items()})
+
+    async def flush(self) -> None:
+        """Send the collected writes as one statement."""
+        if not self._parts:
+            return
+        query, params = "\n".join(self._parts), self._params
+        self._parts, self._params = [], {}
+        await self._run(query, params)
+
+    async def _run(self, query: str, params: dict[str, Any]) -> list[list[Any]]:
+        self._count()
+        result = await self._tx.run(query, params)
+        return await result.values()
+
+    async def _read(self, query: str, **params: Any) -> list[list[Any]]:
+        await self.flush()
+        return await self._run(query, params)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def lock_tree(self, workspace: str) -> None:
+        await self._read(LOCK_TREE, workspace=workspace)
+
+    async def heads(self, workspace: str, ids: Sequence[str], *, lock: bool = False) -> dict[str, ContextRecord]:
+        rows = await self._read(LOCKED_HEADS if lock else HEADS, workspace=workspace, ids=list(dict.fromkeys(ids)))
+        return {rec.id: rec for rec in (context_record(row[0]) for row in rows)}
+
+    async def at_paths(self, workspace: str, paths: Sequence[str]) -> dict[str, ContextRecord]:
+        rows = await self._read(AT_PATHS, workspace=workspace, paths=list(dict.fromkeys(paths)))
+        return {rec.path: rec for rec in (context_record(row[0]) for row in rows)}
+
+    async def taken_ids(self, ids: Sequence[str]) -> set[str]:
+        return {row[0] for row in await self._read(TAKEN_IDS, ids=list(ids))}
+
+    async def taken_versions(self, version_ids: Sequence[str]) -> set[str]:
+        keys = []
+        for vid in version_ids:
+            context_id, _, number = vid.rpartition(":")
+            keys.append({"id": vid, "context_id": context_id, "number": int(number)})
+        rows = await self._read(
+            "UNWIND $keys AS key MATCH (v:Version {context_id: key.context_id, number: key.number}) RETURN key.id",
+            keys=keys,
+        )
+        return {row[0] for row in rows}
+
+    async def taken_types(self, workspace: str, names: Sequence[str]) -> set[str]:
+        return {row[0] for row in await self._read(TAKEN_TYPES, workspace=workspace, names=list(names))}
+
+    async def descendants(self, workspace: str, root: ContextRecord) -> list[tuple[str, str]]:
+        rows = await self._read(DESCENDANTS, workspace=workspace, prefix=root.path + "/")
+        return [(row[0], row[1]) for row in rows]
+
+    async def execution_exists(self, workspace: str, execution_id: str) -> bool:
+        return bool(await self._read(EXECUTION_EXISTS, workspace=workspace, id=execution_id))
+
+    # -- writes (collected) ---------------------------------------------------------------------
+
+    async def insert_contexts(self, records: Sequence[ContextRecord]) -> None:
+        self._defer(INSERT_CONTEXTS, rows=[context_props(rec) for rec in records])
+
+    async def insert_versions(self, versions: Sequence[VersionRecord]) -> None:
+        self._defer(INSERT_VERSIONS, rows=[version_props(v) for v in versions])
+
+    async def insert_types(self, types: Sequence[ContextTypeRecord]) -> None:
+        self._defer(INSERT_TYPES, rows=[type_props(t) for t in types])
+
+    async def set_state(self, record: ContextRecord) -> None:
+        props = context_props(record)
+        self._defer(SET_STATE, workspace=record.workspace, id=record.id, props={k: props[k] for k in UPDATABLE})
+
+    async def move(self, workspace: str, root: ContextRecord, new_parent_id: str | None, moves: Sequence[Move]) -> None:
+        self._defer(
+            MOVE, workspace=workspace, id=root.id, parent_id=new_parent_id, version=int(root.version),
+            at=int(root.updated_at), by=root.updated_by,
+            moves=[{"id": m.id, "path": m.new_path, "name": m.new_path.rsplit("/", 1)[-1],
+                    "depth": m.new_path.count("/")} for m in moves],
+        )
+
+    async def delete(self, workspace: str, doomed: Sequence[tuple[str, str]]) -> None:
+        self._defer(DELETE, workspace=workspace, ids=[cid for cid, _ in doomed])
+
+    async def enqueue_index(self, workspace: str, items: Sequence[tuple[str, int]]) -> None:
+        merged = dict((cid, int(since)) for cid, since in items)
+        self._defer(ENQUEUE, workspace=workspace, task=task_params(),
+                    items=[{"id": cid, "since": since} for cid, since in merged.items()])
+
+    async def append_audit(self, records: Sequence[AuditRecord]) -> None:
+        self._defer(APPEND_AUDIT, rows=[{f: getattr(r, f) for f in AUDIT_FIELDS} for r in records])
+
+    async def record_derivation(self, derivation: Derivation) -> None:
+        d = derivation
+        self._defer(
+            RECORD_DERIVATION, ws=d.workspace, id=d.context_id, path=d.path, v=d.version, x=d.execution_id,
+            xs=d.execution_id or "", at=d.created_at,
+            sources=[{"id": s.id, "path": s.path, "version": s.version} for s in d.sources],
+        )

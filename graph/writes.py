@@ -1,0 +1,130 @@
+"""One write transaction, as narrow operations a backend executes; the rules are in `graph/tree.py`.
+
+A write is `await store.write(work)`: the backend opens ONE transaction, runs `work(tx)` (an
+async function of the rules, which reads and writes through the `WriteTx` below) and commits
+it, or rolls everything back when `work` raises. The backend may run `work` again after a
+transient failure (a deadlock, a leader change), so `work` must do nothing but call `tx`.
+
+Reads see the transaction's own writes. Writes may be buffered and sent together (one round
+trip) before the next read or the commit, so a backend error surfaces there, never half-kept.
+
+Serialisation: `lock_tree` orders every change of a workspace's tree shape (create, move,
+delete, import) against the others; `heads(..., lock=True)` orders writes of single contexts.
+LadybugDB admits one writer at a time, so there both are free; Neo4j takes write locks.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from .access import AuditRecord
+from .knowledge.records import Derivation, SourceRef
+from .records import ContextRecord, ContextTypeRecord, VersionRecord
+
+T = TypeVar("T")
+
+Work = Callable[["WriteTx"], Awaitable[T]]
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One context whose path changes with a moved subtree."""
+
+    id: str
+    old_path: str
+    new_path: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteEffects:
+    """What a write implies besides its own records, committed in the same transaction.
+
+    `derived_from` maps a written context's id to the sources it was derived from: each of
+    those contexts gets lineage, naming `execution_id` when a tool run produced it.
+    """
+
+    audit: Sequence[AuditRecord] = ()
+    derived_from: dict[str, Sequence[SourceRef]] = field(default_factory=dict)
+    execution_id: str | None = None
+
+
+NO_EFFECTS = WriteEffects()
+
+
+class WriteTx(abc.ABC):
+    """The statements of one open write transaction (see the module docstring)."""
+
+    # -- reads (inside the transaction) ------------------------------------------------------
+
+    @abc.abstractmethod
+    async def lock_tree(self, workspace: str) -> None:
+        """Serialise this transaction against every other tree-shape change of `workspace`."""
+
+    @abc.abstractmethod
+    async def heads(self, workspace: str, ids: Sequence[str], *, lock: bool = False) -> dict[str, ContextRecord]:
+        """Current state of contexts by id (absent when missing); with `lock`, write-locked first."""
+
+    @abc.abstractmethod
+    async def at_paths(self, workspace: str, paths: Sequence[str]) -> dict[str, ContextRecord]:
+        """Contexts by path (absent when missing)."""
+
+    @abc.abstractmethod
+    async def taken_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` name a context of ANY workspace (ids are unique store-wide)."""
+
+    @abc.abstractmethod
+    async def taken_versions(self, version_ids: Sequence[str]) -> set[str]:
+        """Which of the version ids (`context_id:number`) exist."""
+
+    @abc.abstractmethod
+    async def taken_types(self, workspace: str, names: Sequence[str]) -> set[str]:
+        """Which context-type names exist in `workspace`."""
+
+    @abc.abstractmethod
+    async def descendants(self, workspace: str, root: ContextRecord) -> list[tuple[str, str]]:
+        """(id, path) of every context below `root`, not `root` itself."""
+
+    @abc.abstractmethod
+    async def execution_exists(self, workspace: str, execution_id: str) -> bool:
+        """Whether a tool execution of `workspace` has this id."""
+
+    # -- writes (may be buffered until the next read or the commit) --------------------------
+
+    @abc.abstractmethod
+    async def insert_contexts(self, records: Sequence[ContextRecord]) -> None:
+        """New contexts, parents first, each linked to its `parent_id` (checked to exist)."""
+
+    @abc.abstractmethod
+    async def insert_versions(self, versions: Sequence[VersionRecord]) -> None:
+        """New versions of contexts that exist (or are inserted earlier in this transaction)."""
+
+    @abc.abstractmethod
+    async def insert_types(self, types: Sequence[ContextTypeRecord]) -> None:
+        ...
+
+    @abc.abstractmethod
+    async def set_state(self, record: ContextRecord) -> None:
+        """Overwrite a context's fields except identity and place in the tree."""
+
+    @abc.abstractmethod
+    async def move(self, workspace: str, root: ContextRecord, new_parent_id: str | None, moves: Sequence[Move]) -> None:
+        """Rewrite the paths of a moved subtree and re-link its root (`root` is its new state)."""
+
+    @abc.abstractmethod
+    async def delete(self, workspace: str, doomed: Sequence[tuple[str, str]]) -> None:
+        """Remove contexts (id, path) with all their versions."""
+
+    @abc.abstractmethod
+    async def enqueue_index(self, workspace: str, items: Sequence[tuple[str, int]]) -> None:
+        """Search-index outbox tasks: (context id, first version to index or `NO_HISTORY`)."""
+
+    @abc.abstractmethod
+    async def append_audit(self, records: Sequence[AuditRecord]) -> None:
+        ...
+
+    @abc.abstractmethod
+    async def record_derivation(self, derivation: Derivation) -> None:
+        """Lineage edges of one version (sources and execution checked to exist by the caller)."""
