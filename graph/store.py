@@ -27,7 +27,9 @@ from .filters import Filter, Order
 from .knowledge.contract import KnowledgeGraphContract
 from .outbox import IndexTask
 from .records import ContextRecord, ContextTypeRecord, Page, VersionRecord
-from .writes import WriteEffects, Work
+from .errors import NotFoundError
+from .knowledge.records import Derivation
+from .writes import WriteEffects, WriteTx, Work
 
 T = TypeVar("T")
 
@@ -205,6 +207,17 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
         (compare-and-set: `ConflictError` when stale, `NotFoundError` when it does not exist)."""
 
     # -- bulk -----------------------------------------------------------------
+
+    async def record_derivation(self, derivation: Derivation) -> None:
+        """Lineage of one version, in its own transaction (a context write records its lineage itself)."""
+        async def work(tx: WriteTx) -> None:
+            if derivation.execution_id is not None and not await tx.execution_exists(
+                derivation.workspace, derivation.execution_id
+            ):
+                raise NotFoundError(f"Execution {derivation.execution_id} does not exist.", ids=[derivation.execution_id])
+            await tx.record_derivation(derivation)
+
+        await self.write(work)
 
     async def import_records(
         self,

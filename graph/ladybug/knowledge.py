@@ -20,7 +20,6 @@ from ..knowledge.records import (
     AGENT,
     CONTEXT,
     TOOL,
-    Derivation,
     ExecutionFilter,
     ExecutionRecord,
     GraphView,
@@ -370,34 +369,6 @@ class LadybugKnowledge:
         return GraphView(nodes, edges)
 
     # -- provenance -----------------------------------------------------------------------
-
-    async def record_derivation(self, derivation: Derivation) -> None:
-        d = derivation
-
-        def work(tx: Tx) -> None:
-            if d.execution_id is not None and not tx.run(
-                "MATCH (e:Execution {id: $id}) WHERE e.workspace = $ws RETURN e.id", {"id": d.execution_id, "ws": d.workspace}
-            ):
-                raise NotFoundError(f"Execution {d.execution_id} does not exist.", id=d.execution_id)
-            for ref_id, path in [(d.context_id, d.path), *((s.id, s.path) for s in d.sources)]:
-                tx.run(
-                    "MERGE (o:Origin {id: $id}) ON CREATE SET o.workspace = $ws, o.path = $path ON MATCH SET o.path = $path",
-                    {"id": ref_id, "ws": d.workspace, "path": path},
-                )
-            for source in d.sources:
-                tx.run(
-                    "MATCH (o:Origin {id: $id}) WITH o MATCH (s:Origin {id: $sid}) "
-                    "CREATE (o)-[:DERIVED_FROM {version: $v, source_version: $sv, execution_id: $x, created_at: $at}]->(s)",
-                    {"id": d.context_id, "sid": source.id, "v": d.version, "sv": source.version,
-                     "x": d.execution_id or "", "at": d.created_at},
-                )
-            if d.execution_id is not None:
-                tx.run(
-                    "MATCH (o:Origin {id: $id}) WITH o MATCH (e:Execution {id: $x}) CREATE (o)-[:PRODUCED_BY {version: $v}]->(e)",
-                    {"id": d.context_id, "x": d.execution_id, "v": d.version},
-                )
-
-        await self._engine.write(work)
 
     async def lineage(self, workspace: str, context_id: str, forward: bool, depth: int, limit: int) -> Lineage:
         arrow = ("<-", "-") if forward else ("-", "->")

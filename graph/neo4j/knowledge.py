@@ -19,7 +19,6 @@ from ..knowledge.records import (
     AGENT,
     CONTEXT,
     TOOL,
-    Derivation,
     ExecutionFilter,
     ExecutionRecord,
     GraphView,
@@ -137,24 +136,6 @@ CALL (members) {{
   RETURN collect([m.id, labels(o)[0], o.id, properties(r)]) AS edges
 }}
 RETURN [m IN members | [labels(m)[0], m.id]], edges
-"""
-RECORD_DERIVATION = """
-OPTIONAL MATCH (e:Execution {id: $x}) WHERE e.workspace = $ws
-WITH e WHERE $x IS NULL OR e IS NOT NULL
-MERGE (o:Origin {id: $id}) ON CREATE SET o.workspace = $ws
-SET o.path = $path
-WITH e, o
-CALL (o) {
-  UNWIND $sources AS src
-  MERGE (s:Origin {id: src.id}) ON CREATE SET s.workspace = $ws
-  SET s.path = src.path
-  CREATE (o)-[:DERIVED_FROM {version: $v, source_version: src.version, execution_id: $xs, created_at: $at}]->(s)
-}
-CALL (o, e) {
-  WITH o, e WHERE e IS NOT NULL
-  CREATE (o)-[:PRODUCED_BY {version: $v}]->(e)
-}
-RETURN true
 """
 LINEAGE = """
 MATCH (o:Origin {id: $id}) WHERE o.workspace = $ws
@@ -378,19 +359,6 @@ class Neo4jKnowledge:
         return GraphView([_ref(label, node_id) for label, node_id in nodes], view_edges)
 
     # -- provenance -----------------------------------------------------------------------
-
-    async def record_derivation(self, derivation: Derivation) -> None:
-        d = derivation
-
-        def check(rows: list[list[Any]]) -> None:
-            if not rows:
-                raise NotFoundError(f"Execution {d.execution_id} does not exist.", id=d.execution_id)
-
-        await self._write(
-            RECORD_DERIVATION, check=check, ws=d.workspace, id=d.context_id, path=d.path, v=d.version,
-            x=d.execution_id, xs=d.execution_id or "", at=d.created_at,
-            sources=[{"id": s.id, "path": s.path, "version": s.version} for s in d.sources],
-        )
 
     async def lineage(self, workspace: str, context_id: str, forward: bool, depth: int, limit: int) -> Lineage:
         step = f"<-[:DERIVED_FROM]-{{1,{int(depth)}}}" if forward else f"-[:DERIVED_FROM]->{{1,{int(depth)}}}"
