@@ -201,10 +201,10 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
     async def list_context_types(self, workspace: str) -> list[ContextTypeRecord]:
         """All context types of a workspace, ordered by name."""
 
-    @abc.abstractmethod
     async def put_context_type(self, record: ContextTypeRecord, expected_version: int | None) -> None:
         """Create (`expected_version` None: must not exist, else `ConflictError`) or replace
         (compare-and-set: `ConflictError` when stale, `NotFoundError` when it does not exist)."""
+        await self.write(lambda tx: tree.put_type(tx, record, expected_version))
 
     # -- bulk -----------------------------------------------------------------
 

@@ -152,7 +152,7 @@ async def insert(
         if dup:
             raise ConflictError("A version already exists.", versions=sorted(dup))
     if types:
-        dup_types = await tx.taken_types(workspace, [t.name for t in types])
+        dup_types = set(await tx.type_versions(workspace, [t.name for t in types]))
         if dup_types:
             raise ConflictError(f"Context type {', '.join(sorted(dup_types))} already exists.", names=sorted(dup_types))
 
@@ -257,6 +257,24 @@ async def delete(
     await tx.enqueue_index(workspace, [(cid, NO_HISTORY) for cid, _ in doomed])
     await _apply_effects(tx, workspace, {}, effects)
     return head, len(doomed)
+
+
+async def put_type(tx: WriteTx, record: ContextTypeRecord, expected_version: int | None) -> None:
+    """Create a context type (`expected_version` None: it must not exist) or replace it (compare-and-set)."""
+    stored = (await tx.type_versions(record.workspace, [record.name], lock=True)).get(record.name)
+    if expected_version is None:
+        if stored is not None:
+            raise ConflictError(f"Context type {record.name} already exists.", names=[record.name])
+        await tx.insert_types([record])
+        return
+    if stored is None:
+        raise NotFoundError(f"Context type {record.name} does not exist.", names=[record.name])
+    if stored != expected_version:
+        raise ConflictError(
+            f"Context type {record.name} is at version {stored}, not {expected_version}: it was changed meanwhile.",
+            names=[record.name], currentVersion=stored, expectedVersion=expected_version,
+        )
+    await tx.replace_type(record)
 
 
 def _check_revision(head: ContextRecord, record: ContextRecord, version: VersionRecord) -> None:

@@ -80,8 +80,8 @@ class WriteTx(abc.ABC):
         """Which of the version ids (`context_id:number`) exist."""
 
     @abc.abstractmethod
-    async def taken_types(self, workspace: str, names: Sequence[str]) -> set[str]:
-        """Which context-type names exist in `workspace`."""
+    async def type_versions(self, workspace: str, names: Sequence[str], *, lock: bool = False) -> dict[str, int]:
+        """Version of each context type of `workspace` that exists; with `lock`, write-locked first."""
 
     @abc.abstractmethod
     async def descendants(self, workspace: str, root: ContextRecord) -> list[tuple[str, str]]:
@@ -104,6 +104,10 @@ class WriteTx(abc.ABC):
     @abc.abstractmethod
     async def insert_types(self, types: Sequence[ContextTypeRecord]) -> None:
         ...
+
+    @abc.abstractmethod
+    async def replace_type(self, record: ContextTypeRecord) -> None:
+        """Overwrite a context type's schema, version and timestamps."""
 
     @abc.abstractmethod
     async def set_state(self, record: ContextRecord) -> None:

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from ..cypher_filters import CypherFilterCompiler, page_clause, page_window
-from ..errors import ConflictError, NotFoundError
+from ..errors import ConflictError
 from ..filters import Filter, Order
 from ..records import ContextRecord, ContextTypeRecord, Page, VersionRecord
 from ..store import GraphStore
@@ -39,8 +39,8 @@ from ..outbox import NO_HISTORY, IndexTask
 from . import outbox
 from .engine import Engine, Tx
 from .knowledge import LadybugKnowledge
-from .rows import C_COLS, SEP, T_COLS, V_COLS, _context, _key, _now_us, _type, _type_row, _unique, _version
-from .writes import Q_CREATE_TYPES, LadybugWriteTx
+from .rows import C_COLS, SEP, T_COLS, V_COLS, _context, _key, _now_us, _type, _unique, _version
+from .writes import LadybugWriteTx
 from ..writes import Work
 
 T = TypeVar("T")
@@ -260,32 +260,6 @@ class LadybugStore(LadybugKnowledge, GraphStore):
             f"MATCH (t:ContextType) WHERE t.workspace = $ws RETURN {T_COLS} ORDER BY t.name", {"ws": workspace}
         )
         return [_type(row) for row in rows]
-
-    async def put_context_type(self, record: ContextTypeRecord, expected_version: int | None) -> None:
-        row = _type_row(record)
-
-        def work(tx: Tx) -> None:
-            found = tx.run("MATCH (t:ContextType {key: $key}) RETURN t.version", {"key": row["key"]})
-            if expected_version is None:
-                if found:
-                    raise ConflictError(f"context type {record.name} already exists", name=record.name)
-                tx.run_rows(Q_CREATE_TYPES, [row])
-                return
-            if not found:
-                raise NotFoundError(f"context type {record.name} does not exist", name=record.name)
-            stored = int(found[0][0])
-            if stored != expected_version:
-                raise ConflictError(
-                    f"context type {record.name} is at version {stored}, not {expected_version}",
-                    name=record.name, expected_version=expected_version, actual_version=stored,
-                )
-            tx.run(
-                "MATCH (t:ContextType {key: $key}) SET t.schema = $schema, t.version = $version, "
-                "t.created_at = $created_at, t.updated_at = $updated_at, t.updated_by = $updated_by",
-                {k: v for k, v in row.items() if k not in ("workspace", "name")},
-            )
-
-        await self._engine.write(work)
 
     # -- bulk -----------------------------------------------------------------
 

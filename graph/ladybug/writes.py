@@ -75,7 +75,11 @@ RETURN {C_COLS}
 """
 Q_TAKEN_IDS = "UNWIND $ids AS i MATCH (c:Context {id: i}) RETURN c.id"
 Q_TAKEN_VERSIONS = "UNWIND $ids AS i MATCH (v:Version {id: i}) RETURN v.id"
-Q_TAKEN_TYPES = "UNWIND $keys AS k MATCH (t:ContextType {key: k}) RETURN t.name"
+Q_TYPE_VERSIONS = "UNWIND $keys AS k MATCH (t:ContextType {key: k}) RETURN t.name, t.version"
+Q_REPLACE_TYPE = """
+MATCH (t:ContextType {key: $key}) SET t.schema = $schema, t.version = $version,
+t.created_at = $created_at, t.updated_at = $updated_at, t.updated_by = $updated_by
+"""
 Q_SUBTREE = f"""
 MATCH (d:Context)-[:CHILD_OF*1..{MAX_TREE_DEPTH}]->(r:Context {{id: $id}})
 RETURN d.id, d.path
@@ -133,10 +137,10 @@ class LadybugWriteTx(WriteTx):
         rows = await self._tx.call(lambda tx: tx.run_batched(Q_TAKEN_VERSIONS, "ids", list(version_ids)))
         return {row[0] for row in rows}
 
-    async def taken_types(self, workspace: str, names: Sequence[str]) -> set[str]:
+    async def type_versions(self, workspace: str, names: Sequence[str], *, lock: bool = False) -> dict[str, int]:
         keys = [_key(workspace, n) for n in names]
-        rows = await self._tx.call(lambda tx: tx.run_batched(Q_TAKEN_TYPES, "keys", keys))
-        return {row[0] for row in rows}
+        rows = await self._tx.call(lambda tx: tx.run_batched(Q_TYPE_VERSIONS, "keys", keys))
+        return {row[0]: int(row[1]) for row in rows}
 
     async def descendants(self, workspace: str, root: ContextRecord) -> list[tuple[str, str]]:
         rows = await self._tx.call(lambda tx: tx.run(Q_SUBTREE, {"id": root.id}))
@@ -168,6 +172,10 @@ class LadybugWriteTx(WriteTx):
     async def insert_types(self, types: Sequence[ContextTypeRecord]) -> None:
         rows = [_type_row(t) for t in types]
         self._tx.defer(lambda tx: tx.run_rows(Q_CREATE_TYPES, rows))
+
+    async def replace_type(self, record: ContextTypeRecord) -> None:
+        row = {k: v for k, v in _type_row(record).items() if k not in ("workspace", "name")}
+        self._tx.defer(lambda tx: tx.run(Q_REPLACE_TYPE, row))
 
     async def set_state(self, record: ContextRecord) -> None:
         row = _context_row(record)

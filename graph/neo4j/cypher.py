@@ -143,20 +143,9 @@ WITH t ORDER BY t.name
 RETURN properties(t) AS props
 """
 
-CREATE_TYPE = """
-CREATE (t:ContextType)
-SET t = $props
-"""
 
-REPLACE_TYPE = """
-OPTIONAL MATCH (t:ContextType {workspace: $workspace, name: $name})
-SET t._lock = true
-WITH t, t.version AS stored
-WITH t, stored, t IS NOT NULL AND stored = $expected AS ok
-FOREACH (_ IN CASE WHEN ok THEN [1] ELSE [] END | SET t = $props)
-REMOVE t._lock
-RETURN t IS NOT NULL AS found, stored, ok
-"""
+
+
 
 # -- workspace ------------------------------------------------------------------------------------------------
 

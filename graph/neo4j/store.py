@@ -35,7 +35,6 @@ from . import access
 from . import cypher, outbox
 from .convert import (
     context_record,
-    type_props,
     type_record,
     version_record,
 )
@@ -240,31 +239,6 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
     async def list_context_types(self, workspace: str) -> list[ContextTypeRecord]:
         rows = await self._read(cypher.LIST_TYPES, workspace=workspace)
         return [type_record(row[0]) for row in rows]
-
-    async def put_context_type(self, record: ContextTypeRecord, expected_version: int | None) -> None:
-        taken = lambda: ConflictError(f"Context type {record.name} already exists.", name=record.name)  # noqa: E731
-        if expected_version is None:
-            await self._write(cypher.CREATE_TYPE, conflict=taken, props=type_props(record))
-            return
-
-        def check(rows: Rows) -> None:
-            found, stored, ok = rows[0]
-            if not found:
-                raise NotFoundError(f"Context type {record.name} does not exist.", name=record.name)
-            if not ok:
-                raise ConflictError(
-                    f"Context type {record.name} is at version {stored}, not {expected_version}.",
-                    name=record.name, expected_version=expected_version, actual_version=stored,
-                )
-
-        await self._write(
-            cypher.REPLACE_TYPE,
-            check=check,
-            workspace=record.workspace,
-            name=record.name,
-            expected=expected_version,
-            props=type_props(record),
-        )
 
     # -- bulk -------------------------------------------------------------------------------------------------------
 

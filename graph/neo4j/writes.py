@@ -53,7 +53,19 @@ RETURN properties(c) AS props
 """
 
 TAKEN_IDS = "UNWIND $ids AS id MATCH (c:Context {id: id}) RETURN c.id"
-TAKEN_TYPES = "UNWIND $names AS name MATCH (t:ContextType {workspace: $workspace, name: name}) RETURN t.name"
+TYPE_VERSIONS = """
+UNWIND $names AS name
+MATCH (t:ContextType {workspace: $workspace, name: name})
+RETURN t.name, t.version
+"""
+
+LOCKED_TYPE_VERSIONS = """
+UNWIND $names AS name
+MATCH (t:ContextType {workspace: $workspace, name: name})
+SET t._lock = true
+REMOVE t._lock
+RETURN t.name, t.version
+"""
 
 # The (workspace, path) uniqueness index serves the prefix scan.
 DESCENDANTS = """
@@ -95,6 +107,13 @@ CALL () {
   UNWIND ${p}rows AS row
   CREATE (t:ContextType)
   SET t = row
+}
+"""
+
+REPLACE_TYPE = """
+CALL () {
+  MATCH (t:ContextType {workspace: ${p}workspace, name: ${p}name})
+  SET t = ${p}props
 }
 """
 
@@ -235,8 +254,9 @@ class Neo4jWriteTx(WriteTx):
         )
         return {row[0] for row in rows}
 
-    async def taken_types(self, workspace: str, names: Sequence[str]) -> set[str]:
-        return {row[0] for row in await self._read(TAKEN_TYPES, workspace=workspace, names=list(names))}
+    async def type_versions(self, workspace: str, names: Sequence[str], *, lock: bool = False) -> dict[str, int]:
+        rows = await self._read(LOCKED_TYPE_VERSIONS if lock else TYPE_VERSIONS, workspace=workspace, names=list(names))
+        return {row[0]: int(row[1]) for row in rows}
 
     async def descendants(self, workspace: str, root: ContextRecord) -> list[tuple[str, str]]:
         rows = await self._read(DESCENDANTS, workspace=workspace, prefix=root.path + "/")
@@ -255,6 +275,9 @@ class Neo4jWriteTx(WriteTx):
 
     async def insert_types(self, types: Sequence[ContextTypeRecord]) -> None:
         self._defer(INSERT_TYPES, rows=[type_props(t) for t in types])
+
+    async def replace_type(self, record: ContextTypeRecord) -> None:
+        self._defer(REPLACE_TYPE, workspace=record.workspace, name=record.name, props=type_props(record))
 
     async def set_state(self, record: ContextRecord) -> None:
         props = context_props(record)
