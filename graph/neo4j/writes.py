@@ -22,6 +22,7 @@ from ..access import AuditRecord
 from ..knowledge.records import Derivation
 from ..records import ContextRecord, ContextTypeRecord, VersionRecord
 from ..writes import Move, WriteTx
+from . import cypher
 from .access import AUDIT_FIELDS
 from .convert import UPDATABLE, context_props, context_record, type_props, version_props
 from .outbox import task_params
@@ -32,23 +33,11 @@ SET l._lock = true
 REMOVE l._lock
 """
 
-HEADS = """
-UNWIND $ids AS id
-MATCH (c:Context {workspace: $workspace, id: id})
-RETURN properties(c) AS props
-"""
-
 LOCKED_HEADS = """
 UNWIND $ids AS id
 MATCH (c:Context {workspace: $workspace, id: id})
 SET c._lock = true
 REMOVE c._lock
-RETURN properties(c) AS props
-"""
-
-AT_PATHS = """
-UNWIND $paths AS path
-MATCH (c:Context {workspace: $workspace, path: path})
 RETURN properties(c) AS props
 """
 
@@ -233,11 +222,11 @@ class Neo4jWriteTx(WriteTx):
         await self._read(LOCK_TREE, workspace=workspace)
 
     async def heads(self, workspace: str, ids: Sequence[str], *, lock: bool = False) -> dict[str, ContextRecord]:
-        rows = await self._read(LOCKED_HEADS if lock else HEADS, workspace=workspace, ids=list(dict.fromkeys(ids)))
+        rows = await self._read(LOCKED_HEADS if lock else cypher.GET_BY_IDS, workspace=workspace, ids=list(dict.fromkeys(ids)))
         return {rec.id: rec for rec in (context_record(row[0]) for row in rows)}
 
     async def at_paths(self, workspace: str, paths: Sequence[str]) -> dict[str, ContextRecord]:
-        rows = await self._read(AT_PATHS, workspace=workspace, paths=list(dict.fromkeys(paths)))
+        rows = await self._read(cypher.GET_BY_PATHS, workspace=workspace, paths=list(dict.fromkeys(paths)))
         return {rec.path: rec for rec in (context_record(row[0]) for row in rows)}
 
     async def taken_ids(self, ids: Sequence[str]) -> set[str]:
