@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route, WebSocketRoute
@@ -157,6 +158,14 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     app.add_middleware(GraphQLResponseMediaType)
     app.add_middleware(Authentication, authenticator=graphql.authenticator)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origin_list:
+        # Outermost, so refusals (401, 413, 429) carry CORS headers too and a browser shows them, and so
+        # preflights are answered before authentication (they carry no credentials).
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origin_list, allow_credentials=settings.cors_allow_credentials,
+            allow_methods=["GET", "POST"], allow_headers=["*"], expose_headers=["Retry-After"],
+            max_age=settings.cors_max_age,
+        )
     app.state.settings = settings
     app.state.stores = state
     return app
