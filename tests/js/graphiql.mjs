@@ -1,6 +1,7 @@
 // Drive ContextQL's GraphiQL (/graphql) in Debian's headless Chromium with playwright-core, offline:
 // every request to anything but 127.0.0.1 is aborted and reported.
-// usage: node graphiql.mjs <base-url> <screenshot.png> <subscription> <expected-path>
+// usage: node graphiql.mjs <base-url> <screenshot.png> <subscription> <expected-path> [<headers-json>]
+// With headers, they are typed into GraphiQL's Headers tab first (and must then carry HTTP and WebSocket alike).
 // Prints {"query": ...} once the default operation ran, then {"subscribed": true} once the pasted subscription
 // is running; waits for "go" on stdin (the test then makes the change), waits for the event to show,
 // takes the screenshot and prints {"event": ..., "title", "offsite", "problems"}.
@@ -10,7 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-const [base, screenshot, subscription, expectedPath] = process.argv.slice(2);
+const [base, screenshot, subscription, expectedPath, headers] = process.argv.slice(2);
 const print = (value) => process.stdout.write(JSON.stringify(value) + "\n");
 const local = (url) => url.startsWith("data:") || new URL(url).hostname === "127.0.0.1";
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), "contextql-chromium-"));
@@ -40,6 +41,12 @@ try {
   await page.waitForSelector(".graphiql-query-editor .CodeMirror", { timeout: 20_000 });
   const editor = page.locator(".graphiql-query-editor .CodeMirror").first();
   const opening = await editor.evaluate((el) => el.CodeMirror.getValue());
+  if (headers) {
+    await page.getByRole("button", { name: "Headers" }).click();
+    const headersEditor = page.locator(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror").first();
+    await headersEditor.evaluate((el, text) => el.CodeMirror.setValue(text), headers);
+    // (read from the editor at each run; GraphiQL does not store headers unless asked to)
+  }
 
   // the opening operation, run as a person would: the run button
   await page.click(".graphiql-execute-button");
