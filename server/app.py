@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route, WebSocketRoute
@@ -27,6 +28,7 @@ from .guard.http import RequestShapeGuard
 from .guard.media import GraphQLResponseMediaType
 from .guard.setup import GuardSetup
 from .dashboard import dashboard_routes
+from .graphiql import graphiql_page, graphiql_routes
 from .events import open_bus
 from .limits import BodySizeLimit
 from .search import start_search, stop_search
@@ -77,6 +79,10 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL):
         """Decide once per WebSocket who it acts as, from the `connection_init` payload (server/auth/)."""
         await authenticate_connection(self.authenticator, context)
         return await super().on_ws_connect(context)
+
+    async def render_graphql_ide(self, request):
+        """Our GraphiQL page (server/graphiql.py): its assets are served here, not fetched from a CDN."""
+        return graphiql_page()
 
     async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
         """Persisted operations (server/guard/persisted.py) resolve the document before it runs."""
@@ -144,6 +150,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
             Route("/graphql/stream", sse_endpoint(graphql.schema, lambda r: graphql.get_context(r, None)),
                   methods=["GET", "POST"]),
             *dashboard_routes(),
+            *(graphiql_routes() if graphql.guard.graphiql else []),
             *([Route("/debug/stats", debug_stats)] if settings.debug_stats else []),
         ],
         lifespan=lifespan,
@@ -151,6 +158,14 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
     app.add_middleware(GraphQLResponseMediaType)
     app.add_middleware(Authentication, authenticator=graphql.authenticator)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origin_list:
+        # Outermost, so refusals (401, 413, 429) carry CORS headers too and a browser shows them, and so
+        # preflights are answered before authentication (they carry no credentials).
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origin_list, allow_credentials=settings.cors_allow_credentials,
+            allow_methods=["GET", "POST"], allow_headers=["*"], expose_headers=["Retry-After"],
+            max_age=settings.cors_max_age,
+        )
     app.state.settings = settings
     app.state.stores = state
     return app

@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -46,7 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: v for k, v in {"data_dir": args.data_dir, "neo4j_uri": args.neo4j_uri}.items() if v is not None}
     if args.command == "serve":
         overrides |= {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as error:
+        return _bad_settings(error)
 
     try:
         if args.command == "serve":
@@ -65,6 +69,15 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_import(settings, args.input, args.workspace))
     except KeyboardInterrupt:
         return 130
+
+
+def _bad_settings(error: ValidationError) -> int:
+    """A clear line per mistake at start-up, not a traceback."""
+    for problem in error.errors():
+        where = f"CONTEXTQL_{'_'.join(map(str, problem['loc'])).upper()}: " if problem["loc"] else ""
+        err.print(f"configuration error: {where}{problem['msg'].removeprefix('Value error, ')}", markup=False, highlight=False,
+                  soft_wrap=True)
+    return 2
 
 
 def _serve(settings: Settings, reload: bool) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -9,6 +10,8 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from resolvers.limits import Limits
+
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s?#]+")
 
 
 class Settings(BaseSettings):
@@ -25,6 +28,10 @@ class Settings(BaseSettings):
     port: int = 8000
     workspace: str = Field("default", description="Workspace of the anonymous local principal.")
     graphiql: bool = Field(True, description="Serve GraphiQL to browsers at /graphql.")
+    # -- CORS (browser pages on other origins calling the API); empty: no CORS headers at all --------
+    cors_origins: str = Field("", description="Comma-separated origins allowed to call the API from a browser, or `*`.")
+    cors_allow_credentials: bool = Field(False, description="Let those origins send cookies / HTTP auth (not with `*`).")
+    cors_max_age: int = Field(600, description="Seconds a browser may cache a preflight answer.")
     max_body_bytes: int = Field(2 * 1024 * 1024, description="Largest accepted request body.")
     page_size_default: int = 20
     page_size_max: int = 100
@@ -81,6 +88,29 @@ class Settings(BaseSettings):
             if values.get("neo4j_uri") and "graph" not in keys:
                 values["graph"] = "neo4j"
         return values
+
+    @model_validator(mode="after")
+    def _cors_is_coherent(self) -> "Settings":
+        origins = self.cors_origin_list
+        if "*" in origins and len(origins) > 1:
+            raise ValueError("CONTEXTQL_CORS_ORIGINS: `*` allows every origin and cannot be listed with others")
+        if "*" in origins and self.cors_allow_credentials:
+            raise ValueError(
+                "CONTEXTQL_CORS_ORIGINS=* cannot be combined with CONTEXTQL_CORS_ALLOW_CREDENTIALS=true: "
+                "browsers refuse credentialed responses to any origin; list the allowed origins instead"
+            )
+        for origin in origins:
+            # A browser's Origin is exactly scheme://host[:port]; anything else would silently never match.
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"CONTEXTQL_CORS_ORIGINS: {origin!r} is not an origin like https://app.example.com or "
+                    "http://localhost:3000 (scheme, host and port only: no path or trailing slash)"
+                )
+        return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     def limits(self) -> Limits:
         return Limits(page_size_default=self.page_size_default, page_size_max=self.page_size_max, max_bulk=self.max_bulk,

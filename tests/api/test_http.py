@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 
 import httpx
+import pytest
 import uvicorn
+from pydantic import ValidationError
 
 from server.app import create_app
+from server.settings import Settings
 
 from .conftest import settings_for
 
@@ -92,3 +98,95 @@ async def test_too_many_aliases_are_refused(api):
     assert "aliases" in error["message"].lower()
     fine = "{ " + " ".join(f"a{i}: contexts {{ totalCount }}" for i in range(5)) + " }"
     assert (await api.data(fine))["a4"] == {"totalCount": 0}
+
+
+# -- CORS (CONTEXTQL_CORS_*) ---------------------------------------------------------------------------------
+
+APP_ORIGIN, OTHER_ORIGIN = "https://app.example.com", "https://evil.example.net"
+QUERY = {"query": "{ contexts { totalCount } }"}
+
+
+def _cors_client(store, workspace, **settings) -> httpx.AsyncClient:
+    app = create_app(settings_for(workspace, **settings), store=store)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+def _preflight(origin: str, headers: str = "content-type,authorization") -> dict:
+    return {"origin": origin, "access-control-request-method": "POST", "access-control-request-headers": headers}
+
+
+def _cors_headers(response: httpx.Response) -> dict:
+    return {k: v for k, v in response.headers.items() if k.startswith("access-control-")}
+
+
+async def test_no_cors_setting_means_no_cors_headers(api):
+    simple = await api.client.post("/graphql", json=QUERY, headers={"origin": APP_ORIGIN})
+    assert simple.status_code == 200 and _cors_headers(simple) == {}
+    preflight = await api.client.options("/graphql", headers=_preflight(APP_ORIGIN))
+    assert preflight.status_code == 405 and _cors_headers(preflight) == {}
+
+
+async def test_cors_preflight_and_simple_requests_for_allowed_and_refused_origins(store, workspace):
+    async with _cors_client(store, workspace, cors_origins=f"{APP_ORIGIN}, http://localhost:3000") as client:
+        allowed = await client.options("/graphql", headers=_preflight(APP_ORIGIN, "content-type,authorization,x-api-key"))
+        assert allowed.status_code == 200
+        assert _cors_headers(allowed) == {
+            "access-control-allow-origin": APP_ORIGIN,
+            "access-control-allow-methods": "GET, POST",
+            "access-control-allow-headers": "content-type,authorization,x-api-key",
+            "access-control-max-age": "600",
+        }
+        refused = await client.options("/graphql", headers=_preflight(OTHER_ORIGIN))
+        assert refused.status_code == 400 and "access-control-allow-origin" not in refused.headers
+
+        simple = await client.post("/graphql", json=QUERY, headers={"origin": "http://localhost:3000"})
+        assert simple.status_code == 200 and simple.json()["data"] == {"contexts": {"totalCount": 0}}
+        assert simple.headers["access-control-allow-origin"] == "http://localhost:3000"
+        assert "origin" in simple.headers["vary"].lower()
+        assert "access-control-allow-credentials" not in simple.headers
+        # a refused origin's request still runs (CORS protects browsers' readers, not the server), unreadable
+        other = await client.post("/graphql", json=QUERY, headers={"origin": OTHER_ORIGIN})
+        assert other.status_code == 200 and "access-control-allow-origin" not in other.headers
+        same_origin = await client.post("/graphql", json=QUERY)  # no Origin: not a cross-origin request
+        assert same_origin.status_code == 200 and _cors_headers(same_origin) == {}
+
+
+async def test_cors_any_origin_and_credentials_and_max_age(store, workspace):
+    async with _cors_client(store, workspace, cors_origins="*") as client:
+        simple = await client.get("/graphql", params=QUERY, headers={"origin": OTHER_ORIGIN})
+        assert simple.headers["access-control-allow-origin"] == "*"
+    async with _cors_client(store, workspace, cors_origins=APP_ORIGIN, cors_allow_credentials=True,
+                            cors_max_age=60) as client:
+        preflight = await client.options("/graphql", headers=_preflight(APP_ORIGIN))
+        assert preflight.headers["access-control-allow-credentials"] == "true"
+        assert preflight.headers["access-control-max-age"] == "60"
+        simple = await client.post("/graphql", json=QUERY, headers={"origin": APP_ORIGIN})
+        assert simple.headers["access-control-allow-origin"] == APP_ORIGIN
+        assert simple.headers["access-control-allow-credentials"] == "true"
+
+
+async def test_cors_preflight_needs_no_credentials_and_refusals_are_readable(store, workspace):
+    async with _cors_client(store, workspace, cors_origins=APP_ORIGIN, auth_jwt_secret="s" * 32) as client:
+        preflight = await client.options("/graphql", headers=_preflight(APP_ORIGIN))
+        assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == APP_ORIGIN
+        # the browser page can read why it was refused
+        refused = await client.post("/graphql", json=QUERY, headers={"origin": APP_ORIGIN})
+        assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == APP_ORIGIN
+        assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_incoherent_cors_settings_are_refused_at_start_up(tmp_path):
+    for bad, words in [
+        ({"cors_origins": "*", "cors_allow_credentials": True}, "CONTEXTQL_CORS_ALLOW_CREDENTIALS"),
+        ({"cors_origins": "http://localhost:3000/"}, "no path or trailing slash"),
+        ({"cors_origins": "*,https://a.example"}, "cannot be listed with others"),
+    ]:
+        with pytest.raises(ValidationError, match=words):
+            Settings(_env_file=None, **bad)
+    env = {**os.environ, "CONTEXTQL_CORS_ORIGINS": "*", "CONTEXTQL_CORS_ALLOW_CREDENTIALS": "true",
+           "CONTEXTQL_DATA_DIR": str(tmp_path)}
+    started = subprocess.run([sys.executable, "-m", "server.cli", "serve"], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+    assert started.returncode == 2 and "Traceback" not in started.stderr
+    assert "configuration error: CONTEXTQL_CORS_ORIGINS=* cannot be combined with CONTEXTQL_CORS_ALLOW_CREDENTIALS" \
+        in started.stderr
