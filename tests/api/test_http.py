@@ -206,3 +206,46 @@ async def test_sse_and_websocket_refuse_deep_input_with_the_same_error(store, wo
             with pytest.raises(ConnectionClosed) as closed:
                 await client.receive()
             assert closed.value.rcvd.code == 4400 and "64 levels" in closed.value.rcvd.reason
+
+
+async def test_forbidden_follows_one_status_rule_at_every_entry_point(store, workspace):
+    """README "Security": 403 when the request is refused as a whole before any operation runs (a workspace
+    that is not yours; a WebSocket closes with 4403); a root field the role does not allow is an error inside
+    an executed result (the field is null, the error has its path): 200 with either media type, an SSE
+    `next` event, a WebSocket `next` message."""
+    from tests.auth.conftest import HS256_SETTINGS
+    from tests.auth.tokens import hs256
+    from tests.live.servers import live_server
+    from tests.live.wsclient import WsClient
+
+    viewer = {"authorization": "Bearer " + hs256(sub="vi", roles=["viewer"], workspaces=[workspace])}
+    stranger = {"authorization": "Bearer " + hs256(sub="st", roles=["admin"], workspaces=[workspace + "-other"]),
+                "x-contextql-workspace": workspace}
+    audit = "{ auditLog { edges { node { at } } } }"
+    create = 'mutation { createContext(input: {path: "/f"}) { id } }'
+    async with live_server(store, workspace, **HS256_SETTINGS) as server, httpx.AsyncClient(base_url=server.http) as http:
+        for accept in ("application/json", "application/graphql-response+json"):
+            for query in (audit, create):
+                denied = await http.post("/graphql", json={"query": query}, headers={**viewer, "accept": accept})
+                assert denied.status_code == 200, denied.text
+                error = denied.json()["errors"][0]
+                assert error["extensions"]["code"] == "FORBIDDEN" and error["path"]
+                door = await http.post("/graphql", json={"query": query}, headers={**stranger, "accept": accept})
+                assert door.status_code == 403 and door.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+            got = await http.get("/graphql", params={"query": audit}, headers={**viewer, "accept": accept})
+            assert got.status_code == 200 and got.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+            assert (await http.get("/graphql", params={"query": audit}, headers={**stranger, "accept": accept})).status_code == 403
+        assert (await http.post("/graphql/stream", json={"query": audit}, headers=stranger)).status_code == 403
+        async with http.stream("POST", "/graphql/stream", json={"query": audit}, headers=viewer) as stream:
+            assert stream.status_code == 200
+            text = "".join([chunk async for chunk in stream.aiter_text()])
+        assert '"FORBIDDEN"' in text and "event: complete" in text
+
+        async with WsClient(server.ws, payload={"Authorization": viewer["authorization"]}) as client:
+            op = await client.subscribe(audit)
+            result = await client.next(op)
+            assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN" and result["errors"][0]["path"] == ["auditLog"]
+        with pytest.raises(Exception) as closed:
+            async with WsClient(server.ws, payload={"Authorization": stranger["authorization"], "workspace": workspace}):
+                pass
+        assert "4403" in str(closed.value)
