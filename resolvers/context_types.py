@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ from graph.records import ContextTypeRecord, Page
 
 from .clock import now_us
 from .request import RequestContext
-from .validation import check_kind, check_schema, require_valid, violations
+from .validation import check_kind, check_schema, require_valid, validator_for, violations
 
 SCAN_BATCH = 500
 REPORTED_VIOLATORS = 20
@@ -35,7 +36,7 @@ async def validators_for(ctx: RequestContext, kinds: set[str]) -> Validators:
     for kind in sorted(kinds):
         record = await ctx.store.get_context_type(ctx.workspace, kind)
         if record is not None:
-            found[kind] = Draft202012Validator(record.schema)
+            found[kind] = validator_for(record.schema, ctx.limits.schema_ref_bases)
     return Validators(found)
 
 
@@ -54,7 +55,9 @@ async def register(ctx: RequestContext, name: str, schema: Any, force: bool) -> 
     them) unless `force` is set.
     """
     check_kind(name)
-    validator = check_schema(schema, ctx.limits)
+    # In a thread: resolving references may fetch a schema under an allowed base URL.
+    validator = await asyncio.to_thread(check_schema, schema, ctx.limits) if ctx.limits.schema_ref_bases \
+        else check_schema(schema, ctx.limits)
     violators = await _violators(ctx, name, validator)
     if violators and not force:
         shown = ", ".join(v["path"] for v in violators[:REPORTED_VIOLATORS])

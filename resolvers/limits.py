@@ -18,3 +18,6 @@ class Limits:
     max_descendants: int = 1_000
     max_schema_bytes: int = 65_536
     api_key_overlap_seconds: int = 3_600
+    max_json_depth: int = 64
+    # Not a size, but domain input policy all the same: where a context type's `$ref` may point.
+    schema_ref_bases: tuple[str, ...] = ()

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import re
+from collections.abc import Iterable
 from typing import Any
 
+import httpx
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
+from jsonschema_specifications import REGISTRY as SPECIFICATIONS
+from referencing import Registry, Resource
+from referencing.exceptions import NoSuchResource, Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from graph.errors import BadUserInputError, ValidationFailedError
 
 from .limits import Limits
+from .nesting import json_text_too_deep, raw_limit, too_deep, value_too_deep
+
+logger = logging.getLogger("contextql.validation")
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 NAME_RULE = "1-64 characters: a letter, then letters, digits, '_', '.' or '-'"
@@ -39,6 +50,8 @@ def check_fields(
     if data is not None:
         if not isinstance(data, dict):
             raise BadUserInputError("`data` must be a JSON object (for example {\"owner\": \"ana\"}).")
+        if value_too_deep(data, limits.max_json_depth):  # also after a merge, and whatever the transport
+            raise too_deep("`data`", limits.max_json_depth)
         if len(json.dumps(data, ensure_ascii=False).encode()) > limits.max_data_bytes:
             raise BadUserInputError(f"`data` may be at most {limits.max_data_bytes} bytes as JSON.", limit=limits.max_data_bytes)
     if tags is not None:
@@ -57,9 +70,12 @@ def normalize_tags(tags: list[str]) -> list[str]:
 
 
 def check_schema(schema: Any, limits: Limits) -> Draft202012Validator:
-    """A validator for `schema`, or `ValidationFailedError` explaining why it is not a JSON Schema."""
+    """A validator for `schema`, or `ValidationFailedError` explaining why it is not a usable JSON Schema:
+    not valid against the draft 2020-12 meta-schema, or a `$ref`/`$dynamicRef` that does not resolve."""
     if not isinstance(schema, dict):
         raise BadUserInputError("A context type's schema must be a JSON object (a JSON Schema, draft 2020-12).")
+    if value_too_deep(schema, limits.max_json_depth):
+        raise too_deep("A context type's schema", limits.max_json_depth)
     if len(json.dumps(schema).encode()) > limits.max_schema_bytes:
         raise BadUserInputError(f"A schema may be at most {limits.max_schema_bytes} bytes.", limit=limits.max_schema_bytes)
     try:
@@ -69,13 +85,107 @@ def check_schema(schema: Any, limits: Limits) -> Draft202012Validator:
             f"Not a valid JSON Schema (draft 2020-12): {error.message}",
             violations=[{"path": _json_path(error.absolute_path), "message": error.message}],
         ) from None
-    return Draft202012Validator(schema)
+    unresolved = unresolvable_refs(schema, limits.schema_ref_bases)
+    if unresolved:
+        listed = "; ".join(f"{u['path']}: {u['ref']!r}" for u in unresolved[:5])
+        raise ValidationFailedError(
+            f"The schema has {len(unresolved)} reference(s) that do not resolve: {listed}. A `$ref` must point "
+            "inside the schema (e.g. \"#/$defs/name\")"
+            + (f" or under {', '.join(limits.schema_ref_bases)}." if limits.schema_ref_bases else "; remote references are off."),
+            violations=[{"path": u["path"], "message": u["message"]} for u in unresolved],
+        )
+    return validator_for(schema, limits.schema_ref_bases)
+
+
+# -- references -------------------------------------------------------------------------
+# Keywords whose values are subschemas (draft 2020-12, plus the older spellings it still meets).
+_ONE = {"additionalProperties", "propertyNames", "items", "contains", "not", "if", "then", "else",
+        "unevaluatedItems", "unevaluatedProperties", "contentSchema", "additionalItems"}
+_MAP = {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies"}
+_LIST = {"allOf", "anyOf", "oneOf", "prefixItems", "items"}
+REMOTE_SCHEMA_TIMEOUT = 5.0
+
+
+def validator_for(schema: dict, ref_bases: Iterable[str] = ()) -> Draft202012Validator:
+    """A validator that resolves references only inside `schema`, the bundled meta-schemas, and
+    under `ref_bases` (jsonschema's default would fetch any URL while validating a write)."""
+    return Draft202012Validator(schema, registry=_registry(tuple(ref_bases)))
+
+
+@functools.lru_cache(maxsize=64)
+def _registry(ref_bases: tuple[str, ...]) -> Registry:
+    def retrieve(uri: str) -> Resource:
+        if not any(uri.startswith(base) for base in ref_bases):
+            raise NoSuchResource(ref=uri)
+        return _fetch(uri)
+
+    return Registry(retrieve=retrieve)  # type: ignore[call-arg]
+
+
+@functools.lru_cache(maxsize=256)
+def _fetch(uri: str) -> Resource:
+    """A remote schema under an allowed base: fetched once per process, bounded in size and depth."""
+    limits = Limits()
+    response = httpx.get(uri, timeout=REMOTE_SCHEMA_TIMEOUT, follow_redirects=False)
+    response.raise_for_status()
+    if len(response.content) > limits.max_schema_bytes or json_text_too_deep(response.content, raw_limit(limits.max_json_depth)):
+        raise ValueError(f"{uri} is too large or too deeply nested for a schema")
+    return Resource.from_contents(response.json(), default_specification=DRAFT202012)
+
+
+def unresolvable_refs(schema: dict, ref_bases: Iterable[str] = ()) -> list[dict[str, str]]:
+    """Every `$ref` and `$dynamicRef` of `schema` (in schema positions, not inside `const`, `enum`,
+    `default` or `examples`) that does not resolve, with its JSON path."""
+    resolver = SPECIFICATIONS.combine(_registry(tuple(ref_bases))).resolver_with_root(DRAFT202012.create_resource(schema))
+    found: list[dict[str, str]] = []
+    stack: list[tuple[Any, str, Any]] = [(schema, "$", resolver)]
+    while stack:
+        node, path, resolver = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        if path != "$" and isinstance(node.get("$id"), str):
+            resolver = resolver.in_subresource(DRAFT202012.create_resource(node))
+        for keyword in ("$ref", "$dynamicRef"):
+            ref = node.get(keyword)
+            if not isinstance(ref, str):
+                continue
+            try:
+                resolver.lookup(ref)
+            except Unresolvable:
+                found.append({"path": f"{path}.{keyword}", "ref": ref,
+                              "message": f"`{keyword}` {ref!r} does not resolve"})
+        for key, value in node.items():
+            here = f"{path}.{key}"
+            if key in _LIST and isinstance(value, list):
+                stack.extend((item, f"{here}[{i}]", resolver) for i, item in enumerate(value))
+            elif key in _MAP and isinstance(value, dict):
+                stack.extend((item, f"{here}.{name}", resolver) for name, item in value.items())
+            elif key in _ONE:
+                stack.append((value, here, resolver))
+    return sorted(found, key=lambda f: f["path"])
 
 
 def violations(validator: Draft202012Validator, data: dict) -> list[dict[str, str]]:
-    """Every violation of `data`, each with the JSON path where it occurs."""
-    errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    """Every violation of `data`, each with the JSON path where it occurs.
+
+    A schema that cannot be applied (a reference stored before references were checked, a remote
+    one that is unreachable now) refuses the write with VALIDATION_FAILED, never an internal error."""
+    try:
+        errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    except Unresolvable as error:
+        raise _unusable(f"a reference does not resolve ({error})") from None
+    except Exception as error:  # noqa: BLE001 - defence in depth: a validator failure is the schema's problem
+        logger.warning("context-type schema could not be applied", exc_info=error)
+        raise _unusable("the validator could not apply it") from None
     return [{"path": error.json_path, "message": error.message} for error in errors]
+
+
+def _unusable(reason: str) -> ValidationFailedError:
+    return ValidationFailedError(
+        f"This context type's schema cannot be applied: {reason}. Register the type again with a schema "
+        "whose every `$ref` resolves.",
+        violations=[{"path": "$", "message": reason}],
+    )
 
 
 def require_valid(validator: Draft202012Validator, data: dict, *, kind: str, path: str) -> None:

@@ -165,7 +165,7 @@ class ToolExecutionEvent:
         return self.event.detail.get("tool", "")
 
     @strawberry.field
-    def tool_version(self) -> int | None:
+    def tool_version(self) -> str | None:
         return self.event.detail.get("toolVersion")
 
     @strawberry.field(description="running, succeeded, failed or timed_out.")

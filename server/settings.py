@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5000
+    max_json_depth: int = Field(64, description="Deepest nesting of any input: a JSON value (variables, data), a GraphQL document.")
+    schema_ref_bases: list[str] = Field([], description="Base URLs a context type's schema may `$ref` (fetched once, cached); "
+                                                        "empty: every `$ref` must point inside the schema.")
     log_level: str = "info"
     debug_stats: bool = Field(False, description="Serve GET /debug/stats (store round trips) for benchmarks; keep off in production.")
     # -- authentication (server/auth/): any of these turns anonymous access off ----------
@@ -114,4 +117,5 @@ class Settings(BaseSettings):
 
     def limits(self) -> Limits:
         return Limits(page_size_default=self.page_size_default, page_size_max=self.page_size_max, max_bulk=self.max_bulk,
-                      api_key_overlap_seconds=self.auth_api_key_overlap)
+                      api_key_overlap_seconds=self.auth_api_key_overlap, max_json_depth=self.max_json_depth,
+                      schema_ref_bases=tuple(self.schema_ref_bases))

@@ -19,17 +19,30 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from strawberry.types import ExecutionResult
 
+from graph.errors import ContextQLError
+from resolvers.nesting import check_request, json_text_too_deep, raw_limit, too_deep
 from resolvers.request import RequestContext
 
 KEEP_ALIVE_SECONDS = 15.0
 
 
-def sse_endpoint(schema, make_context: Callable[[Request], Awaitable[RequestContext]]):
+class _TooDeep(Exception):
+    def __init__(self, error: ContextQLError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def sse_endpoint(schema, make_context: Callable[[Request], Awaitable[RequestContext]], *, max_json_depth: int = 64):
     async def endpoint(request: Request) -> Response:
         try:
-            body = await _read_request(request)
+            body = await _read_request(request, max_json_depth)
+            refusal = check_request(body["query"], body.get("variables"), max_json_depth)
+            if refusal is not None:
+                raise _TooDeep(refusal)
         except ValueError as exc:
             return _bad_request(str(exc))
+        except _TooDeep as refused:
+            return _bad_request(refused.error.message, **refused.error.details)
         operation = _operation_type(body["query"], body.get("operationName"))
         if request.method == "GET" and operation is OperationType.MUTATION:
             return _bad_request("Mutations are not allowed over GET; POST them.", status=405)
@@ -44,19 +57,26 @@ def sse_endpoint(schema, make_context: Callable[[Request], Awaitable[RequestCont
     return endpoint
 
 
-async def _read_request(request: Request) -> dict[str, Any]:
+def _loads(text: str | bytes, max_json_depth: int) -> Any:
+    """JSON, refused unparsed when nested beyond what a parser may safely recurse into."""
+    if json_text_too_deep(text, raw_limit(max_json_depth)):
+        raise _TooDeep(too_deep("The JSON input", max_json_depth))
+    return json.loads(text)
+
+
+async def _read_request(request: Request, max_json_depth: int) -> dict[str, Any]:
     if request.method == "GET":
         params = dict(request.query_params)
         for name in ("variables", "extensions"):
             if params.get(name):
                 try:
-                    params[name] = json.loads(params[name])
+                    params[name] = _loads(params[name], max_json_depth)
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"The `{name}` parameter must be a JSON object.") from exc
         body: Any = params
     else:
         try:
-            body = json.loads(await request.body() or b"null")
+            body = _loads(await request.body() or b"null", max_json_depth)
         except json.JSONDecodeError as exc:
             raise ValueError("The request body must be JSON: {\"query\": \"subscription { ... }\"}.") from exc
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
@@ -131,5 +151,6 @@ def _payload(result: ExecutionResult) -> dict[str, Any]:
     return payload
 
 
-def _bad_request(message: str, status: int = 400) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]}, status_code=status)
+def _bad_request(message: str, status: int = 400, **details: Any) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT", **details}}]},
+                        status_code=status)

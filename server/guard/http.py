@@ -1,19 +1,142 @@
-"""Request-shape checks Strawberry leaves out: a body that is JSON but not an operation is a 400, not a 500."""
+"""Request-shape checks Strawberry leaves out, so that hostile or misdirected requests get a GraphQL
+error and never a 500: a body that is JSON but not an operation, input nested too deeply (refused
+before a parser can exhaust the stack), and a subscription sent where nothing can stream it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from cross_web import HTTPException
+from graphql import GraphQLError
+from starlette.responses import JSONResponse
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET
+
+from graph.errors import ContextQLError
+from resolvers.nesting import check_request, json_text_too_deep, raw_limit, too_deep
+
+SUBSCRIPTION_TRANSPORT_REQUIRED = "SUBSCRIPTION_TRANSPORT_REQUIRED"
+SUBSCRIPTION_OVER_HTTP = (
+    "Subscriptions do not run over a plain HTTP request: open a WebSocket to /graphql (subprotocol "
+    "graphql-transport-ws, e.g. the `graphql-ws` client) or use Server-Sent Events at /graphql/stream "
+    "(e.g. the `graphql-sse` client)."
+)
+
+
+class InputTooDeep(Exception):
+    """Raised while reading a request; answered with HTTP 400 and a GraphQL error (`BAD_USER_INPUT`)."""
+
+    def __init__(self, error: ContextQLError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+    @property
+    def formatted(self) -> dict[str, Any]:
+        return {"message": self.error.message, "extensions": {"code": self.error.code, **self.error.details}}
+
+
+def depth_refusal(error: ContextQLError) -> JSONResponse:
+    return JSONResponse({"errors": [InputTooDeep(error).formatted]}, status_code=400)
+
+
+class _DepthCheckedWebSocket(ASGIWebSocketAdapter):
+    async def iter_json(self, *, ignore_parsing_errors: bool = False):
+        """A message nested beyond the parser bound closes the socket with 4400, as graphql-transport-ws
+        requires for a message the server cannot accept (the id inside it cannot be read safely)."""
+        try:
+            async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+                yield message
+        except InputTooDeep as refused:
+            await self.close(4400, refused.error.message[:120])
+
+
+class _TransportWSHandler(BaseGraphQLTransportWSHandler):
+    async def handle_subscribe(self, message) -> None:
+        refusal = self.view.operation_refusal(message.get("payload"))
+        if refusal is not None and self.connection_acknowledged and message.get("id") not in self.operations:
+            await self.send_message({"id": message["id"], "type": "error", "payload": [InputTooDeep(refusal).formatted]})
+            return
+        await super().handle_subscribe(message)
+
+
+class _LegacyWSHandler(BaseGraphQLWSHandler):
+    async def handle_start(self, message) -> None:
+        refusal = self.view.operation_refusal(message.get("payload"))
+        if refusal is not None and self.connection_acknowledged:
+            await self.send_message({"type": "error", "id": message["id"], "payload": InputTooDeep(refusal).formatted})
+            return
+        await super().handle_start(message)
 
 
 class RequestShapeGuard:
-    """Mixed into the GraphQL view before Strawberry's class."""
+    """Mixed into the GraphQL view before Strawberry's class (which provides `settings` via the app)."""
+
+    websocket_adapter_class = _DepthCheckedWebSocket
+    graphql_transport_ws_handler_class = _TransportWSHandler
+    graphql_ws_handler_class = _LegacyWSHandler
+
+    @property
+    def max_json_depth(self) -> int:
+        return self.settings.max_json_depth  # type: ignore[attr-defined]
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Every JSON text Strawberry reads (HTTP body, GET parameters, WebSocket messages) passes here."""
+        if json_text_too_deep(data, raw_limit(self.max_json_depth)):
+            raise InputTooDeep(too_deep("The JSON input", self.max_json_depth))
+        return super().decode_json(data)  # type: ignore[misc]
+
+    def operation_refusal(self, payload: Any) -> ContextQLError | None:
+        if not isinstance(payload, dict):
+            return None
+        return check_request(payload.get("query"), payload.get("variables"), self.max_json_depth)
+
+    async def run(self, request, context=UNSET, root_value=UNSET):
+        try:
+            return await super().run(request, context, root_value)  # type: ignore[misc]
+        except InputTooDeep as refused:
+            return depth_refusal(refused.error)
 
     async def parse_http_body(self, request):
         try:
-            return await super().parse_http_body(request)  # type: ignore[misc]
+            parsed = await super().parse_http_body(request)  # type: ignore[misc]
         except (AttributeError, TypeError) as exc:  # e.g. `null`, `3` or `[1]` as the body
             raise HTTPException(
                 400, "The body must be a JSON object with a `query` (or a list of them for a batch)."
             ) from exc
         except UnicodeDecodeError as exc:
             raise HTTPException(400, "The body must be JSON in UTF-8.") from exc
+        for item in parsed if isinstance(parsed, list) else [parsed]:
+            refusal = check_request(item.query, item.variables, self.max_json_depth)
+            if refusal is not None:
+                raise InputTooDeep(refusal)
+        return parsed
+
+    async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
+        """Strawberry's own, except that a subscription is refused with a GraphQL error naming the
+        transports that can stream it (Strawberry would run it as a query and fail internally).
+        Streaming protocols (multipart subscriptions) never come here."""
+        allowed = OperationType.from_http(request_adapter.method) - {OperationType.SUBSCRIPTION}
+        if not self.allow_queries_via_get and request_adapter.method == "GET":  # type: ignore[attr-defined]
+            allowed -= {OperationType.QUERY}
+        try:
+            return await self.schema.execute(  # type: ignore[attr-defined]
+                request_data.query, root_value=root_value, variable_values=request_data.variables,
+                context_value=context, operation_name=request_data.operation_name,
+                allowed_operation_types=allowed, operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as error:
+            if error.operation_type is OperationType.SUBSCRIPTION:
+                return ExecutionResult(data=None, errors=[GraphQLError(
+                    SUBSCRIPTION_OVER_HTTP, extensions={"code": SUBSCRIPTION_TRANSPORT_REQUIRED,
+                                                        "transports": ["graphql-transport-ws", "sse"]})])
+            raise HTTPException(400, error.as_http_error_reason(request_adapter.method)) from error
+        except CannotGetOperationTypeError as error:
+            raise HTTPException(400, error.as_http_error_reason()) from error
+        except MissingQueryError as error:
+            raise HTTPException(400, "No GraphQL query found in the request") from error

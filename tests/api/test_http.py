@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import httpx
 import pytest
 import uvicorn
 from pydantic import ValidationError
+from websockets.exceptions import ConnectionClosed
 
 from server.app import create_app
 from server.settings import Settings
@@ -190,3 +192,157 @@ def test_incoherent_cors_settings_are_refused_at_start_up(tmp_path):
     assert started.returncode == 2 and "Traceback" not in started.stderr
     assert "configuration error: CONTEXTQL_CORS_ORIGINS=* cannot be combined with CONTEXTQL_CORS_ALLOW_CREDENTIALS" \
         in started.stderr
+
+
+# -- hostile nesting and misdirected subscriptions (never a 5xx) -------------------------------------
+
+DEEP_REFUSAL = {"code": "BAD_USER_INPUT", "limit": 64}
+MERGE = 'mutation($p: String!, $d: JSON!) { updateContext(path: $p, input: {mergeData: $d}) { version } }'
+
+
+def nested(depth: int, leaf: object = 1) -> str:
+    """`depth` levels of arrays and objects as JSON text (built as text: json.dumps would recurse)."""
+    opening = "".join('{"a":' if i % 2 else "[" for i in range(depth))
+    closing = "".join("}" if i % 2 else "]" for i in reversed(range(depth)))
+    return opening + str(leaf) + closing
+
+
+async def _post_raw(client: httpx.AsyncClient, body: str, accept: str = "application/json") -> httpx.Response:
+    return await client.post("/graphql", content=body.encode(), headers={"content-type": "application/json",
+                                                                          "accept": accept})
+
+
+async def test_deeply_nested_json_gets_a_graphql_error_before_parsing(api):
+    await api.data('mutation { createContext(input: {path: "/deep"}) { id } }')
+    for accept in ("application/json", "application/graphql-response+json"):
+        for depth in (10_000, 100, 65):
+            bodies = [
+                '{"query": "query($d: JSON) { __typename }", "variables": {"d": ' + nested(depth) + "}}",
+                '{"query": ' + json.dumps(MERGE) + ', "variables": {"p": "/deep", "d": {"x": ' + nested(depth - 1) + "}}}",
+                "[" + '{"query": "query($d: JSON) { __typename }", "variables": {"d": ' + nested(depth) + "}}]",
+            ]
+            for body in bodies:
+                response = await _post_raw(api.client, body, accept)
+                assert response.status_code == 400, (depth, response.text[:300])
+                errors = response.json()["errors"]
+                assert errors[0]["extensions"] == DEEP_REFUSAL and "64 levels" in errors[0]["message"]
+                assert "data" not in response.json()
+    # Just under the limit is fine, as a variable and after a merge.
+    assert (await api.data(MERGE, p="/deep", d={"x": json.loads(nested(63))}))["updateContext"]["version"] == 2
+    over = await api.error(MERGE, p="/deep", d={"x": {"y": json.loads(nested(63))}})
+    assert over["extensions"] == DEEP_REFUSAL
+
+
+async def test_deeply_nested_literals_and_get_parameters_are_refused(api):
+    for depth in (10_000, 64):
+        literal = "[" * depth + "]" * depth
+        for query in (f'mutation {{ createContext(input: {{path: "/x", data: {{a: {literal}}}}}) {{ id }} }}',
+                      f"{{ contexts(filter: {{tags: {literal}}}) {{ totalCount }} }}"):
+            response = await api.client.post("/graphql", json={"query": query})
+            assert response.status_code == 400 and response.json()["errors"][0]["extensions"] == DEEP_REFUSAL
+    got = await api.client.get("/graphql", params={"query": "query($d: JSON) { __typename }", "variables": '{"d": ' + nested(5000) + "}"})
+    assert got.status_code == 400 and got.json()["errors"][0]["extensions"] == DEEP_REFUSAL
+    assert await get_ok(api, '{ contexts(filter: {tags: ["a"]}) { totalCount } }')
+
+
+async def get_ok(api, query: str) -> bool:
+    return (await api.client.post("/graphql", json={"query": query})).status_code == 200
+
+
+async def test_the_depth_limit_is_a_setting(store, workspace):
+    app = create_app(settings_for(workspace, max_json_depth=8), store=store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        query = 'mutation($d: JSON) { createContext(input: {path: "/s", data: $d}) { version } }'
+        body = {"query": query, "variables": {"d": {"x": json.loads(nested(8))}}}
+        refused = await client.post("/graphql", json=body)
+        assert refused.status_code == 400 and refused.json()["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "limit": 8}
+        body["variables"]["d"] = {"x": json.loads(nested(7))}
+        assert (await client.post("/graphql", json=body)).json() == {"data": {"createContext": {"version": 1}}}
+
+
+async def test_a_subscription_over_plain_http_names_the_transports(api):
+    for accept, status in (("application/json", 200), ("application/graphql-response+json", 400)):
+        response = await api.client.post("/graphql", json={"query": "subscription { contextChanged { __typename } }"},
+                                         headers={"accept": accept})
+        assert response.status_code == status, response.text
+        error = response.json()["errors"][0]
+        assert error["extensions"]["code"] == "SUBSCRIPTION_TRANSPORT_REQUIRED"
+        assert "/graphql/stream" in error["message"] and "graphql-transport-ws" in error["message"]
+        got = await api.client.get("/graphql", params={"query": "subscription { contextChanged { __typename } }"},
+                                   headers={"accept": accept})
+        assert got.status_code == status and got.json()["errors"][0]["extensions"]["code"] == "SUBSCRIPTION_TRANSPORT_REQUIRED"
+
+
+async def test_sse_and_websocket_refuse_deep_input_with_the_same_error(store, workspace):
+    from tests.live.servers import live_server
+    from tests.live.wsclient import WsClient
+
+    deep_query = "subscription($d: JSON) { contextChanged(kinds: []) { __typename } }"
+    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http) as http:
+        for depth in (10_000, 70):
+            body = '{"query": ' + json.dumps(deep_query) + ', "variables": {"d": ' + nested(depth) + "}}"
+            posted = await http.post("/graphql/stream", content=body, headers={"content-type": "application/json"})
+            assert posted.status_code == 400 and posted.json()["errors"][0]["extensions"] == DEEP_REFUSAL
+            got = await http.get("/graphql/stream", params={"query": deep_query, "variables": '{"d": ' + nested(min(depth, 3000)) + "}"})
+            assert got.status_code == 400 and got.json()["errors"][0]["extensions"] == DEEP_REFUSAL
+        literal = await http.post("/graphql/stream", json={"query": "{ contexts(filter: {tags: " + "[" * 500 + "]" * 500 + "}) { totalCount } }"})
+        assert literal.status_code == 400 and literal.json()["errors"][0]["extensions"] == DEEP_REFUSAL
+
+        async with WsClient(server.ws) as client:  # a value over the limit: an `error` for that operation
+            await client.send({"id": "1", "type": "subscribe",
+                               "payload": {"query": deep_query, "variables": {"d": json.loads(nested(70))}}})
+            error = await client.receive()
+            assert error["type"] == "error" and error["id"] == "1"
+            assert error["payload"][0]["extensions"] == DEEP_REFUSAL
+            op = await client.subscribe("subscription { contextChanged { __typename } }")  # the socket still serves
+            await client.ready(server)
+            await client.send({"id": op, "type": "complete"})
+        async with WsClient(server.ws) as client:  # absurd nesting: the message is refused unread, 4400
+            await client.socket.send('{"id": "1", "type": "subscribe", "payload": {"query": "subscription { contextChanged { __typename } }", '
+                                     '"variables": {"d": ' + nested(10_000) + "}}}")
+            with pytest.raises(ConnectionClosed) as closed:
+                await client.receive()
+            assert closed.value.rcvd.code == 4400 and "64 levels" in closed.value.rcvd.reason
+
+
+async def test_forbidden_follows_one_status_rule_at_every_entry_point(store, workspace):
+    """README "Security": 403 when the request is refused as a whole before any operation runs (a workspace
+    that is not yours; a WebSocket closes with 4403); a root field the role does not allow is an error inside
+    an executed result (the field is null, the error has its path): 200 with either media type, an SSE
+    `next` event, a WebSocket `next` message."""
+    from tests.auth.conftest import HS256_SETTINGS
+    from tests.auth.tokens import hs256
+    from tests.live.servers import live_server
+    from tests.live.wsclient import WsClient
+
+    viewer = {"authorization": "Bearer " + hs256(sub="vi", roles=["viewer"], workspaces=[workspace])}
+    stranger = {"authorization": "Bearer " + hs256(sub="st", roles=["admin"], workspaces=[workspace + "-other"]),
+                "x-contextql-workspace": workspace}
+    audit = "{ auditLog { edges { node { at } } } }"
+    create = 'mutation { createContext(input: {path: "/f"}) { id } }'
+    async with live_server(store, workspace, **HS256_SETTINGS) as server, httpx.AsyncClient(base_url=server.http) as http:
+        for accept in ("application/json", "application/graphql-response+json"):
+            for query in (audit, create):
+                denied = await http.post("/graphql", json={"query": query}, headers={**viewer, "accept": accept})
+                assert denied.status_code == 200, denied.text
+                error = denied.json()["errors"][0]
+                assert error["extensions"]["code"] == "FORBIDDEN" and error["path"]
+                door = await http.post("/graphql", json={"query": query}, headers={**stranger, "accept": accept})
+                assert door.status_code == 403 and door.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+            got = await http.get("/graphql", params={"query": audit}, headers={**viewer, "accept": accept})
+            assert got.status_code == 200 and got.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+            assert (await http.get("/graphql", params={"query": audit}, headers={**stranger, "accept": accept})).status_code == 403
+        assert (await http.post("/graphql/stream", json={"query": audit}, headers=stranger)).status_code == 403
+        async with http.stream("POST", "/graphql/stream", json={"query": audit}, headers=viewer) as stream:
+            assert stream.status_code == 200
+            text = "".join([chunk async for chunk in stream.aiter_text()])
+        assert '"FORBIDDEN"' in text and "event: complete" in text
+
+        async with WsClient(server.ws, payload={"Authorization": viewer["authorization"]}) as client:
+            op = await client.subscribe(audit)
+            result = await client.next(op)
+            assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN" and result["errors"][0]["path"] == ["auditLog"]
+        with pytest.raises(Exception) as closed:
+            async with WsClient(server.ws, payload={"Authorization": stranger["authorization"], "workspace": workspace}):
+                pass
+        assert "4403" in str(closed.value)

@@ -24,7 +24,8 @@ from tests.api.conftest import settings_for
 
 SCHEMA = build_schema()._schema
 LEAKS = ("Traceback", 'File "', "Cypher", "cypher", "neo4j.", "ladybug", "MATCH (", "RuntimeError", "KeyError",
-         "AttributeError", "TypeError(", "object has no attribute")
+         "AttributeError", "TypeError(", "object has no attribute", "Neo.", "RecursionError", "recursion depth",
+         "Internal Server Error")
 ALLOWED_STATUS = {200, 400, 401, 403, 405, 413, 415, 429}
 
 texts = st.one_of(
@@ -163,3 +164,118 @@ async def test_generated_operations_never_fail_internally(fuzz_client, document)
 )
 async def test_malformed_requests_never_fail_internally(fuzz_client, body, content_type):
     check(await fuzz_client.post("/graphql", content=body, headers={"content-type": content_type}))
+
+
+# -- hostile nesting, context-type references, subscriptions over HTTP ---------------------------------
+
+SMALL = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+
+
+def deep_json(depth: int, kinds: str) -> str:
+    """JSON text nested `depth` levels, arrays or objects as `kinds` cycles (built as text, never recursively)."""
+    opening = "".join('{"k":' if kinds[i % len(kinds)] == "o" else "[" for i in range(depth))
+    closing = "".join("}" if kinds[i % len(kinds)] == "o" else "]" for i in reversed(range(depth)))
+    return opening + "1" + closing
+
+
+def deep_literal(depth: int, kinds: str) -> str:
+    opening = "".join("{k: " if kinds[i % len(kinds)] == "o" else "[" for i in range(depth))
+    closing = "".join("}" if kinds[i % len(kinds)] == "o" else "]" for i in reversed(range(depth)))
+    return opening + "1" + closing
+
+
+depths = st.one_of(st.integers(60, 70), st.integers(120, 140), st.sampled_from([1_000, 10_000, 30_000]))
+kinds = st.sampled_from(["a", "o", "ao", "oa", "aao"])
+
+
+@SMALL
+@given(depth=depths, shape=kinds, where=st.sampled_from(["variables", "mergeData", "literal", "batch", "extensions", "get"]),
+       accept=st.sampled_from(["application/json", "application/graphql-response+json"]))
+async def test_deeply_nested_input_never_fails_internally(fuzz_client, depth, shape, where, accept):
+    value = deep_json(depth, shape)
+    merge = 'mutation($d: JSON!) { updateContext(path: "/acme/projects/alpha", input: {mergeData: $d}) { version } }'
+    headers = {"content-type": "application/json", "accept": accept}
+    if where == "get":
+        response = await fuzz_client.get("/graphql", params={"query": "query($d: JSON) { __typename }",
+                                                             "variables": '{"d": ' + deep_json(min(depth, 3000), shape) + "}"},
+                                         headers={"accept": accept})
+    else:
+        body = {
+            "variables": '{"query": "query($d: JSON) { __typename }", "variables": {"d": ' + value + "}}",
+            "mergeData": '{"query": ' + json.dumps(merge) + ', "variables": {"d": {"k": ' + value + "}}}",
+            "literal": json.dumps({"query": 'mutation { createContext(input: {path: "/x", data: {k: '
+                                            + deep_literal(depth, shape) + "}}) { id } }"}),
+            "batch": '[{"query": "{ __typename }"}, {"query": "query($d: JSON) { __typename }", "variables": {"d": ' + value + "}}]",
+            "extensions": '{"query": "{ __typename }", "extensions": {"x": ' + value + "}}",
+        }[where]
+        response = await fuzz_client.post("/graphql", content=body.encode(), headers=headers)
+    check(response)
+    if depth > 64 and where != "extensions":
+        assert response.status_code == 400, response.text[:300]
+        assert response.json()["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "limit": 64}
+
+
+REFS = st.one_of(
+    st.sampled_from(["#", "#/$defs/a", "#/properties/a", "#anchor", "#/$defs/a/items"]),  # local, mostly fine
+    st.sampled_from(["#/nowhere", "#/$defs/missing", "#/$defs/a/nope", "#missing", "#/properties/%25", "#/items/0"]),
+    st.from_regex(r"https?://[a-z]{1,8}\.(com|org|test)/[a-z]{0,8}(\.json)?(#/[a-z]{0,5})?", fullmatch=True),
+    st.from_regex(r"urn:[a-z]{1,6}:[a-z0-9:]{1,12}", fullmatch=True),
+    st.from_regex(r"(\.\./)?[a-z]{1,8}\.json(#/[a-z$]{0,6})?", fullmatch=True),
+    st.sampled_from(["file:///etc/passwd", "http://127.0.0.1:1/x", "http://169.254.169.254/latest", "//host/x",
+                     "https://json-schema.org/draft/2020-12/schema", "", " ", "#/$defs/a#b"]),
+)
+POSITIONS = ["properties.a", "items", "allOf.0", "$defs.b", "not", "additionalProperties", "if", "prefixItems.0",
+             "const", "enum.0", "examples.0"]
+
+
+@st.composite
+def ref_schemas(draw) -> dict:
+    schema: dict = {"type": "object", "$defs": {"a": {"$anchor": "anchor", "items": {"type": "string"}}},
+                    "properties": {"a": {"type": "integer"}}}
+    for _ in range(draw(st.integers(1, 3))):
+        node: dict = {draw(st.sampled_from(["$ref", "$dynamicRef"])): draw(REFS)}
+        position = draw(st.sampled_from(POSITIONS)).split(".")
+        target = schema
+        for part in position[:-1]:
+            target = target.setdefault(part, [] if part in ("allOf", "prefixItems", "enum", "examples") else {})
+        last = position[-1]
+        if isinstance(target, list):
+            target.append(node)
+        else:
+            target[last] = node
+    return schema
+
+
+@SMALL
+@given(schema=ref_schemas(), data=json_values)
+async def test_context_type_refs_never_fail_internally(fuzz_client, schema, data):
+    register = 'mutation($s: JSON!) { registerContextType(name: "fuzzed", schema: $s, force: true) { violatingCount } }'
+    response = await fuzz_client.post("/graphql", json={"query": register, "variables": {"s": schema}})
+    check(response)
+    errors = response.json().get("errors") or []
+    assert all(e["extensions"]["code"] in ("VALIDATION_FAILED", "BAD_USER_INPUT") for e in errors), errors
+    write = 'mutation($d: JSON) { createContext(input: {path: "/fz", kind: "fuzzed", data: $d}) { id } }'
+    written = await fuzz_client.post("/graphql", json={"query": write, "variables": {"d": {"a": data}}})
+    check(written)
+    await fuzz_client.post("/graphql", json={"query": 'mutation { deleteContext(path: "/fz") { deletedCount } }'})
+
+
+@st.composite
+def subscriptions(draw) -> str:
+    root = SCHEMA.subscription_type
+    name, definition = draw(st.sampled_from(list(root.fields.items())))
+    return "subscription { " + draw(field(name, definition, 0)) + " }"
+
+
+@SMALL
+@given(document=subscriptions(), method=st.sampled_from(["GET", "POST"]),
+       accept=st.sampled_from(["application/json", "application/graphql-response+json", "*/*"]))
+async def test_subscriptions_over_http_never_fail_internally(fuzz_client, document, method, accept):
+    if method == "GET":
+        response = await fuzz_client.get("/graphql", params={"query": document}, headers={"accept": accept})
+    else:
+        response = await fuzz_client.post("/graphql", json={"query": document}, headers={"accept": accept})
+    check(response)
+    codes = {e["extensions"]["code"] for e in response.json()["errors"]}
+    assert codes <= {"SUBSCRIPTION_TRANSPORT_REQUIRED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT",
+                     "GRAPHQL_PARSE_FAILED"}, codes
