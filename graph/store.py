@@ -225,16 +225,24 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
         contexts: Sequence[ContextRecord],
         versions: Sequence[VersionRecord],
         types: Sequence[ContextTypeRecord],
-    ) -> None:
-        """Insert exported records verbatim (ids, versions and timestamps kept), atomically.
+        *,
+        skip_present: bool = False,
+    ) -> int:
+        """Insert exported records verbatim (ids, versions and timestamps kept), atomically;
+        returns how many contexts were inserted.
 
         Contexts come parents first; a parent may already exist in the store (with the id the
         record names). Every record's workspace must equal `workspace` (`ValueError`). Raises
-        `ConflictError` if any id, path or type name is taken, `NotFoundError` if a parent is missing.
+        `ConflictError` if any id, path or type name is taken, `NotFoundError` if a parent is
+        missing. With `skip_present`, records already stored (same id, same path) are skipped,
+        so an interrupted import can simply be run again.
         """
         if not (contexts or versions or types):
-            return
-        await self.write(lambda tx: tree.insert(tx, workspace, contexts, versions, types, adopt=False))
+            return 0
+        written = await self.write(
+            lambda tx: tree.insert(tx, workspace, contexts, versions, types, adopt=False, skip_present=skip_present)
+        )
+        return len(written)
 
     @abc.abstractmethod
     async def delete_workspace(self, workspace: str) -> int:

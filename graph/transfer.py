@@ -40,12 +40,25 @@ async def export_workspace(store: GraphStore, workspace: str) -> AsyncIterator[d
         offset += len(batch)
 
 
-async def import_workspace(
-    store: GraphStore, lines: Iterable[dict[str, Any]], workspace: str | None = None, progress: Progress | None = None
-) -> int:
-    """Import exported lines into an empty `workspace` (default: the exported one); returns how many contexts.
+@dataclasses.dataclass(frozen=True, slots=True)
+class ImportResult:
+    imported: int  # contexts inserted now
+    skipped: int  # contexts already there (a resumed import)
 
-    Each batch is atomic; the target must be empty, so ids and paths cannot collide.
+
+async def import_workspace(
+    store: GraphStore,
+    lines: Iterable[dict[str, Any]],
+    workspace: str | None = None,
+    progress: Progress | None = None,
+    *,
+    resume: bool = False,
+) -> ImportResult:
+    """Import exported lines into an empty `workspace` (default: the exported one).
+
+    Each batch is atomic. The target must be empty, so ids and paths cannot collide, unless
+    `resume`: then records already there with the same id and path (an import that was
+    interrupted, or ran before) are skipped and counted, and the rest is inserted.
     """
     iterator = iter(lines)
     header = next(iterator, None)
@@ -55,28 +68,31 @@ async def import_workspace(
         raise BadUserInputError(f"Unsupported export format version {header.get('formatVersion')!r}.")
     target = workspace or header["workspace"]
     existing = await store.count_contexts(target, None)
-    if existing:
+    if existing and not resume:
         raise BadUserInputError(
-            f"Workspace {target!r} already has {existing} contexts: import into an empty workspace "
-            "(choose another with --workspace)."
+            f"Workspace {target!r} already has {existing} contexts: import into an empty workspace, or pass "
+            "--resume to skip what an earlier run of this import already stored."
         )
     contexts: list[ContextRecord] = []
     versions: list[VersionRecord] = []
     types: list[ContextTypeRecord] = []
-    imported = 0
+    imported = skipped = 0
 
     async def flush() -> None:
-        nonlocal imported
+        nonlocal imported, skipped
         if contexts or versions or types:
             try:
-                await store.import_records(target, list(contexts), list(versions), list(types))
+                done = await store.import_records(
+                    target, list(contexts), list(versions), list(types), skip_present=resume
+                )
             except ConflictError as error:
                 raise ConflictError(
-                    "This export's context ids already exist in this store (ids are unique across workspaces): "
-                    "import it into another store, or delete the workspace it came from first.",
+                    f"{error.message} Context ids are unique across workspaces: import into another store, delete "
+                    "the workspace holding them first, or (for a rerun of this import) pass --resume.",
                     **error.details,
                 ) from None
-            imported += len(contexts)
+            imported += done
+            skipped += len(contexts) - done
             if progress:
                 progress(len(contexts))
             contexts.clear(), versions.clear(), types.clear()
@@ -98,7 +114,7 @@ async def import_workspace(
         except TypeError as error:
             raise BadUserInputError(f"Line {number}: malformed {kind} ({error}).") from None
     await flush()
-    return imported
+    return ImportResult(imported, skipped)
 
 
 def _fields(record: Any) -> dict[str, Any]:

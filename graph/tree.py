@@ -81,6 +81,7 @@ async def insert(
     *,
     adopt: bool = True,
     ensure: Collection[str] = (),
+    skip_present: bool = False,
 ) -> list[ContextRecord]:
     """Insert contexts (parents first) with versions and types; returns the contexts as written.
 
@@ -88,6 +89,8 @@ async def insert(
     `parent_id` is set from it; without (imports, which keep ids), a different parent id is a
     conflict. Contexts at the `ensure` paths (parents made by `createParents`) are only
     inserted when their path is still free; otherwise the stored one takes their place.
+    With `skip_present` (a resumed import), records already stored with the same id (and,
+    for contexts, the same path) are left out instead of conflicting.
     """
     for rec in (*contexts, *versions, *types):
         if rec.workspace != workspace:
@@ -100,11 +103,18 @@ async def insert(
     stored = await tx.at_paths(workspace, _unique([*batch, *outside])) if contexts else {}
 
     kept = [p for p in ensure if p in stored]
-    if kept:
+    present = [p for p, rec in batch.items() if skip_present and p in stored and stored[p].id == rec.id]
+    if kept or present:
         dropped = {batch[p].id for p in kept}
-        contexts = [rec for rec in contexts if rec.id not in dropped]
+        contexts = [rec for rec in contexts if rec.id not in dropped and rec.path not in present]
         versions = [v for v in versions if v.context_id not in dropped]
         batch = {rec.path: rec for rec in contexts}
+    if skip_present and versions:
+        done = await tx.taken_versions(workspace, [v.id for v in versions])
+        versions = [v for v in versions if v.id not in done]
+    if skip_present and types:
+        known = await tx.type_versions(workspace, [t.name for t in types])
+        types = [t for t in types if t.name not in known]
     taken = [p for p in batch if p in stored]
     if taken:
         raise ConflictError(f"A context already exists at {', '.join(taken)}.", paths=taken)
@@ -148,7 +158,7 @@ async def insert(
         orphan = next((v for v in foreign if v.context_id not in owners), None)
         if orphan is not None:
             raise NotFoundError(f"Context {orphan.context_id} of a version does not exist.", ids=[orphan.context_id])
-        dup = await tx.taken_versions([v.id for v in foreign])
+        dup = await tx.taken_versions(workspace, [v.id for v in foreign])
         if dup:
             raise ConflictError("A version already exists.", versions=sorted(dup))
     if types:

@@ -76,8 +76,8 @@ class WriteTx(abc.ABC):
         """Which of `ids` name a context of ANY workspace (ids are unique store-wide)."""
 
     @abc.abstractmethod
-    async def taken_versions(self, version_ids: Sequence[str]) -> set[str]:
-        """Which of the version ids (`context_id:number`) exist."""
+    async def taken_versions(self, workspace: str, version_ids: Sequence[str]) -> set[str]:
+        """Which of the version ids (`context_id:number`) exist in `workspace`."""
 
     @abc.abstractmethod
     async def type_versions(self, workspace: str, names: Sequence[str], *, lock: bool = False) -> dict[str, int]:

@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     load = commands.add_parser("import", help="load a JSON Lines export into an empty workspace")
     load.add_argument("input", help="export file ('-' for standard input)")
     load.add_argument("--workspace", default=None, help="target workspace (default: the exported one)")
+    load.add_argument("--resume", action="store_true",
+                      help="skip records an earlier (interrupted) run of this import already stored")
 
     index_cli.add_commands(commands)
     auth_cli.add_commands(commands)
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(auth_cli.run(settings, args))
         if args.command == "export":
             return asyncio.run(_export(settings, args.workspace or settings.workspace, args.output))
-        return asyncio.run(_import(settings, args.input, args.workspace))
+        return asyncio.run(_import(settings, args.input, args.workspace, args.resume))
     except KeyboardInterrupt:
         return 130
 
@@ -126,7 +128,7 @@ async def _export(settings: Settings, workspace: str, output: str) -> int:
     return 0
 
 
-async def _import(settings: Settings, source: str, workspace: str | None) -> int:
+async def _import(settings: Settings, source: str, workspace: str | None, resume: bool = False) -> int:
     from graph.errors import ContextQLError
     from graph.transfer import import_workspace
 
@@ -140,7 +142,9 @@ async def _import(settings: Settings, source: str, workspace: str | None) -> int
         total = sum(1 for line in lines if line.get("type") == "context")
         with _progress() as progress:
             task = progress.add_task("import", total=total)
-            count = await import_workspace(store, lines, workspace, lambda n: progress.advance(task, n))
+            result = await import_workspace(
+                store, lines, workspace, lambda n: progress.advance(task, n), resume=resume
+            )
     except json.JSONDecodeError as error:
         err.print(f"[red]error:[/red] {source} is not JSON Lines ({error})")
         return 2
@@ -149,7 +153,8 @@ async def _import(settings: Settings, source: str, workspace: str | None) -> int
         return 2
     finally:
         await store.close()
-    err.print(f"imported {count} context(s)")
+    skipped = f", skipped {result.skipped} already present" if result.skipped else ""
+    err.print(f"imported {result.imported} context(s){skipped}")
     return 0
 
 

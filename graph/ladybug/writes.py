@@ -133,7 +133,7 @@ class LadybugWriteTx(WriteTx):
         rows = await self._tx.call(lambda tx: tx.run_batched(Q_TAKEN_IDS, "ids", list(ids)))
         return {row[0] for row in rows}
 
-    async def taken_versions(self, version_ids: Sequence[str]) -> set[str]:
+    async def taken_versions(self, workspace: str, version_ids: Sequence[str]) -> set[str]:
         rows = await self._tx.call(lambda tx: tx.run_batched(Q_TAKEN_VERSIONS, "ids", list(version_ids)))
         return {row[0] for row in rows}
 

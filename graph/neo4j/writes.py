@@ -42,6 +42,11 @@ RETURN properties(c) AS props
 """
 
 TAKEN_IDS = "UNWIND $ids AS id MATCH (c:Context {id: id}) RETURN c.id"
+TAKEN_VERSIONS = """
+UNWIND $keys AS key
+MATCH (v:Version {workspace: $workspace, context_id: key.context_id, number: key.number})
+RETURN key.id
+"""
 TYPE_VERSIONS = """
 UNWIND $names AS name
 MATCH (t:ContextType {workspace: $workspace, name: name})
@@ -232,15 +237,12 @@ class Neo4jWriteTx(WriteTx):
     async def taken_ids(self, ids: Sequence[str]) -> set[str]:
         return {row[0] for row in await self._read(TAKEN_IDS, ids=list(ids))}
 
-    async def taken_versions(self, version_ids: Sequence[str]) -> set[str]:
+    async def taken_versions(self, workspace: str, version_ids: Sequence[str]) -> set[str]:
         keys = []
         for vid in version_ids:
             context_id, _, number = vid.rpartition(":")
             keys.append({"id": vid, "context_id": context_id, "number": int(number)})
-        rows = await self._read(
-            "UNWIND $keys AS key MATCH (v:Version {context_id: key.context_id, number: key.number}) RETURN key.id",
-            keys=keys,
-        )
+        rows = await self._read(TAKEN_VERSIONS, workspace=workspace, keys=keys)
         return {row[0] for row in rows}
 
     async def type_versions(self, workspace: str, names: Sequence[str], *, lock: bool = False) -> dict[str, int]:

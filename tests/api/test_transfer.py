@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from graph.errors import BadUserInputError, ConflictError
-from graph.transfer import export_workspace, import_workspace
+from graph.transfer import BATCH, export_workspace, import_workspace
 
 from .conftest import create
 
@@ -22,7 +22,7 @@ async def test_round_trip_is_exact(api, store, workspace):
         await import_workspace(store, exported, workspace)
 
     assert await store.delete_workspace(workspace) == 3
-    assert await import_workspace(store, exported, workspace) == 3
+    assert (await import_workspace(store, exported, workspace)).imported == 3
     again = [line async for line in export_workspace(store, workspace)]
     assert again == exported
     history = await api.data('{ context(path: "/x/w/z") { version history { totalCount } } }')
@@ -35,3 +35,40 @@ async def test_ids_stay_unique_across_workspaces(api, store, workspace):
     with pytest.raises(ConflictError):
         await import_workspace(store, exported, workspace + "-copy")
     assert await store.count_contexts(workspace + "-copy", None) == 0
+
+
+async def test_an_interrupted_import_resumes_and_skips_what_is_there(api, store, workspace, monkeypatch):
+    """A crash after the first batch committed: a rerun with `resume` finishes it, counting what it skipped."""
+    await api.data('mutation { registerContextType(name: "note", schema: {type: "object"}) { violatingCount } }')
+    paths = [f"/r/c{i:04d}" for i in range(BATCH + 20)]
+    await create(api, "/r")
+    for start in range(0, len(paths), 100):
+        chunk = ", ".join(f'{{path: "{p}", kind: "note"}}' for p in paths[start:start + 100])
+        await api.data(f"mutation {{ createContexts(inputs: [{chunk}]) {{ id }} }}")
+    await api.data('mutation { updateContext(path: "/r/c0001", input: {title: "v2"}) { version } }')
+    exported = [line async for line in export_workspace(store, workspace)]
+    await store.delete_workspace(workspace)
+
+    real = store.import_records
+    calls = 0
+
+    async def crash_on_second_batch(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt  # the process dies between two batches
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "import_records", crash_on_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        await import_workspace(store, exported, workspace)
+    monkeypatch.setattr(store, "import_records", real)
+    assert await store.count_contexts(workspace, None) == BATCH
+
+    with pytest.raises(BadUserInputError, match="--resume"):
+        await import_workspace(store, exported, workspace)
+    result = await import_workspace(store, exported, workspace, resume=True)
+    assert (result.imported, result.skipped) == (len(paths) + 1 - BATCH, BATCH)
+    assert [line async for line in export_workspace(store, workspace)] == exported
+    again = await import_workspace(store, exported, workspace, resume=True)
+    assert (again.imported, again.skipped) == (0, len(paths) + 1)
