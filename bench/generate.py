@@ -64,7 +64,7 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
                     f"workspace {WORKSPACE!r} already has {existing:,} contexts: pass --reset to delete them first"
                 )
             t0 = time.perf_counter()
-            removed = await store.delete_workspace(WORKSPACE)
+            removed = (await store.delete_workspace(WORKSPACE))["contexts"]
             timings["reset_s"] = round(time.perf_counter() - t0, 3)
             console.print(f"reset: removed {removed:,} contexts in {timings['reset_s']:.1f}s")
 

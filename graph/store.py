@@ -201,10 +201,12 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
     async def list_context_types(self, workspace: str) -> list[ContextTypeRecord]:
         """All context types of a workspace, ordered by name."""
 
-    async def put_context_type(self, record: ContextTypeRecord, expected_version: int | None) -> None:
+    async def put_context_type(
+        self, record: ContextTypeRecord, expected_version: int | None, effects: WriteEffects | None = None
+    ) -> None:
         """Create (`expected_version` None: must not exist, else `ConflictError`) or replace
         (compare-and-set: `ConflictError` when stale, `NotFoundError` when it does not exist)."""
-        await self.write(lambda tx: tree.put_type(tx, record, expected_version))
+        await self.write(lambda tx: tree.put_type(tx, record, expected_version, effects))
 
     # -- bulk -----------------------------------------------------------------
 
@@ -244,9 +246,18 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
         )
         return len(written)
 
-    @abc.abstractmethod
-    async def delete_workspace(self, workspace: str) -> int:
-        """Remove every record of a workspace; returns how many contexts were removed."""
+    async def delete_workspace(self, workspace: str, effects: WriteEffects | None = None) -> dict[str, int]:
+        """Remove every record of a workspace (contexts with their versions, types, tools,
+        executions, relationships, lineage, API keys, audit entries) in one transaction; its
+        contexts leave the search index through the outbox. Returns how many of each kind went."""
+        return await self.write(lambda tx: tree.purge_workspace(tx, workspace, effects))
+
+    async def delete_context_type(
+        self, workspace: str, name: str, force: bool = False, effects: WriteEffects | None = None
+    ) -> int:
+        """Delete a context type; `ConflictError` while contexts are of that kind unless `force`
+        (returns how many are), `NotFoundError` if there is no such type."""
+        return await self.write(lambda tx: tree.delete_type(tx, workspace, name, force, effects))
 
     # -- access control: API keys and audit log (graph/access.py) ------------
     # API keys are looked up by id before any workspace is known (authentication), so

@@ -21,7 +21,7 @@ from .errors import ConflictError, NotFoundError
 from .knowledge.records import Derivation
 from .outbox import NO_HISTORY
 from .records import ContextRecord, ContextTypeRecord, VersionRecord
-from .writes import Move, WriteEffects, WriteTx
+from .writes import PURGED, Move, WriteEffects, WriteTx
 
 # A revision: the new state and its version, or None when nothing would change.
 Revise = Callable[[ContextRecord], "tuple[ContextRecord, VersionRecord] | None"]
@@ -269,13 +269,16 @@ async def delete(
     return head, len(doomed)
 
 
-async def put_type(tx: WriteTx, record: ContextTypeRecord, expected_version: int | None) -> None:
+async def put_type(
+    tx: WriteTx, record: ContextTypeRecord, expected_version: int | None, effects: WriteEffects | None = None
+) -> None:
     """Create a context type (`expected_version` None: it must not exist) or replace it (compare-and-set)."""
     stored = (await tx.type_versions(record.workspace, [record.name], lock=True)).get(record.name)
     if expected_version is None:
         if stored is not None:
             raise ConflictError(f"Context type {record.name} already exists.", names=[record.name])
         await tx.insert_types([record])
+        await _apply_effects(tx, record.workspace, {}, effects)
         return
     if stored is None:
         raise NotFoundError(f"Context type {record.name} does not exist.", names=[record.name])
@@ -285,6 +288,37 @@ async def put_type(tx: WriteTx, record: ContextTypeRecord, expected_version: int
             names=[record.name], currentVersion=stored, expectedVersion=expected_version,
         )
     await tx.replace_type(record)
+    await _apply_effects(tx, record.workspace, {}, effects)
+
+
+async def delete_type(tx: WriteTx, workspace: str, name: str, force: bool, effects: WriteEffects | None = None) -> int:
+    """Delete a context type; refused while contexts use its kind unless `force`. Returns how many do."""
+    if name not in await tx.type_versions(workspace, [name], lock=True):
+        raise NotFoundError(f"Context type {name} does not exist.", names=[name])
+    users = await tx.count_kind(workspace, name)
+    if users and not force:
+        raise ConflictError(
+            f"{users} context(s) are of kind {name}: change their kind first, or pass `force: true` "
+            "(they keep their data, unchecked).", names=[name], contexts=users,
+        )
+    await tx.delete_type(workspace, name)
+    await _apply_effects(tx, workspace, {}, effects)
+    return users
+
+
+async def purge_workspace(tx: WriteTx, workspace: str, effects: WriteEffects | None = None) -> dict[str, int]:
+    """Remove everything of a workspace; its contexts leave the search index through the outbox.
+
+    The audit entry of the purge itself (in `effects`) is written after it, so the log keeps
+    who emptied the workspace.
+    """
+    await tx.lock_tree(workspace)
+    ids = await tx.context_ids(workspace)
+    counts = await tx.purge_workspace(workspace)
+    removed = {name: counts.get(name, 0) for name in PURGED}
+    await tx.enqueue_index(workspace, [(cid, NO_HISTORY) for cid in ids])
+    await _apply_effects(tx, workspace, {}, effects)
+    return removed
 
 
 def _check_revision(head: ContextRecord, record: ContextRecord, version: VersionRecord) -> None:

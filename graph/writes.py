@@ -53,6 +53,10 @@ class WriteEffects:
 
 NO_EFFECTS = WriteEffects()
 
+# What `purge_workspace` counts, in the order it is reported.
+PURGED = ("contexts", "versions", "contextTypes", "relationships", "tools", "toolVersions", "agents",
+          "executions", "lineageNodes", "apiKeys", "auditEntries")
+
 
 class WriteTx(abc.ABC):
     """The statements of one open write transaction (see the module docstring)."""
@@ -88,6 +92,14 @@ class WriteTx(abc.ABC):
         """(id, path) of every context below `root`, not `root` itself."""
 
     @abc.abstractmethod
+    async def count_kind(self, workspace: str, kind: str) -> int:
+        """How many contexts of `workspace` are of `kind`."""
+
+    @abc.abstractmethod
+    async def context_ids(self, workspace: str) -> list[str]:
+        """Ids of every context of `workspace`."""
+
+    @abc.abstractmethod
     async def execution_exists(self, workspace: str, execution_id: str) -> bool:
         """Whether a tool execution of `workspace` has this id."""
 
@@ -108,6 +120,15 @@ class WriteTx(abc.ABC):
     @abc.abstractmethod
     async def replace_type(self, record: ContextTypeRecord) -> None:
         """Overwrite a context type's schema, version and timestamps."""
+
+    @abc.abstractmethod
+    async def delete_type(self, workspace: str, name: str) -> None:
+        ...
+
+    @abc.abstractmethod
+    async def purge_workspace(self, workspace: str) -> dict[str, int]:
+        """Remove every record of `workspace` but its index tasks; how many of each kind went
+        (keys: the `PURGED` names)."""
 
     @abc.abstractmethod
     async def set_state(self, record: ContextRecord) -> None:

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from graph.access import AuditRecord
+from graph.writes import WriteEffects
 from graph.errors import ContextQLError
 
 from .clock import now_us
@@ -51,6 +52,11 @@ def pending(ctx: RequestContext) -> list[AuditRecord]:
     if draft is None or draft.stored:
         return []
     return [_entry(ctx, draft.operation, draft.target, None)]
+
+
+def effects(ctx: RequestContext) -> WriteEffects:
+    """What a write that commits the pending entry carries (see `pending`)."""
+    return WriteEffects(audit=pending(ctx))
 
 
 def committed(ctx: RequestContext) -> None:

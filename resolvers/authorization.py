@@ -16,6 +16,7 @@ tool_permissions.py.)
 | manage_tools   | yes   | yes    |       |        |
 | manage_keys    | yes   |        |       |        |
 | read_audit     | yes   |        |       |        |
+| manage_workspace | yes |        |       |        |
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from graph.errors import ContextQLError, ForbiddenError
 
 from .principal import Principal
 
-ACTIONS = ("read", "write", "execute_tool", "manage_types", "manage_tools", "manage_keys", "read_audit")
+ACTIONS = ("read", "write", "execute_tool", "manage_types", "manage_tools", "manage_keys", "read_audit",
+           "manage_workspace")
 
 MATRIX: dict[str, frozenset[str]] = {
     "admin": frozenset(ACTIONS),
@@ -90,6 +92,8 @@ def action_for(operation: str, field: str) -> str:
         lowered = field.lower()
         if "apikey" in lowered:
             return "manage_keys"
+        if field == "deleteWorkspace":
+            return "manage_workspace"
         if field in ("registerContextType", "deleteContextType"):
             return "manage_types"
         if "tool" in lowered and "execut" not in lowered and not lowered.startswith(("run", "call", "invoke")):

@@ -12,6 +12,7 @@ from graph.errors import ConflictError, ValidationFailedError
 from graph.filters import Compare, Order
 from graph.records import ContextTypeRecord, Page
 
+from . import audit
 from .clock import now_us
 from .request import RequestContext
 from .validation import check_kind, check_schema, require_valid, validator_for, violations
@@ -75,10 +76,19 @@ async def register(ctx: RequestContext, name: str, schema: Any, force: bool) -> 
         created_at=now if current is None else current.created_at, updated_at=now, updated_by=ctx.principal.id,
     )
     try:
-        await ctx.store.put_context_type(record, None if current is None else current.version)
+        await ctx.store.put_context_type(record, None if current is None else current.version, audit.effects(ctx))
     except ConflictError:
         raise ConflictError(f"Context type {name!r} was changed by someone else meanwhile: retry.") from None
+    audit.committed(ctx)
     return record, len(violators)
+
+
+async def delete(ctx: RequestContext, name: str, force: bool) -> int:
+    """Delete a type (refused while contexts are of its kind, unless `force`); returns how many are."""
+    check_kind(name)
+    users = await ctx.store.delete_context_type(ctx.workspace, name, force, audit.effects(ctx))
+    audit.committed(ctx)
+    return users
 
 
 async def _violators(ctx: RequestContext, kind: str, validator: Draft202012Validator) -> list[dict[str, Any]]:

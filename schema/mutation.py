@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers import context_types, contexts as ops
+from resolvers import context_types, contexts as ops, workspaces
 
 from .inputs import CreateContextInput, UpdateContextInput
 from .knowledge_mutation import KnowledgeMutation
@@ -22,6 +22,32 @@ class MoveContextPayload:
 class DeleteContextPayload:
     path: str
     deleted_count: int = strawberry.field(description="How many contexts were removed.")
+
+
+@strawberry.type
+class DeleteContextTypePayload:
+    name: str
+    contexts_of_kind: int = strawberry.field(description="Contexts of that kind (kept, no longer checked).")
+
+
+@strawberry.type(description="How many records of each kind the deletion removed.")
+class DeleteWorkspacePayload:
+    workspace: str
+    contexts: int
+    versions: int
+    context_types: int
+    relationships: int
+    tools: int
+    tool_versions: int
+    agents: int
+    executions: int
+    lineage_nodes: int
+    api_keys: int
+    audit_entries: int
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
 
 
 @strawberry.type
@@ -101,3 +127,14 @@ class Mutation(KnowledgeMutation):
     ) -> RegisterContextTypePayload:
         record, violating = await context_types.register(info.context, name, schema, force)
         return RegisterContextTypePayload(context_type=ContextType(record=record), violating_count=violating)
+
+    @strawberry.mutation(description="Delete a context type. Refused while contexts are of its kind, unless `force` "
+                         "(they keep their data, no longer checked).")
+    async def delete_context_type(self, info: ContextInfo, name: str, force: bool = False) -> DeleteContextTypePayload:
+        return DeleteContextTypePayload(name=name, contexts_of_kind=await context_types.delete(info.context, name, force))
+
+    @strawberry.mutation(description="Delete this workspace and everything in it (admins only). `confirm` must repeat "
+                         "the workspace's name. The audit entry of the deletion is kept.")
+    async def delete_workspace(self, info: ContextInfo, confirm: str) -> DeleteWorkspacePayload:
+        removed = await workspaces.delete(info.context, confirm)
+        return DeleteWorkspacePayload(workspace=info.context.workspace, **{_snake(k): v for k, v in removed.items()})

@@ -35,7 +35,7 @@ from ..records import ContextRecord, ContextTypeRecord, Page, VersionRecord
 from ..store import GraphStore
 from ..access import ApiKeyRecord, AuditRecord
 from . import access
-from ..outbox import NO_HISTORY, IndexTask
+from ..outbox import IndexTask
 from . import outbox
 from .engine import Engine, Tx
 from .knowledge import LadybugKnowledge
@@ -262,20 +262,6 @@ class LadybugStore(LadybugKnowledge, GraphStore):
         return [_type(row) for row in rows]
 
     # -- bulk -----------------------------------------------------------------
-
-    async def delete_workspace(self, workspace: str) -> int:
-        def work(tx: Tx) -> int:
-            params = {"ws": workspace}
-            count = int(tx.run("MATCH (c:Context) WHERE c.workspace = $ws RETURN count(c)", params)[0][0])
-            doomed = tx.run("MATCH (c:Context) WHERE c.workspace = $ws RETURN c.id", params)
-            outbox.enqueue(tx, workspace, [(row[0], NO_HISTORY) for row in doomed])
-            tx.run("MATCH (v:Version) WHERE v.workspace = $ws DETACH DELETE v", params)
-            tx.run("MATCH (p:ContextPath) WHERE p.workspace = $ws DELETE p", params)
-            tx.run("MATCH (c:Context) WHERE c.workspace = $ws DETACH DELETE c", params)
-            tx.run("MATCH (t:ContextType) WHERE t.workspace = $ws DELETE t", params)
-            return count
-
-        return await self._engine.write(work)
 
     # -- access control (graph/ladybug/access.py) -----------------------------
 

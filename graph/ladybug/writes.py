@@ -111,6 +111,23 @@ Q_PRODUCED_BY = (
 )
 
 
+# (what, statement) in an order that leaves no dangling edge; each returns how many it removed.
+PURGE = (
+    ("relationships", "MATCH (c:Context)-[r:RELATED]->() WHERE c.workspace = $ws DELETE r RETURN count(r)"),
+    ("versions", "MATCH (v:Version) WHERE v.workspace = $ws DETACH DELETE v RETURN count(v)"),
+    ("paths", "MATCH (p:ContextPath) WHERE p.workspace = $ws DELETE p RETURN count(p)"),
+    ("contexts", "MATCH (c:Context) WHERE c.workspace = $ws DETACH DELETE c RETURN count(c)"),
+    ("contextTypes", "MATCH (t:ContextType) WHERE t.workspace = $ws DELETE t RETURN count(t)"),
+    ("toolVersions", "MATCH (v:ToolVersion) WHERE v.workspace = $ws DETACH DELETE v RETURN count(v)"),
+    ("tools", "MATCH (t:Tool) WHERE t.workspace = $ws DETACH DELETE t RETURN count(t)"),
+    ("agents", "MATCH (a:Agent) WHERE a.workspace = $ws DETACH DELETE a RETURN count(a)"),
+    ("lineageNodes", "MATCH (o:Origin) WHERE o.workspace = $ws DETACH DELETE o RETURN count(o)"),
+    ("executions", "MATCH (e:Execution) WHERE e.workspace = $ws DETACH DELETE e RETURN count(e)"),
+    ("apiKeys", "MATCH (k:ApiKey) WHERE k.workspace = $ws DELETE k RETURN count(k)"),
+    ("auditEntries", "MATCH (a:AuditEntry) WHERE a.workspace = $ws DELETE a RETURN count(a)"),
+)
+
+
 class LadybugWriteTx(WriteTx):
     def __init__(self, tx: AsyncTx) -> None:
         self._tx = tx
@@ -146,6 +163,18 @@ class LadybugWriteTx(WriteTx):
         rows = await self._tx.call(lambda tx: tx.run(Q_SUBTREE, {"id": root.id}))
         return [(row[0], row[1]) for row in rows]
 
+    async def count_kind(self, workspace: str, kind: str) -> int:
+        rows = await self._tx.call(lambda tx: tx.run(
+            "MATCH (c:Context) WHERE c.workspace = $ws AND c.kind = $kind RETURN count(c)", {"ws": workspace, "kind": kind}
+        ))
+        return int(rows[0][0])
+
+    async def context_ids(self, workspace: str) -> list[str]:
+        rows = await self._tx.call(lambda tx: tx.run(
+            "MATCH (c:Context) WHERE c.workspace = $ws RETURN c.id", {"ws": workspace}
+        ))
+        return [row[0] for row in rows]
+
     async def execution_exists(self, workspace: str, execution_id: str) -> bool:
         rows = await self._tx.call(lambda tx: tx.run(
             "MATCH (e:Execution {id: $id}) WHERE e.workspace = $ws RETURN e.id", {"id": execution_id, "ws": workspace}
@@ -176,6 +205,20 @@ class LadybugWriteTx(WriteTx):
     async def replace_type(self, record: ContextTypeRecord) -> None:
         row = {k: v for k, v in _type_row(record).items() if k not in ("workspace", "name")}
         self._tx.defer(lambda tx: tx.run(Q_REPLACE_TYPE, row))
+
+    async def delete_type(self, workspace: str, name: str) -> None:
+        key = _key(workspace, name)
+        self._tx.defer(lambda tx: tx.run("MATCH (t:ContextType {key: $key}) DELETE t", {"key": key}))
+
+    async def purge_workspace(self, workspace: str) -> dict[str, int]:
+        def run(tx: Tx) -> dict[str, int]:
+            counts = {}
+            for name, query in PURGE:
+                rows = tx.run(query, {"ws": workspace})
+                counts[name] = int(rows[0][0]) if rows else 0
+            return counts
+
+        return await self._tx.call(run)
 
     async def set_state(self, record: ContextRecord) -> None:
         row = _context_row(record)

@@ -22,7 +22,6 @@ Compare-and-set writes of context types lock the node first (`SET n._lock = true
 
 from __future__ import annotations
 
-from .outbox import enqueue_clause
 
 # -- migrations -----------------------------------------------------------------------------------
 
@@ -141,35 +140,4 @@ MATCH (t:ContextType)
 WHERE t.workspace = $workspace AND t.name IS NOT NULL
 WITH t ORDER BY t.name
 RETURN properties(t) AS props
-"""
-
-
-
-
-
-# -- workspace ------------------------------------------------------------------------------------------------
-
-DELETE_WORKSPACE = """
-CALL () {
-  MATCH (c:Context)
-  WHERE c.workspace = $workspace AND c.path IS NOT NULL
-  """ + enqueue_clause("c", "$task.no_history") + """
-}
-CALL () {
-  MATCH (v:Version)
-  WHERE v.workspace = $workspace AND v.context_id IS NOT NULL AND v.number IS NOT NULL
-  DETACH DELETE v
-}
-CALL () {
-  MATCH (t:ContextType)
-  WHERE t.workspace = $workspace AND t.name IS NOT NULL
-  DETACH DELETE t
-}
-CALL () {
-  MATCH (c:Context)
-  WHERE c.workspace = $workspace AND c.path IS NOT NULL
-  DETACH DELETE c
-  RETURN count(c) AS removed
-}
-RETURN removed
 """

@@ -242,12 +242,6 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
 
     # -- bulk -------------------------------------------------------------------------------------------------------
 
-    async def delete_workspace(self, workspace: str) -> int:
-        rows = await self._write(
-            cypher.DELETE_WORKSPACE, check=lambda rows: rows, workspace=workspace, task=outbox.task_params()
-        )
-        return rows[0][0] if rows else 0
-
     # -- search-index outbox -------------------------------------------------------------------------------------
 
     async def claim_index_tasks(

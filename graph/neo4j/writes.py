@@ -68,6 +68,27 @@ WHERE d.workspace = $workspace AND d.path STARTS WITH $prefix
 RETURN d.id, d.path
 """
 
+COUNT_KIND = "MATCH (c:Context {workspace: $workspace, kind: $kind}) RETURN count(c)"
+CONTEXT_IDS = "MATCH (c:Context) WHERE c.workspace = $workspace AND c.path IS NOT NULL RETURN c.id"
+
+# (what, statement); each returns how many it removed.
+PURGE = (
+    ("relationships", "MATCH (c:Context {workspace: $workspace})-[r:RELATED]->() DELETE r RETURN count(r)"),
+    ("versions", "MATCH (v:Version) WHERE v.workspace = $workspace AND v.context_id IS NOT NULL "
+                 "DETACH DELETE v RETURN count(v)"),
+    ("contexts", "MATCH (c:Context) WHERE c.workspace = $workspace AND c.path IS NOT NULL "
+                 "DETACH DELETE c RETURN count(c)"),
+    ("contextTypes", "MATCH (t:ContextType) WHERE t.workspace = $workspace AND t.name IS NOT NULL "
+                     "DETACH DELETE t RETURN count(t)"),
+    ("toolVersions", "MATCH (v:ToolVersion) WHERE v.workspace = $workspace DETACH DELETE v RETURN count(v)"),
+    ("tools", "MATCH (t:Tool) WHERE t.workspace = $workspace DETACH DELETE t RETURN count(t)"),
+    ("agents", "MATCH (a:Agent) WHERE a.workspace = $workspace DETACH DELETE a RETURN count(a)"),
+    ("lineageNodes", "MATCH (o:Origin) WHERE o.workspace = $workspace DETACH DELETE o RETURN count(o)"),
+    ("executions", "MATCH (e:Execution) WHERE e.workspace = $workspace DETACH DELETE e RETURN count(e)"),
+    ("apiKeys", "MATCH (k:ApiKey) WHERE k.workspace = $workspace DETACH DELETE k RETURN count(k)"),
+    ("auditEntries", "MATCH (a:AuditEntry) WHERE a.workspace = $workspace DETACH DELETE a RETURN count(a)"),
+)
+
 EXECUTION_EXISTS = "MATCH (e:Execution {id: $id}) WHERE e.workspace = $workspace RETURN e.id"
 
 # -- write parts: `{p}` is replaced by the part's parameter prefix ------------------------------
@@ -108,6 +129,13 @@ REPLACE_TYPE = """
 CALL () {
   MATCH (t:ContextType {workspace: ${p}workspace, name: ${p}name})
   SET t = ${p}props
+}
+"""
+
+DELETE_TYPE = """
+CALL () {
+  MATCH (t:ContextType {workspace: ${p}workspace, name: ${p}name})
+  DETACH DELETE t
 }
 """
 
@@ -253,6 +281,12 @@ class Neo4jWriteTx(WriteTx):
         rows = await self._read(DESCENDANTS, workspace=workspace, prefix=root.path + "/")
         return [(row[0], row[1]) for row in rows]
 
+    async def count_kind(self, workspace: str, kind: str) -> int:
+        return int((await self._read(COUNT_KIND, workspace=workspace, kind=kind))[0][0])
+
+    async def context_ids(self, workspace: str) -> list[str]:
+        return [row[0] for row in await self._read(CONTEXT_IDS, workspace=workspace)]
+
     async def execution_exists(self, workspace: str, execution_id: str) -> bool:
         return bool(await self._read(EXECUTION_EXISTS, workspace=workspace, id=execution_id))
 
@@ -269,6 +303,16 @@ class Neo4jWriteTx(WriteTx):
 
     async def replace_type(self, record: ContextTypeRecord) -> None:
         self._defer(REPLACE_TYPE, workspace=record.workspace, name=record.name, props=type_props(record))
+
+    async def delete_type(self, workspace: str, name: str) -> None:
+        self._defer(DELETE_TYPE, workspace=workspace, name=name)
+
+    async def purge_workspace(self, workspace: str) -> dict[str, int]:
+        counts = {}
+        for name, query in PURGE:
+            rows = await self._read(query, workspace=workspace)
+            counts[name] = int(rows[0][0]) if rows else 0
+        return counts
 
     async def set_state(self, record: ContextRecord) -> None:
         props = context_props(record)

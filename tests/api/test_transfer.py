@@ -21,7 +21,7 @@ async def test_round_trip_is_exact(api, store, workspace):
     with pytest.raises(BadUserInputError, match="already has 3 contexts"):
         await import_workspace(store, exported, workspace)
 
-    assert await store.delete_workspace(workspace) == 3
+    assert (await store.delete_workspace(workspace))["contexts"] == 3
     assert (await import_workspace(store, exported, workspace)).imported == 3
     again = [line async for line in export_workspace(store, workspace)]
     assert again == exported

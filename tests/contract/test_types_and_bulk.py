@@ -85,7 +85,7 @@ async def test_import_round_trip_keeps_ids_versions_and_timestamps(store, worksp
     types = await store.list_context_types(workspace)
     assert len(versions) == 5
 
-    assert await store.delete_workspace(workspace) == 4
+    assert (await store.delete_workspace(workspace))["contexts"] == 4
     await store.import_records(workspace, contexts, versions, types)
 
     assert await store.get_by_ids(workspace, [r.id for r in contexts]) == {r.id: r for r in contexts}
@@ -147,7 +147,7 @@ async def test_delete_workspace_removes_everything_of_it_only(store, workspace, 
     keep = await create_one(store, other_workspace, "/a")
     await store.put_context_type(context_type(other_workspace, "note"), None)
 
-    assert await store.delete_workspace(workspace) == 3
+    assert (await store.delete_workspace(workspace))["contexts"] == 3
     assert await store.get_by_ids(workspace, [r.id for r in tree.values()]) == {}
     assert await store.get_by_paths(workspace, list(tree)) == {}
     assert await store.count_contexts(workspace, None) == 0
@@ -158,8 +158,40 @@ async def test_delete_workspace_removes_everything_of_it_only(store, workspace, 
     assert await store.count_versions(other_workspace, keep.id) == 1
     assert [t.name for t in await store.list_context_types(other_workspace)] == ["note"]
 
-    assert await store.delete_workspace(workspace) == 0
+    assert (await store.delete_workspace(workspace))["contexts"] == 0
     # the same ids and paths can be created again
     again = list(tree.values())
     await store.create_contexts(again, [snapshot(r) for r in again])
     assert await store.count_contexts(workspace, None) == 3
+
+
+async def test_deleting_a_workspace_removes_every_kind_of_record(store, workspace):
+    from graph.knowledge.records import Derivation, SourceRef
+
+    tree = await create_tree(store, workspace, ["/a", "/a/b"])
+    await store.put_context_type(context_type(workspace, "note"), None)
+    await store.record_derivation(Derivation(workspace, tree["/a/b"].id, "/a/b", 1, [SourceRef(tree["/a"].id, "/a", 1)]))
+    other = f"{workspace}-other"
+    kept = await create_tree(store, other, ["/a"])
+
+    removed = await store.delete_workspace(workspace)
+    assert removed["contexts"] == 2 and removed["versions"] == 2 and removed["contextTypes"] == 1
+    assert removed["lineageNodes"] == 2
+    assert await store.count_contexts(workspace, None) == 0
+    assert await store.list_context_types(workspace) == []
+    assert (await store.lineage(workspace, tree["/a/b"].id, False, 2, 10)).edges == []
+    assert (await store.get_by_ids(other, [kept["/a"].id])) != {}
+    assert (await store.delete_workspace(workspace))["contexts"] == 0
+
+
+async def test_deleting_a_context_type_is_refused_while_contexts_use_it(store, workspace):
+    await store.put_context_type(context_type(workspace, "note"), None)
+    await create_tree(store, workspace, ["/n"], kind="note")
+    with pytest.raises(ConflictError) as refused:
+        await store.delete_context_type(workspace, "note")
+    assert refused.value.details["contexts"] == 1
+    assert await store.get_context_type(workspace, "note") is not None
+    assert await store.delete_context_type(workspace, "note", force=True) == 1
+    assert await store.get_context_type(workspace, "note") is None
+    with pytest.raises(NotFoundError):
+        await store.delete_context_type(workspace, "note")
