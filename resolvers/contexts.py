@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graph import tree
-from graph.events import ChangeEvent
+from graph.events import ChangeEvent, ContextDetail
 from graph.errors import BadUserInputError, ConflictError, NotFoundError
 from graph.filters import Filter, Order, subtree
 from graph.knowledge.records import SourceRef
@@ -283,7 +283,7 @@ async def move(ctx: RequestContext, record: ContextRecord, raw_new_path: str, ex
     audit.committed(ctx)
     ctx.loaders.forget()
     fresh = result.record
-    await publish(ctx, [_event(ctx, fresh, "moved", ["path"], fromPath=record.path, movedCount=result.count)])
+    await publish(ctx, [_event(ctx, fresh, "moved", ["path"], from_path=record.path, moved_count=result.count)])
     return fresh, result.count
 
 
@@ -291,7 +291,7 @@ async def delete(ctx: RequestContext, record: ContextRecord, recursive: bool) ->
     head, removed = await ctx.store.delete_context(ctx.workspace, record.id, recursive, _effects(ctx))
     audit.committed(ctx)
     ctx.loaders.forget()
-    await publish(ctx, [_event(ctx, head, "deleted", [], deletedCount=removed, recursive=recursive)])
+    await publish(ctx, [_event(ctx, head, "deleted", [], deleted_count=removed, recursive=recursive)])
     return removed
 
 
@@ -389,7 +389,7 @@ def _event(ctx: RequestContext, record: ContextRecord, operation: str, changed: 
     return ChangeEvent(
         workspace=ctx.workspace, topic="context", operation=operation, key=record.id, at=record.updated_at,
         principal=ctx.principal.id, path=record.path, kind=record.kind, version=record.version,
-        changed=changed, detail={"id": record.id, **detail},
+        changed=changed, detail=ContextDetail(id=record.id, **detail),
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from graph.errors import BadUserInputError, ConflictError, ContextQLError, ValidationFailedError
-from graph.events import ChangeEvent
+from graph.events import ChangeEvent, ExecutionDetail
 from graph.knowledge.records import ExecutionFilter, ExecutionRecord, ToolVersionRecord
 from graph.records import ContextRecord
 
@@ -126,8 +126,8 @@ async def _publish(ctx: RequestContext, run: ExecutionRecord, operation: str) ->
     await ctx.events.publish([ChangeEvent(
         workspace=ctx.workspace, topic="execution", operation=operation, key=run.id,
         at=run.finished_at or run.started_at, principal=run.principal,
-        detail={"id": run.id, "tool": run.tool, "toolVersion": run.tool_version, "status": run.status,
-                "contextId": run.context_id, "outputContextId": run.output_context_id},
+        detail=ExecutionDetail(id=run.id, tool=run.tool, tool_version=run.tool_version, status=run.status,
+                               context_id=run.context_id, output_context_id=run.output_context_id, error=run.error),
     )])
 
 

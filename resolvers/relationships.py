@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from graph.errors import BadUserInputError
-from graph.events import ChangeEvent
+from graph.events import ChangeEvent, RelationshipDetail
 from graph.knowledge.names import RELATIONSHIP_TYPE, RELATIONSHIP_TYPE_RULE
 from graph.knowledge.records import AGENT, CONTEXT, TOOL, GraphView, Neighbor, NodeRef, RelationshipRecord
 from graph.records import ContextRecord
@@ -105,8 +105,8 @@ async def _publish(ctx: RequestContext, record: RelationshipRecord, operation: s
         workspace=ctx.workspace, topic="relationship", operation=operation,
         key=f"{record.source.id}|{record.type}|{record.target.kind}:{record.target.id}", at=record.created_at,
         principal=ctx.principal.id,
-        detail={"sourceId": record.source.id, "targetKind": record.target.kind, "targetId": record.target.id,
-                "type": record.type},
+        detail=RelationshipDetail(source_id=record.source.id, target_kind=record.target.kind,
+                                  target_id=record.target.id, type=record.type, properties=dict(record.properties)),
     )])
 
 

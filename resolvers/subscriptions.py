@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from graph.errors import BadUserInputError
-from graph.events import ChangeEvent, Dropped
+from graph.events import ChangeEvent, ContextDetail, Dropped, ExecutionDetail, RelationshipDetail
 from graph.events.bus import Predicate
 
 from .authorization import authorize
@@ -34,7 +34,8 @@ def context_filter(path_prefix: str, kinds: Sequence[str] | None, operations: Se
             return False
         if op_set is not None and event.operation not in op_set:
             return False
-        paths = [p for p in (event.path, event.detail.get("fromPath")) if p]
+        from_path = event.detail.from_path if isinstance(event.detail, ContextDetail) else None
+        paths = [p for p in (event.path, from_path) if p]
         if any(_within(p, root) for p in paths):
             return True
         return event.operation in ("moved", "deleted") and any(_within(root, p) for p in paths)
@@ -49,7 +50,7 @@ def relationship_filter(types: Sequence[str] | None, operations: Sequence[str] |
     def accepts(event: ChangeEvent) -> bool:
         if event.topic != "relationship":
             return False
-        if type_set is not None and event.detail.get("type", event.kind) not in type_set:
+        if type_set is not None and (not isinstance(event.detail, RelationshipDetail) or event.detail.type not in type_set):
             return False
         return op_set is None or event.operation in op_set
 
@@ -63,9 +64,12 @@ def relationship_within(ctx: RequestContext, path_prefix: str) -> Refinement | N
         return None
 
     async def within(event: ChangeEvent) -> bool:
-        ids = [event.detail.get("sourceId") or event.detail.get("fromId")]
-        if event.detail.get("targetKind", "context") == "context":
-            ids.append(event.detail.get("targetId") or event.detail.get("toId"))
+        detail = event.detail
+        if not isinstance(detail, RelationshipDetail):
+            return False
+        ids = [detail.source_id]
+        if detail.target_kind == "context":
+            ids.append(detail.target_id)
         records = await ctx.loaders.by_id.load_many([i for i in ids if i])
         return any(r is not None and _within(r.path, root) for r in records)
 
@@ -77,11 +81,12 @@ def execution_filter(tool: str | None, statuses: Sequence[str] | None) -> Predic
     status_set = _set("status", statuses)
 
     def accepts(event: ChangeEvent) -> bool:
-        if event.topic != "execution":
+        detail = event.detail
+        if not isinstance(detail, ExecutionDetail):
             return False
-        if tool is not None and event.detail.get("tool") != tool:
+        if tool is not None and detail.tool != tool:
             return False
-        return status_set is None or event.detail.get("status") in status_set
+        return status_set is None or detail.status in status_set
 
     return accepts
 

@@ -15,7 +15,7 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from graph.events import ChangeEvent, Dropped
+from graph.events import ChangeEvent, ContextDetail, Dropped, ExecutionDetail, IndexDetail, RelationshipDetail
 from resolvers import contexts as ops, subscriptions as subs
 from resolvers.clock import to_datetime
 
@@ -51,13 +51,18 @@ class EventsDropped:
 class ContextChangeEvent:
     event: strawberry.Private[ChangeEvent]
 
+    @property
+    def detail(self) -> ContextDetail:
+        assert isinstance(self.event.detail, ContextDetail)
+        return self.event.detail
+
     @strawberry.field(description="What happened.")
     def operation(self) -> ContextOperation:
         return ContextOperation(self.event.operation)
 
     @strawberry.field(description="The context's id (stable across moves).")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(self.event.detail.get("id", self.event.key))
+        return strawberry.ID(self.detail.id)
 
     @strawberry.field(description="Its path after the change (for a delete: the path it had).")
     def path(self) -> str:
@@ -65,7 +70,7 @@ class ContextChangeEvent:
 
     @strawberry.field(description="The path before a move; null otherwise.")
     def from_path(self) -> str | None:
-        return self.event.detail.get("fromPath")
+        return self.detail.from_path
 
     @strawberry.field
     def kind(self) -> str | None:
@@ -89,11 +94,11 @@ class ContextChangeEvent:
 
     @strawberry.field(description="How many contexts a move or delete affected; null otherwise.")
     def affected_count(self) -> int | None:
-        return self.event.detail.get("movedCount", self.event.detail.get("deletedCount"))
+        return self.detail.moved_count if self.detail.moved_count is not None else self.detail.deleted_count
 
     @strawberry.field(description="The context as it is now (null once deleted): select any Context field.")
     async def context(self, info: ContextInfo) -> Context | None:
-        found = await ops.by_id(info.context, str(self.event.detail.get("id", self.event.key)))
+        found = await ops.by_id(info.context, self.detail.id)
         return None if found is None else Context(record=found)
 
 
@@ -101,33 +106,38 @@ class ContextChangeEvent:
 class RelationshipChangeEvent:
     event: strawberry.Private[ChangeEvent]
 
+    @property
+    def detail(self) -> RelationshipDetail:
+        assert isinstance(self.event.detail, RelationshipDetail)
+        return self.event.detail
+
     @strawberry.field
     def operation(self) -> RelationshipOperation:
         return RelationshipOperation(self.event.operation)
 
     @strawberry.field(description="The relationship's id.")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(self.event.detail.get("id", self.event.key))
+        return strawberry.ID(self.event.key)
 
     @strawberry.field(description="The relationship type.")
     def type(self) -> str:
-        return self.event.detail.get("type", self.event.kind or "")
+        return self.detail.type
 
     @strawberry.field(description="The source context's id.")
     def source_id(self) -> strawberry.ID:
-        return strawberry.ID(self.event.detail.get("sourceId") or self.event.detail.get("fromId") or "")
+        return strawberry.ID(self.detail.source_id)
 
     @strawberry.field(description="What the target is: context, tool or agent.")
     def target_kind(self) -> str:
-        return self.event.detail.get("targetKind", "context")
+        return self.detail.target_kind
 
     @strawberry.field(description="The target's id (a context id, tool name or agent id).")
     def target_id(self) -> strawberry.ID:
-        return strawberry.ID(self.event.detail.get("targetId") or self.event.detail.get("toId") or "")
+        return strawberry.ID(self.detail.target_id)
 
     @strawberry.field
     def properties(self) -> JSON:
-        return self.event.detail.get("properties") or {}
+        return self.detail.properties
 
     @strawberry.field
     def principal(self) -> Actor:
@@ -139,18 +149,23 @@ class RelationshipChangeEvent:
 
     @strawberry.field(name="from", description="The source context as it is now.")
     async def source(self, info: ContextInfo) -> Context | None:
-        return await _live(info, self.event.detail.get("sourceId") or self.event.detail.get("fromId"))
+        return await _live(info, self.detail.source_id)
 
     @strawberry.field(name="to", description="The target context as it is now (null for a tool or agent target).")
     async def target(self, info: ContextInfo) -> Context | None:
-        if self.event.detail.get("targetKind", "context") != "context":
+        if self.detail.target_kind != "context":
             return None
-        return await _live(info, self.event.detail.get("targetId") or self.event.detail.get("toId"))
+        return await _live(info, self.detail.target_id)
 
 
 @strawberry.type(description="A tool execution started or finished.")
 class ToolExecutionEvent:
     event: strawberry.Private[ChangeEvent]
+
+    @property
+    def detail(self) -> ExecutionDetail:
+        assert isinstance(self.event.detail, ExecutionDetail)
+        return self.event.detail
 
     @strawberry.field(description="`started` or `finished`.")
     def operation(self) -> str:
@@ -158,23 +173,23 @@ class ToolExecutionEvent:
 
     @strawberry.field(description="The execution's id.")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(self.event.detail.get("id", self.event.key))
+        return strawberry.ID(self.detail.id)
 
     @strawberry.field
     def tool(self) -> str:
-        return self.event.detail.get("tool", "")
+        return self.detail.tool
 
     @strawberry.field
     def tool_version(self) -> str | None:
-        return self.event.detail.get("toolVersion")
+        return self.detail.tool_version
 
     @strawberry.field(description="running, succeeded, failed or timed_out.")
     def status(self) -> str:
-        return self.event.detail.get("status", "")
+        return self.detail.status
 
     @strawberry.field
     def error(self) -> str | None:
-        return self.event.detail.get("error")
+        return self.detail.error
 
     @strawberry.field
     def principal(self) -> Actor:
@@ -186,11 +201,11 @@ class ToolExecutionEvent:
 
     @strawberry.field(description="The context the tool ran on, as it is now.")
     async def context(self, info: ContextInfo) -> Context | None:
-        return await _live(info, self.event.detail.get("contextId"))
+        return await _live(info, self.detail.context_id)
 
     @strawberry.field(description="The context the execution wrote its output to, as it is now.")
     async def output_context(self, info: ContextInfo) -> Context | None:
-        return await _live(info, self.event.detail.get("outputContextId"))
+        return await _live(info, self.detail.output_context_id)
 
 
 @strawberry.enum(description="What the search index did with a context.")
@@ -204,13 +219,18 @@ class IndexOperation(enum.Enum):
 class IndexChangeEvent:
     event: strawberry.Private[ChangeEvent]
 
+    @property
+    def detail(self) -> IndexDetail:
+        assert isinstance(self.event.detail, IndexDetail)
+        return self.event.detail
+
     @strawberry.field(description="INDEXED (searchable at `version`), REMOVED (gone from the index) or FAILED (will retry).")
     def operation(self) -> IndexOperation:
         return IndexOperation(self.event.operation)
 
     @strawberry.field(description="The context's id.")
     def id(self) -> strawberry.ID:
-        return strawberry.ID(self.event.detail.get("id", self.event.key))
+        return strawberry.ID(self.detail.id)
 
     @strawberry.field(description="Its path when indexed (null for REMOVED, or FAILED before the graph was read).")
     def path(self) -> str | None:
@@ -222,16 +242,16 @@ class IndexChangeEvent:
 
     @strawberry.field(description="Which attempt this was (1 = first).")
     def attempts(self) -> int:
-        return int(self.event.detail.get("attempts", 1))
+        return self.detail.attempts
 
     @strawberry.field(description="FAILED: when the worker tries again; null otherwise.")
     def next_retry_at(self) -> datetime | None:
-        retry = self.event.detail.get("nextRetryAt")
+        retry = self.detail.next_retry_at
         return None if retry is None else to_datetime(retry)
 
     @strawberry.field(description="FAILED: why; null otherwise.")
     def error(self) -> str | None:
-        return self.event.detail.get("error")
+        return self.detail.error
 
     @strawberry.field(description="When the index call returned.")
     def at(self) -> datetime:
@@ -239,7 +259,7 @@ class IndexChangeEvent:
 
     @strawberry.field(description="The context as it is now (null once deleted).")
     async def context(self, info: ContextInfo) -> Context | None:
-        return await _live(info, self.event.detail.get("id", self.event.key))
+        return await _live(info, self.detail.id)
 
 
 ContextChange = Annotated[ContextChangeEvent | EventsDropped, strawberry.union("ContextChange")]

@@ -5,7 +5,10 @@ default) and Redis pub/sub (`redis.py`, several API instances share subscribers)
 """
 
 from .bus import Dropped, EventBus, Subscription
-from .event import ChangeEvent
+from .event import ChangeEvent, ContextDetail, ExecutionDetail, IndexDetail, RelationshipDetail
 from .memory import InProcessBus
 
-__all__ = ["ChangeEvent", "Dropped", "EventBus", "InProcessBus", "Subscription"]
+__all__ = [
+    "ChangeEvent", "ContextDetail", "Dropped", "EventBus", "ExecutionDetail", "InProcessBus", "IndexDetail",
+    "RelationshipDetail", "Subscription",
+]

@@ -17,7 +17,7 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 
-from ..events import ChangeEvent, EventBus
+from ..events import ChangeEvent, IndexDetail, EventBus
 from ..outbox import NO_HISTORY, IndexTask, now_us
 from ..records import ContextRecord
 from ..store import GraphStore
@@ -66,14 +66,14 @@ class IndexWorker:
                     retries.append((task, retry_at))
                 await self._publish(workspace, [
                     self._event(workspace, "failed", task.context_id, (live or {}).get(task.context_id),
-                                {"attempts": task.attempts + 1, "nextRetryAt": retry_at, "error": str(exc)[:500]})
+                                IndexDetail(task.context_id, task.attempts + 1, retry_at, str(exc)[:500]))
                     for task, retry_at in retries])
                 continue
             await self.store.complete_index_tasks(group)
             self.applied += len(group)
             await self._publish(workspace, [
                 self._event(workspace, "indexed" if t.context_id in live else "removed", t.context_id,
-                            live.get(t.context_id), {"attempts": t.attempts + 1})
+                            live.get(t.context_id), IndexDetail(t.context_id, t.attempts + 1))
                 for t in group])
         return len(tasks)
 
@@ -94,11 +94,11 @@ class IndexWorker:
 
     @staticmethod
     def _event(workspace: str, operation: str, context_id: str, record: ContextRecord | None,
-               detail: dict) -> ChangeEvent:
+               detail: IndexDetail) -> ChangeEvent:
         return ChangeEvent(
             workspace=workspace, topic="index", operation=operation, key=context_id, at=now_us(),
             principal=PRINCIPAL, path=record.path if record else None, kind=record.kind if record else None,
-            version=record.version if record else None, detail={"id": context_id, **detail},
+            version=record.version if record else None, detail=detail,
         )
 
     async def _publish(self, workspace: str, events: list[ChangeEvent]) -> None:

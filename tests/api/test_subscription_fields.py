@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+from graph.events import IndexDetail
 from graphql import GraphQLObjectType, GraphQLUnionType, get_named_type
 
 from graph.index import IndexWorker
@@ -61,7 +62,8 @@ async def test_a_subscriber_selecting_every_field_gets_every_event(store, worksp
             await run(EXECUTE, tool="double", input={"q": 2}, ctx="/a")
             record = (await store.get_by_paths(workspace, ["/a"]))["/a"]
             await server.bus.publish([IndexWorker._event(workspace, "failed", created["createContext"]["id"], record,
-                                                         {"attempts": 2, "nextRetryAt": 1_700_000_000_000_000, "error": "down"})])
+                                                         IndexDetail(created["createContext"]["id"], 2,
+                                                                     1_700_000_000_000_000, "down"))])
             seen: dict[str, list[dict]] = {name: [] for name in ops}
             names = {op: name for name, op in ops.items()}
             while not all(seen.values()) or len(seen["toolExecutions"]) < 2:

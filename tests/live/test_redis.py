@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from graph.events import ChangeEvent, Dropped
+from graph.events import ChangeEvent, ContextDetail, Dropped
 from graph.events.redis import RedisBus
 from tests.conftest import BACKENDS
 
@@ -18,7 +18,7 @@ from .wsclient import WsClient
 
 def event(workspace: str, key: str, n: int, path: str = "/x") -> ChangeEvent:
     return ChangeEvent(workspace=workspace, topic="context", operation="updated", key=key, at=n, principal="p",
-                       path=path, kind="note", version=n, detail={"id": key})
+                       path=path, kind="note", version=n, detail=ContextDetail(id=key))
 
 
 async def next_items(subscription, n: int) -> list:

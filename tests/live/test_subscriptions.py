@@ -6,9 +6,8 @@ import asyncio
 import json
 
 import httpx
-import pytest
 
-from graph.events import ChangeEvent
+from graph.events import ChangeEvent, ContextDetail
 
 from .servers import live_server
 from .wsclient import LEGACY_WS, WsClient
@@ -90,7 +89,7 @@ async def test_no_event_of_another_workspace_reaches_a_subscriber(store, workspa
             op = await ws.subscribe(CHANGES, prefix="/", kinds=None, ops=None)
             await ws.ready(server)
             foreign = ChangeEvent(workspace="someone-else", topic="context", operation="created", key="x", at=1,
-                                  principal="eve", path="/secret", kind="note", version=1, detail={"id": "x"})
+                                  principal="eve", path="/secret", kind="note", version=1, detail=ContextDetail(id="x"))
             await server.bus.publish([foreign])
             await gql(http, CREATE, i={"path": "/mine"})
             event = (await ws.next(op))["data"]["contextChanged"]
@@ -103,7 +102,7 @@ async def test_a_full_buffer_yields_an_explicit_dropped_message(store, workspace
             op = await ws.subscribe(CHANGES, prefix="/", kinds=None, ops=None)
             await ws.ready(server)
             burst = [ChangeEvent(workspace=workspace, topic="context", operation="updated", key="k", at=i,
-                                 principal="p", path=f"/burst/{i}", kind="note", version=i, detail={"id": "k"})
+                                 principal="p", path=f"/burst/{i}", kind="note", version=i, detail=ContextDetail(id="k"))
                      for i in range(1, 51)]
             await server.bus.publish(burst)  # one synchronous burst: the subscriber cannot keep up
             paths = [(await ws.next(op))["data"]["contextChanged"].get("path") for _ in range(3)]
