@@ -18,13 +18,3 @@ SEED = int(os.environ.get("CONTEXTQL_RACE_SEED", "20240611"))
 def rng(request) -> random.Random:
     """A generator seeded from the run's seed and the test's name (so tests do not shift each other)."""
     return random.Random(SEED ^ zlib.crc32(request.node.originalname.encode()))
-
-
-
-def pytest_collection_modifyitems(items) -> None:
-    """`@pytest.mark.xfail_backend("neo4j", reason=...)`: a known failure of those backends only."""
-    for item in items:
-        marker = item.get_closest_marker("xfail_backend")
-        callspec = getattr(item, "callspec", None)
-        if marker and callspec and callspec.params.get("store") in marker.args:
-            item.add_marker(pytest.mark.xfail(strict=False, reason=marker.kwargs["reason"]))

@@ -89,13 +89,6 @@ async def test_import_racing_creates_is_all_or_nothing(api, store, workspace, rn
         await invariants.check(store, workspace, api, label)
 
 
-@pytest.mark.xfail(
-    strict=False, reason=(
-        "store-core write path: import_records checks that the parent id exists, not that its path is "
-        "still the one the records were built under: the import commits /base/impN under a parent now at "
-        "/moved (both backends)"
-    ),
-)
 async def test_import_racing_a_move_of_its_parent(api, store, workspace, rng):
     base = (await api.data(CREATE, input={"path": "/base"}))["createContext"]
     for number in range(5):

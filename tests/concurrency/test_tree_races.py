@@ -44,12 +44,6 @@ def _move(context_id: str, to: str) -> Op:
     return Op("move", MOVE, {"id": context_id, "to": to}, LOSES)
 
 
-@pytest.mark.xfail(
-    strict=False, reason=(
-        "store-core write path: a create links to the parent id it read but keeps the path it read, so "
-        "one racing a move of an ancestor commits path /a/b/cN under a parent now at /z/b (both backends)"
-    ),
-)
 async def test_creates_racing_moves_and_renames(api, store, workspace, rng):
     ids = await _make(api, store, workspace, "/a/b")
     a, b = ids["/a"], ids["/a/b"]
@@ -77,12 +71,6 @@ async def test_creates_racing_moves_and_renames(api, store, workspace, rng):
     assert not left, f"after deleting every root recursively, left {[c.path for c in left]}"
 
 
-@pytest.mark.xfail_backend(
-    "neo4j", reason=(
-        "store-core write path: a create committing while a recursive delete runs keeps parent_id of a "
-        "deleted context (orphans, `parent: null` in the API)"
-    ),
-)
 async def test_creates_racing_recursive_delete(api, store, workspace, rng):
     for number in range(6):
         root = f"/d{number}"
@@ -109,12 +97,6 @@ async def test_creates_racing_recursive_delete(api, store, workspace, rng):
     assert await store.count_contexts(workspace, None) == 0, "contexts left outside every deleted subtree"
 
 
-@pytest.mark.xfail_backend(
-    "neo4j", reason=(
-        "store-core write path: two overlapping recursive deletes: the loser answers code "
-        "Neo.ClientError.Statement.SemanticError (IndexTask MERGE on a node deleted meanwhile)"
-    ),
-)
 async def test_overlapping_recursive_deletes(api, store, workspace, rng):
     for number in range(5):
         root = f"/o{number}"
@@ -128,13 +110,6 @@ async def test_overlapping_recursive_deletes(api, store, workspace, rng):
         assert await store.count_contexts(workspace, None) == 0, f"{label}: contexts survived"
 
 
-@pytest.mark.xfail(
-    strict=False, reason=(
-        "store-core write path: a move takes the new parent's id it read but the new path it read, so one"
-        " racing a move of that parent commits a path that disagrees with its parent (both backends); "
-        "LadybugDB then answers INTERNAL_SERVER_ERROR ('descendant ... lies outside ...') on a later move"
-    ),
-)
 async def test_sibling_moves_never_make_cycles(api, store, workspace, rng):
     for number in range(6):
         root = f"/s{number}"

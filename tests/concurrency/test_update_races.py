@@ -45,12 +45,6 @@ def _lost_merges(history: list[VersionRecord], merges: dict[int, dict[str, Any]]
     ]
 
 
-@pytest.mark.xfail(
-    strict=False, reason=(
-        "store-core write path: a write without expectedVersion is a compare-and-set on the version the "
-        "resolver read, so 49 of 50 racing merges answer CONFLICT (both backends)"
-    ),
-)
 async def test_fifty_merges_of_distinct_keys_all_succeed(api, store, workspace):
     await api.data('mutation { createContext(input: {path: "/m", data: {base: 0}}) { version } }')
     ops = [_merge({f"k{i:02}": i}) for i in range(50)]
@@ -67,12 +61,6 @@ async def test_fifty_merges_of_distinct_keys_all_succeed(api, store, workspace):
     await invariants.check(store, workspace, api, result.label)
 
 
-@pytest.mark.xfail(
-    strict=False, reason=(
-        "store-core write path: a plain update without expectedVersion answers CONFLICT when another "
-        "write commits between its read and its write (both backends)"
-    ),
-)
 async def test_plain_updates_never_conflict(api, store, workspace):
     await api.data('mutation { createContext(input: {path: "/m", title: "start"}) { version } }')
     for number in range(5):
@@ -107,12 +95,6 @@ async def test_expected_version_admits_exactly_one_writer(api, store, workspace)
         await invariants.check(store, workspace, api, result.label)
 
 
-@pytest.mark.xfail(
-    strict=False, reason=(
-        "store-core write path: reverts and merges without expectedVersion answer CONFLICT when they race"
-        " (both backends)"
-    ),
-)
 async def test_reverts_racing_updates(api, store, workspace, rng):
     await api.data('mutation { createContext(input: {path: "/m", title: "one", data: {a: 1}}) { version } }')
     await api.data(UPDATE, path="/m", input={"title": "two", "data": {"a": 2}})
