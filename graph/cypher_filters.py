@@ -8,6 +8,10 @@ backend overrides in a subclass when its engine spells something differently.
 Values are never written into the query text: every value becomes a parameter
 (`$<prefix><n>`), returned alongside the clause.
 
+Paged reads share the keyset helpers at the end (`order_clause`, `seek_clause`,
+`limit_clause`): ORDER BY and the seek predicate are compiled from the same
+`graph.keyset` keys, so a page always starts right after the position it was given.
+
 Semantics, identical on every backend:
 - A comparison never yields NULL: a comparison against a missing (null) property
   is false, so `Not` is the exact complement of its operand. The only nullable
@@ -212,27 +216,30 @@ def order_clause(variable: str, keys: Keyset) -> str:
 def seek_clause(variable: str, keys: Keyset, page: Page, prefix: str = "after") -> tuple[str, dict[str, Any]]:
     """The condition `(key...) > ($after...)` in the order of `keys`, and its parameters.
 
-    Expanded lexicographically, each key compared in its own direction:
-    `k0 > $a0 OR (k0 = $a0 AND (k1 > $a1 OR (k1 = $a1 AND ...)))`, led by the bound
-    `k0 >= $a0` so that an engine can seek an index on the first key instead of
-    scanning. `true` when the page starts at the beginning. Sort keys are never null
-    in stored rows, so the comparisons are two-valued. Every value becomes a parameter
-    (LadybugDB would read a missing one as NULL and silently match nothing).
+    Lexicographic, each key compared in its own direction (`>` ascending, `<` descending).
+    Written as `k0 >= $a0 AND NOT (k0 = $a0 AND <rest at or before $a1...>)` rather than as a
+    disjunction `k0 > $a0 OR (k0 = $a0 AND ...)`: Neo4j turns the disjunction into a union of
+    seeks or a full index scan, but seeks a range on this form's leading conjunct (EXPLAIN in
+    tests/neo4j). `true` when the page starts at the beginning. Sort keys are never null in
+    stored rows, so every comparison is two-valued. Every value becomes a parameter (LadybugDB
+    would read a missing one as NULL and silently match nothing).
     """
     if page.after is None:
         return TRUE, {}
     values = check_position(keys, page.after)
     params = {f"{prefix}{i}": value for i, value in enumerate(values)}
+    exprs = [f"{variable}.{k.field}" for k in keys]
+    names = [f"${prefix}{i}" for i in range(len(keys))]
 
-    def level(i: int) -> str:
-        key, expr, param = keys[i], f"{variable}.{keys[i].field}", f"${prefix}{i}"
-        strict = f"{expr} {'<' if key.descending else '>'} {param}"
+    def at_or_before(i: int) -> str:
+        """Keys i.. are lexicographically at or before the position (the negation of past it)."""
+        before = "<" if not keys[i].descending else ">"
         if i == len(keys) - 1:
-            return strict
-        return f"({strict} OR ({expr} = {param} AND {level(i + 1)}))"
+            return f"{exprs[i]} {before}= {names[i]}"
+        return f"({exprs[i]} {before} {names[i]} OR ({exprs[i]} = {names[i]} AND {at_or_before(i + 1)}))"
 
     first = keys[0]
     if len(keys) == 1:
-        return f"({level(0)})", params
-    bound = f"{variable}.{first.field} {'<=' if first.descending else '>='} ${prefix}0"
-    return f"({bound} AND {level(0)})", params
+        return f"({exprs[0]} {'<' if first.descending else '>'} {names[0]})", params
+    bound = f"{exprs[0]} {'<=' if first.descending else '>='} {names[0]}"
+    return f"({bound} AND NOT ({exprs[0]} = {names[0]} AND {at_or_before(1)}))", params
