@@ -126,23 +126,27 @@ class Slice(Generic[T]):
     scope: Scope
     has_next: bool
     has_previous: bool
+    end: tuple[Any, ...] | None  # position of the last row read (shown or not): `endCursor`
 
 
 def cut(
     rows: list[T], page: Page, scope: Scope, position: Callable[[T], tuple[Any, ...]] | None = None,
-    *, more: bool | None = None,
+    *, keep: Callable[[T], bool] | None = None,
 ) -> Slice[T]:
     """The first `page.limit` rows of a probe read (`probe(page)`).
 
-    `position` gives a row's key values (default: its attributes named by the keys). `more`
-    overrides `hasNextPage` when rows were dropped after the read (e.g. by permissions).
+    `position` gives a row's key values (default: its attributes named by the keys). `keep`
+    hides rows after the read (e.g. by permission): the page may then show fewer rows, but
+    `endCursor` still names the last row read, so the next page never re-reads or stalls.
     """
-    items = rows[: page.limit]
+    read = rows[: page.limit]
     locate = position or (lambda row: keyset.position(row, scope.keys))
+    items = read if keep is None else [row for row in read if keep(row)]
     return Slice(
         items=items,
         positions=[locate(item) for item in items],
         scope=scope,
-        has_next=len(rows) > page.limit if more is None else more,
+        has_next=len(rows) > page.limit,
         has_previous=page.after is not None,
+        end=locate(read[-1]) if read else None,
     )

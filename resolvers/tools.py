@@ -107,10 +107,10 @@ async def versions(ctx: RequestContext, tool: ToolRecord) -> list[ToolVersionRec
 async def find(ctx: RequestContext, where: ToolFilter, first: int | None, after: str | None) -> Slice[tuple[ToolRecord, ToolVersionRecord]]:
     page = window(ctx.limits, TOOLS, first, after)
     rows = await ctx.store.find_tools(ctx.workspace, where, probe(page))
-    readable = [row for row in rows if tool_permissions.allowed(ctx.principal, row[0].permissions, "read", ctx.workspace)]
-    # Unreadable tools are dropped after the read, so whether more follow is decided on
-    # what the store returned; the next page seeks past the last tool shown.
-    return cut(readable, page, TOOLS, lambda row: (row[0].name,), more=len(rows) > page.limit)
+    return cut(
+        rows, page, TOOLS, lambda row: (row[0].name,),
+        keep=lambda row: tool_permissions.allowed(ctx.principal, row[0].permissions, "read", ctx.workspace),
+    )
 
 
 async def count(ctx: RequestContext, where: ToolFilter) -> int:

@@ -49,7 +49,7 @@ def connection(page: Slice, wrap: Callable, count_total: Callable[[], Awaitable[
             has_next_page=page.has_next,
             has_previous_page=page.has_previous,
             start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            end_cursor=None if page.end is None else encode_cursor(page.scope, page.end),
         ),
         count_total=count_total,
     )

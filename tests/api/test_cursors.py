@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
+from types import SimpleNamespace
 
 import pytest
+
+from graph.records import Page
+from resolvers.pagination import CHILDREN, cut, decode_cursor
+from schema.connections import connection
 
 from .conftest import create
 
@@ -177,3 +182,20 @@ async def test_in_range_extremes_of_the_right_shape_are_just_positions(seeded):
         assert page["edges"] == [] or name == "executions", name
         assert page["pageInfo"]["hasPreviousPage"]
     await alive(api)
+
+
+def test_rows_hidden_after_the_read_still_move_the_end_cursor():
+    """Tools a principal may not read are dropped after the read: the page may show fewer rows,
+    but `endCursor` names the last row read, so paging goes on even when a page shows none."""
+    rows = [SimpleNamespace(name=n, id=n * 2) for n in "abcd"]  # a probe read of a 3-row page
+    hidden = cut(rows, Page(3), CHILDREN, keep=lambda r: r.name == "a")
+    assert [r.name for r in hidden.items] == ["a"] and hidden.has_next and hidden.end == ("c", "cc")
+    empty = connection(cut(rows, Page(3, ("0", "")), CHILDREN, keep=lambda r: False), lambda r: r, _never)
+    assert empty.edges == [] and empty.page_info.has_next_page and empty.page_info.has_previous_page
+    assert decode_cursor(CHILDREN, empty.page_info.end_cursor) == ("c", "cc")
+    shown = connection(cut(rows[:2], Page(3), CHILDREN), lambda r: r, _never)
+    assert shown.page_info.end_cursor == shown.edges[-1].cursor and not shown.page_info.has_next_page
+
+
+async def _never() -> int:
+    raise AssertionError("not selected")
