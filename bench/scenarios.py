@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from resolvers.pagination import encode_cursor
+from resolvers.pagination import CHILDREN as CHILDREN_CURSOR, encode_cursor
 
 CHILDREN_PAGE = 50
 HISTORY_PAGE = 20
@@ -69,9 +69,10 @@ def _by_path(rng: random.Random, targets: dict[str, Any]) -> dict[str, Any]:
 
 def _children(rng: random.Random, targets: dict[str, Any]) -> dict[str, Any]:
     parent = rng.choice(targets["children_page"])
-    pages = max(1, -(-parent["children"] // CHILDREN_PAGE))
-    page = rng.randrange(pages)
-    return {"path": parent["path"], "after": None if page == 0 else encode_cursor(page * CHILDREN_PAGE - 1)}
+    # The first page, or the page after a sampled child (cursors are positions, not offsets).
+    positions = [None] + parent.get("positions", [])
+    position = rng.choice(positions)
+    return {"path": parent["path"], "after": None if position is None else encode_cursor(CHILDREN_CURSOR, tuple(position))}
 
 
 def _effective(rng: random.Random, targets: dict[str, Any]) -> dict[str, Any]:

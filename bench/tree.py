@@ -201,7 +201,17 @@ def targets(tree: Tree, *, sample: int = 2_000, history_contexts: int = 50, seed
     leaves = [n.path for n in nodes if n.depth == deepest]
     effective = rng.sample(leaves, min(sample, len(leaves)))
     wide = [nodes[i] for i in tree.wide] or sorted(nodes, key=lambda n: -n.children)[:5]
-    children = [{"path": n.path, "children": n.children} for n in wide]
+    # Keyset cursors name a position, so a page is reached from a child's (name, id): a sample
+    # of each wide parent's children stands in for "some page further down".
+    kids: dict[int, list[Node]] = {n.index: [] for n in wide}
+    for node in nodes:
+        if node.parent in kids:
+            kids[node.parent].append(node)
+    children = [
+        {"path": n.path, "children": n.children,
+         "positions": [[c.path.rsplit("/", 1)[-1], c.id] for c in rng.sample(kids[n.index], min(20, len(kids[n.index])))]}
+        for n in wide
+    ]
     # History: spread over depths 2..deepest (never the wide parents: they are in another scenario).
     pool = [n for n in nodes if n.depth >= 2 and n.index not in set(tree.wide)]
     history = [n.path for n in rng.sample(pool, min(history_contexts, len(pool)))]

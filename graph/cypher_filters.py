@@ -8,6 +8,10 @@ backend overrides in a subclass when its engine spells something differently.
 Values are never written into the query text: every value becomes a parameter
 (`$<prefix><n>`), returned alongside the clause.
 
+Paged reads share the keyset helpers at the end (`order_clause`, `seek_clause`,
+`limit_clause`): ORDER BY and the seek predicate are compiled from the same
+`graph.keyset` keys, so a page always starts right after the position it was given.
+
 Semantics, identical on every backend:
 - A comparison never yields NULL: a comparison against a missing (null) property
   is false, so `Not` is the exact complement of its operand. The only nullable
@@ -29,6 +33,7 @@ from typing import Any
 
 from .errors import BadUserInputError
 from .filters import And, Compare, Filter, Not, Or, Order
+from .keyset import Keyset, check_position, contexts
 from .records import Page
 
 INT_FIELDS = frozenset({"depth", "created_at", "updated_at", "version"})
@@ -62,16 +67,7 @@ class CypherFilterCompiler:
 
     def order_by(self, order: Sequence[Order], tiebreak: str = "path") -> str:
         """`ORDER BY` expressions (without the keyword): `order`, then `tiebreak` ascending."""
-        parts = []
-        seen = set()
-        for item in order:
-            if item.field in seen:
-                continue
-            seen.add(item.field)
-            parts.append(self.prop(item.field) + (" DESC" if item.descending else ""))
-        if tiebreak not in seen:
-            parts.append(self.prop(tiebreak))
-        return ", ".join(parts)
+        return order_clause(self.variable, contexts(order, tiebreak))
 
     # -- dialect hooks (override per engine) ----------------------------------
 
@@ -194,26 +190,56 @@ class CypherFilterCompiler:
         return items
 
 
-def page_window(page: Page) -> tuple[int, int]:
-    """(skip, limit) of a page, validated: both non-negative integers."""
-    skip, limit = page.offset, page.limit
-    for value in (skip, limit):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise BadUserInputError("page limit and offset must be non-negative integers")
-    return int(skip), int(limit)
+def page_limit(page: Page) -> int:
+    """The validated row limit of a page (a non-negative integer)."""
+    limit = page.limit
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise BadUserInputError("page limit must be a non-negative integer")
+    return int(limit)
 
 
-def page_params(page: Page) -> dict[str, int]:
-    """`$skip` / `$limit` parameters for a page, validated."""
-    skip, limit = page_window(page)
-    return {"skip": skip, "limit": limit}
+def limit_clause(page: Page) -> str:
+    """`LIMIT m` with the validated integer written inline.
 
-
-def page_clause(page: Page) -> str:
-    """`SKIP n LIMIT m` with the validated integers written inline.
-
-    For engines that plan a parameterised SKIP/LIMIT on every execution
-    (LadybugDB: 0.55 ms instead of 0.15 ms per paged query).
+    LadybugDB plans a parameterised LIMIT on every execution (1.1 ms instead of 0.7 ms per
+    paged query). Inline limits stay few distinct statement texts: a page never exceeds the
+    API's page size (plus one probe row) and there is no offset any more.
     """
-    skip, limit = page_window(page)
-    return f"SKIP {skip} LIMIT {limit}"
+    return f"LIMIT {page_limit(page)}"
+
+
+def order_clause(variable: str, keys: Keyset) -> str:
+    """`ORDER BY` expressions (without the keyword) of a keyset."""
+    return ", ".join(f"{variable}.{k.field}" + (" DESC" if k.descending else "") for k in keys)
+
+
+def seek_clause(variable: str, keys: Keyset, page: Page, prefix: str = "after") -> tuple[str, dict[str, Any]]:
+    """The condition `(key...) > ($after...)` in the order of `keys`, and its parameters.
+
+    Lexicographic, each key compared in its own direction (`>` ascending, `<` descending).
+    Written as `k0 >= $a0 AND NOT (k0 = $a0 AND <rest at or before $a1...>)` rather than as a
+    disjunction `k0 > $a0 OR (k0 = $a0 AND ...)`: Neo4j turns the disjunction into a union of
+    seeks or a full index scan, but seeks a range on this form's leading conjunct (EXPLAIN in
+    tests/neo4j). `true` when the page starts at the beginning. Sort keys are never null in
+    stored rows, so every comparison is two-valued. Every value becomes a parameter (LadybugDB
+    would read a missing one as NULL and silently match nothing).
+    """
+    if page.after is None:
+        return TRUE, {}
+    values = check_position(keys, page.after)
+    params = {f"{prefix}{i}": value for i, value in enumerate(values)}
+    exprs = [f"{variable}.{k.field}" for k in keys]
+    names = [f"${prefix}{i}" for i in range(len(keys))]
+
+    def at_or_before(i: int) -> str:
+        """Keys i.. are lexicographically at or before the position (the negation of past it)."""
+        before = "<" if not keys[i].descending else ">"
+        if i == len(keys) - 1:
+            return f"{exprs[i]} {before}= {names[i]}"
+        return f"({exprs[i]} {before} {names[i]} OR ({exprs[i]} = {names[i]} AND {at_or_before(i + 1)}))"
+
+    first = keys[0]
+    if len(keys) == 1:
+        return f"({exprs[0]} {'<' if first.descending else '>'} {names[0]})", params
+    bound = f"{exprs[0]} {'<=' if first.descending else '>='} {names[0]}"
+    return f"({bound} AND NOT ({exprs[0]} = {names[0]} AND {at_or_before(1)}))", params

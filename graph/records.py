@@ -82,7 +82,12 @@ class ContextTypeRecord:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """Offset window over an ordered result."""
+    """Keyset window over an ordered result: at most `limit` rows, strictly after the position
+    `after` (the sort-key values of a row, see `graph.keyset`), or from the start when None.
+
+    There is no offset: a page never skips rows, so no engine is asked to walk past
+    millions of rows, and inserts or deletes between two pages move nothing.
+    """
 
     limit: int
-    offset: int = 0
+    after: tuple[Any, ...] | None = None

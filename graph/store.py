@@ -6,6 +6,9 @@ validation, what a new version contains — live above this line and are written
 once. Every write method is one atomic transaction: on error nothing is kept.
 
 Conventions shared by all backends:
+- Paged reads take a keyset `Page` (`graph.records.Page`): at most `limit` rows strictly
+  after the position `page.after` in the read's order, never an offset. The keys of each
+  read are named in `graph.keyset`; a position of the wrong shape is `BadUserInputError`.
 - Every read and write is scoped to one workspace; no method returns another
   workspace's data.
 - Context ids are UUIDs unique across all workspaces (Relay global ids); paths
@@ -76,7 +79,8 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
     async def list_children(
         self, workspace: str, parent_ids: Sequence[str], page: Page
     ) -> dict[str, list[ContextRecord]]:
-        """For each parent, one page of its direct children ordered by name (code points), then id.
+        """For each parent, one page of its direct children ordered by name (code points), then id
+        (keys `graph.keyset.CHILDREN`; `page.after` is a (name, id) position, the same for every parent).
 
         Every requested parent id is a key of the result (possibly with an empty list).
         """
@@ -89,7 +93,8 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
     async def find_contexts(
         self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page
     ) -> list[ContextRecord]:
-        """A page of contexts matching `where`, sorted by `order` then by path."""
+        """A page of contexts matching `where`, sorted by `order` then by path (keys
+        `graph.keyset.contexts(order)`; `page.after` holds one value per key)."""
 
     @abc.abstractmethod
     async def count_contexts(self, workspace: str, where: Filter | None) -> int:
@@ -173,7 +178,7 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
 
     @abc.abstractmethod
     async def list_versions(self, workspace: str, context_id: str, page: Page) -> list[VersionRecord]:
-        """One page of a context's versions, newest first."""
+        """One page of a context's versions, newest first (keys `graph.keyset.VERSIONS`: the number)."""
 
     @abc.abstractmethod
     async def count_versions(self, workspace: str, context_id: str) -> int:
@@ -299,8 +304,12 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
     async def list_audit(
         self, workspace: str, page: Page, principal: str | None = None, outcome: str | None = None
     ) -> list[AuditRecord]:
-        """A page of a workspace's audit entries, newest first (`at` descending, then id descending),
-        only those of `principal` / with `outcome` when given."""
+        """A page of a workspace's audit entries, newest first (`at` descending, then id descending;
+        keys `graph.keyset.AUDIT`), only those of `principal` / with `outcome` when given."""
+
+    @abc.abstractmethod
+    async def count_audit(self, workspace: str, principal: str | None = None, outcome: str | None = None) -> int:
+        """How many entries `list_audit` pages through with the same filters."""
 
     # -- search-index outbox (graph/outbox.py) --------------------------------
     # Every write above also records an IndexTask per affected context in its own

@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
+from . import keyset
 from .errors import BadUserInputError, ConflictError
 from .filters import Order
 from .records import ContextRecord, ContextTypeRecord, Page, VersionRecord
@@ -27,9 +28,10 @@ async def export_workspace(store: GraphStore, workspace: str) -> AsyncIterator[d
     yield {"type": "header", "format": FORMAT, "formatVersion": FORMAT_VERSION, "workspace": workspace, "contexts": total}
     for record in await store.list_context_types(workspace):
         yield {"type": "contextType", **_fields(record)}
-    offset = 0
+    order = [Order("depth"), Order("path")]
+    after = None
     while True:
-        batch = await store.find_contexts(workspace, None, [Order("depth"), Order("path")], Page(BATCH, offset))
+        batch = await store.find_contexts(workspace, None, order, Page(BATCH, after))
         if not batch:
             return
         versions = await store.versions_of(workspace, [c.id for c in batch])
@@ -37,7 +39,7 @@ async def export_workspace(store: GraphStore, workspace: str) -> AsyncIterator[d
             yield {"type": "context", **_fields(record)}
             for version in versions.get(record.id, []):
                 yield {"type": "version", **_fields(version)}
-        offset += len(batch)
+        after = keyset.position(batch[-1], keyset.contexts(order))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

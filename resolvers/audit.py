@@ -11,7 +11,7 @@ from graph.writes import WriteEffects
 from graph.errors import ContextQLError
 
 from .clock import now_us
-from .pagination import Slice, cut, probe, window
+from .pagination import AUDIT_LOG, Slice, cut, probe, window
 from .authorization import authorize
 from .request import RequestContext
 
@@ -94,6 +94,11 @@ async def entries(
     ctx: RequestContext, first: int | None, after: str | None, principal: str | None, outcome: str | None
 ) -> Slice[AuditRecord]:
     authorize(ctx, "read_audit", "the audit log")
-    page = window(ctx.limits, first, after)
+    page = window(ctx.limits, AUDIT_LOG, first, after)
     rows = await ctx.store.list_audit(ctx.workspace, probe(page), principal=principal, outcome=outcome)
-    return cut(rows, page)
+    return cut(rows, page, AUDIT_LOG)
+
+
+async def count(ctx: RequestContext, principal: str | None, outcome: str | None) -> int:
+    authorize(ctx, "read_audit", "the audit log")
+    return await ctx.store.count_audit(ctx.workspace, principal=principal, outcome=outcome)

@@ -92,10 +92,10 @@ async def delete(ctx: RequestContext, name: str, force: bool) -> int:
 
 
 async def _violators(ctx: RequestContext, kind: str, validator: Draft202012Validator) -> list[dict[str, Any]]:
-    found, offset = [], 0
+    found, after = [], None
     while True:
         rows = await ctx.store.find_contexts(
-            ctx.workspace, Compare("kind", "eq", kind), [Order("path")], Page(SCAN_BATCH, offset)
+            ctx.workspace, Compare("kind", "eq", kind), [Order("path")], Page(SCAN_BATCH, after)
         )
         for row in rows:
             problems = violations(validator, row.data)
@@ -103,4 +103,4 @@ async def _violators(ctx: RequestContext, kind: str, validator: Draft202012Valid
                 found.append({"path": row.path, "violations": problems})
         if len(rows) < SCAN_BATCH:
             return found
-        offset += SCAN_BATCH
+        after = (rows[-1].path,)

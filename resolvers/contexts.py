@@ -24,7 +24,7 @@ from .clock import now_us
 from .context_types import Validators, validators_for
 from .inheritance import EffectiveView, effective_view, merge_patch
 from .json_patch import apply_json_patch, json_patch
-from .pagination import Slice, cut, probe, window
+from .pagination import CHILDREN, HISTORY, Slice, contexts_scope, cut, probe, window
 from .request import RequestContext
 from .validation import check_fields, check_kind, normalize_tags
 
@@ -85,9 +85,10 @@ async def target(ctx: RequestContext, *, path: str | None = None, id: str | None
 async def find(
     ctx: RequestContext, where: Filter | None, order: Sequence[Order], first: int | None, after: str | None
 ) -> Slice[ContextRecord]:
-    page = window(ctx.limits, first, after)
+    scope = contexts_scope(order)
+    page = window(ctx.limits, scope, first, after)
     rows = await ctx.store.find_contexts(ctx.workspace, where, order, probe(page))
-    return cut(rows, page)
+    return cut(rows, page, scope)
 
 
 async def count(ctx: RequestContext, where: Filter | None) -> int:
@@ -99,12 +100,12 @@ async def parent(ctx: RequestContext, record: ContextRecord) -> ContextRecord | 
 
 
 async def children(ctx: RequestContext, record: ContextRecord, first: int | None, after: str | None) -> Slice[ContextRecord]:
-    page = window(ctx.limits, first, after)
+    page = window(ctx.limits, CHILDREN, first, after)
     window_plus_one = probe(page)
-    rows = await ctx.loaders.children.load((record.id, window_plus_one.limit, window_plus_one.offset))
+    rows = await ctx.loaders.children.load((record.id, window_plus_one.limit, window_plus_one.after))
     for row in rows:
         ctx.loaders.prime(row)
-    return cut(rows, page)
+    return cut(rows, page, CHILDREN)
 
 
 async def child_count(ctx: RequestContext, record: ContextRecord) -> int:
@@ -313,9 +314,9 @@ async def derivation_sources(ctx: RequestContext, refs: Sequence[str] | None) ->
 
 
 async def history(ctx: RequestContext, record: ContextRecord, first: int | None, after: str | None) -> Slice[VersionRecord]:
-    page = window(ctx.limits, first, after)
+    page = window(ctx.limits, HISTORY, first, after)
     rows = await ctx.store.list_versions(ctx.workspace, record.id, probe(page))
-    return cut(rows, page)
+    return cut(rows, page, HISTORY)
 
 
 async def version(ctx: RequestContext, record: ContextRecord, number: int) -> VersionRecord:

@@ -24,7 +24,7 @@ from graph.records import ContextRecord
 from . import builtin_tools, contexts as ops, paths, provenance, tool_http, tool_permissions, tools
 from .builtin_tools import Outcome
 from .clock import now_us
-from .pagination import Slice, cut, probe, window
+from .pagination import EXECUTIONS, Slice, cut, probe, window
 from .request import RequestContext
 from .validation import violations
 
@@ -138,8 +138,8 @@ async def get(ctx: RequestContext, execution_id: str) -> ExecutionRecord | None:
 async def find(ctx: RequestContext, where: ExecutionFilter, first: int | None, after: str | None) -> Slice[ExecutionRecord]:
     if where.status is not None and where.status not in ("running", "succeeded", "failed", "timed_out"):
         raise BadUserInputError("`status` is one of running, succeeded, failed, timed_out.")
-    page = window(ctx.limits, first, after)
-    return cut(await ctx.store.find_executions(ctx.workspace, where, probe(page)), page)
+    page = window(ctx.limits, EXECUTIONS, first, after)
+    return cut(await ctx.store.find_executions(ctx.workspace, where, probe(page)), page, EXECUTIONS)
 
 
 async def count(ctx: RequestContext, where: ExecutionFilter) -> int:

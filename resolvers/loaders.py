@@ -7,6 +7,7 @@ to another and serve stale data).
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from aiodataloader import DataLoader
 
@@ -34,22 +35,26 @@ class ContextsByPath(DataLoader):
         return [found.get(p) for p in paths]
 
 
+Position = tuple[Any, ...] | None
+
+
 class ChildrenPages(DataLoader):
-    """Keys are `(parent_id, limit, offset)`; parents asking for the same window share a call."""
+    """Keys are `(parent_id, limit, after)` (`after`: a (name, id) position or None); parents
+    asking for the same window share one store call."""
 
     def __init__(self, store: GraphStore, workspace: str) -> None:
         super().__init__()
         self.store, self.workspace = store, workspace
 
-    async def batch_load_fn(self, keys: list[tuple[str, int, int]]) -> list[list[ContextRecord]]:
-        by_window: dict[tuple[int, int], list[str]] = defaultdict(list)
-        for parent_id, limit, offset in keys:
-            by_window[(limit, offset)].append(parent_id)
-        pages: dict[tuple[str, int, int], list[ContextRecord]] = {}
-        for (limit, offset), parents in by_window.items():
-            found = await self.store.list_children(self.workspace, parents, Page(limit, offset))
+    async def batch_load_fn(self, keys: list[tuple[str, int, Position]]) -> list[list[ContextRecord]]:
+        by_window: dict[tuple[int, Position], list[str]] = defaultdict(list)
+        for parent_id, limit, after in keys:
+            by_window[(limit, after)].append(parent_id)
+        pages: dict[tuple[str, int, Position], list[ContextRecord]] = {}
+        for (limit, after), parents in by_window.items():
+            found = await self.store.list_children(self.workspace, parents, Page(limit, after))
             for parent_id in parents:
-                pages[(parent_id, limit, offset)] = found.get(parent_id, [])
+                pages[(parent_id, limit, after)] = found.get(parent_id, [])
         return [pages[key] for key in keys]
 
 

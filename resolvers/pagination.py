@@ -1,36 +1,105 @@
-"""Relay-style windows: `first`/`after` become an offset page with the server's caps."""
+"""Relay-style windows: `first`/`after` become a keyset page with the server's caps.
+
+A cursor names a POSITION, not an offset: the sort-key values of one row (`graph.keyset`),
+tagged with the connection and the order it was issued for. The next page is read with a
+seek predicate past that position, so rows inserted or deleted between two requests are
+neither repeated nor skipped, and no cursor can ask an engine to walk past a huge offset.
+
+Wire format: unpadded base64url of compact JSON `{"c": connection, "o": order, "k": [values]}`.
+It is opaque to clients; everything in it is checked on the way in (shape, connection, order,
+the type of every value, 64-bit integer range, string length), and anything else is
+`BAD_USER_INPUT`.
+"""
 
 from __future__ import annotations
 
 import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+from graph import keyset
 from graph.errors import BadUserInputError
+from graph.filters import Order
+from graph.keyset import Keyset
 from graph.records import Page
 
 from .limits import Limits
 
 T = TypeVar("T")
-_PREFIX = "offset:"
+
+# A cursor longer than this cannot hold a position of any supported order (values are
+# bounded by `keyset.MAX_KEY_TEXT`); refusing it early bounds the decoding work.
+MAX_CURSOR_LENGTH = 65_536
+_INVALID = "Invalid cursor: pass a `cursor` or `endCursor` returned by this same field."
 
 
-def encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"{_PREFIX}{offset}".encode()).decode()
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a cursor belongs to: one kind of connection in one order."""
+
+    connection: str
+    keys: Keyset
+
+    @property
+    def order(self) -> str:
+        return keyset.signature(self.keys)
 
 
-def decode_cursor(cursor: str) -> int:
+CHILDREN = Scope("children", keyset.CHILDREN)
+HISTORY = Scope("history", keyset.VERSIONS)
+AUDIT_LOG = Scope("auditLog", keyset.AUDIT)
+TOOLS = Scope("tools", keyset.TOOLS)
+EXECUTIONS = Scope("executions", keyset.EXECUTIONS)
+
+
+def contexts_scope(order: Sequence[Order]) -> Scope:
+    """`contexts` in one `orderBy` (then path): a cursor only fits the order it was issued in."""
+    return Scope("contexts", keyset.contexts(order))
+
+
+def encode_cursor(scope: Scope, position: tuple[Any, ...]) -> str:
+    payload = json.dumps(
+        {"c": scope.connection, "o": scope.order, "k": list(position)}, separators=(",", ":"), ensure_ascii=False
+    )
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)  # NaN / Infinity are not JSON
+
+
+def decode_cursor(scope: Scope, cursor: str) -> tuple[Any, ...]:
+    """The position a cursor names, checked against `scope`; `BadUserInputError` otherwise."""
+    if not isinstance(cursor, str) or not cursor or len(cursor) > MAX_CURSOR_LENGTH:
+        raise BadUserInputError(_INVALID)
     try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        if text.startswith(_PREFIX) and int(text[len(_PREFIX):]) >= 0:
-            return int(text[len(_PREFIX):])
-    except (ValueError, UnicodeDecodeError):
-        pass
-    raise BadUserInputError("Invalid cursor: pass an `endCursor` returned by this API.")
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        payload = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
+        raise BadUserInputError(_INVALID) from None
+    if not isinstance(payload, dict) or set(payload) != {"c", "o", "k"} or not isinstance(payload["k"], list):
+        raise BadUserInputError(_INVALID)
+    if payload["c"] != scope.connection:
+        raise BadUserInputError(
+            f"This cursor belongs to another connection, not to `{scope.connection}`: "
+            "pass a cursor returned by this same field."
+        )
+    if payload["o"] != scope.order:
+        raise BadUserInputError(
+            "This cursor was issued for another `orderBy`: page with the order the cursor came from, "
+            "or start again without `after`."
+        )
+    try:
+        return keyset.check_position(scope.keys, payload["k"])
+    except BadUserInputError:
+        raise BadUserInputError(_INVALID) from None
 
 
-def window(limits: Limits, first: int | None, after: str | None) -> Page:
-    """The page asked for; asks the store for one extra row to know whether more follow."""
+def window(limits: Limits, scope: Scope, first: int | None, after: str | None) -> Page:
+    """The page asked for: `first` rows (capped) past the position of `after`."""
     size = limits.page_size_default if first is None else first
     if size < 0:
         raise BadUserInputError("`first` must not be negative.")
@@ -39,23 +108,45 @@ def window(limits: Limits, first: int | None, after: str | None) -> Page:
             f"`first` may be at most {limits.page_size_max}; page with `after` for more.",
             limit=limits.page_size_max,
         )
-    offset = 0 if after is None else decode_cursor(after) + 1
-    return Page(limit=size, offset=offset)
+    return Page(limit=size, after=None if after is None else decode_cursor(scope, after))
 
 
 def probe(page: Page) -> Page:
     """The same window plus one row, to learn `hasNextPage` without a count."""
-    return Page(limit=page.limit + 1, offset=page.offset)
+    return Page(limit=page.limit + 1, after=page.after)
 
 
 @dataclass(frozen=True, slots=True)
 class Slice(Generic[T]):
-    """One page of results with what a connection needs to describe it."""
+    """One page of results with what a connection needs to describe it: the position of
+    every item (for its cursor) and whether pages precede or follow."""
 
     items: list[T]
-    offset: int
+    positions: list[tuple[Any, ...]]
+    scope: Scope
     has_next: bool
+    has_previous: bool
+    end: tuple[Any, ...] | None  # position of the last row read (shown or not): `endCursor`
 
 
-def cut(rows: list[T], page: Page) -> Slice[T]:
-    return Slice(rows[: page.limit], page.offset, len(rows) > page.limit)
+def cut(
+    rows: list[T], page: Page, scope: Scope, position: Callable[[T], tuple[Any, ...]] | None = None,
+    *, keep: Callable[[T], bool] | None = None,
+) -> Slice[T]:
+    """The first `page.limit` rows of a probe read (`probe(page)`).
+
+    `position` gives a row's key values (default: its attributes named by the keys). `keep`
+    hides rows after the read (e.g. by permission): the page may then show fewer rows, but
+    `endCursor` still names the last row read, so the next page never re-reads or stalls.
+    """
+    read = rows[: page.limit]
+    locate = position or (lambda row: keyset.position(row, scope.keys))
+    items = read if keep is None else [row for row in read if keep(row)]
+    return Slice(
+        items=items,
+        positions=[locate(item) for item in items],
+        scope=scope,
+        has_next=len(rows) > page.limit,
+        has_previous=page.after is not None,
+        end=locate(read[-1]) if read else None,
+    )

@@ -49,13 +49,13 @@ def tool_text(spec: ToolVersionRecord) -> str:
 async def _candidates(ctx: RequestContext, include_retired: bool) -> list[tuple[ToolRecord, ToolVersionRecord]]:
     where = ToolFilter(retired=None if include_retired else False)
     rows: list[tuple[ToolRecord, ToolVersionRecord]] = []
-    offset = 0
-    while offset < MAX_TOOLS:
-        page = await ctx.store.find_tools(ctx.workspace, where, Page(limit=FETCH, offset=offset))
+    after = None
+    while len(rows) < MAX_TOOLS:
+        page = await ctx.store.find_tools(ctx.workspace, where, Page(limit=FETCH, after=after))
         rows.extend(page)
         if len(page) < FETCH:
             break
-        offset += FETCH
+        after = (page[-1][0].name,)
     rows.extend(builtin_tools.all_tools(ctx.workspace))
     return [row for row in rows if tool_permissions.allowed(ctx.principal, row[0].permissions, "read", ctx.workspace)]
 

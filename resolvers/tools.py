@@ -10,7 +10,7 @@ from graph.knowledge.records import ToolFilter, ToolRecord, ToolVersionRecord
 
 from . import builtin_tools, semver, tool_permissions
 from .clock import now_us
-from .pagination import Slice, cut, probe, window
+from .pagination import TOOLS, Slice, cut, probe, window
 from .request import RequestContext
 from .validation import NAME_PATTERN, NAME_RULE, check_schema, normalize_tags
 
@@ -105,10 +105,12 @@ async def versions(ctx: RequestContext, tool: ToolRecord) -> list[ToolVersionRec
 
 
 async def find(ctx: RequestContext, where: ToolFilter, first: int | None, after: str | None) -> Slice[tuple[ToolRecord, ToolVersionRecord]]:
-    page = window(ctx.limits, first, after)
+    page = window(ctx.limits, TOOLS, first, after)
     rows = await ctx.store.find_tools(ctx.workspace, where, probe(page))
-    readable = [row for row in rows if tool_permissions.allowed(ctx.principal, row[0].permissions, "read", ctx.workspace)]
-    return cut(readable, page)
+    return cut(
+        rows, page, TOOLS, lambda row: (row[0].name,),
+        keep=lambda row: tool_permissions.allowed(ctx.principal, row[0].permissions, "read", ctx.workspace),
+    )
 
 
 async def count(ctx: RequestContext, where: ToolFilter) -> int:

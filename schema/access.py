@@ -138,11 +138,7 @@ class AccessQuery:
         principal: str | None = None, outcome: str | None = None,
     ) -> Connection[AuditEntry]:
         page = await audit.entries(info.context, first, after, principal, outcome)
-
-        async def no_total() -> int:
-            return page.offset + len(page.items) + (1 if page.has_next else 0)
-
-        return connection(page, lambda r: AuditEntry(record=r), no_total)
+        return connection(page, lambda r: AuditEntry(record=r), lambda: audit.count(info.context, principal, outcome))
 
 
 @strawberry.type

@@ -38,14 +38,18 @@ class Connection(Generic[T]):
 
 
 def connection(page: Slice, wrap: Callable, count_total: Callable[[], Awaitable[int]]) -> Connection:
-    edges = [Edge(node=wrap(item), cursor=encode_cursor(page.offset + i)) for i, item in enumerate(page.items)]
+    """Edges whose cursors name each row's position (its sort-key values), not its offset."""
+    edges = [
+        Edge(node=wrap(item), cursor=encode_cursor(page.scope, position))
+        for item, position in zip(page.items, page.positions)
+    ]
     return Connection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=page.has_next,
-            has_previous_page=page.offset > 0,
+            has_previous_page=page.has_previous,
             start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            end_cursor=None if page.end is None else encode_cursor(page.scope, page.end),
         ),
         count_total=count_total,
     )

@@ -29,13 +29,13 @@ class Drift:
 
 async def graph_heads(store: GraphStore, workspace: str):
     """Every context of the workspace, a page at a time (path order)."""
-    offset = 0
+    after = None
     while True:
-        rows = await store.find_contexts(workspace, None, [Order("path")], Page(PAGE, offset))
+        rows = await store.find_contexts(workspace, None, [Order("path")], Page(PAGE, after))
         if not rows:
             return
         yield rows
-        offset += len(rows)
+        after = (rows[-1].path,)
 
 
 async def verify(store: GraphStore, index: VectorIndex, workspace: str) -> Drift:

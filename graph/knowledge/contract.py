@@ -58,7 +58,8 @@ class KnowledgeGraphContract(abc.ABC):
     async def find_tools(
         self, workspace: str, where: ToolFilter, page: Page
     ) -> list[tuple[ToolRecord, ToolVersionRecord]]:
-        """A page of tools with their latest version, by name; filters apply to the latest version."""
+        """A page of tools with their latest version, by name (keys `graph.keyset.TOOLS`); filters
+        apply to the latest version."""
 
     @abc.abstractmethod
     async def count_tools(self, workspace: str, where: ToolFilter) -> int:
@@ -94,7 +95,7 @@ class KnowledgeGraphContract(abc.ABC):
 
     @abc.abstractmethod
     async def find_executions(self, workspace: str, where: ExecutionFilter, page: Page) -> list[ExecutionRecord]:
-        """A page of executions, newest (`started_at`) first, then by id."""
+        """A page of executions, newest (`started_at`) first, then by id (keys `graph.keyset.EXECUTIONS`)."""
 
     @abc.abstractmethod
     async def count_executions(self, workspace: str, where: ExecutionFilter) -> int:

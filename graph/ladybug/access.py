@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..access import ApiKeyRecord, AuditRecord
-from ..cypher_filters import page_clause, page_window
+from .. import keyset
+from ..cypher_filters import limit_clause, order_clause, page_limit, seek_clause
 from ..errors import ConflictError, NotFoundError
 from ..records import Page
 from .engine import Engine, Tx
@@ -23,6 +24,10 @@ A_COLS = ", ".join(f"a.{f}" for f in AUDIT_FIELDS)
 Q_CREATE_KEY = "CREATE (k:ApiKey {" + ", ".join(f"{f}: ${f}" for f in KEY_FIELDS) + "})"
 Q_GET_KEY = f"MATCH (k:ApiKey {{id: $id}}) RETURN {K_COLS}"
 Q_APPEND_AUDIT = "CREATE (a:AuditEntry {" + ", ".join(f"{f}: ${f}" for f in AUDIT_FIELDS) + "})"
+_AUDIT_OF = (
+    "MATCH (a:AuditEntry) WHERE a.workspace = $ws AND ($principal = '' OR a.principal = $principal) "
+    "AND ($outcome = '' OR a.outcome = $outcome) "
+)
 
 
 def _key(row: list) -> ApiKeyRecord:
@@ -113,11 +118,19 @@ async def append_audit(engine: Engine, records: Sequence[AuditRecord]) -> None:
 async def list_audit(
     engine: Engine, workspace: str, page: Page, principal: str | None, outcome: str | None
 ) -> list[AuditRecord]:
-    if page_window(page)[1] == 0:
+    seek, after = seek_clause("a", keyset.AUDIT, page)
+    if page_limit(page) == 0:
         return []
     rows = await engine.read(
-        "MATCH (a:AuditEntry) WHERE a.workspace = $ws AND ($principal = '' OR a.principal = $principal) "
-        f"AND ($outcome = '' OR a.outcome = $outcome) RETURN {A_COLS} ORDER BY a.at DESC, a.id DESC {page_clause(page)}",
-        {"ws": workspace, "principal": principal or "", "outcome": outcome or ""},
+        _AUDIT_OF + f"AND {seek} RETURN {A_COLS} ORDER BY {order_clause('a', keyset.AUDIT)} {limit_clause(page)}",
+        {**after, "ws": workspace, "principal": principal or "", "outcome": outcome or ""},
     )
     return [_audit(row) for row in rows]
+
+
+async def count_audit(engine: Engine, workspace: str, principal: str | None, outcome: str | None) -> int:
+    rows = await engine.read(
+        _AUDIT_OF + "RETURN count(a)", {"ws": workspace, "principal": principal or "", "outcome": outcome or ""}
+    )
+    return int(rows[0][0]) if rows else 0
+

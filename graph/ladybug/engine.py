@@ -46,7 +46,7 @@ MAX_TREE_DEPTH = 100_000
 _UNIQUE_VIOLATION = "violates the uniqueness constraint"
 
 # The driver keeps every statement text it prepared. Page windows are written
-# inline (see `graph.cypher_filters.page_clause`), so the distinct texts are not
+# inline (see `graph.cypher_filters.limit_clause`), so the distinct texts are not
 # bounded; past this many the cache is dropped and rebuilt on demand.
 _STATEMENT_CACHE_LIMIT = 1_024
 

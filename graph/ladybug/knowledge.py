@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..cypher_filters import page_clause, page_window
+from .. import keyset
+from ..cypher_filters import limit_clause, order_clause, page_limit, seek_clause
 from ..errors import ConflictError, NotFoundError
 from ..knowledge import codec
 from ..knowledge.clauses import execution_where, tool_where
@@ -124,13 +125,14 @@ class LadybugKnowledge:
         return [_version(row) for row in rows]
 
     async def find_tools(self, workspace: str, where: ToolFilter, page: Page) -> list[tuple[ToolRecord, ToolVersionRecord]]:
-        if page_window(page)[1] == 0:
+        seek, after = seek_clause("t", keyset.TOOLS, page)
+        if page_limit(page) == 0:
             return []
         clause, params = tool_where(where)
         rows = await self._engine.read(
-            f"MATCH (t:Tool)-[:HAS_TOOL_VERSION]->(v:ToolVersion) WHERE {clause} "
-            f"RETURN {T_COLS}, {V_COLS} ORDER BY t.name {page_clause(page)}",
-            {**params, "ws": workspace},
+            f"MATCH (t:Tool)-[:HAS_TOOL_VERSION]->(v:ToolVersion) WHERE {clause} AND {seek} "
+            f"RETURN {T_COLS}, {V_COLS} ORDER BY {order_clause('t', keyset.TOOLS)} {limit_clause(page)}",
+            {**params, **after, "ws": workspace},
         )
         n = len(codec.TOOL_FIELDS)
         return [(_tool(row[:n]), _version(row[n:])) for row in rows]
@@ -212,12 +214,14 @@ class LadybugKnowledge:
         return {rec.id: rec for rec in map(_execution, rows)}
 
     async def find_executions(self, workspace: str, where: ExecutionFilter, page: Page) -> list[ExecutionRecord]:
-        if page_window(page)[1] == 0:
+        seek, after = seek_clause("e", keyset.EXECUTIONS, page)
+        if page_limit(page) == 0:
             return []
         clause, params = execution_where(where)
         rows = await self._engine.read(
-            f"MATCH (e:Execution) WHERE {clause} RETURN {E_COLS} ORDER BY e.started_at DESC, e.id {page_clause(page)}",
-            {**params, "ws": workspace},
+            f"MATCH (e:Execution) WHERE {clause} AND {seek} RETURN {E_COLS} "
+            f"ORDER BY {order_clause('e', keyset.EXECUTIONS)} {limit_clause(page)}",
+            {**params, **after, "ws": workspace},
         )
         return [_execution(row) for row in rows]
 

@@ -28,7 +28,8 @@ import threading
 from collections.abc import Sequence
 from typing import TypeVar
 
-from ..cypher_filters import CypherFilterCompiler, page_clause, page_window
+from .. import keyset
+from ..cypher_filters import CypherFilterCompiler, limit_clause, order_clause, page_limit, seek_clause
 from ..errors import ConflictError
 from ..filters import Filter, Order
 from ..records import ContextRecord, ContextTypeRecord, Page, VersionRecord
@@ -126,32 +127,32 @@ class LadybugStore(LadybugKnowledge, GraphStore):
     async def list_children(
         self, workspace: str, parent_ids: Sequence[str], page: Page
     ) -> dict[str, list[ContextRecord]]:
-        skip, limit = page_window(page)
+        limit = page_limit(page)
         parent_ids = _unique(parent_ids)
         result: dict[str, list[ContextRecord]] = {pid: [] for pid in parent_ids}
         if not parent_ids or limit == 0:
             return result
+        seek, after = seek_clause("c", keyset.CHILDREN, page)
         if len(parent_ids) == 1:
             rows = await self._engine.read(
-                "MATCH (p:Context {id: $pid})<-[:CHILD_OF]-(c:Context) WHERE p.workspace = $ws "
-                f"RETURN $pid, {C_COLS} ORDER BY c.name, c.id {page_clause(page)}",
-                {"pid": parent_ids[0], "ws": workspace},
+                f"MATCH (p:Context {{id: $pid}})<-[:CHILD_OF]-(c:Context) WHERE p.workspace = $ws AND {seek} "
+                f"RETURN $pid, {C_COLS} ORDER BY {order_clause('c', keyset.CHILDREN)} {limit_clause(page)}",
+                {**after, "pid": parent_ids[0], "ws": workspace},
             )
         else:
-            # One statement for all parents: per parent, sort the children's
-            # "name NUL id" strings, keep the page's slice (1-based, inclusive), then
-            # fetch those children by primary key. NUL sorts first, so this is the
-            # order by name (then id).
+            # One statement for all parents: per parent, sort the "name NUL id" strings of
+            # the children past the seek position, keep the first `limit`, then fetch those
+            # children by primary key. NUL sorts first, so this is the order by name, then id.
             rows = await self._engine.read(
                 "UNWIND $pids AS pid "
                 "MATCH (p:Context {id: pid}) WHERE p.workspace = $ws "
-                "OPTIONAL MATCH (p)<-[:CHILD_OF]-(c:Context) "
-                "WITH pid, list_slice(list_sort(collect(c.name + $sep + c.id)), $lo, $hi) AS picked "
+                f"OPTIONAL MATCH (p)<-[:CHILD_OF]-(c:Context) WHERE {seek} "
+                "WITH pid, list_slice(list_sort(collect(c.name + $sep + c.id)), 1, $limit) AS picked "
                 "UNWIND picked AS item "
                 "WITH pid, split_part(item, $sep, 2) AS child "
                 "MATCH (c:Context {id: child}) "
                 f"RETURN pid, {C_COLS}",
-                {"pids": parent_ids, "ws": workspace, "sep": SEP, "lo": skip + 1, "hi": skip + limit},
+                {**after, "pids": parent_ids, "ws": workspace, "sep": SEP, "limit": limit},
             )
         for row in rows:
             result[row[0]].append(_context(row[1:]))
@@ -177,12 +178,14 @@ class LadybugStore(LadybugKnowledge, GraphStore):
     ) -> list[ContextRecord]:
         compiler = LadybugFilterCompiler("c")
         clause, params = compiler.compile(where)
-        if page_window(page)[1] == 0:
+        keys = keyset.contexts(order)
+        seek, after = seek_clause("c", keys, page)
+        if page_limit(page) == 0:
             return []
         rows = await self._engine.read(
-            f"MATCH (c:Context) WHERE c.workspace = $ws AND {clause} RETURN {C_COLS} "
-            f"ORDER BY {compiler.order_by(order)} {page_clause(page)}",
-            {**params, "ws": workspace},
+            f"MATCH (c:Context) WHERE c.workspace = $ws AND {clause} AND {seek} RETURN {C_COLS} "
+            f"ORDER BY {order_clause('c', keys)} {limit_clause(page)}",
+            {**params, **after, "ws": workspace},
         )
         return [_context(row) for row in rows]
 
@@ -204,11 +207,13 @@ class LadybugStore(LadybugKnowledge, GraphStore):
     _VERSIONS_OF = "MATCH (c:Context {id: $id})-[:HAS_VERSION]->(v:Version) WHERE c.workspace = $ws "
 
     async def list_versions(self, workspace: str, context_id: str, page: Page) -> list[VersionRecord]:
-        if page_window(page)[1] == 0:
+        seek, after = seek_clause("v", keyset.VERSIONS, page)
+        if page_limit(page) == 0:
             return []
         rows = await self._engine.read(
-            self._VERSIONS_OF + f"RETURN {V_COLS} ORDER BY v.number DESC {page_clause(page)}",
-            {"id": context_id, "ws": workspace},
+            self._VERSIONS_OF + f"AND {seek} RETURN {V_COLS} "
+            f"ORDER BY {order_clause('v', keyset.VERSIONS)} {limit_clause(page)}",
+            {**after, "id": context_id, "ws": workspace},
         )
         return [_version(row) for row in rows]
 
@@ -287,6 +292,9 @@ class LadybugStore(LadybugKnowledge, GraphStore):
         self, workspace: str, page: Page, principal: str | None = None, outcome: str | None = None
     ) -> list[AuditRecord]:
         return await access.list_audit(self._engine, workspace, page, principal, outcome)
+
+    async def count_audit(self, workspace: str, principal: str | None = None, outcome: str | None = None) -> int:
+        return await access.count_audit(self._engine, workspace, principal, outcome)
 
     # -- search-index outbox ----------------------------------------------------
 

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..access import ApiKeyRecord, AuditRecord
-from ..cypher_filters import page_params
+from .. import keyset
+from ..cypher_filters import order_clause, page_limit, seek_clause
 from ..errors import ConflictError, NotFoundError
 from ..records import Page
 
@@ -43,11 +44,15 @@ FOREACH (_ IN CASE WHEN ok THEN [1] ELSE [] END |
 RETURN ok, CASE WHEN k IS NULL THEN null ELSE properties(k) END
 """
 APPEND_AUDIT = "UNWIND $rows AS row CREATE (a:AuditEntry) SET a = row"
-LIST_AUDIT = """
+AUDIT_OF = """
 MATCH (a:AuditEntry) WHERE a.workspace = $workspace AND a.at IS NOT NULL
   AND ($principal IS NULL OR a.principal = $principal) AND ($outcome IS NULL OR a.outcome = $outcome)
-RETURN properties(a) ORDER BY a.workspace DESC, a.at DESC, a.id DESC SKIP $skip LIMIT $limit
 """
+# {seek}: `graph.cypher_filters.seek_clause` past `Page.after` (`true` on a first page).
+LIST_AUDIT = AUDIT_OF + """  AND {seek}
+RETURN properties(a) ORDER BY a.workspace DESC, """ + order_clause("a", keyset.AUDIT) + """ LIMIT $limit
+"""
+COUNT_AUDIT = AUDIT_OF + "RETURN count(a)"
 
 
 def _key(props: dict[str, Any]) -> ApiKeyRecord:
@@ -115,5 +120,14 @@ async def append_audit(store: "Neo4jStore", records: Sequence[AuditRecord]) -> N
 async def list_audit(
     store: "Neo4jStore", workspace: str, page: Page, principal: str | None, outcome: str | None
 ) -> list[AuditRecord]:
-    rows = await store._read(LIST_AUDIT, workspace=workspace, principal=principal, outcome=outcome, **page_params(page))
+    seek, after = seek_clause("a", keyset.AUDIT, page)
+    rows = await store._read(
+        LIST_AUDIT.replace("{seek}", seek), workspace=workspace, principal=principal, outcome=outcome,
+        limit=page_limit(page), **after,
+    )
     return [AuditRecord(**{f: row[0].get(f) for f in AUDIT_FIELDS}) for row in rows]
+
+
+async def count_audit(store: "Neo4jStore", workspace: str, principal: str | None, outcome: str | None) -> int:
+    rows = await store._read(COUNT_AUDIT, workspace=workspace, principal=principal, outcome=outcome)
+    return rows[0][0] if rows else 0

@@ -14,7 +14,8 @@ plus the range index (workspace, parent_id, name) on :Context for children. A pr
 `x IS NOT NULL` on the trailing properties of a composite index lets Neo4j seek on its
 prefix alone (all contexts of a workspace, all versions of a context). ORDER BY repeats the
 constant leading properties (`c.workspace, c.parent_id, c.name`) so that the index provides
-the order and a page reads only `skip + limit` entries instead of sorting every match.
+the order and a page reads only `limit` entries past its seek position (`graph.keyset`) instead of
+sorting every match.
 
 Compare-and-set writes of context types lock the node first (`SET n._lock = true` ...
 `REMOVE n._lock`, the pattern of the Neo4j manual, "Concurrent data access").
@@ -22,6 +23,8 @@ Compare-and-set writes of context types lock the node first (`SET n._lock = true
 
 from __future__ import annotations
 
+from .. import keyset
+from ..cypher_filters import order_clause
 
 # -- migrations -----------------------------------------------------------------------------------
 
@@ -55,13 +58,15 @@ MATCH (c:Context {workspace: $workspace, path: path})
 RETURN properties(c) AS props
 """
 
+# {seek} (here and below) is `graph.cypher_filters.seek_clause`: `true` on a first page, else
+# the keyset condition past `Page.after` on the same keys as the ORDER BY.
 LIST_CHILDREN = """
 UNWIND $parent_ids AS parent_id
 CALL (parent_id) {
   MATCH (c:Context {workspace: $workspace, parent_id: parent_id})
-  WHERE c.name IS NOT NULL
-  WITH c ORDER BY c.workspace, c.parent_id, c.name
-  SKIP $skip LIMIT $limit
+  WHERE c.name IS NOT NULL AND {seek}
+  WITH c ORDER BY c.workspace, c.parent_id, """ + order_clause("c", keyset.CHILDREN) + """
+  LIMIT $limit
   RETURN collect(properties(c)) AS children
 }
 RETURN parent_id, children
@@ -76,9 +81,9 @@ RETURN parent_id, CASE WHEN p IS NULL THEN 0 ELSE COUNT { (p)<-[:CHILD_OF]-() } 
 
 FIND_CONTEXTS = """
 MATCH (c:Context)
-WHERE c.workspace = $workspace AND c.path IS NOT NULL AND {where}
+WHERE c.workspace = $workspace AND c.path IS NOT NULL AND {where} AND {seek}
 WITH c ORDER BY c.workspace, {order}
-SKIP $skip LIMIT $limit
+LIMIT $limit
 RETURN properties(c) AS props
 """
 
@@ -92,9 +97,9 @@ RETURN count(c) AS n
 
 LIST_VERSIONS = """
 MATCH (v:Version {workspace: $workspace, context_id: $id})
-WHERE v.number IS NOT NULL
-WITH v ORDER BY v.workspace DESC, v.context_id DESC, v.number DESC
-SKIP $skip LIMIT $limit
+WHERE v.number IS NOT NULL AND {seek}
+WITH v ORDER BY v.workspace DESC, v.context_id DESC, """ + order_clause("v", keyset.VERSIONS) + """
+LIMIT $limit
 RETURN properties(v) AS props
 """
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..cypher_filters import page_params
+from .. import keyset
+from ..cypher_filters import order_clause, page_limit, seek_clause
 from ..errors import ConflictError, NotFoundError
 from ..knowledge import codec
 from ..knowledge.clauses import execution_where, tool_where
@@ -56,8 +57,8 @@ MATCH (:Tool {workspace: $ws, name: $name})-[:HAS_TOOL_VERSION]->(v:ToolVersion)
 RETURN properties(v) ORDER BY v.sort_key DESC
 """
 FIND_TOOLS = """
-MATCH (t:Tool)-[:HAS_TOOL_VERSION]->(v:ToolVersion) WHERE {where}
-RETURN properties(t), properties(v) ORDER BY t.name SKIP $skip LIMIT $limit
+MATCH (t:Tool)-[:HAS_TOOL_VERSION]->(v:ToolVersion) WHERE {where} AND {seek}
+RETURN properties(t), properties(v) ORDER BY """ + order_clause("t", keyset.TOOLS) + """ LIMIT $limit
 """
 COUNT_TOOLS = "MATCH (t:Tool)-[:HAS_TOOL_VERSION]->(v:ToolVersion) WHERE {where} RETURN count(t)"
 UPDATE_TOOL = """
@@ -80,8 +81,8 @@ RETURN e.id
 """
 GET_EXECUTIONS = "UNWIND $ids AS i MATCH (e:Execution {id: i}) WHERE e.workspace = $ws RETURN properties(e)"
 FIND_EXECUTIONS = """
-MATCH (e:Execution) WHERE {where}
-RETURN properties(e) ORDER BY e.started_at DESC, e.id SKIP $skip LIMIT $limit
+MATCH (e:Execution) WHERE {where} AND {seek}
+RETURN properties(e) ORDER BY """ + order_clause("e", keyset.EXECUTIONS) + """ LIMIT $limit
 """
 COUNT_EXECUTIONS = "MATCH (e:Execution) WHERE {where} RETURN count(e)"
 
@@ -202,7 +203,11 @@ class Neo4jKnowledge:
 
     async def find_tools(self, workspace: str, where: ToolFilter, page: Page) -> list[tuple[ToolRecord, ToolVersionRecord]]:
         clause, params = tool_where(where)
-        rows = await self._read(FIND_TOOLS.replace("{where}", clause), ws=workspace, **params, **page_params(page))
+        seek, after = seek_clause("t", keyset.TOOLS, page)
+        rows = await self._read(
+            FIND_TOOLS.replace("{where}", clause).replace("{seek}", seek), ws=workspace, **params,
+            limit=page_limit(page), **after,
+        )
         return [(codec.tool_record(t), codec.version_record(v)) for t, v in rows]
 
     async def count_tools(self, workspace: str, where: ToolFilter) -> int:
@@ -257,7 +262,11 @@ class Neo4jKnowledge:
 
     async def find_executions(self, workspace: str, where: ExecutionFilter, page: Page) -> list[ExecutionRecord]:
         clause, params = execution_where(where)
-        rows = await self._read(FIND_EXECUTIONS.replace("{where}", clause), ws=workspace, **params, **page_params(page))
+        seek, after = seek_clause("e", keyset.EXECUTIONS, page)
+        rows = await self._read(
+            FIND_EXECUTIONS.replace("{where}", clause).replace("{seek}", seek), ws=workspace, **params,
+            limit=page_limit(page), **after,
+        )
         return [codec.execution_record(row[0]) for row in rows]
 
     async def count_executions(self, workspace: str, where: ExecutionFilter) -> int:

@@ -1,7 +1,7 @@
 """Search-index outbox on Neo4j (`:IndexTask`, migrations/neo4j/0002_index_outbox.cypher).
 
-The write statements of cypher.py MERGE their tasks with `enqueue_clause` (same statement,
-same transaction); the statements here serve `GraphStore.claim_index_tasks` and friends.
+Writes enqueue their tasks in their own transaction (`writes.py`, ENQUEUE); the statements
+here serve `GraphStore.claim_index_tasks` and friends.
 Concurrent workers may both claim a task (the lease is set after the match): harmless,
 because applying a task is idempotent.
 """
@@ -11,18 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..outbox import NO_HISTORY, IndexTask, new_token, now_us
-
-
-def enqueue_clause(node: str, since: str, var: str = "task") -> str:
-    """MERGE the index task of context `node` as `var`; `since` is a Cypher expression. Needs `$task`."""
-    return (
-        f"MERGE ({var}:IndexTask {{context_id: {node}.id}}) "
-        f"ON CREATE SET {var}.workspace = {node}.workspace, {var}.since = {since}, {var}.token = $task.token, "
-        f"{var}.enqueued_at = $task.now, {var}.not_before = $task.now, {var}.claimed_until = 0, "
-        f"{var}.attempts = 0, {var}.last_error = '' "
-        f"ON MATCH SET {var}.since = CASE WHEN {var}.since < {since} THEN {var}.since ELSE {since} END, "
-        f"{var}.token = $task.token, {var}.not_before = $task.now, {var}.claimed_until = 0, {var}.attempts = 0"
-    )
 
 
 def task_params() -> dict[str, Any]:

@@ -24,7 +24,8 @@ import neo4j
 from neo4j import AsyncGraphDatabase, unit_of_work
 from neo4j.exceptions import ConstraintError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
-from ..cypher_filters import page_params
+from .. import keyset
+from ..cypher_filters import order_clause, page_limit, seek_clause
 from ..errors import ConflictError, ContextQLError, NotFoundError, StoreUnavailableError
 from ..filters import Filter, Order
 from ..outbox import IndexTask
@@ -155,11 +156,15 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
     async def list_children(
         self, workspace: str, parent_ids: Sequence[str], page: Page
     ) -> dict[str, list[ContextRecord]]:
-        window = page_params(page)
+        limit = page_limit(page)
+        seek, after = seek_clause("c", keyset.CHILDREN, page)
         result: dict[str, list[ContextRecord]] = {pid: [] for pid in parent_ids}
         if not result:
             return result
-        rows = await self._read(cypher.LIST_CHILDREN, workspace=workspace, parent_ids=list(result), **window)
+        rows = await self._read(
+            cypher.LIST_CHILDREN.replace("{seek}", seek), workspace=workspace, parent_ids=list(result),
+            limit=limit, **after,
+        )
         for parent_id, children in rows:
             result[parent_id] = [context_record(props) for props in children]
         return result
@@ -176,11 +181,16 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
     async def find_contexts(
         self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page
     ) -> list[ContextRecord]:
-        window = page_params(page)
+        limit = page_limit(page)
         compiler = Neo4jFilterCompiler("c")
         clause, params = compiler.compile(where)
-        query = cypher.FIND_CONTEXTS.replace("{where}", clause).replace("{order}", compiler.order_by(order))
-        rows = await self._read(query, workspace=workspace, **window, **params)
+        keys = keyset.contexts(order)
+        seek, after = seek_clause("c", keys, page)
+        query = (
+            cypher.FIND_CONTEXTS.replace("{where}", clause).replace("{seek}", seek)
+            .replace("{order}", order_clause("c", keys))
+        )
+        rows = await self._read(query, workspace=workspace, limit=limit, **after, **params)
         return [context_record(row[0]) for row in rows]
 
     async def count_contexts(self, workspace: str, where: Filter | None) -> int:
@@ -205,7 +215,11 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
     # -- versions ----------------------------------------------------------------------------------------------
 
     async def list_versions(self, workspace: str, context_id: str, page: Page) -> list[VersionRecord]:
-        rows = await self._read(cypher.LIST_VERSIONS, workspace=workspace, id=context_id, **page_params(page))
+        seek, after = seek_clause("v", keyset.VERSIONS, page)
+        rows = await self._read(
+            cypher.LIST_VERSIONS.replace("{seek}", seek), workspace=workspace, id=context_id,
+            limit=page_limit(page), **after,
+        )
         return [version_record(row[0]) for row in rows]
 
     async def count_versions(self, workspace: str, context_id: str) -> int:
@@ -296,6 +310,9 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         self, workspace: str, page: Page, principal: str | None = None, outcome: str | None = None
     ) -> list[AuditRecord]:
         return await access.list_audit(self, workspace, page, principal, outcome)
+
+    async def count_audit(self, workspace: str, principal: str | None = None, outcome: str | None = None) -> int:
+        return await access.count_audit(self, workspace, principal, outcome)
 
     # -- internals ---------------------------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ hostile argument values, and malformed requests. No request may produce a server
 
 from __future__ import annotations
 
+import base64
 import json
 import string
 
@@ -42,6 +43,38 @@ json_values = st.recursive(
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(NAMES, inner, max_size=4)),
     max_leaves=10,
 )
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+# Cursors: arbitrary text, old offset cursors, arbitrary JSON, and positions tagged like real
+# ones (right or wrong connection and order) holding arbitrary or extreme values.
+CONNECTION_TAGS = ["contexts", "children", "history", "auditLog", "tools", "executions", "x"]
+ORDER_TAGS = ["path", "title,path", "title-,path", "name,id", "number-", "at-,id-", "name", "started_at-,id", ""]
+key_values = st.one_of(
+    json_values,
+    st.integers(),
+    st.sampled_from([2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**31, 10**40, "", "\U0010ffff", "x" * 5000]),
+)
+cursors = st.one_of(
+    texts,
+    st.integers().map(lambda n: _b64(f"offset:{n}".encode())),
+    st.binary(max_size=60).map(_b64),
+    json_values.map(lambda v: _b64(json.dumps(v).encode())),
+    st.fixed_dictionaries({
+        "c": st.sampled_from(CONNECTION_TAGS), "o": st.sampled_from(ORDER_TAGS),
+        "k": st.lists(key_values, max_size=4),
+    }).map(lambda v: _b64(json.dumps(v).encode()).rstrip("=")),
+)
+PAGED = [
+    "{ contexts(first: 3, after: $after) { edges { cursor node { path } } pageInfo { endCursor } } }",
+    "{ contexts(first: 3, after: $after, orderBy: [{field: TITLE, direction: DESC}]) { edges { cursor } } }",
+    '{ context(path: "/acme") { children(first: 3, after: $after) { edges { cursor } } history(after: $after) { totalCount } } }',
+    "{ auditLog(first: 3, after: $after) { edges { cursor } } }",
+    "{ tools(first: 3, after: $after) { edges { cursor } } executions(first: 3, after: $after) { edges { cursor } } }",
+]
 
 
 def literal(value) -> str:
@@ -105,7 +138,7 @@ def field(draw, name: str, definition, depth: int) -> str:
     for arg_name, arg in definition.args.items():
         required = isinstance(arg.type, GraphQLNonNull)
         if required or draw(st.booleans()):
-            value = draw(value_for(arg.type))
+            value = draw(st.one_of(st.none(), cursors) if arg_name == "after" else value_for(arg.type))
             if value is None and required:
                 continue  # leave it out: a validation error, also fine
             args.append(f"{arg_name}: {literal(value)}")
@@ -149,6 +182,17 @@ FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(Heal
 @given(document=operations())
 async def test_generated_operations_never_fail_internally(fuzz_client, document):
     check(await fuzz_client.post("/graphql", json={"query": document}))
+
+
+@FUZZ
+@given(query=st.sampled_from(PAGED), cursor=cursors)
+async def test_arbitrary_cursors_are_bad_input_or_a_page(fuzz_client, query, cursor):
+    response = await fuzz_client.post(
+        "/graphql", json={"query": "query($after: String) " + query, "variables": {"after": cursor}}
+    )
+    check(response)
+    for error in response.json().get("errors") or []:
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", error
 
 
 @FUZZ

@@ -89,7 +89,9 @@ async def test_audit_newest_first_filtered_and_scoped(store, workspace, other_wo
     listed = await store.list_audit(workspace, Page(10))
     assert [e.at for e in listed] == [30, 25, 20, 10]
     assert listed[1] == denied
-    assert [e.at for e in await store.list_audit(workspace, Page(2, 1))] == [25, 20]
+    assert [e.at for e in await store.list_audit(workspace, Page(2, (listed[0].at, listed[0].id)))] == [25, 20]
+    assert await store.count_audit(workspace) == 4
+    assert await store.count_audit(workspace, principal="bo") == await store.count_audit(workspace, outcome="denied") == 1
     assert await store.list_audit(workspace, Page(10), principal="bo") == [denied]
     assert await store.list_audit(workspace, Page(10), outcome="denied") == [denied]
     assert await store.list_audit(workspace, Page(0)) == []

@@ -141,15 +141,21 @@ async def test_ordering_then_path(store, workspace, corpus):
 
 async def test_pagination(store, workspace, corpus):
     assert await paths(store, workspace, None, page=Page(limit=2)) == ALL[:2]
-    assert await paths(store, workspace, None, page=Page(limit=2, offset=2)) == ALL[2:4]
-    assert await paths(store, workspace, None, page=Page(limit=10, offset=4)) == ALL[4:]
-    assert await paths(store, workspace, None, page=Page(limit=10, offset=6)) == []
+    assert await paths(store, workspace, None, page=Page(limit=2, after=(ALL[1],))) == ALL[2:4]
+    assert await paths(store, workspace, None, page=Page(limit=10, after=(ALL[3],))) == ALL[4:]
+    assert await paths(store, workspace, None, page=Page(limit=10, after=(ALL[5],))) == []
+    assert await paths(store, workspace, None, page=Page(limit=10, after=("/docs/b",))) == ALL[2:]  # not a row
     assert await paths(store, workspace, None, page=Page(limit=0)) == []
     where = Compare("kind", "ne", "folder")
-    seen = []
-    for offset in range(0, 4, 3):
-        seen += await paths(store, workspace, where, [Order("title", descending=True)], Page(3, offset))
-    assert seen == await paths(store, workspace, where, [Order("title", descending=True)])
+    order = [Order("title", descending=True)]
+    seen, after = [], None
+    while True:
+        rows = await store.find_contexts(workspace, where, order, Page(3, after))
+        if not rows:
+            break
+        seen += [r.path for r in rows]
+        after = (rows[-1].title, rows[-1].path)
+    assert seen == await paths(store, workspace, where, order)
     assert len(seen) == await store.count_contexts(workspace, where) == 4
 
 

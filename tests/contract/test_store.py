@@ -226,19 +226,22 @@ async def test_list_children_ordered_by_name_and_paged(store, workspace):
     everything = (await store.list_children(workspace, [pid], Page(100)))[pid]
     assert [c.name for c in everything] == ordered
     assert everything[0] == tree[f"/p/{ordered[0]}"]
-    page = (await store.list_children(workspace, [pid], Page(limit=2, offset=3)))[pid]
+    def at(i: int) -> tuple[str, str]:  # the (name, id) position of the i-th child
+        return ordered[i], tree[f"/p/{ordered[i]}"].id
+
+    page = (await store.list_children(workspace, [pid], Page(limit=2, after=at(2))))[pid]
     assert [c.name for c in page] == ordered[3:5]
-    tail = (await store.list_children(workspace, [pid], Page(limit=10, offset=5)))[pid]
+    tail = (await store.list_children(workspace, [pid], Page(limit=10, after=at(4))))[pid]
     assert [c.name for c in tail] == ordered[5:]
-    assert (await store.list_children(workspace, [pid], Page(limit=10, offset=50)))[pid] == []
+    assert (await store.list_children(workspace, [pid], Page(limit=10, after=at(len(ordered) - 1))))[pid] == []
     assert (await store.list_children(workspace, [pid], Page(limit=0)))[pid] == []
     # the same pages when asked together with another parent
     other = await create_tree(store, workspace, ["/q", "/q/only"])
-    for page in (Page(100), Page(2, 3), Page(4, 10), Page(3, 50)):
+    for start, page in ((0, Page(100)), (3, Page(2, at(2))), (10, Page(4, at(9))), (13, Page(3, at(12)))):
         single = await store.list_children(workspace, [pid], page)
         both = await store.list_children(workspace, [pid, other["/q"].id], page)
         assert both[pid] == single[pid]
-        assert [c.name for c in both[pid]] == ordered[page.offset:page.offset + page.limit]
+        assert [c.name for c in both[pid]] == ordered[start:start + page.limit]
 
 
 async def test_list_children_of_many_parents_pages_each(store, workspace, other_workspace):
@@ -249,9 +252,10 @@ async def test_list_children_of_many_parents_pages_each(store, workspace, other_
     foreign = await create_tree(store, other_workspace, ["/f", "/f/child"])
     unknown = new_id()
     ids = [tree["/a"].id, tree["/b"].id, tree["/c"].id, unknown, foreign["/f"].id]
-    result = await store.list_children(workspace, ids, Page(limit=2, offset=1))
+    # one position for every parent (it need not be a row): past the name "pz"
+    result = await store.list_children(workspace, ids, Page(limit=2, after=("pz", "")))
     assert set(result) == set(ids)
-    assert [c.name for c in result[tree["/a"].id]] == ["x", "y"]
+    assert [c.name for c in result[tree["/a"].id]] == ["w", "x"]
     assert [c.name for c in result[tree["/b"].id]] == ["q"]
     assert result[tree["/c"].id] == []
     assert result[unknown] == []

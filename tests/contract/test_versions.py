@@ -27,9 +27,9 @@ async def test_list_versions_newest_first_and_paged(store, workspace, history):
     newest_first = list(reversed(versions))
     assert await store.list_versions(workspace, rec.id, Page(10)) == newest_first
     assert await store.list_versions(workspace, rec.id, Page(2)) == newest_first[:2]
-    assert await store.list_versions(workspace, rec.id, Page(2, offset=2)) == newest_first[2:4]
-    assert await store.list_versions(workspace, rec.id, Page(10, offset=4)) == newest_first[4:]
-    assert await store.list_versions(workspace, rec.id, Page(10, offset=5)) == []
+    assert await store.list_versions(workspace, rec.id, Page(2, after=(newest_first[1].number,))) == newest_first[2:4]
+    assert await store.list_versions(workspace, rec.id, Page(10, after=(newest_first[3].number,))) == newest_first[4:]
+    assert await store.list_versions(workspace, rec.id, Page(10, after=(newest_first[4].number,))) == []
     assert await store.list_versions(workspace, rec.id, Page(0)) == []
     assert await store.count_versions(workspace, rec.id) == 5
 
