@@ -40,7 +40,8 @@ async def load(store: GraphStore, workspace: str) -> tuple[list[ContextRecord], 
     """Every context (by path) and every version (oldest first) of a workspace, from the store."""
     contexts: list[ContextRecord] = []
     while True:
-        page = await store.find_contexts(workspace, None, [Order("path")], Page(PAGE, len(contexts)))
+        after = (contexts[-1].path,) if contexts else None
+        page = await store.find_contexts(workspace, None, [Order("path")], Page(PAGE, after))
         contexts.extend(page)
         if len(page) < PAGE:
             break

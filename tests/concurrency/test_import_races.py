@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import pytest
 
 from graph.errors import ConflictError, NotFoundError
 from graph.records import ContextRecord, VersionRecord

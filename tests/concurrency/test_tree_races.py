@@ -4,7 +4,6 @@ invariant of `invariants.py`; a losing operation may only answer CONFLICT or NOT
 
 from __future__ import annotations
 
-import pytest
 
 from graph.filters import subtree
 from graph.records import Page

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 
 from graph.records import VersionRecord
 from resolvers.inheritance import merge_patch
