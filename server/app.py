@@ -1,4 +1,4 @@
-"""The Starlette application: `/graphql` (HTTP, GraphiQL, WebSocket), `/healthz`."""
+"""The Starlette application: `/graphql` (HTTP, GraphiQL, WebSocket), `/healthz`, `/readyz`."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from .guard.media import GraphQLResponseMediaType
 from .guard.setup import GuardSetup
 from .dashboard import dashboard_routes
 from .graphiql import graphiql_page, graphiql_routes
+from .health import RETRY_AFTER, readiness, unavailable
 from .events import open_bus
 from .limits import BodySizeLimit
 from .search import start_search, stop_search
@@ -90,7 +91,11 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL):
         if isinstance(resolved, GraphQLError):
             return ExecutionResult(data=None, errors=[resolved])
         request_data = dataclasses.replace(request_data, query=resolved)
-        return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+        result = await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+        if unavailable(result):
+            sub_response.status_code = 503
+            sub_response.headers["Retry-After"] = str(RETRY_AFTER)
+        return result
 
 
 def create_app(settings: Settings | None = None, *, store: GraphStore | None = None, search=None) -> Starlette:
@@ -145,6 +150,7 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         routes=[
             Route("/", lambda request: RedirectResponse("/graphql")),
             Route("/healthz", healthz),
+            Route("/readyz", readiness(state)),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/graphql/stream", sse_endpoint(graphql.schema, lambda r: graphql.get_context(r, None),
