@@ -114,6 +114,5 @@ def markdown(result: dict[str, Any], name: str) -> str:
               "`updateContext` also writes a version, an outbox task and an audit entry in the same "
               "transaction (that is the product).", ""]
     if result.get("profile"):
-        lines += [f"Profile of ContextQL under load: [{result['profile'].rsplit('/', 1)[-1]}]"
-                  f"({result['profile'].rsplit('/', 1)[-1]}).", ""]
+        lines += [f"Profile of ContextQL under load: [{result['profile']}]({result['profile']}).", ""]
     return "\n".join(lines)

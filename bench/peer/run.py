@@ -296,7 +296,8 @@ async def drive(urls: dict[str, str], pids: dict[str, dict[str, int]], targets: 
             scenario = SCENARIOS["context_by_path"]
             for concurrency in levels:
                 part = await _measured(clients["ceiling"], scenario, "ceiling", targets, concurrency,
-                                       argparse.Namespace(**{**vars(args), "duration": args.duration}),
+                                       # one round of the full --duration (_measured times half of it)
+                                       argparse.Namespace(**{**vars(args), "duration": 2 * args.duration}),
                                        pids["ceiling"], "ceiling", _ceiling_post)
                 row = {"scenario": "ceiling", "concurrency": concurrency, "ceiling": _merge([part])}
                 ceiling.append(row)
@@ -389,7 +390,7 @@ def run(args: argparse.Namespace) -> Path:
                      "check_samples": args.check_samples, "quick": args.quick},
         "machine_load": quiet,
         **measured,
-        "profile": None if profile_path is None else str(profile_path.relative_to(ROOT)),
+        "profile": None if profile_path is None else profile_path.name,
     }
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stem = f"peer-{dt.date.today().isoformat()}{'-quick' if args.quick else ''}"

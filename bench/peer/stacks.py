@@ -11,7 +11,8 @@ the project's `schema/types.py`). Three views:
   graph/ is graph/'s cost), except json (serialisation) and asyncio (the event loop), which are
   groups of their own. The shares add up to 100 %.
 - inclusive: share of samples with a marker anywhere on the stack (parse, validate, execute,
-  extensions, dataloaders, driver...), so "time under" each phase; these overlap.
+  dataloaders, driver...), so "time under" each phase; these overlap. (Strawberry extensions are
+  left out here: an extension's on_execute wraps the whole execution, so "under" says nothing.)
 - hot spots: leaf functions by self samples (with the project/library caller that led there) and
   project functions by inclusive samples.
 """
@@ -28,6 +29,11 @@ from pathlib import Path
 
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 PROJECT = ("server", "schema", "resolvers", "graph", "models")
+# The frames every sample has below the event loop (process start, uvicorn's asyncio.run): never a
+# group of their own, so the loop's own work (uvloop is C: its time shows on `Runner.run`) is the
+# event loop's, not uvicorn's or server/'s.
+BOOTSTRAP = ("<frozen runpy>", "server/__main__.py", "server/cli.py", "server/serving.py", "uvicorn/_compat.py",
+             "uvicorn/server.py", "uvicorn/main.py")
 STDLIB = set(sys.stdlib_module_names) | {"<frozen importlib._bootstrap>", "<frozen abc>"}
 
 
@@ -43,6 +49,10 @@ class Frame:
     @property
     def stdlib(self) -> bool:
         return self.top in STDLIB or self.file.startswith("<")
+
+    @property
+    def bootstrap(self) -> bool:
+        return self.file.startswith(BOOTSTRAP)
 
     @property
     def name(self) -> str:
@@ -98,14 +108,13 @@ MARKERS: list[tuple[str, Callable[[Frame], bool]]] = [
     ("GraphQL parse", lambda f: f.file.startswith("graphql/language/parser") or f.func == "parse_document"),
     ("GraphQL validate", _in("graphql/validation/")),
     ("GraphQL execute (graphql-core execution)", _in("graphql/execution/")),
-    ("Strawberry extensions + ContextQL guard", _in("strawberry/extensions/", "schema/guard.py", "server/guard/")),
     ("ContextQL schema (schema/)", _in("schema/")),
-    ("ContextQL domain (resolvers/)", _in("resolvers/")),
-    ("dataloaders", _in("aiodataloader", "strawberry/dataloader", "resolvers/loaders.py")),
+    ("ContextQL domain (resolvers/, incl. loaders)", _in("resolvers/")),
+    ("dataloader batch functions (and the store calls they make)", _in("resolvers/loaders.py")),
     ("ContextQL graph store (graph/)", _in("graph/")),
     ("Neo4j Python driver", _in("neo4j/")),
     ("JSON encode/decode", _in("json/")),
-    ("asyncio event loop machinery (self)", lambda f: False),  # filled from the exclusive view
+    ("asyncio / uvloop event loop (self, from the exclusive view)", lambda f: False),
 ]
 
 
@@ -123,7 +132,7 @@ def _group(stack: tuple[Frame, ...]) -> str:
     for rules in (GROUPS, FALLBACK):
         for frame in reversed(stack):
             for name, match in rules:
-                if match(frame):
+                if not frame.bootstrap and match(frame):
                     return name
     return "other (standard library, interpreter)"
 
@@ -133,6 +142,8 @@ def _self_name(stack: tuple[Frame, ...]) -> str:
     if not leaf.stdlib:
         return leaf.name
     caller = next((f for f in reversed(stack) if not f.stdlib), None)
+    if caller is not None and caller.bootstrap:
+        return f"{leaf.name} (event loop)"
     return f"{leaf.name} ← {caller.name}" if caller else leaf.name
 
 
@@ -145,11 +156,11 @@ def breakdown(stacks: Counter[tuple[Frame, ...]]) -> Breakdown:
             if any(match(f) for f in stack):
                 b.markers[name] += count
         b.self_spots[_self_name(stack)] += count
-        for name in {f.name for f in stack if f.top in PROJECT}:
+        for name in {f.name for f in stack if f.top in PROJECT and not f.bootstrap}:
             b.project_inclusive[name] += count
-        for name in {f.name for f in stack if not f.stdlib and f.top not in PROJECT}:
+        for name in {f.name for f in stack if not f.stdlib and f.top not in PROJECT and not f.bootstrap}:
             b.library_inclusive[name] += count
-    b.markers["asyncio event loop machinery (self)"] = b.groups["asyncio / uvloop event loop"]
+    b.markers["asyncio / uvloop event loop (self, from the exclusive view)"] = b.groups["asyncio / uvloop event loop"]
     return b
 
 
