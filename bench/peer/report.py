@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+
+DISTURBED = 0.3  # cores used by other processes during a phase above which its row is marked †
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -43,13 +49,25 @@ def _f(value: Any, digits: int = 2) -> str:
     return f"{value:,}"
 
 
+def _mark(r: dict[str, Any]) -> str:
+    return " †" if (r.get("cpu_cores") or {}).get("other", 0) > DISTURBED else ""
+
+
 def markdown(result: dict[str, Any], name: str) -> str:
     m = result["machine"]
+    others = [row[s]["cpu_cores"].get("other", 0) for row in result["runs"] for s in ("contextql", "peer")]
+    others += [row["ceiling"]["cpu_cores"].get("other", 0) for row in result.get("ceiling") or []]
+    mean_other = sum(others) / len(others) if others else 0.0
     s = result["settings"]
     peer = result["servers"]["peer"]["versions"]
     lines = [
         f"# ContextQL vs @neo4j/graphql 7 on Apollo Server 4 — {result['date']}",
         "",
+        *([f"**Measured on a busy machine**: other processes used {mean_other:.2f} cores on average during the "
+           f"measured phases (of {m['cores']}); rows marked † had more than {DISTURBED} cores of such load. "
+           "Absolute numbers are low and noisy; the ratios (both servers alternated in the same conditions) "
+           "and the per-request CPU and statement counts are the more robust figures.", ""]
+          if mean_other > DISTURBED else []),
         f"Raw numbers: [{name}]({name}). Command: `python -m bench.peer{' --quick' if s['quick'] else ''}` "
         "(see [bench/README.md](../README.md#peer-benchmark)).",
         "",
@@ -85,7 +103,7 @@ def markdown(result: dict[str, Any], name: str) -> str:
             r = row[server]
             lat, cpu = r["latency_ms"], r["cpu_ms_per_request"]
             lines.append(
-                f"| {row['scenario'] if server == 'contextql' else ''} | {row['concurrency']} | {server} "
+                f"| {row['scenario'] if server == 'contextql' else ''} | {row['concurrency']} | {server}{_mark(r)} "
                 f"| {_f(r['rps'], 1)} | {_f(lat['p50'])} | {_f(lat['p95'])} | {_f(lat['p99'])} "
                 f"| {_f(cpu.get('server'))} | {_f(cpu.get('neo4j'))} | {_f(r['statements_per_request'])} "
                 f"| {r['errors']} |")
@@ -94,13 +112,14 @@ def markdown(result: dict[str, Any], name: str) -> str:
                      f"| {_f(ra['server_cpu_ms'])} | | {_f(ra['statements'])} | |")
     if result.get("ceiling"):
         lines += ["", "## Ceiling: a bare Starlette JSON endpoint on uvicorn (no GraphQL, no database)", "",
-                  "| c | req/s | p50 ms | p95 ms | p99 ms | server CPU ms/req | load generator CPU ms/req |",
-                  "|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| c | req/s | p50 ms | p95 ms | p99 ms | server CPU ms/req | load generator CPU ms/req "
+                  "| other cores |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for row in result["ceiling"]:
             r = row["ceiling"]
             lat, cpu = r["latency_ms"], r["cpu_ms_per_request"]
-            lines.append(f"| {row['concurrency']} | {_f(r['rps'], 1)} | {_f(lat['p50'])} | {_f(lat['p95'])} "
-                         f"| {_f(lat['p99'])} | {_f(cpu.get('server'))} | {_f(cpu.get('driver'))} |")
+            lines.append(f"| {row['concurrency']}{_mark(r)} | {_f(r['rps'], 1)} | {_f(lat['p50'])} | {_f(lat['p95'])} "
+                         f"| {_f(lat['p99'])} | {_f(cpu.get('server'))} | {_f(cpu.get('driver'))} "
+                         f"| {_f(r['cpu_cores'].get('other'))} |")
     lines += ["", "## Where the CPU went (cores busy during the measured seconds)", "",
               "| scenario | c | server | server | Neo4j | load generator | other |", "|---|---:|---|---:|---:|---:|---:|"]
     for row in result["runs"]:
@@ -116,3 +135,17 @@ def markdown(result: dict[str, Any], name: str) -> str:
     if result.get("profile"):
         lines += [f"Profile of ContextQL under load: [{result['profile']}]({result['profile']}).", ""]
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.peer.report", description="Rebuild the markdown of a peer run.")
+    p.add_argument("json", type=Path, help="bench/results/peer-<date>.json")
+    args = p.parse_args(argv)
+    result = json.loads(args.json.read_text())
+    args.json.with_suffix(".md").write_text(markdown(result, args.json.name))
+    print(args.json.with_suffix(".md"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
