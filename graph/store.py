@@ -128,10 +128,12 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
         return await self.write(lambda tx: tree.insert(tx, workspace, contexts, versions, (), effects))
 
     async def revise_context(
-        self, workspace: str, context_id: str, change: tree.Revise, effects: WriteEffects | None = None
+        self, workspace: str, context_id: str | None, change: tree.Revise, effects: WriteEffects | None = None,
+        *, path: str | None = None,
     ) -> tuple[ContextRecord, VersionRecord | None]:
-        """Apply `change` to the context's current state under a lock (see `tree.revise`)."""
-        return await self.write(lambda tx: tree.revise(tx, workspace, context_id, change, effects))
+        """Apply `change` to the current state of the context `context_id` (or at `path`) under a
+        lock (see `tree.revise`)."""
+        return await self.write(lambda tx: tree.revise(tx, workspace, context_id, change, effects, path=path))
 
     async def update_context(
         self, record: ContextRecord, expected_version: int, version: VersionRecord, effects: WriteEffects | None = None

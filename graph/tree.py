@@ -180,16 +180,23 @@ async def insert(
 
 
 async def revise(
-    tx: WriteTx, workspace: str, context_id: str, change: Revise, effects: WriteEffects | None = None
+    tx: WriteTx, workspace: str, context_id: str | None, change: Revise, effects: WriteEffects | None = None,
+    *, path: str | None = None,
 ) -> tuple[ContextRecord, VersionRecord | None]:
-    """Apply `change` to the locked current state; returns the state after and the version added.
+    """Apply `change` to the locked current state of the context `context_id` (or at `path`);
+    returns the state after and the version added.
 
     `change` sees the head as committed by the last writer before us, so merges and patches
     never lose a concurrent change; it raises `ConflictError` for a stale `expectedVersion`.
     """
-    head = (await tx.heads(workspace, [context_id], lock=True)).get(context_id)
+    if context_id is not None:
+        head = (await tx.heads(workspace, [context_id], lock=True)).get(context_id)
+    else:
+        assert path is not None, "name the context by id or path"
+        head = (await tx.at_paths(workspace, [path], lock=True)).get(path)
     if head is None:
-        raise NotFoundError(f"Context {context_id} does not exist.", ids=[context_id])
+        raise NotFoundError(f"No context {context_id or path} in workspace {workspace!r}.",
+                            **({"ids": [context_id]} if context_id else {"paths": [path]}))
     revision = change(head)
     await _check_effects(tx, workspace, effects)
     if revision is None:

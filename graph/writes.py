@@ -72,8 +72,8 @@ class WriteTx(abc.ABC):
         """Current state of contexts by id (absent when missing); with `lock`, write-locked first."""
 
     @abc.abstractmethod
-    async def at_paths(self, workspace: str, paths: Sequence[str]) -> dict[str, ContextRecord]:
-        """Contexts by path (absent when missing)."""
+    async def at_paths(self, workspace: str, paths: Sequence[str], *, lock: bool = False) -> dict[str, ContextRecord]:
+        """Contexts by path (absent when missing); with `lock`, write-locked first."""
 
     @abc.abstractmethod
     async def taken_ids(self, ids: Sequence[str]) -> set[str]:

@@ -59,6 +59,18 @@ class ContextChanges:
     inherit: bool | None = None
 
 
+@dataclass(frozen=True)
+class Ref:
+    """A context named by exactly one of its path or its id."""
+
+    path: str | None = None
+    id: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.path is None) == (self.id is None):
+            raise BadUserInputError("Name the context by exactly one of `path` or `id`.")
+
+
 # -- reads ------------------------------------------------------------------
 
 
@@ -211,13 +223,14 @@ async def create(
 
 
 async def update(
-    ctx: RequestContext, record: ContextRecord, changes: ContextChanges, expected_version: int | None,
+    ctx: RequestContext, ref: Ref, changes: ContextChanges, expected_version: int | None,
     derived_from: Sequence[str] = (), execution_id: str | None = None,
 ) -> ContextRecord:
     """Apply a partial update to the current head; returns it unchanged (no new version) when nothing differs.
 
     `merge_data` and `patch_data` apply to the data as committed when the write runs, so
-    concurrent merges of different keys all land.
+    concurrent merges of different keys all land. An update that needs no schema check and
+    records no lineage (a new title, say) reads nothing before its transaction.
     """
     given = [name for name in ("data", "merge_data", "patch_data") if getattr(changes, name) is not None]
     if len(given) > 1:
@@ -229,9 +242,15 @@ async def update(
     patch = None if changes.patch_data is None else json_patch(changes.patch_data)
     check_fields(ctx.limits, title=changes.title, content=changes.content, data=changes.data, tags=changes.tags)
     sources = await derivation_sources(ctx, derived_from)
-    kinds = {record.kind} | ({changes.kind} if changes.kind else set())
-    validators = await validators_for(ctx, kinds)
     tags = None if changes.tags is None else normalize_tags(changes.tags)
+    checked = changes.kind is not None or bool(given)
+    if checked or sources or execution_id:
+        record = await target(ctx, path=ref.path, id=ref.id)
+        kinds = {record.kind} | ({changes.kind} if changes.kind else set())
+        validators = await validators_for(ctx, kinds) if checked else Validators({})
+        ref = Ref(id=record.id)
+    else:
+        record, kinds, validators = None, set(), Validators({})
 
     def revise(head: ContextRecord) -> tuple[ContextRecord, VersionRecord] | None:
         _check_expected(head, expected_version)
@@ -249,7 +268,7 @@ async def update(
         return _revision(ctx, head, {k: v for k, v in proposed.items() if v is not None}, "update",
                          validators, kinds)
 
-    return await _revise(ctx, record, revise, sources, execution_id)
+    return await _revise(ctx, ref, revise, sources, execution_id)
 
 
 async def revert(ctx: RequestContext, record: ContextRecord, to_version: int, expected_version: int | None) -> ContextRecord:
@@ -265,7 +284,7 @@ async def revert(ctx: RequestContext, record: ContextRecord, to_version: int, ex
         _check_expected(head, expected_version)
         return _revision(ctx, head, state, "revert", validators, kinds, force_version=True)
 
-    return await _revise(ctx, record, revise, [])
+    return await _revise(ctx, Ref(id=record.id), revise, [])
 
 
 async def move(ctx: RequestContext, record: ContextRecord, raw_new_path: str, expected_version: int | None) -> tuple[ContextRecord, int]:
@@ -348,12 +367,13 @@ def _effects(
 
 
 async def _revise(
-    ctx: RequestContext, record: ContextRecord, revise: tree.Revise, sources: Sequence[SourceRef],
+    ctx: RequestContext, ref: Ref, revise: tree.Revise, sources: Sequence[SourceRef],
     execution_id: str | None = None,
 ) -> ContextRecord:
-    lineage = {record.id: sources} if sources or execution_id else None
+    lineage = {ref.id: sources} if ref.id is not None and (sources or execution_id) else None
     effects = _effects(ctx, lineage, execution_id)
-    updated, version = await ctx.store.revise_context(ctx.workspace, record.id, revise, effects)
+    path = None if ref.path is None else paths.normalize(ref.path)
+    updated, version = await ctx.store.revise_context(ctx.workspace, ref.id, revise, effects, path=path)
     audit.committed(ctx)
     if version is not None:
         operation = "reverted" if version.operation == "revert" else "updated"

@@ -119,7 +119,8 @@ async def _write_outputs(
     if existing is None:
         made = ops.NewContext(path=target, kind="output", data=data, derived_from=sources)
         return (await ops.create(ctx, [made], create_parents=True, execution_id=run.id))[0]
-    return await ops.update(ctx, existing, ops.ContextChanges(data=data), None, sources, execution_id=run.id)
+    return await ops.update(ctx, ops.Ref(id=existing.id), ops.ContextChanges(data=data), None, sources,
+                            execution_id=run.id)
 
 
 async def _publish(ctx: RequestContext, run: ExecutionRecord, operation: str) -> None:

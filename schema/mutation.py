@@ -81,12 +81,12 @@ class Mutation(KnowledgeMutation):
     async def update_context(
         self, info: ContextInfo, input: UpdateContextInput, path: str | None = None, id: strawberry.ID | None = None
     ) -> Context:
-        record = await ops.target(info.context, path=path, id=id)
         changes = ops.ContextChanges(
             kind=input.kind, title=input.title, content=input.content, data=input.data,
             merge_data=input.merge_data, patch_data=input.patch_data, tags=input.tags, inherit=input.inherit,
         )
-        updated = await ops.update(info.context, record, changes, input.expected_version, input.derived_from or [])
+        ref = ops.Ref(path=path, id=None if id is None else str(id))
+        updated = await ops.update(info.context, ref, changes, input.expected_version, input.derived_from or [])
         return Context(record=updated)
 
     @strawberry.mutation(description="Move or rename a context with its whole subtree (atomic; refuses cycles).")

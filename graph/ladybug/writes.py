@@ -141,7 +141,7 @@ class LadybugWriteTx(WriteTx):
         rows = await self._tx.call(lambda tx: tx.run_batched(Q_HEADS, "ids", list(dict.fromkeys(ids)), {"ws": workspace}))
         return {rec.id: rec for rec in map(_context, rows)}
 
-    async def at_paths(self, workspace: str, paths: Sequence[str]) -> dict[str, ContextRecord]:
+    async def at_paths(self, workspace: str, paths: Sequence[str], *, lock: bool = False) -> dict[str, ContextRecord]:
         keys = [_key(workspace, p) for p in dict.fromkeys(paths)]
         rows = await self._tx.call(lambda tx: tx.run_batched(Q_AT_PATHS, "keys", keys, {"ws": workspace}))
         return {rec.path: rec for rec in map(_context, rows)}

@@ -4,9 +4,10 @@
 - One session per operation, hence per concurrent task: sessions are never shared between
   coroutines. Sessions share a bookmark manager, so a read issued after a write in this process
   sees that write even when routed to another cluster member.
-- Managed transactions only (`execute_read` / `execute_write`): the driver retries transient
-  errors and leader changes, and `neo4j://` routing sends reads to readers. Every transaction
-  carries a timeout (`timeout` seconds).
+- Writes are managed transactions (`execute_write`): the driver retries transient errors and
+  leader changes. A read is one statement in an auto-commit transaction (no BEGIN/COMMIT round
+  trip), retried once when transient; `neo4j://` routing sends reads to readers. Every call is
+  bounded by `timeout` seconds, driver retries included.
 - One Cypher statement per read. A context write is one transaction (`write`, rules in
   `graph/tree.py`): its reads, then its writes composed into one statement (`writes.py`); a
   rule that fails raises inside the transaction function, which rolls everything back.
@@ -23,7 +24,9 @@ from typing import Any, TypeVar
 
 import neo4j
 from neo4j import AsyncGraphDatabase, unit_of_work
-from neo4j.exceptions import ConstraintError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import (
+    ConstraintError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired, TransientError,
+)
 
 from .. import keyset
 from ..cypher_filters import order_clause, page_limit, seek_clause
@@ -347,6 +350,12 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         check: Callable[[Rows], T] | None,
         timeout: float | None = None,
     ) -> Any:
+        limit = timeout or self.timeout
+        if access == READ:
+            rows = await self._in_session(READ, lambda session: self._auto_commit_read(session, query, params, limit),
+                                          limit)
+            return check(rows) if check is not None else rows
+
         async def work(tx: neo4j.AsyncManagedTransaction) -> Any:
             self.queries += 1
             result = await tx.run(query, params)
@@ -356,15 +365,43 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
 
         return await self._session_call(access, work, timeout)
 
+    async def _auto_commit_read(
+        self, session: neo4j.AsyncSession, query: str, params: dict[str, Any], limit: float
+    ) -> Rows:
+        """One read statement without an explicit transaction: no BEGIN and no COMMIT round trip.
+
+        Retried once after a transient failure (a managed transaction would retry it too).
+        """
+        for attempt in (1, 2):
+            try:
+                self.queries += 1
+                result = await session.run(neo4j.Query(query, timeout=limit), params)
+                return await result.values()
+            except (SessionExpired, TransientError):
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.1)
+        raise AssertionError("unreachable")
+
     async def _session_call(
         self, access: str, work: Callable[[neo4j.AsyncManagedTransaction], Awaitable[T]], timeout: float | None
     ) -> T:
         """Run `work` as one managed transaction (retried by the driver on transient errors)."""
+        limit = timeout or self.timeout
+        managed = unit_of_work(timeout=limit)(work)
+
+        async def run(session: neo4j.AsyncSession) -> T:
+            if access == READ:
+                return await session.execute_read(managed)
+            return await session.execute_write(managed)
+
+        return await self._in_session(access, run, limit)
+
+    async def _in_session(self, access: str, run: Callable[[neo4j.AsyncSession], Awaitable[T]], limit: float) -> T:
+        """`run` in a session of its own, bounded by `limit`; driver errors become domain errors."""
         driver = self._driver
         if driver is None:
             raise StoreUnavailableError("The graph store is not open.")
-        limit = timeout or self.timeout
-        managed = unit_of_work(timeout=limit)(work)
         try:
             # The whole call, connection attempts and retries included, is bounded by the
             # operation's timeout (plus a little for the server to report its own timeout).
@@ -372,9 +409,7 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
                 async with driver.session(
                     database=self.database, default_access_mode=access, bookmark_manager=self._bookmarks
                 ) as session:
-                    if access == READ:
-                        return await session.execute_read(managed)
-                    return await session.execute_write(managed)
+                    return await run(session)
         except TimeoutError:
             outcome = "" if access == READ else " A write cut short may or may not have been applied: read before retrying."
             raise StoreUnavailableError(f"The graph store did not answer within {limit:g} s.{outcome}") from None

@@ -41,6 +41,14 @@ REMOVE c._lock
 RETURN properties(c) AS props
 """
 
+LOCKED_AT_PATHS = """
+UNWIND $paths AS path
+MATCH (c:Context {workspace: $workspace, path: path})
+SET c._lock = true
+REMOVE c._lock
+RETURN properties(c) AS props
+"""
+
 TAKEN_IDS = "UNWIND $ids AS id MATCH (c:Context {id: id}) RETURN c.id"
 TAKEN_VERSIONS = """
 UNWIND $keys AS key
@@ -258,8 +266,9 @@ class Neo4jWriteTx(WriteTx):
         rows = await self._read(LOCKED_HEADS if lock else cypher.GET_BY_IDS, workspace=workspace, ids=list(dict.fromkeys(ids)))
         return {rec.id: rec for rec in (context_record(row[0]) for row in rows)}
 
-    async def at_paths(self, workspace: str, paths: Sequence[str]) -> dict[str, ContextRecord]:
-        rows = await self._read(cypher.GET_BY_PATHS, workspace=workspace, paths=list(dict.fromkeys(paths)))
+    async def at_paths(self, workspace: str, paths: Sequence[str], *, lock: bool = False) -> dict[str, ContextRecord]:
+        rows = await self._read(LOCKED_AT_PATHS if lock else cypher.GET_BY_PATHS, workspace=workspace,
+                                paths=list(dict.fromkeys(paths)))
         return {rec.path: rec for rec in (context_record(row[0]) for row in rows)}
 
     async def taken_ids(self, ids: Sequence[str]) -> set[str]:
