@@ -91,3 +91,23 @@ class Page:
 
     limit: int
     after: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TreePlan:
+    """What one read fetches below each context it names: a page of children (and how many there
+    are), and the same again below each child on that page."""
+
+    page: Page | None = None
+    count: bool = False
+    below: "TreePlan | None" = None
+
+
+@dataclass(slots=True)
+class TreeRead:
+    """What a `TreePlan` read: the named contexts by path, each parent's page of children (the
+    plan's window of that level) and each counted parent's number of children."""
+
+    contexts: dict[str, ContextRecord] = field(default_factory=dict)
+    children: dict[str, list[ContextRecord]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)

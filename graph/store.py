@@ -29,7 +29,7 @@ from .access import ApiKeyRecord, AuditRecord
 from .filters import Filter, Order
 from .knowledge.contract import KnowledgeGraphContract
 from .outbox import IndexTask
-from .records import ContextRecord, ContextTypeRecord, Page, VersionRecord
+from .records import ContextRecord, ContextTypeRecord, Page, TreePlan, TreeRead, VersionRecord
 from .errors import NotFoundError
 from .knowledge.records import Derivation
 from .writes import WriteEffects, WriteTx, Work
@@ -78,6 +78,26 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
     @abc.abstractmethod
     async def get_by_paths(self, workspace: str, paths: Sequence[str]) -> dict[str, ContextRecord]:
         """Contexts by normalised path; missing paths are absent from the result."""
+
+    async def read_tree(self, workspace: str, paths: Sequence[str], plan: TreePlan) -> TreeRead:
+        """Contexts by path and, following `plan`, their children pages and counts, level by level.
+
+        This default makes one call per level and kind; a backend that can, answers in ONE
+        statement (a nested query is then one round trip, as a GraphQL operation should be).
+        """
+        read = TreeRead(contexts=await self.get_by_paths(workspace, paths))
+        parents = [record.id for record in read.contexts.values()]
+        level: TreePlan | None = plan
+        while level is not None and parents:
+            if level.count:
+                read.counts.update(await self.count_children(workspace, parents))
+            if level.page is None:
+                break
+            pages = await self.list_children(workspace, parents, level.page)
+            read.children.update(pages)
+            parents = [child.id for page in pages.values() for child in page]
+            level = level.below
+        return read
 
     @abc.abstractmethod
     async def list_children(

@@ -16,7 +16,7 @@ from graph.events import ChangeEvent, ContextDetail
 from graph.errors import BadUserInputError, ConflictError, NotFoundError
 from graph.filters import Filter, Order, subtree
 from graph.knowledge.records import SourceRef
-from graph.records import ContextRecord, Page, VersionRecord
+from graph.records import ContextRecord, Page, TreePlan, VersionRecord
 from graph.writes import WriteEffects
 
 from . import audit, paths
@@ -29,6 +29,8 @@ from .request import RequestContext
 from .validation import check_fields, check_kind, normalize_tags
 
 DEFAULT_KIND = "context"
+# Levels of children a single read fetches ahead (deeper ones resolve through the loaders).
+MAX_PREFETCH_DEPTH = 4
 MAX_SOURCES = 100
 VERSIONED_FIELDS = ("kind", "title", "content", "data", "tags", "inherit")
 
@@ -82,6 +84,62 @@ async def by_id(ctx: RequestContext, context_id: str) -> ContextRecord | None:
     if not _is_uuid(context_id):
         return None
     return await ctx.loaders.by_id.load(context_id)
+
+
+@dataclass(frozen=True)
+class ChildrenWanted:
+    """What an operation selects below a context: a page of its children (`first`/`after` as
+    given), whether their `totalCount`, and the same again below each child."""
+
+    first: int | None = None
+    after: str | None = None
+    count: bool = False
+    below: ChildrenWanted | None = None
+
+
+async def by_path_with_children(ctx: RequestContext, raw_path: str, wanted: ChildrenWanted) -> ContextRecord | None:
+    """A context by path, reading the children pages and counts `wanted` in the same store call.
+
+    What is read is primed into the request's loaders, so the fields below find it there; a
+    selection the plan cannot express (a malformed cursor, say) is left to those fields.
+    """
+    path = paths.normalize(raw_path)
+    plan = _tree_plan(ctx, wanted)
+    if plan is None:
+        return await by_path(ctx, path)
+    read = await ctx.store.read_tree(ctx.workspace, [path], plan)
+    for record in read.contexts.values():
+        ctx.loaders.prime(record)
+    parents = [record.id for record in read.contexts.values()]
+    level: TreePlan | None = plan
+    while level is not None and parents:
+        for parent_id in parents:
+            if level.count and parent_id in read.counts:
+                ctx.loaders.child_counts.prime(parent_id, read.counts[parent_id])
+        if level.page is None:
+            break
+        below = []
+        for parent_id in parents:
+            page = read.children.get(parent_id, [])
+            ctx.loaders.children.prime((parent_id, level.page.limit, level.page.after), page)
+            for child in page:
+                ctx.loaders.prime(child)
+                below.append(child.id)
+        parents, level = below, level.below
+    found = read.contexts.get(path)
+    if found is None:
+        ctx.loaders.by_path.prime(path, None)
+    return found
+
+
+def _tree_plan(ctx: RequestContext, wanted: ChildrenWanted | None, depth: int = 0) -> TreePlan | None:
+    if wanted is None or depth > MAX_PREFETCH_DEPTH:
+        return None
+    try:
+        page = probe(window(ctx.limits, CHILDREN, wanted.first, wanted.after))
+    except BadUserInputError:
+        return None  # the `children` field itself will say what is wrong
+    return TreePlan(page=page, count=wanted.count, below=_tree_plan(ctx, wanted.below, depth + 1))
 
 
 async def target(ctx: RequestContext, *, path: str | None = None, id: str | None = None) -> ContextRecord:

@@ -10,6 +10,7 @@ from resolvers import context_types, contexts as ops
 from .connections import Connection, connection
 from .filters import to_filter, to_order
 from .inputs import ContextOrderBy, ContextWhere
+from .lookahead import children_wanted
 from .knowledge_query import KnowledgeQuery
 from .search import SearchQuery
 from .tool_search import ToolSearchQuery
@@ -22,7 +23,11 @@ class Query(SearchQuery, ToolSearchQuery, KnowledgeQuery):
     async def context(self, info: ContextInfo, path: str | None = None, id: strawberry.ID | None = None) -> Context | None:
         if (path is None) == (id is None):
             raise BadUserInputError("Name the context by exactly one of `path` or `id`.")
-        found = await (ops.by_path(info.context, path) if path is not None else ops.by_id(info.context, id))
+        wanted = children_wanted(info.selected_fields[0]) if path is not None else None
+        if wanted is not None:
+            found = await ops.by_path_with_children(info.context, path, wanted)
+        else:
+            found = await (ops.by_path(info.context, path) if path is not None else ops.by_id(info.context, id))
         return None if found is None else Context(record=found)
 
     @strawberry.field(description="Any object by its id (Relay): a context's UUID, or a version's `<uuid>:<number>`.")

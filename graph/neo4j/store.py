@@ -33,11 +33,11 @@ from ..cypher_filters import order_clause, page_limit, seek_clause
 from ..errors import ConflictError, ContextQLError, NotFoundError, StoreUnavailableError
 from ..filters import Filter, Order
 from ..outbox import IndexTask
-from ..records import ContextRecord, ContextTypeRecord, Page, VersionRecord
+from ..records import ContextRecord, ContextTypeRecord, Page, TreePlan, TreeRead, VersionRecord
 from ..store import GraphStore
 from ..access import ApiKeyRecord, AuditRecord
 from . import access
-from . import cypher, outbox
+from . import cypher, outbox, tree_read
 from .convert import (
     context_record,
     type_record,
@@ -159,6 +159,13 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         rows = await self._read(cypher.GET_BY_PATHS, workspace=workspace, paths=_unique(paths))
         records = (context_record(row[0]) for row in rows)
         return {record.path: record for record in records}
+
+    async def read_tree(self, workspace: str, paths: Sequence[str], plan: TreePlan) -> TreeRead:
+        if not paths:
+            return TreeRead()
+        query, params = tree_read.statement(plan)
+        rows = await self._read(query, workspace=workspace, paths=_unique(paths), **params)
+        return tree_read.decode(rows, plan)
 
     async def list_children(
         self, workspace: str, parent_ids: Sequence[str], page: Page

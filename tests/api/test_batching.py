@@ -45,10 +45,48 @@ async def test_three_levels_over_fifty_contexts_make_one_call_per_level(store, w
     assert "errors" not in body, body
     level1 = body["data"]["context"]["children"]["edges"]
     assert len(level1) == 7 and sum(len(e["node"]["children"]["edges"]) for e in level1) == 42
-    # context(path) 1, children page 1, child counts 1, grandchildren page 1, their counts 1;
-    # parents and ancestors for `effective` are already cached by path/id or fetched in one batch each.
-    assert counting.calls.count("list_children") == 2, counting.calls
-    assert counting.calls.count("count_children") == 2, counting.calls
+    # context(path) with both levels of children pages and counts: one read (one statement on
+    # Neo4j, one per level and kind on LadybugDB); parents and ancestors for `effective` are
+    # already cached by path/id or fetched in one batch each.
+    assert counting.calls.count("read_tree") == 1, counting.calls
+    assert "list_children" not in counting.calls and "count_children" not in counting.calls, counting.calls
     assert counting.calls.count("get_by_paths") <= 2, counting.calls
     assert counting.calls.count("get_by_ids") <= 2, counting.calls
-    assert len(counting.calls) <= 8, counting.calls
+    assert len(counting.calls) <= 5, counting.calls
+
+
+NESTED = """query($first: Int) { context(path: "/root") { path title
+  children(first: $first) { totalCount edges { cursor node { path title
+    children(first: 3) { totalCount edges { node { path title } } } } } } } }"""
+BY_ID = NESTED.replace('context(path: "/root")', "context(id: $id)").replace("query($first: Int)", "query($first: Int, $id: ID)")
+
+
+async def test_a_nested_read_by_path_is_one_statement_and_answers_as_field_by_field(store, workspace):
+    """The lookahead reads the whole tree of `children` selections in one store call (one statement
+    on Neo4j) and answers exactly what the loaders answer field by field (the same query by id)."""
+    app = create_app(settings_for(workspace), store=store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        inputs = [{"path": "/root", "title": "r"}] + [{"path": f"/root/a{i}", "title": f"a{i}"} for i in range(6)] + [
+            {"path": f"/root/a{i}/b{j}"} for i in range(6) for j in range(5)]
+        created = await client.post("/graphql", json={
+            "query": "mutation($i: [CreateContextInput!]!) { createContexts(inputs: $i) { id } }", "variables": {"i": inputs}})
+        root_id = created.json()["data"]["createContexts"][0]["id"]
+        for first in (4, 10):
+            before = store.queries
+            by_path = (await client.post("/graphql", json={"query": NESTED, "variables": {"first": first}})).json()
+            statements = store.queries - before
+            by_id = (await client.post("/graphql", json={"query": BY_ID, "variables": {"first": first, "id": root_id}})).json()
+            assert "errors" not in by_path, by_path
+            assert by_path == by_id
+            level1 = by_path["data"]["context"]["children"]
+            assert level1["totalCount"] == 6 and len(level1["edges"]) == min(first, 6)
+            assert all(e["node"]["children"]["totalCount"] == 5 and len(e["node"]["children"]["edges"]) == 3
+                       for e in level1["edges"])
+            if store.backend == "neo4j":
+                assert statements == 1, statements
+            # the next page, by cursor, through the same read
+            cursor = level1["edges"][0]["cursor"]
+            page2 = (await client.post("/graphql", json={"query": NESTED.replace("children(first: $first)",
+                     f'children(first: $first, after: "{cursor}")'), "variables": {"first": 2}})).json()
+            assert [e["node"]["path"] for e in page2["data"]["context"]["children"]["edges"]] == \
+                [e["node"]["path"] for e in level1["edges"][1:3]] or first == 4 and len(level1["edges"]) < 3

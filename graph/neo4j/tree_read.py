@@ -1,0 +1,84 @@
+"""One Cypher statement for a `TreePlan`: contexts by path with nested pages of children and counts.
+
+Composed from one block per level (`neo4j/graphql` style): level d binds `c{d}`, pages its
+children with the keyset of `graph.keyset.CHILDREN` (parameters prefixed per level), and
+returns them as maps `{props, kids, n}` nested for the level below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import keyset
+from ..cypher_filters import order_clause, page_limit, seek_clause
+from ..records import ContextRecord, TreePlan, TreeRead
+from .convert import context_record
+
+
+def _count(var: str) -> str:
+    return f"COUNT {{ ({var})<-[:CHILD_OF]-() }}"
+
+
+def _level(parent: str, plan: TreePlan, depth: int, params: dict[str, Any]) -> str:
+    """A CALL block binding `kids{depth}`: the page of `parent`'s children and what is below them."""
+    assert plan.page is not None
+    var = f"c{depth}"
+    seek, after = seek_clause(var, keyset.CHILDREN, plan.page, prefix=f"after{depth}_")
+    params.update(after)
+    params[f"limit{depth}"] = page_limit(plan.page)
+    below = plan.below
+    inner = _level(var, below, depth + 1, params) if below is not None and below.page is not None else ""
+    fields = [f"props: properties({var})"]
+    if inner:
+        fields.append(f"kids: kids{depth + 1}")
+    if below is not None and below.count:
+        fields.append(f"n: {_count(var)}")
+    return f"""
+CALL ({parent}) {{
+  MATCH ({var}:Context {{workspace: $workspace, parent_id: {parent}.id}})
+  WHERE {var}.name IS NOT NULL AND {seek}
+  WITH {var} ORDER BY {var}.workspace, {var}.parent_id, {order_clause(var, keyset.CHILDREN)}
+  LIMIT $limit{depth}{inner}
+  RETURN collect({{{", ".join(fields)}}}) AS kids{depth}
+}}"""
+
+
+def statement(plan: TreePlan) -> tuple[str, dict[str, Any]]:
+    """The statement for `plan` and its parameters (besides `$workspace` and `$paths`)."""
+    params: dict[str, Any] = {}
+    body = _level("c0", plan, 1, params) if plan.page is not None else ""
+    returned = ["properties(c0) AS props"]
+    returned.append("kids1" if body else "[] AS kids1")
+    returned.append(f"{_count('c0')} AS n" if plan.count else "null AS n")
+    query = f"""
+UNWIND $paths AS path
+MATCH (c0:Context {{workspace: $workspace, path: path}}){body}
+RETURN {", ".join(returned)}
+"""
+    return query, params
+
+
+def decode(rows: list[list[Any]], plan: TreePlan) -> TreeRead:
+    read = TreeRead()
+    for props, kids, count in rows:
+        record = context_record(props)
+        read.contexts[record.path] = record
+        _decode_level(read, record.id, kids, count, plan)
+    return read
+
+
+def _decode_level(read: TreeRead, parent_id: str, kids: list[dict[str, Any]] | None, count: int | None,
+                  plan: TreePlan | None) -> None:
+    if plan is None:
+        return
+    if plan.count and count is not None:
+        read.counts[parent_id] = int(count)
+    if plan.page is None:
+        return
+    page: list[ContextRecord] = []
+    for kid in kids or []:
+        child = context_record(kid["props"])
+        page.append(child)
+        _decode_level(read, child.id, kid.get("kids"), kid.get("n"), plan.below)
+    page.sort(key=lambda rec: (rec.name, rec.id))
+    read.children[parent_id] = page
