@@ -39,7 +39,7 @@ class ContextRecord:
     def depth(self) -> int:
         return self.path.count("/")
 
-    def replace(self, **changes: Any) -> "ContextRecord":
+    def replace(self, **changes: Any) -> ContextRecord:
         return dataclasses.replace(self, **changes)
 
 

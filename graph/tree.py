@@ -330,9 +330,9 @@ def _check_revision(head: ContextRecord, record: ContextRecord, version: Version
 
 
 async def _check_effects(tx: WriteTx, workspace: str, effects: WriteEffects | None) -> None:
-    if effects is not None and effects.execution_id is not None:
-        if not await tx.execution_exists(workspace, effects.execution_id):
-            raise NotFoundError(f"Execution {effects.execution_id} does not exist.", ids=[effects.execution_id])
+    if (effects is not None and effects.execution_id is not None
+            and not await tx.execution_exists(workspace, effects.execution_id)):
+        raise NotFoundError(f"Execution {effects.execution_id} does not exist.", ids=[effects.execution_id])
 
 
 async def _apply_effects(

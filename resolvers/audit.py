@@ -86,7 +86,7 @@ async def record(ctx: RequestContext, operation: str, target: str, error: BaseEx
     entry = _entry(ctx, operation, target, error)
     try:
         await ctx.store.append_audit([entry])
-    except Exception:  # noqa: BLE001 - the operation itself already finished
+    except Exception:  # broad on purpose: the operation itself already finished
         logger.exception("could not record audit entry %s", entry)
 
 

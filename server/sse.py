@@ -129,7 +129,7 @@ async def _events(results: AsyncIterator[ExecutionResult]) -> AsyncIterator[str]
         while True:
             try:
                 result = await asyncio.wait_for(queue.get(), timeout=KEEP_ALIVE_SECONDS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
             if result is None:

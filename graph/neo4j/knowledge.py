@@ -380,7 +380,7 @@ class Neo4jKnowledge:
         lineage_edges = [LineageEdge(a, b, int(v), int(sv), x or None) for a, b, v, sv, x in edges]
         lineage_edges.sort(key=lambda e: (e.derived, e.version, e.source))
         return Lineage(
-            paths={node_id: path for node_id, path in members},
+            paths=dict(members),
             edges=lineage_edges,
             produced_by=[(node_id, int(v), x) for node_id, v, x in made],
         )

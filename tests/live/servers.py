@@ -121,7 +121,7 @@ class ServerProcess:
         self.log = log
         full_env = {**os.environ, **env, "CONTEXTQL_PORT": str(self.port), "CONTEXTQL_HOST": "127.0.0.1",
                     "CONTEXTQL_LOG_LEVEL": "warning"}
-        self.handle = open(log, "wb")
+        self.handle = open(log, "wb")  # noqa: SIM115 - the server's log, open for its lifetime; closed in stop()
         self.process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=full_env,
                                         stdout=self.handle, stderr=subprocess.STDOUT)
 
