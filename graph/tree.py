@@ -92,7 +92,8 @@ async def insert(
     With `skip_present` (a resumed import), records already stored with the same id (and,
     for contexts, the same path) are left out instead of conflicting.
     """
-    for rec in (*contexts, *versions, *types):
+    records: tuple[ContextRecord | VersionRecord | ContextTypeRecord, ...] = (*contexts, *versions, *types)
+    for rec in records:
         if rec.workspace != workspace:
             raise ValueError(f"a record of workspace {rec.workspace!r} written to {workspace!r}")
     check_batch(contexts, versions, types)

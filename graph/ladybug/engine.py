@@ -30,7 +30,7 @@ import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import ladybug
 
@@ -218,7 +218,8 @@ class Engine:
                 if conn is not None:
                     conn.close()  # interrupts and waits for a call in flight
             self._all_readers, self._writer = [], None
-            db.close()
+            if db is not None:
+                db.close()
         for executor in (self._read_threads, self._write_thread):
             if executor is not None:
                 executor.shutdown(wait=False)
@@ -230,10 +231,14 @@ class Engine:
         """Run one statement; the caller owns `conn` for the duration of the call."""
         self._count()
         result = conn.execute(query, params or {})
+        if isinstance(result, list):  # one result per statement: this code sends one statement per call
+            for each in result:
+                each.close()
+            raise TypeError("run_on takes one statement")
         try:
-            return result.get_all()  # type: ignore[union-attr]
+            return cast(Rows, result.get_all())  # rows are lists unless a connection asks for dicts
         finally:
-            result.close()  # type: ignore[union-attr]
+            result.close()
             _bound_statement_cache(conn)
 
     async def read(self, query: str, params: dict[str, Any] | None = None) -> Rows:

@@ -56,7 +56,7 @@ COUNT_AUDIT = AUDIT_OF + "RETURN count(a)"
 
 
 def _key(props: dict[str, Any]) -> ApiKeyRecord:
-    values = {f: props.get(f) for f in KEY_FIELDS}
+    values: dict[str, Any] = {f: props.get(f) for f in KEY_FIELDS}
     values["roles"], values["workspaces"] = list(values["roles"] or ()), list(values["workspaces"] or ())
     return ApiKeyRecord(**values)
 
