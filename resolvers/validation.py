@@ -116,7 +116,7 @@ def validator_for(schema: dict, ref_bases: Iterable[str] = ()) -> Draft202012Val
 def _registry(ref_bases: tuple[str, ...]) -> Registry:
     def retrieve(uri: str) -> Resource:
         if not any(uri.startswith(base) for base in ref_bases):
-            raise NoSuchResource(ref=uri)
+            raise NoSuchResource(uri)
         return _fetch(uri)
 
     return Registry(retrieve=retrieve)  # type: ignore[call-arg]
