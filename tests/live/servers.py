@@ -19,6 +19,7 @@ import uvicorn
 from server.app import create_app
 from server.serving import GracefulServer
 from server.settings import Settings
+from server.state import app_state
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,7 +88,7 @@ class LiveServer:
 
     @property
     def bus(self):
-        return self.app.state.stores["events"]
+        return app_state(self.app).events
 
     async def start(self) -> None:
         self.task = asyncio.create_task(self.server.serve())
