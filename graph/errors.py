@@ -39,6 +39,15 @@ class ForbiddenError(ContextQLError):
 
 
 class StoreUnavailableError(ContextQLError):
-    """The backend could not be reached or timed out."""
+    """A backend could not be reached or timed out.
+
+    `retry_after` (seconds, exposed as `retryAfter`) marks a transient outage: the HTTP answer is
+    then 503 with `Retry-After`. None for a lasting condition (a feature that is switched off).
+    """
 
     code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self, message: str, retry_after: int | None = 5, **details: Any) -> None:
+        if retry_after is not None:
+            details["retryAfter"] = retry_after
+        super().__init__(message, **details)

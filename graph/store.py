@@ -53,6 +53,10 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
     async def close(self) -> None:
         """Release connections and files. Idempotent."""
 
+    async def ping(self) -> None:
+        """Raise unless the engine answers a trivial read (readiness)."""
+        await self.applied_migrations()
+
     @abc.abstractmethod
     async def applied_migrations(self) -> list[str]:
         """Ids of migrations already applied, in the order they were applied."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from graph.access import AuditRecord
 from graph.writes import WriteEffects
-from graph.errors import ContextQLError
+from graph.errors import ContextQLError, StoreUnavailableError
 
 from .clock import now_us
 from .pagination import AUDIT_LOG, Slice, cut, probe, window
@@ -84,6 +84,11 @@ def _entry(ctx: RequestContext, operation: str, target: str, error: BaseExceptio
 async def record(ctx: RequestContext, operation: str, target: str, error: BaseException | None) -> None:
     """Append one entry. A failure to audit is logged, never turned into a failure of the operation."""
     entry = _entry(ctx, operation, target, error)
+    if isinstance(error, StoreUnavailableError):
+        # The store that would keep the entry is what failed: trying again would only double the
+        # client's wait. The log keeps it instead.
+        logger.warning("not audited (graph store unavailable): %s", entry)
+        return
     try:
         await ctx.store.append_audit([entry])
     except Exception:  # broad on purpose: the operation itself already finished

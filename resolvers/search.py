@@ -53,7 +53,7 @@ def _filter(where: Where | None, exclude: Sequence[str] = ()) -> SearchFilter:
 
 def _index(ctx: RequestContext):
     if ctx.search is None:
-        raise StoreUnavailableError("Search is not enabled on this server (CONTEXTQL_SEARCH=false).")
+        raise StoreUnavailableError("Search is not enabled on this server (CONTEXTQL_SEARCH=false).", retry_after=None)
     return ctx.search
 
 

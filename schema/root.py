@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
-from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import (
+    AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache,
+)
+from graphql import GraphQLError
 
 from .access import AccessMutation, AccessQuery
 from .errors import ErrorCodes
@@ -21,6 +24,19 @@ from .types import Context, ContextVersion
 class ContextQLSchema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         """User errors are answers, not incidents: `ErrorCodes` logs only the unexpected ones."""
+
+
+class ParsedOnce(ParserCache):
+    """Strawberry's ParserCache, except that a document that does not parse is left to Strawberry's
+    own parse step, which reports the syntax error as a GraphQL error like any other."""
+
+    def on_parse(self) -> Iterator[None]:
+        ec = self.execution_context
+        try:
+            ec.graphql_document = self.cached_parse_document(ec.query, **ec.parse_options)
+        except GraphQLError:
+            pass
+        yield
 
 
 def build_schema(
@@ -44,6 +60,8 @@ def build_schema(
             ErrorCodes,
             lambda: AddValidationRules(shape_rules),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
+            # After the token limit, whose parse option is part of the cache key.
+            lambda: ParsedOnce(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             # After validation: it sees the validation result (see AccessGuard.on_validate).
             lambda: AccessGuard(timeout=resolver_timeout),

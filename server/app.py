@@ -1,4 +1,4 @@
-"""The Starlette application: `/graphql` (HTTP, GraphiQL, WebSocket), `/healthz`."""
+"""The Starlette application: `/graphql` (HTTP, GraphiQL, WebSocket), `/healthz`, `/readyz`."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from .guard.media import GraphQLResponseMediaType
 from .guard.setup import GuardSetup
 from .dashboard import dashboard_routes
 from .graphiql import graphiql_page, graphiql_routes
+from .health import RETRY_AFTER, readiness, unavailable
 from .events import open_bus
 from .limits import BodySizeLimit
 from .search import SearchRuntime, start_search, stop_search
@@ -95,7 +96,11 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
         if isinstance(resolved, GraphQLError):
             return ExecutionResult(data=None, errors=[resolved])
         request_data = dataclasses.replace(request_data, query=resolved)
-        return await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+        result = await super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+        if unavailable(result):
+            sub_response.status_code = 503
+            sub_response.headers["Retry-After"] = str(RETRY_AFTER)
+        return result
 
 
 def create_app(
@@ -152,6 +157,7 @@ def create_app(
         routes=[
             Route("/", lambda request: RedirectResponse("/graphql")),
             Route("/healthz", healthz),
+            Route("/readyz", readiness(state)),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/graphql/stream", sse_endpoint(graphql.schema, lambda r: graphql.get_context(r, None),

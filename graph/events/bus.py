@@ -102,6 +102,9 @@ class EventBus(abc.ABC):
     async def publish(self, events: list[ChangeEvent]) -> None:
         """Deliver committed events to every matching subscriber (of any instance), in order."""
 
+    async def ping(self) -> None:
+        """Raise unless the transport answers (readiness); in-process needs nothing."""
+
     def subscribe(self, workspace: str, accepts: Predicate, size: int | None = None) -> Subscription:
         subscription = Subscription(workspace, accepts, size or self.buffer_size)
         self.subscriptions.add(subscription)

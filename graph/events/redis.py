@@ -41,6 +41,11 @@ class RedisBus(EventBus):
         # Events published right after start must reach this instance too.
         await asyncio.wait_for(self._ready.wait(), timeout=10)
 
+    async def ping(self) -> None:
+        if self.client is None:
+            raise ConnectionError("the Redis bus is not started")
+        await self.client.ping()
+
     async def stop(self) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.outbox.join(), timeout=5)  # flush what committed writers handed over

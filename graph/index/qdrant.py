@@ -91,6 +91,11 @@ class VectorIndex:
         except Exception as exc:
             raise IndexUnavailableError(f"the search index failed: {type(exc).__name__}") from exc
 
+    async def ping(self) -> None:
+        """Raise unless the index answers (readiness)."""
+        if not await self._call("collection_exists", self.current):
+            raise IndexUnavailableError(f"the search collection {self.current} is missing")
+
     # -- collections ------------------------------------------------------------
 
     async def ensure(self, *, recreate: bool = False) -> None:

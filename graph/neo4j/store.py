@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -97,7 +98,10 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
             auth=auth,
             max_connection_pool_size=self._pool_size,
             connection_timeout=self._connection_timeout,
-            connection_acquisition_timeout=max(self.timeout, self._connection_timeout),
+            connection_acquisition_timeout=min(self.timeout, self._connection_timeout),
+            # The driver retries a failed transaction for this long; an outage must fail within
+            # the operation's timeout, not the driver's default 30 s.
+            max_transaction_retry_time=self.timeout,
             user_agent="contextql",
             # Unknown labels/properties are expected (a fresh database before migrations, absent
             # optional properties); other warnings (deprecations, performance) stay on.
@@ -359,14 +363,21 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         driver = self._driver
         if driver is None:
             raise StoreUnavailableError("The graph store is not open.")
-        managed = unit_of_work(timeout=timeout or self.timeout)(work)
+        limit = timeout or self.timeout
+        managed = unit_of_work(timeout=limit)(work)
         try:
-            async with driver.session(
-                database=self.database, default_access_mode=access, bookmark_manager=self._bookmarks
-            ) as session:
-                if access == READ:
-                    return await session.execute_read(managed)
-                return await session.execute_write(managed)
+            # The whole call, connection attempts and retries included, is bounded by the
+            # operation's timeout (plus a little for the server to report its own timeout).
+            async with asyncio.timeout(limit + 1):
+                async with driver.session(
+                    database=self.database, default_access_mode=access, bookmark_manager=self._bookmarks
+                ) as session:
+                    if access == READ:
+                        return await session.execute_read(managed)
+                    return await session.execute_write(managed)
+        except TimeoutError:
+            outcome = "" if access == READ else " A write cut short may or may not have been applied: read before retrying."
+            raise StoreUnavailableError(f"The graph store did not answer within {limit:g} s.{outcome}") from None
         except ContextQLError:
             raise
         except ConstraintError as exc:

@@ -1,0 +1,151 @@
+"""Tables of a peer run: the console line per scenario and level, and the markdown results file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+DISTURBED = 0.3  # cores used by other processes during a phase above which its row is marked †
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b in (None, 0) else round(a / b, 2)
+
+
+def ratios(cql: dict[str, Any], peer: dict[str, Any]) -> dict[str, float | None]:
+    """ContextQL / peer: above 1 is more for ContextQL (better for req/s, worse for the rest)."""
+    return {
+        "rps": _ratio(cql["rps"], peer["rps"]),
+        "p50": _ratio(cql["latency_ms"]["p50"], peer["latency_ms"]["p50"]),
+        "p99": _ratio(cql["latency_ms"]["p99"], peer["latency_ms"]["p99"]),
+        "server_cpu_ms": _ratio(cql["cpu_ms_per_request"].get("server"), peer["cpu_ms_per_request"].get("server")),
+        "statements": _ratio(cql["statements_per_request"], peer["statements_per_request"]),
+    }
+
+
+def print_row(console: Console, row: dict[str, Any]) -> None:
+    for server in ("contextql", "peer"):
+        r = row[server]
+        lat = r["latency_ms"]
+        console.print(
+            f"{row['scenario']:16} c={row['concurrency']:<3} {server:9} {r['rps']:>8.1f} req/s "
+            f"(rounds {r['rounds_rps']})  p50 {lat['p50']:.2f}  p95 {lat['p95']:.2f}  p99 {lat['p99']:.2f} ms  "
+            f"server {r['cpu_ms_per_request'].get('server')} ms/req  stmts {r['statements_per_request']}  "
+            f"errors {r['errors']}"
+        )
+    console.print(f"{'':16} ratio ContextQL/peer {row['ratio']}")
+
+
+def _f(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}"
+
+
+def _mark(r: dict[str, Any]) -> str:
+    return " †" if (r.get("cpu_cores") or {}).get("other", 0) > DISTURBED else ""
+
+
+def markdown(result: dict[str, Any], name: str) -> str:
+    m = result["machine"]
+    others = [row[s]["cpu_cores"].get("other", 0) for row in result["runs"] for s in ("contextql", "peer")]
+    others += [row["ceiling"]["cpu_cores"].get("other", 0) for row in result.get("ceiling") or []]
+    mean_other = sum(others) / len(others) if others else 0.0
+    s = result["settings"]
+    peer = result["servers"]["peer"]["versions"]
+    lines = [
+        f"# ContextQL vs @neo4j/graphql 7 on Apollo Server 4 — {result['date']}",
+        "",
+        *([f"**Measured on a busy machine**: other processes used {mean_other:.2f} cores on average during the "
+           f"measured phases (of {m['cores']}); rows marked † had more than {DISTURBED} cores of such load. "
+           "Absolute numbers are low and noisy; the ratios (both servers alternated in the same conditions) "
+           "and the per-request CPU and statement counts are the more robust figures.", ""]
+          if mean_other > DISTURBED else []),
+        f"Raw numbers: [{name}]({name}). Command: `python -m bench.peer{' --quick' if s['quick'] else ''}` "
+        "(see [bench/README.md](../README.md#peer-benchmark)).",
+        "",
+        f"- Tree: {result['tree']['contexts']:,} contexts (seed {result['tree']['seed']}), Neo4j "
+        f"{result['neo4j'].get('version')}, heap {result['neo4j'].get('heap', '?')}, page cache "
+        f"{result['neo4j'].get('pagecache', '?')}, one Neo4j for both servers.",
+        f"- Peer: Node {peer.get('node')}, @neo4j/graphql {peer.get('@neo4j/graphql')}, @apollo/server "
+        f"{peer.get('@apollo/server')}, neo4j-driver {peer.get('neo4j-driver')} (bench/peer/package-lock.json), "
+        "NODE_ENV=production.",
+        f"- ContextQL: commit {m.get('git_commit')}{' (dirty)' if m.get('git_dirty') else ''}, "
+        f"strawberry {m['packages'].get('strawberry-graphql')}, graphql-core {m['packages'].get('graphql-core')}, "
+        f"neo4j (Python) {m['packages'].get('neo4j')}, uvicorn {m['packages'].get('uvicorn')}.",
+        f"- Machine: {m['cpu_model']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, {m['python']}, "
+        f"{m.get('java')}. The load generator, both servers and Neo4j share these cores. Busy cores from "
+        f"other processes before the run: {result['machine_load'].get('busy_cores_before_load')}.",
+        f"- Each server: {s['warmup_s']} s warm-up then {s['duration_s_per_server'] / 2:g} s measured, twice "
+        "(ContextQL then peer, then peer then ContextQL), per scenario and concurrency level. "
+        "Before timing, both servers' answers were compared on "
+        f"{s['check_samples']} targets per scenario: "
+        + ", ".join(f"{k} {'equal' if v['equal'] else 'DIFFERENT'}" for k, v in result["equivalence"].items()) + ".",
+        "",
+        "Server CPU is the server process's utime+stime over the measured seconds, divided by requests "
+        "(Neo4j's CPU is shown apart). Statements are Cypher statements sent to Neo4j per operation "
+        "(ContextQL: GET /debug/stats; the peer: `run` calls counted in its driver). Ratios are "
+        "ContextQL / peer: req/s above 1 favours ContextQL; latency, CPU and statements above 1 favour the peer.",
+        "",
+        "| scenario | c | server | req/s | p50 ms | p95 ms | p99 ms | server CPU ms/req | Neo4j CPU ms/req "
+        "| statements/op | errors |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in result["runs"]:
+        for server in ("contextql", "peer"):
+            r = row[server]
+            lat, cpu = r["latency_ms"], r["cpu_ms_per_request"]
+            lines.append(
+                f"| {row['scenario'] if server == 'contextql' else ''} | {row['concurrency']} | {server}{_mark(r)} "
+                f"| {_f(r['rps'], 1)} | {_f(lat['p50'])} | {_f(lat['p95'])} | {_f(lat['p99'])} "
+                f"| {_f(cpu.get('server'))} | {_f(cpu.get('neo4j'))} | {_f(r['statements_per_request'])} "
+                f"| {r['errors']} |")
+        ra = row["ratio"]
+        lines.append(f"| | | **ContextQL/peer** | **{_f(ra['rps'])}** | {_f(ra['p50'])} | | {_f(ra['p99'])} "
+                     f"| {_f(ra['server_cpu_ms'])} | | {_f(ra['statements'])} | |")
+    if result.get("ceiling"):
+        lines += ["", "## Ceiling: a bare Starlette JSON endpoint on uvicorn (no GraphQL, no database)", "",
+                  "| c | req/s | p50 ms | p95 ms | p99 ms | server CPU ms/req | load generator CPU ms/req "
+                  "| other cores |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for row in result["ceiling"]:
+            r = row["ceiling"]
+            lat, cpu = r["latency_ms"], r["cpu_ms_per_request"]
+            lines.append(f"| {row['concurrency']}{_mark(r)} | {_f(r['rps'], 1)} | {_f(lat['p50'])} | {_f(lat['p95'])} "
+                         f"| {_f(lat['p99'])} | {_f(cpu.get('server'))} | {_f(cpu.get('driver'))} "
+                         f"| {_f(r['cpu_cores'].get('other'))} |")
+    lines += ["", "## Where the CPU went (cores busy during the measured seconds)", "",
+              "| scenario | c | server | server | Neo4j | load generator | other |", "|---|---:|---|---:|---:|---:|---:|"]
+    for row in result["runs"]:
+        for server in ("contextql", "peer"):
+            c = row[server]["cpu_cores"]
+            lines.append(f"| {row['scenario']} | {row['concurrency']} | {server} | {_f(c.get('server'))} "
+                         f"| {_f(c.get('neo4j'))} | {_f(c.get('driver'))} | {_f(c.get('other'))} |")
+    lines += ["", "Caveats: every process here shares the same cores, so at c = 16 the numbers describe the "
+              "whole system on this machine; `other` is CPU used by processes outside the benchmark, and "
+              "rows where it is high were disturbed. The peer's mutation sets the title only; ContextQL's "
+              "`updateContext` also writes a version, an outbox task and an audit entry in the same "
+              "transaction (that is the product).", ""]
+    if result.get("profile"):
+        lines += [f"Profile of ContextQL under load: [{result['profile']}]({result['profile']}).", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.peer.report", description="Rebuild the markdown of a peer run.")
+    p.add_argument("json", type=Path, help="bench/results/peer-<date>.json")
+    args = p.parse_args(argv)
+    result = json.loads(args.json.read_text())
+    args.json.with_suffix(".md").write_text(markdown(result, args.json.name))
+    print(args.json.with_suffix(".md"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

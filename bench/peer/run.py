@@ -1,0 +1,447 @@
+"""ContextQL against its peer (@neo4j/graphql 7 on @apollo/server 4), side by side, same Neo4j, same tree.
+
+    python -m bench.peer [--quick] [--reuse] [--duration 16] [--warmup 3] [--concurrency 1,16] [--profile]
+
+1. Starts a Neo4j 5.26 (bench/neo4j_runner.py; or uses --neo4j-uri) and loads the seeded tree with
+   `bench.generate` (50,000 contexts; `--reuse` keeps a store generated earlier with the same shape).
+2. Starts three servers on loopback: `contextql serve` (uvicorn, CONTEXTQL_DEBUG_STATS on), the peer
+   (`node bench/peer/server.mjs`, its lockfile installed with `npm ci` when needed) and the ceiling
+   (a bare Starlette JSON endpoint, bench/peer/ceiling.py).
+3. Checks that ContextQL and the peer answer every scenario the same way (same paths, titles,
+   counts, versions...) on sample targets, and that a title written through one is read through
+   the other. Nothing is timed when they differ.
+4. Times each scenario at each concurrency level, the two servers alternated: ContextQL then the
+   peer, then the peer then ContextQL, each round a warm-up and `--duration`/2 seconds measured, so
+   each server gets `--duration` seconds in all. Then the ceiling. The load comes from this process
+   (closed-loop workers over keep-alive `httpx` connections), never from a server's.
+5. Per server and phase: req/s, p50/p95/p99, server CPU ms per request (/proc/<pid>/stat
+   utime+stime), Neo4j CPU ms per request, statements per operation (GET /debug/stats on both;
+   the peer counts the driver's `run` calls), and the ratio ContextQL/peer.
+6. Writes bench/results/peer-<date>[-runN].json and .md. With --profile, then profiles ContextQL
+   under load with py-spy for each scenario (bench/peer/profile.py) and writes profile-<date>.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from bench import machine
+from bench.load import cpu_seconds, percentile, require_loopback, store_queries, system_busy_seconds
+from bench.run import _free_port, _manifest_matches, _server, _step, _wait_quiet
+from bench.tree import build_tree
+
+from . import report
+from .scenarios import SCENARIOS, Scenario, check, extra_targets
+
+ROOT = Path(__file__).resolve().parents[2]
+PEER_DIR = ROOT / "bench" / "peer"
+RESULTS = ROOT / "bench" / "results"
+console = Console(stderr=True, soft_wrap=True)
+SERVERS = ("contextql", "peer")
+
+
+# -- servers -----------------------------------------------------------------------------------------
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"{log.stem} exited ({proc.returncode}); see {log}")
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            if httpx.get(f"{url}/healthz", timeout=2).json().get("status") == "ok":
+                return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{log.stem} did not become healthy; see {log}")
+        time.sleep(0.3)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+@contextlib.contextmanager
+def _process(name: str, command: list[str], env: dict[str, str], log: Path, url: str, cwd: Path = ROOT):
+    console.rule(f"serve ({name})")
+    console.print(" ".join(command), style="dim")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_healthy(url, proc, log)
+        yield proc
+    finally:
+        _stop(proc)
+
+
+def _ensure_peer_installed() -> None:
+    if not (PEER_DIR / "node_modules" / "@neo4j" / "graphql").exists():
+        _step("npm ci (bench/peer)", ["npm", "ci", "--prefix", str(PEER_DIR), "--no-audit", "--no-fund",
+                                       "--loglevel=error"])
+
+
+def _peer_versions() -> dict[str, str | None]:
+    lock = json.loads((PEER_DIR / "package-lock.json").read_text())["packages"]
+    names = ("@neo4j/graphql", "@apollo/server", "neo4j-driver", "graphql", "express")
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    return {"node": node} | {n: lock.get(f"node_modules/{n}", {}).get("version") for n in names}
+
+
+# -- load --------------------------------------------------------------------------------------------
+
+
+async def _post(client: httpx.AsyncClient, scenario: Scenario, server: str, target: dict[str, Any]
+                ) -> tuple[float, str | None, Any]:
+    request = (scenario.contextql if server == "contextql" else scenario.peer)(target)
+    started = time.perf_counter_ns()
+    try:
+        response = await client.post("/graphql", json={"query": request.query, "variables": request.variables})
+        elapsed = (time.perf_counter_ns() - started) / 1e6
+        if response.status_code != 200:
+            return elapsed, f"HTTP {response.status_code}: {response.text[:200]}", None
+        body = response.json()
+        return elapsed, check(scenario, server, body, target), body
+    except (httpx.HTTPError, ValueError) as error:
+        return (time.perf_counter_ns() - started) / 1e6, f"{type(error).__name__}: {error}", None
+
+
+async def _ceiling_post(client: httpx.AsyncClient, scenario: Scenario, server: str, target: dict[str, Any]
+                        ) -> tuple[float, str | None, Any]:
+    started = time.perf_counter_ns()
+    try:
+        response = await client.post("/graphql", json={"query": "{ ceiling }", "variables": {"path": target["path"]}})
+        elapsed = (time.perf_counter_ns() - started) / 1e6
+        ok = response.status_code == 200 and response.json()["data"]["context"]["path"] == target["path"]
+        return elapsed, None if ok else f"HTTP {response.status_code}", None
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
+        return (time.perf_counter_ns() - started) / 1e6, f"{type(error).__name__}: {error}", None
+
+
+async def _phase(client: httpx.AsyncClient, scenario: Scenario, server: str, targets: dict[str, Any],
+                 concurrency: int, duration: float, max_requests: int, seed: str, send=_post) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors: list[str] = []
+    budget = [max_requests]
+    deadline = time.perf_counter() + duration
+
+    async def worker(number: int) -> None:
+        rng = random.Random(f"{seed}:{scenario.name}:{server}:{concurrency}:{number}")
+        while budget[0] > 0 and time.perf_counter() < deadline:
+            budget[0] -= 1
+            elapsed, problem, _ = await send(client, scenario, server, scenario.pick(rng, targets))
+            latencies.append(elapsed)
+            if problem:
+                errors.append(problem)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return {"wall": time.perf_counter() - started, "latencies": latencies, "errors": errors}
+
+
+async def _measured(client: httpx.AsyncClient, scenario: Scenario, server: str, targets: dict[str, Any],
+                    concurrency: int, args: argparse.Namespace, pids: dict[str, int], seed: str,
+                    send=_post) -> dict[str, Any]:
+    if args.warmup > 0:
+        await _phase(client, scenario, server, targets, concurrency, args.warmup, args.max_requests, "warmup", send)
+    q0 = await store_queries(client)
+    cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
+    system0, driver0 = system_busy_seconds(), time.process_time()
+    result = await _phase(client, scenario, server, targets, concurrency, args.duration / 2, args.max_requests,
+                          seed, send)
+    driver_cpu = time.process_time() - driver0
+    system1 = system_busy_seconds()
+    cpu1 = {k: cpu_seconds(p) for k, p in pids.items()}
+    q1 = await store_queries(client)
+    cpu = {k: cpu1[k] - cpu0[k] for k in pids if cpu0[k] is not None and cpu1[k] is not None}
+    cpu["driver"] = driver_cpu
+    if system0 is not None and system1 is not None:
+        cpu["other"] = max(0.0, (system1 - system0) - sum(cpu.values()))
+    result["cpu_s"] = cpu
+    result["statements"] = None if q0 is None or q1 is None else q1 - q0
+    return result
+
+
+def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Two rounds of one server into one row (requests and CPU summed, latencies pooled)."""
+    latencies = sorted(x for p in parts for x in p["latencies"])
+    requests, wall = len(latencies), sum(p["wall"] for p in parts)
+    errors = [e for p in parts for e in p["errors"]]
+    cpu: dict[str, float] = {}
+    for p in parts:
+        for k, v in p["cpu_s"].items():
+            cpu[k] = cpu.get(k, 0.0) + v
+    statements = None if any(p["statements"] is None for p in parts) else sum(p["statements"] for p in parts)
+    per_request = (lambda s: round(1000 * s / requests, 3)) if requests else (lambda s: None)
+    return {
+        "requests": requests,
+        "errors": len(errors),
+        "error_samples": sorted(set(errors))[:5],
+        "duration_s": round(wall, 3),
+        "rps": round(requests / wall, 1) if wall else 0.0,
+        "rounds_rps": [round(len(p["latencies"]) / p["wall"], 1) if p["wall"] else 0.0 for p in parts],
+        "latency_ms": {
+            "p50": round(percentile(latencies, 50), 3), "p95": round(percentile(latencies, 95), 3),
+            "p99": round(percentile(latencies, 99), 3),
+            "mean": round(sum(latencies) / requests, 3) if requests else None,
+            "max": round(latencies[-1], 3) if latencies else None,
+        },
+        "cpu_ms_per_request": {k: per_request(v) for k, v in cpu.items()},
+        "cpu_cores": {k: round(v / wall, 2) for k, v in cpu.items()} if wall else {},
+        "statements_per_request": round(statements / requests, 2) if statements is not None and requests else None,
+    }
+
+
+# -- equivalence ---------------------------------------------------------------------------------------
+
+
+async def _answer(client: httpx.AsyncClient, scenario: Scenario, server: str, target: dict[str, Any]) -> Any:
+    _, problem, body = await _post(client, scenario, server, target)
+    if problem:
+        raise SystemExit(f"{server} {scenario.name} {target}: {problem}")
+    return scenario.normalize(server, body["data"])
+
+
+async def equivalence(clients: dict[str, httpx.AsyncClient], targets: dict[str, Any], names: list[str],
+                      samples: int) -> dict[str, Any]:
+    """Both servers give the same answer for each scenario on `samples` targets; raises when not."""
+    checked: dict[str, Any] = {}
+    by_path = SCENARIOS["context_by_path"]
+    for name in names:
+        scenario = SCENARIOS[name]
+        rng = random.Random(f"equivalence:{name}")
+        seen = 0
+        for _ in range(samples):
+            target = scenario.pick(rng, targets)
+            if scenario.mutation:
+                # One title written through each server, then read back through the other.
+                a = await _answer(clients["contextql"], scenario, "contextql", target)
+                b = await _answer(clients["peer"], scenario, "peer", target)
+                read = await _answer(clients["peer"], by_path, "peer", target)
+                if not (a == b and read["title"] == target["title"]):
+                    raise SystemExit(f"{name} differs for {target}: contextql {a}, peer {b}, peer reads {read}")
+                other = dict(target, title=target["title"] + " (peer)")
+                await _answer(clients["peer"], scenario, "peer", other)
+                read = await _answer(clients["contextql"], by_path, "contextql", other)
+                if read["title"] != other["title"]:
+                    raise SystemExit(f"{name}: the peer wrote {other['title']!r}, ContextQL reads {read['title']!r}")
+            else:
+                a = await _answer(clients["contextql"], scenario, "contextql", target)
+                b = await _answer(clients["peer"], scenario, "peer", target)
+                if a != b:
+                    raise SystemExit(f"{name} differs for {target}:\n contextql {json.dumps(a)[:1500]}\n"
+                                     f" peer      {json.dumps(b)[:1500]}")
+            seen += 1
+        checked[name] = {"targets": seen, "equal": True}
+        console.print(f"equivalent: {name} ({seen} targets)")
+    return checked
+
+
+# -- the run -------------------------------------------------------------------------------------------
+
+
+async def drive(urls: dict[str, str], pids: dict[str, dict[str, int]], targets: dict[str, Any],
+                args: argparse.Namespace) -> dict[str, Any]:
+    names = list(SCENARIOS) if args.scenarios == "all" else args.scenarios.split(",")
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        raise SystemExit(f"unknown scenario(s) {unknown}; known: {', '.join(SCENARIOS)}")
+    levels = [int(c) for c in args.concurrency.split(",")]
+    limits = httpx.Limits(max_connections=max(levels), max_keepalive_connections=max(levels))
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {k: await stack.enter_async_context(httpx.AsyncClient(base_url=u, limits=limits, timeout=60.0))
+                   for k, u in urls.items()}
+        for server in SERVERS:
+            if await store_queries(clients[server]) is None:
+                raise SystemExit(f"{server} does not answer GET /debug/stats")
+        checked = await equivalence(clients, targets, names, args.check_samples)
+        rows: list[dict[str, Any]] = []
+        for name in names:
+            scenario = SCENARIOS[name]
+            for concurrency in levels:
+                parts: dict[str, list[dict[str, Any]]] = {s: [] for s in SERVERS}
+                for round_number, order in enumerate((SERVERS, SERVERS[::-1])):
+                    for server in order:
+                        parts[server].append(await _measured(
+                            clients[server], scenario, server, targets, concurrency, args, pids[server],
+                            f"measure{round_number}"))
+                row: dict[str, Any] = {"scenario": name, "title": scenario.title, "concurrency": concurrency}
+                for server in SERVERS:
+                    row[server] = _merge(parts[server])
+                row["ratio"] = report.ratios(row["contextql"], row["peer"])
+                rows.append(row)
+                report.print_row(console, row)
+        ceiling: list[dict[str, Any]] = []
+        if "ceiling" in urls:
+            scenario = SCENARIOS["context_by_path"]
+            for concurrency in levels:
+                part = await _measured(clients["ceiling"], scenario, "ceiling", targets, concurrency,
+                                       # one round of the full --duration (_measured times half of it)
+                                       argparse.Namespace(**{**vars(args), "duration": 2 * args.duration}),
+                                       pids["ceiling"], "ceiling", _ceiling_post)
+                row = {"scenario": "ceiling", "concurrency": concurrency, "ceiling": _merge([part])}
+                ceiling.append(row)
+                console.print(f"ceiling c={concurrency}: {row['ceiling']['rps']} req/s, "
+                              f"p50 {row['ceiling']['latency_ms']['p50']} ms")
+    return {"equivalence": checked, "runs": rows, "ceiling": ceiling}
+
+
+def _start_neo4j(args: argparse.Namespace, work: Path) -> tuple[Any, str, dict[str, Any]]:
+    from bench import neo4j_runner
+
+    if args.neo4j_uri:
+        return None, args.neo4j_uri, {"server": "external", "version": neo4j_runner.version(args.neo4j_uri)}
+    console.rule("neo4j")
+    server = neo4j_runner.start(work / "neo4j", heap=args.neo4j_heap, pagecache=args.neo4j_pagecache)
+    console.print(f"Neo4j at {server.uri} in {server.startup_s:.1f}s (pid {server.pid})")
+    return server, server.uri, {"server": "bench/neo4j_runner.py", **server.settings,
+                                "version": neo4j_runner.version(server.uri)}
+
+
+def run(args: argparse.Namespace) -> Path:
+    _ensure_peer_installed()
+    work = args.work_dir / f"peer-n{args.contexts}-s{args.seed}"
+    manifest_path = work / "manifest.json"
+    reuse = args.reuse and _manifest_matches(manifest_path, args)
+    if not reuse and work.exists() and not args.neo4j_uri:
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    neo4j_server, uri, neo4j_info = _start_neo4j(args, work)
+    try:
+        if reuse:
+            console.print(f"reusing the store generated in {work}")
+        else:
+            _step("generate", [sys.executable, "-m", "bench.generate", "--backend", "neo4j", "--neo4j-uri", uri,
+                               "--contexts", str(args.contexts), "--depth", str(args.depth), "--fanout",
+                               str(args.fanout), "--seed", str(args.seed), "--manifest", str(manifest_path),
+                               "--reset"])
+        manifest = json.loads(manifest_path.read_text())
+        targets = manifest["targets"] | extra_targets(build_tree(args.contexts, args.depth, args.fanout, args.seed))
+
+        quiet = _wait_quiet(args.wait_quiet)
+        peer_port, ceiling_port = _free_port(), _free_port()
+        urls = {"peer": f"http://127.0.0.1:{peer_port}", "ceiling": f"http://127.0.0.1:{ceiling_port}"}
+        for url in urls.values():
+            require_loopback(url)
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTQL_")}
+        peer_env = base_env | {"NEO4J_URI": uri, "PORT": str(peer_port), "NODE_ENV": "production"}
+        ceiling_cmd = [sys.executable, "-m", "uvicorn", "bench.peer.ceiling:app", "--host", "127.0.0.1",
+                       "--port", str(ceiling_port), "--log-level", "warning"]
+        with contextlib.ExitStack() as stack:
+            url, cql, command, cql_env = stack.enter_context(_server("neo4j", {"neo4j_uri": uri}, work / "contextql.log"))
+            urls["contextql"] = url
+            peer = stack.enter_context(_process("peer", ["node", "server.mjs"], peer_env, work / "peer.log",
+                                                urls["peer"], cwd=PEER_DIR))
+            ceiling = None
+            if not args.no_ceiling:
+                ceiling = stack.enter_context(_process("ceiling", ceiling_cmd, base_env, work / "ceiling.log",
+                                                       urls["ceiling"]))
+            else:
+                del urls["ceiling"]
+            neo = {"neo4j": neo4j_server.pid} if neo4j_server else {}
+            pids = {"contextql": {"server": cql.pid, **neo}, "peer": {"server": peer.pid, **neo}}
+            if ceiling is not None:
+                pids["ceiling"] = {"server": ceiling.pid}
+            measured = asyncio.run(drive(urls, pids, targets, args))
+            profile_path = None
+            if args.profile:
+                from . import profile
+
+                profile_path = asyncio.run(profile.profile_all(
+                    urls["contextql"], cql.pid, targets, args, work / "profile", args.results_dir))
+        servers = {
+            "contextql": {"command": ["python", *command[1:]], "env": cql_env},
+            "peer": {"command": ["node", "bench/peer/server.mjs"], "versions": _peer_versions(),
+                     "env": {"NODE_ENV": "production"}},
+            "ceiling": {"command": ["python", *ceiling_cmd[1:]]},
+        }
+    finally:
+        if neo4j_server is not None:
+            neo4j_server.stop()
+
+    result = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine.describe(),
+        "neo4j": neo4j_info,
+        "servers": servers,
+        "tree": manifest["tree"] | {"reused": reuse},
+        "settings": {"warmup_s": args.warmup, "duration_s_per_server": args.duration, "rounds": 2,
+                     "concurrency": args.concurrency, "max_requests": args.max_requests,
+                     "check_samples": args.check_samples, "quick": args.quick},
+        "machine_load": quiet,
+        **measured,
+        "profile": None if profile_path is None else profile_path.name,
+    }
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"peer-{dt.date.today().isoformat()}{'-quick' if args.quick else ''}"
+    out = args.results_dir / f"{stem}.json"
+    n = 2
+    while out.exists():
+        out = args.results_dir / f"{stem}-run{n}.json"
+        n += 1
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    out.with_suffix(".md").write_text(report.markdown(result, out.name))
+    console.print(f"[green]wrote {out} and {out.with_suffix('.md').name}[/green]")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.peer", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="short phases (1 s warm-up, 4 s per server), 3 checks")
+    p.add_argument("--contexts", type=int, default=50_000)
+    p.add_argument("--depth", type=int, default=8)
+    p.add_argument("--fanout", type=int, default=10)
+    p.add_argument("--seed", type=int, default=20250101)
+    p.add_argument("--scenarios", default="all", help=f"comma-separated, or all ({', '.join(SCENARIOS)})")
+    p.add_argument("--concurrency", default="1,16")
+    p.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up before each measured round")
+    p.add_argument("--duration", type=float, default=16.0,
+                   help="seconds measured per server, scenario and level (two rounds of half that)")
+    p.add_argument("--max-requests", type=int, default=100_000, help="cap on requests per round")
+    p.add_argument("--check-samples", type=int, default=10, help="targets per scenario compared before timing")
+    p.add_argument("--no-ceiling", action="store_true", help="skip the bare Starlette endpoint")
+    p.add_argument("--profile", action="store_true", help="then profile ContextQL with py-spy per scenario")
+    p.add_argument("--profile-duration", type=float, default=10.0, help="py-spy seconds per scenario")
+    p.add_argument("--profile-concurrency", type=int, default=16)
+    p.add_argument("--reuse", action="store_true", help="reuse the store generated earlier with the same shape")
+    p.add_argument("--neo4j-uri", help="use this running Neo4j instead of starting one (its bench workspace is replaced)")
+    p.add_argument("--neo4j-heap", default="1g")
+    p.add_argument("--neo4j-pagecache", default="512m")
+    p.add_argument("--wait-quiet", type=float, default=60.0,
+                   help="wait up to this many seconds for other processes to leave the CPU first")
+    p.add_argument("--work-dir", type=Path, default=ROOT / "bench" / ".work")
+    p.add_argument("--results-dir", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.warmup, args.duration, args.check_samples = min(args.warmup, 1.0), min(args.duration, 4.0), 3
+        args.profile_duration = min(args.profile_duration, 5.0)
+    if not 0 < args.duration <= 1200:
+        raise SystemExit("--duration must be in (0, 1200] seconds")
+    started = time.perf_counter()
+    out = run(args)
+    console.print(f"done in {time.perf_counter() - started:.0f}s: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
