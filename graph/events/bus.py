@@ -102,7 +102,7 @@ class EventBus(abc.ABC):
     async def publish(self, events: list[ChangeEvent]) -> None:
         """Deliver committed events to every matching subscriber (of any instance), in order."""
 
-    async def ping(self) -> None:
+    async def ping(self) -> None:  # noqa: B027 - a default, not abstract: only a networked bus has a peer to ask
         """Raise unless the transport answers (readiness); in-process needs nothing."""
 
     def subscribe(self, workspace: str, accepts: Predicate, size: int | None = None) -> Subscription:
