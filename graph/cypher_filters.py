@@ -172,10 +172,7 @@ class CypherFilterCompiler:
 
     @staticmethod
     def _check_scalar(field: str, value: Any) -> None:
-        if field in INT_FIELDS:
-            ok = isinstance(value, int) and not isinstance(value, bool)
-        else:
-            ok = isinstance(value, str)
+        ok = isinstance(value, int) and not isinstance(value, bool) if field in INT_FIELDS else isinstance(value, str)
         if not ok:
             kind = "an integer" if field in INT_FIELDS else "a string"
             raise BadUserInputError(f"filter on {field!r} takes {kind}, got {value!r}")

@@ -7,7 +7,7 @@ them into its own query language with parameters (never string-built values).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 # Stored property names that may be filtered or ordered on.
 FILTER_FIELDS = frozenset(
@@ -41,20 +41,20 @@ class Compare:
 
 @dataclass(frozen=True, slots=True)
 class And:
-    items: tuple["Filter", ...]
+    items: tuple[Filter, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Or:
-    items: tuple["Filter", ...]
+    items: tuple[Filter, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Not:
-    item: "Filter"
+    item: Filter
 
 
-Filter = Union[Compare, And, Or, Not]
+Filter = Compare | And | Or | Not
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ class ContextRecord:
     def depth(self) -> int:
         return self.path.count("/")
 
-    def replace(self, **changes: Any) -> "ContextRecord":
+    def replace(self, **changes: Any) -> ContextRecord:
         return dataclasses.replace(self, **changes)
 
 
@@ -100,7 +100,7 @@ class TreePlan:
 
     page: Page | None = None
     count: bool = False
-    below: "TreePlan | None" = None
+    below: TreePlan | None = None
 
 
 @dataclass(slots=True)

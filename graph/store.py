@@ -180,12 +180,15 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
         path); the moved context takes `version`, or what `version(head)` builds. Checked in
         this order: context missing, new parent missing (`NotFoundError`); stale version, new
         path inside the moved subtree, new path taken (`ConflictError`)."""
+        change: tree.Relocate
         if isinstance(version, VersionRecord):
             fixed = version
 
-            def change(head: ContextRecord) -> tuple[ContextRecord, VersionRecord]:
+            def relocate(head: ContextRecord) -> tuple[ContextRecord, VersionRecord]:
                 return head.replace(path=new_path, version=fixed.number, updated_at=fixed.created_at,
                                     updated_by=fixed.author), fixed
+
+            change = relocate
         else:
             change = version
         return await self.write(

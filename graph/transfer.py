@@ -26,8 +26,8 @@ Progress = Callable[[int], None]
 async def export_workspace(store: GraphStore, workspace: str) -> AsyncIterator[dict[str, Any]]:
     total = await store.count_contexts(workspace, None)
     yield {"type": "header", "format": FORMAT, "formatVersion": FORMAT_VERSION, "workspace": workspace, "contexts": total}
-    for record in await store.list_context_types(workspace):
-        yield {"type": "contextType", **_fields(record)}
+    for context_type in await store.list_context_types(workspace):
+        yield {"type": "contextType", **_fields(context_type)}
     order = [Order("depth"), Order("path")]
     after = None
     while True:
@@ -97,7 +97,9 @@ async def import_workspace(
             skipped += len(contexts) - done
             if progress:
                 progress(len(contexts))
-            contexts.clear(), versions.clear(), types.clear()
+            contexts.clear()
+            versions.clear()
+            types.clear()
 
     for number, line in enumerate(iterator, start=2):
         kind = line.get("type")

@@ -92,7 +92,8 @@ async def insert(
     With `skip_present` (a resumed import), records already stored with the same id (and,
     for contexts, the same path) are left out instead of conflicting.
     """
-    for rec in (*contexts, *versions, *types):
+    records: tuple[ContextRecord | VersionRecord | ContextTypeRecord, ...] = (*contexts, *versions, *types)
+    for rec in records:
         if rec.workspace != workspace:
             raise ValueError(f"a record of workspace {rec.workspace!r} written to {workspace!r}")
     check_batch(contexts, versions, types)
@@ -337,9 +338,9 @@ def _check_revision(head: ContextRecord, record: ContextRecord, version: Version
 
 
 async def _check_effects(tx: WriteTx, workspace: str, effects: WriteEffects | None) -> None:
-    if effects is not None and effects.execution_id is not None:
-        if not await tx.execution_exists(workspace, effects.execution_id):
-            raise NotFoundError(f"Execution {effects.execution_id} does not exist.", ids=[effects.execution_id])
+    if (effects is not None and effects.execution_id is not None
+            and not await tx.execution_exists(workspace, effects.execution_id)):
+        raise NotFoundError(f"Execution {effects.execution_id} does not exist.", ids=[effects.execution_id])
 
 
 async def _apply_effects(

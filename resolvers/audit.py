@@ -91,7 +91,7 @@ async def record(ctx: RequestContext, operation: str, target: str, error: BaseEx
         return
     try:
         await ctx.store.append_audit([entry])
-    except Exception:  # noqa: BLE001 - the operation itself already finished
+    except Exception:  # broad on purpose: the operation itself already finished
         logger.exception("could not record audit entry %s", entry)
 
 

@@ -144,9 +144,12 @@ def _tree_plan(ctx: RequestContext, wanted: ChildrenWanted | None, depth: int = 
 
 async def target(ctx: RequestContext, *, path: str | None = None, id: str | None = None) -> ContextRecord:
     """The context named by exactly one of `path` / `id`, or `NotFoundError`."""
-    if (path is None) == (id is None):
+    if path is not None and id is None:
+        record = await by_path(ctx, path)
+    elif id is not None and path is None:
+        record = await by_id(ctx, id)
+    else:
         raise BadUserInputError("Name the context by exactly one of `path` or `id`.")
-    record = await (by_path(ctx, path) if path is not None else by_id(ctx, id))
     if record is None:
         raise NotFoundError(f"No context {path if path is not None else id!r} in workspace {ctx.workspace!r}.")
     return record

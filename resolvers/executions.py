@@ -83,7 +83,7 @@ async def execute(
         except ContextQLError as exc:
             status, error = "failed", exc.message
         written = None
-        if status == "succeeded":
+        if status == "succeeded" and outcome is not None:
             try:
                 written = await _write_outputs(ctx, run, subject, outcome, target)
             except ContextQLError as exc:
@@ -117,8 +117,8 @@ async def _write_outputs(
     existing = await ops.by_path(ctx, target)
     sources = [subject.id] if subject else []
     if existing is None:
-        made = ops.NewContext(path=target, kind="output", data=data, derived_from=sources)
-        return (await ops.create(ctx, [made], create_parents=True, execution_id=run.id))[0]
+        output = ops.NewContext(path=target, kind="output", data=data, derived_from=sources)
+        return (await ops.create(ctx, [output], create_parents=True, execution_id=run.id))[0]
     return await ops.update(ctx, ops.Ref(id=existing.id), ops.ContextChanges(data=data), None, sources,
                             execution_id=run.id)
 

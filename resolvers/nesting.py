@@ -9,6 +9,7 @@ Parsed values (variables, `data`) are walked with an explicit stack.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from itertools import accumulate
 from typing import Any
 
@@ -63,6 +64,7 @@ def value_too_deep(value: Any, limit: int) -> bool:
     stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, (list, tuple)):

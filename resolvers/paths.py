@@ -51,7 +51,7 @@ def ancestors_of(path: str) -> list[str]:
 
 def lineage(path: str) -> list[str]:
     """Ancestors root first, then `path`."""
-    return ancestors_of(path) + [path]
+    return [*ancestors_of(path), path]
 
 
 def is_within(path: str, root: str) -> bool:

@@ -13,6 +13,12 @@ from .loaders import Loaders
 from .principal import Principal
 
 if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.websockets import WebSocket
+
+    from graph.index import VectorIndex
+
     from .audit import AuditDraft
 
 
@@ -23,10 +29,12 @@ class RequestContext:
     workspace: str
     limits: Limits = field(default_factory=Limits)
     events: EventBus = field(default_factory=InProcessBus)
-    request: Any = None
-    response: Any = None
-    # The semantic-search index (graph.index.VectorIndex), or None when search is off.
-    search: Any = None
+    # The HTTP request or the WebSocket the operation came on (None outside the server, e.g. the CLI).
+    request: Request | WebSocket | None = None
+    # Strawberry's response for HTTP (headers/status set by resolvers); the socket itself for a WebSocket.
+    response: Response | WebSocket | None = None
+    # The semantic-search index, or None when search is off.
+    search: VectorIndex | None = None
     # WebSocket `connection_init` payload (set by Strawberry); the auth issue verifies it.
     connection_params: dict[str, Any] | None = None
     # The audit entry of the mutation field being resolved (resolvers/audit.py).

@@ -20,14 +20,16 @@ class ToolTimedOut(Exception):
 async def call(url: str, payload: Any, timeout_ms: int, max_bytes: int) -> Any:
     seconds = timeout_ms / 1000
     try:
-        async with asyncio.timeout(seconds):  # a whole-call deadline; httpx's are per socket operation
-            async with httpx.AsyncClient(timeout=seconds, follow_redirects=False) as client:
-                async with client.stream("POST", url, json=payload, headers={"accept": "application/json"}) as response:
-                    body = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > max_bytes:
-                            raise ToolFailed(f"the response is over the tool's limit of {max_bytes} bytes")
+        async with (
+            asyncio.timeout(seconds),  # a whole-call deadline; httpx's are per socket operation
+            httpx.AsyncClient(timeout=seconds, follow_redirects=False) as client,
+            client.stream("POST", url, json=payload, headers={"accept": "application/json"}) as response,
+        ):
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise ToolFailed(f"the response is over the tool's limit of {max_bytes} bytes")
     except (TimeoutError, httpx.TimeoutException):
         raise ToolTimedOut(f"no complete answer within {timeout_ms} ms") from None
     except httpx.HTTPError as error:

@@ -20,7 +20,7 @@ def check_grants(permissions: dict[str, list[str]]) -> dict[str, list[str]]:
         if action not in ACTIONS:
             raise BadUserInputError(f"Unknown permission {action!r}: use read, write or execute.")
         for grant in grants:
-            if grant != "*" and not (grant.startswith("role:") or grant.startswith("principal:")) or grant.endswith(":"):
+            if (grant != "*" and not (grant.startswith("role:") or grant.startswith("principal:"))) or grant.endswith(":"):
                 raise BadUserInputError(f"Invalid grant {grant!r}: use \"*\", \"role:<role>\" or \"principal:<id>\".")
     return {action: list(dict.fromkeys(permissions.get(action, []))) for action in ACTIONS}
 

@@ -116,7 +116,7 @@ def validator_for(schema: dict, ref_bases: Iterable[str] = ()) -> Draft202012Val
 def _registry(ref_bases: tuple[str, ...]) -> Registry:
     def retrieve(uri: str) -> Resource:
         if not any(uri.startswith(base) for base in ref_bases):
-            raise NoSuchResource(ref=uri)
+            raise NoSuchResource(uri)
         return _fetch(uri)
 
     return Registry(retrieve=retrieve)  # type: ignore[call-arg]
@@ -174,7 +174,7 @@ def violations(validator: Draft202012Validator, data: dict) -> list[dict[str, st
         errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     except Unresolvable as error:
         raise _unusable(f"a reference does not resolve ({error})") from None
-    except Exception as error:  # noqa: BLE001 - defence in depth: a validator failure is the schema's problem
+    except Exception as error:  # defence in depth: a validator failure is the schema's problem
         logger.warning("context-type schema could not be applied", exc_info=error)
         raise _unusable("the validator could not apply it") from None
     return [{"path": error.json_path, "message": error.message} for error in errors]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graph.filters import And, Compare, Filter, Not, Or, Order, all_of
+from graph.filters import And, Compare, Filter, Not, Operator, Or, Order, all_of
 from resolvers.clock import from_datetime
 from resolvers.paths import normalize
 
@@ -13,11 +13,11 @@ _FIELDS = {
     "updated_by": "updated_by", "depth": "depth", "version": "version",
     "created_at": "created_at", "updated_at": "updated_at",
 }
-_OPERATORS = {
+_OPERATORS: dict[str, Operator] = {
     "eq": "eq", "ne": "ne", "in_": "in", "starts_with": "startsWith", "ends_with": "endsWith",
     "contains": "contains", "gt": "gt", "gte": "gte", "lt": "lt", "lte": "lte",
 }
-_TAG_OPERATORS = {"includes": "includes", "includes_any": "includesAny", "includes_all": "includesAll"}
+_TAG_OPERATORS: dict[str, Operator] = {"includes": "includes", "includes_any": "includesAny", "includes_all": "includesAll"}
 
 
 def to_filter(where: ContextWhere | None) -> Filter | None:

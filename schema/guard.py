@@ -91,7 +91,7 @@ class AccessGuard(SchemaExtension):
                 # transaction timeout bounds them instead).
                 try:
                     return await asyncio.wait_for(result, self.timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     raise ResolverTimeoutError(
                         f"`{field}` took longer than {self.timeout:g} s: ask for less, or narrow the filter."
                     ) from None

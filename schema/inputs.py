@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -126,3 +127,9 @@ class UpdateContextInput:
     derived_from: list[str] | None = strawberry.field(
         default=None, description="Paths or ids of the contexts this one was made from (its provenance)."
     )
+
+
+def client_json(value: JSON | None) -> Any:
+    """A JSON argument as the client sent it: any JSON value. The resolvers check its shape (an object
+    for data, schemas and properties; a list of operations for a patch) and answer BAD_USER_INPUT otherwise."""
+    return value

@@ -9,6 +9,7 @@ from strawberry.scalars import JSON
 
 from resolvers import contexts as ops, executions, relationships, tools
 
+from .inputs import client_json
 from .knowledge_types import Execution, Info_, Relationship, Tool
 
 
@@ -32,8 +33,8 @@ class RelatePayload:
     created: bool = strawberry.field(description="False when the same relationship existed already (it is kept as it was).")
 
 
-def _grants(p: ToolPermissionsInput | None) -> dict[str, list[str]] | None:
-    return None if p is None else {"read": p.read, "write": p.write, "execute": p.execute}
+def _grants(p: ToolPermissionsInput) -> dict[str, list[str]]:
+    return {"read": p.read, "write": p.write, "execute": p.execute}
 
 
 @strawberry.type
@@ -45,9 +46,9 @@ class KnowledgeMutation:
         tags: list[str] | None = None, permissions: ToolPermissionsInput | None = None,
     ) -> Tool:
         tool, spec = await tools.register(info.context, tools.NewToolVersion(
-            name=name, version=version, description=description, input_schema=input_schema,
-            output_schema=output_schema, kind=kind, url=url, timeout_ms=timeout_ms,
-            max_response_bytes=max_response_bytes, tags=tags or [], permissions=_grants(permissions),
+            name=name, version=version, description=description, input_schema=client_json(input_schema),
+            output_schema=client_json(output_schema), kind=kind, url=url, timeout_ms=timeout_ms,
+            max_response_bytes=max_response_bytes, tags=tags or [], permissions=None if permissions is None else _grants(permissions),
         ))
         return Tool(tool=tool, spec=spec)
 
@@ -82,7 +83,7 @@ class KnowledgeMutation:
     ) -> RelatePayload:
         source = await ops.target(info.context, path=from_)
         target = await relationships.target_ref(info.context, to.path, to.tool, to.agent)
-        record, created = await relationships.relate(info.context, source, target, type, properties, weight)
+        record, created = await relationships.relate(info.context, source, target, type, client_json(properties), weight)
         return RelatePayload(relationship=Relationship(record=record), created=created)
 
     @strawberry.mutation(description="Remove a relationship; true when one was removed.")

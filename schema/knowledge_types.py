@@ -86,11 +86,11 @@ class Tool:
 
     @strawberry.field
     def input_schema(self) -> JSON:
-        return self.spec.input_schema
+        return JSON(self.spec.input_schema)
 
     @strawberry.field
     def output_schema(self) -> JSON:
-        return self.spec.output_schema
+        return JSON(self.spec.output_schema)
 
     @strawberry.field(description="The endpoint of an http tool.")
     def url(self) -> str | None:
@@ -241,7 +241,7 @@ class Relationship:
 
     @strawberry.field
     def properties(self) -> JSON:
-        return self.record.properties
+        return JSON(self.record.properties)
 
     @strawberry.field
     def weight(self) -> float:

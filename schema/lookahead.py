@@ -25,7 +25,7 @@ def _first(selections: Iterable[Selection], name: str) -> SelectedField | None:
     return next((f for f in _fields(selections) if f.name == name), None)
 
 
-def _int(value: object) -> int | None | bool:
+def _int(value: object) -> int | bool | None:
     """An Int argument as given (a literal arrives as its text); False when it is not one."""
     if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         return value
@@ -34,7 +34,7 @@ def _int(value: object) -> int | None | bool:
     return False
 
 
-def children_wanted(field: SelectedField) -> ChildrenWanted | None:
+def children_wanted(field: Selection) -> ChildrenWanted | None:
     """What `field` (a field returning a Context) selects of its children, if anything."""
     children = _first(field.selections, "children")
     if children is None:

@@ -7,7 +7,7 @@ from strawberry.scalars import JSON
 
 from resolvers import context_types, contexts as ops, workspaces
 
-from .inputs import CreateContextInput, UpdateContextInput
+from .inputs import CreateContextInput, UpdateContextInput, client_json
 from .knowledge_mutation import KnowledgeMutation
 from .types import Context, ContextInfo, ContextType
 
@@ -59,7 +59,7 @@ class RegisterContextTypePayload:
 def _new(item: CreateContextInput) -> ops.NewContext:
     return ops.NewContext(
         path=item.path, kind=item.kind, title=item.title, content=item.content,
-        data={} if item.data is None else item.data, tags=item.tags or [], inherit=item.inherit,
+        data={} if item.data is None else client_json(item.data), tags=item.tags or [], inherit=item.inherit,
         derived_from=item.derived_from or [],
     )
 
@@ -82,8 +82,8 @@ class Mutation(KnowledgeMutation):
         self, info: ContextInfo, input: UpdateContextInput, path: str | None = None, id: strawberry.ID | None = None
     ) -> Context:
         changes = ops.ContextChanges(
-            kind=input.kind, title=input.title, content=input.content, data=input.data,
-            merge_data=input.merge_data, patch_data=input.patch_data, tags=input.tags, inherit=input.inherit,
+            kind=input.kind, title=input.title, content=input.content, data=client_json(input.data),
+            merge_data=client_json(input.merge_data), patch_data=client_json(input.patch_data), tags=input.tags, inherit=input.inherit,
         )
         ref = ops.Ref(path=path, id=None if id is None else str(id))
         updated = await ops.update(info.context, ref, changes, input.expected_version, input.derived_from or [])

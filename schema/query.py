@@ -21,13 +21,16 @@ from .types import Context, ContextInfo, ContextType, ContextVersion, Node
 class Query(SearchQuery, ToolSearchQuery, KnowledgeQuery):
     @strawberry.field(description="One context by path (or by id); null when there is none.")
     async def context(self, info: ContextInfo, path: str | None = None, id: strawberry.ID | None = None) -> Context | None:
-        if (path is None) == (id is None):
-            raise BadUserInputError("Name the context by exactly one of `path` or `id`.")
-        wanted = children_wanted(info.selected_fields[0]) if path is not None else None
-        if wanted is not None:
-            found = await ops.by_path_with_children(info.context, path, wanted)
+        if path is not None and id is None:
+            wanted = children_wanted(info.selected_fields[0])
+            if wanted is not None:
+                found = await ops.by_path_with_children(info.context, path, wanted)
+            else:
+                found = await ops.by_path(info.context, path)
+        elif id is not None and path is None:
+            found = await ops.by_id(info.context, id)
         else:
-            found = await (ops.by_path(info.context, path) if path is not None else ops.by_id(info.context, id))
+            raise BadUserInputError("Name the context by exactly one of `path` or `id`.")
         return None if found is None else Context(record=found)
 
     @strawberry.field(description="Any object by its id (Relay): a context's UUID, or a version's `<uuid>:<number>`.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 
 import strawberry
@@ -32,10 +33,8 @@ class ParsedOnce(ParserCache):
 
     def on_parse(self) -> Iterator[None]:
         ec = self.execution_context
-        try:
+        with contextlib.suppress(GraphQLError):
             ec.graphql_document = self.cached_parse_document(ec.query, **ec.parse_options)
-        except GraphQLError:
-            pass
         yield
 
 

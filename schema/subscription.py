@@ -137,7 +137,7 @@ class RelationshipChangeEvent:
 
     @strawberry.field
     def properties(self) -> JSON:
-        return self.detail.properties
+        return JSON(self.detail.properties)
 
     @strawberry.field
     def principal(self) -> Actor:

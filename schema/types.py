@@ -24,7 +24,9 @@ ContextInfo = Info[RequestContext, None]
 
 @strawberry.interface(description="An object with a globally unique, stable id (Relay).")
 class Node:
-    id: strawberry.ID
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        raise NotImplementedError  # every implementing type resolves its own id
 
 
 @strawberry.interface(description="The versioned state of a context: what a context is now, and what each version was.")
@@ -49,7 +51,7 @@ class ContextState:
 
     @strawberry.field(description="The context's own data (see `effective` for the inherited view).")
     def data(self) -> JSON:
-        return self.record.data
+        return JSON(self.record.data)
 
     @strawberry.field
     def tags(self) -> list[str]:
@@ -81,9 +83,9 @@ class EffectiveData:
     @classmethod
     def of(cls, view: EffectiveView) -> EffectiveData:
         return cls(
-            data=view.data,
+            data=JSON(view.data),
             sources=[
-                EffectiveSource(pointer=s.pointer, path=s.context.path, context_id=s.context.id, version=s.context.version)
+                EffectiveSource(pointer=s.pointer, path=s.context.path, context_id=strawberry.ID(s.context.id), version=s.context.version)
                 for s in view.sources
             ],
         )
@@ -224,7 +226,7 @@ class Context(ContextGraphFields, Node, ContextState):
         result = diff_versions(source, target)
         return ContextDiff(
             from_version=source.number, to_version=target.number, changed=result.changed,
-            data_patch=result.data_patch, content_diff=result.content_diff,
+            data_patch=JSON(result.data_patch), content_diff=result.content_diff,
         )
 
 
@@ -238,7 +240,7 @@ class ContextType:
 
     @strawberry.field(name="schema")
     def json_schema(self) -> JSON:
-        return self.record.schema
+        return JSON(self.record.schema)
 
     @strawberry.field
     def version(self) -> int:

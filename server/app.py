@@ -10,21 +10,22 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 from graphql import ExecutionResult, GraphQLError
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from graph.store import GraphStore
-from resolvers.principal import ANONYMOUS, UNAUTHENTICATED
+from resolvers.principal import ANONYMOUS, UNAUTHENTICATED, Principal
 from resolvers.request import RequestContext
 from schema import build_schema
 
 from .auth import Authenticator, auth_configured
 from .auth.middleware import PRINCIPAL_KEY, WORKSPACE_KEY, Authentication
 from .auth.websocket import authenticate_connection
-from .guard.http import RequestShapeGuard
+from .guard.http import DepthCheckedWebSocket, RequestShapeGuard
 from .guard.media import GraphQLResponseMediaType
 from .guard.setup import GuardSetup
 from .dashboard import dashboard_routes
@@ -32,18 +33,21 @@ from .graphiql import graphiql_page, graphiql_routes
 from .health import RETRY_AFTER, readiness, unavailable
 from .events import open_bus
 from .limits import BodySizeLimit
-from .search import start_search, stop_search
+from .search import SearchRuntime, start_search, stop_search
 from .settings import Settings
 from .sse import sse_endpoint
+from .state import AppState
 from .stores import open_store
 
 logger = logging.getLogger("contextql")
 
 
-class ContextQLGraphQL(RequestShapeGuard, GraphQL):
+class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
     """Strawberry's ASGI app with a request context built per request (fresh DataLoaders each time)."""
 
-    def __init__(self, settings: Settings, state: dict) -> None:
+    websocket_adapter_class = DepthCheckedWebSocket  # the guard's depth check on WebSocket messages
+
+    def __init__(self, settings: Settings, state: AppState) -> None:
         self.guard = GuardSetup(settings)
         schema = build_schema(
             max_depth=settings.max_query_depth, max_aliases=settings.max_aliases, max_tokens=settings.max_tokens,
@@ -55,21 +59,22 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         )
         self.settings, self.state = settings, state
-        self.authenticator = Authenticator(settings, lambda: self.state["store"])
+        self.authenticator = Authenticator(settings, self.state.require_store)
 
-    async def get_context(self, request, response) -> RequestContext:
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> RequestContext:
+        search = self.state.search
         return RequestContext(
-            store=self.state["store"],
+            store=self.state.require_store(),
             principal=self._principal(request),
             workspace=request.scope.get("state", {}).get(WORKSPACE_KEY, self.settings.workspace),
             limits=self.settings.limits(),
-            events=self.state["events"],
-            search=self.state.get("search") and self.state["search"].index,
+            events=self.state.events,
+            search=search.index if search is not None else None,
             request=request,
             response=response,
         )
 
-    def _principal(self, request):
+    def _principal(self, request: Request | WebSocket) -> Principal:
         """Verified by the Authentication middleware (HTTP); a WebSocket has none until `connection_init`."""
         verified = request.scope.get("state", {}).get(PRINCIPAL_KEY)
         if verified is not None:
@@ -98,21 +103,21 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL):
         return result
 
 
-def create_app(settings: Settings | None = None, *, store: GraphStore | None = None, search=None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, store: GraphStore | None = None, search: SearchRuntime | None = None
+) -> Starlette:
     """Build the app. With `store` given, the caller owns its lifecycle (tests); else it is opened here.
 
-    `search` (a server.search.SearchRuntime) is likewise the caller's when given with `store`.
+    `search` is likewise the caller's when given with `store`.
     """
     settings = settings or Settings()
-    state: dict = {"store": store, "events": open_bus(settings)}
-
-    state["search"] = search
+    state = AppState(settings=settings, events=open_bus(settings), store=store, search=search)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await state["events"].start()
-        if state["search"] is not None and state["search"].worker is not None and state["search"].worker.events is None:
-            state["search"].worker.events = state["events"]  # a caller's worker publishes on this app's bus
+        await state.events.start()
+        if state.search is not None and state.search.worker is not None and state.search.worker.events is None:
+            state.search.worker.events = state.events  # a caller's worker publishes on this app's bus
         try:
             if store is not None:
                 yield
@@ -120,12 +125,12 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
             async with _owned_store(settings, state):
                 yield
         finally:
-            await state["events"].stop()
+            await state.events.stop()
 
     @contextlib.asynccontextmanager
-    async def _owned_store(settings: Settings, state: dict) -> AsyncIterator[None]:
-        state["store"] = await open_store(settings)
-        state["search"] = await start_search(settings, state["store"], state["events"])
+    async def _owned_store(settings: Settings, state: AppState) -> AsyncIterator[None]:
+        state.store = opened = await open_store(settings)
+        state.search = await start_search(settings, opened, state.events)
         if not auth_configured(settings):
             logger.warning(
                 "ContextQL embedded mode: no authentication, everyone acts as the local principal "
@@ -134,16 +139,18 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
         try:
             yield
         finally:
-            await stop_search(state.pop("search", None))
-            await state["store"].close()
+            runtime, state.search = state.search, None
+            await stop_search(runtime)
+            await opened.close()
 
     async def healthz(request: Request) -> JSONResponse:
-        current = state["store"]
+        current = state.store
         return JSONResponse({"status": "ok" if current else "starting", "graph": current.backend if current else None})
 
     async def debug_stats(request: Request) -> JSONResponse:
         """Statements sent to the graph engine so far (benchmarks read it before and after a phase)."""
-        return JSONResponse({"backend": state["store"].backend, "queries": state["store"].queries})
+        current = state.require_store()
+        return JSONResponse({"backend": current.backend, "queries": current.queries})
 
     graphql = ContextQLGraphQL(settings, state)
     app = Starlette(
@@ -172,6 +179,5 @@ def create_app(settings: Settings | None = None, *, store: GraphStore | None = N
             allow_methods=["GET", "POST"], allow_headers=["*"], expose_headers=["Retry-After"],
             max_age=settings.cors_max_age,
         )
-    app.state.settings = settings
-    app.state.stores = state
+    app.state.contextql = state  # read through server.state.app_state
     return app

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from . import index_cli
 from .auth import cli as auth_cli
@@ -111,21 +114,35 @@ async def _export(settings: Settings, workspace: str, output: str) -> int:
     from .stores import open_store
 
     store = await open_store(settings)
-    out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
     try:
-        with _progress() as progress:
-            task = None
+        with _output(output) as out, _progress() as progress:
+            task: TaskID | None = None
             async for line in export_workspace(store, workspace):
                 if line["type"] == "header":
                     task = progress.add_task(f"export {workspace}", total=line["contexts"])
-                elif line["type"] == "context":
+                elif line["type"] == "context" and task is not None:
                     progress.advance(task)
                 out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
     finally:
-        if out is not sys.stdout:
-            out.close()
         await store.close()
     return 0
+
+
+@contextlib.contextmanager
+def _output(output: str) -> Iterator[TextIO]:
+    """The export's destination: standard output (left open) or a file closed at the end."""
+    if output == "-":
+        yield sys.stdout
+        return
+    with open(output, "w", encoding="utf-8") as out:
+        yield out
+
+
+def _read_lines(source: str) -> list[str]:
+    if source == "-":
+        return [line for line in sys.stdin if line.strip()]
+    with open(source, encoding="utf-8") as handle:
+        return [line for line in handle if line.strip()]
 
 
 async def _import(settings: Settings, source: str, workspace: str | None, resume: bool = False) -> int:
@@ -134,8 +151,7 @@ async def _import(settings: Settings, source: str, workspace: str | None, resume
 
     from .stores import open_store
 
-    handle = sys.stdin if source == "-" else open(source, encoding="utf-8")
-    raw = [line for line in handle if line.strip()]
+    raw = await asyncio.to_thread(_read_lines, source)
     store = await open_store(settings)
     try:
         lines = [json.loads(line) for line in raw]

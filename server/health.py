@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+
+if TYPE_CHECKING:
+    from .state import AppState
 
 # How long a readiness probe waits for each dependency.
 PROBE_SECONDS = 2.0
@@ -21,22 +24,21 @@ async def _probe(check: Callable[[], Awaitable[None]]) -> str | None:
         await asyncio.wait_for(check(), PROBE_SECONDS)
     except TimeoutError:
         return f"no answer within {PROBE_SECONDS:g} s"
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+    except Exception as exc:  # broad on purpose: any failure means "not ready"
         return f"unavailable ({type(exc).__name__})"
     return None
 
 
-def readiness(state: dict[str, Any]) -> Callable[[Request], Awaitable[JSONResponse]]:
+def readiness(state: AppState) -> Callable[[Request], Awaitable[JSONResponse]]:
     """200 when the graph store, the search index (when on) and the event bus answer; else 503 naming which."""
 
     async def readyz(request: Request) -> JSONResponse:
-        store, search, events = state.get("store"), state.get("search"), state.get("events")
+        store, search = state.store, state.search
         checks: dict[str, str | None] = {}
         checks["graph"] = "starting" if store is None else await _probe(store.ping)
         if search is not None:
             checks["search"] = await _probe(search.index.ping)
-        if events is not None:
-            checks["events"] = await _probe(events.ping)
+        checks["events"] = await _probe(state.events.ping)
         failing = {name: why for name, why in checks.items() if why is not None}
         body = {"status": "ready" if not failing else "unavailable",
                 "checks": {name: why or "ok" for name, why in checks.items()}}

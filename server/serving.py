@@ -11,6 +11,8 @@ from __future__ import annotations
 import uvicorn
 from starlette.applications import Starlette
 
+from .state import app_state
+
 
 class GracefulServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
@@ -18,9 +20,7 @@ class GracefulServer(uvicorn.Server):
         self.app = app
 
     async def shutdown(self, sockets=None) -> None:
-        bus = self.app.state.stores.get("events")
-        if bus is not None:
-            await bus.close_subscriptions(timeout=5.0)
+        await app_state(self.app).events.close_subscriptions(timeout=5.0)
         await super().shutdown(sockets=sockets)
 
 

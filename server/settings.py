@@ -93,7 +93,7 @@ class Settings(BaseSettings):
         return values
 
     @model_validator(mode="after")
-    def _cors_is_coherent(self) -> "Settings":
+    def _cors_is_coherent(self) -> Settings:
         origins = self.cors_origin_list
         if "*" in origins and len(origins) > 1:
             raise ValueError("CONTEXTQL_CORS_ORIGINS: `*` allows every origin and cannot be listed with others")

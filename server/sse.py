@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
@@ -95,7 +95,7 @@ def _operation_type(query: str, name: str | None) -> OperationType | None:
 
 
 async def _results(schema, body: dict[str, Any], context: RequestContext, operation: OperationType | None
-                   ) -> AsyncIterator[ExecutionResult]:
+                   ) -> AsyncGenerator[ExecutionResult, None]:
     arguments = dict(variable_values=body.get("variables"), context_value=context,
                      operation_name=body.get("operationName"))
     if operation is not OperationType.SUBSCRIPTION:
@@ -112,7 +112,7 @@ async def _results(schema, body: dict[str, Any], context: RequestContext, operat
         await results.aclose()
 
 
-async def _events(results: AsyncIterator[ExecutionResult]) -> AsyncIterator[str]:
+async def _events(results: AsyncGenerator[ExecutionResult, None]) -> AsyncIterator[str]:
     """Results as SSE, with keep-alive comments while the stream is idle."""
     queue: asyncio.Queue[ExecutionResult | None] = asyncio.Queue(maxsize=1)
 
@@ -129,7 +129,7 @@ async def _events(results: AsyncIterator[ExecutionResult]) -> AsyncIterator[str]
         while True:
             try:
                 result = await asyncio.wait_for(queue.get(), timeout=KEEP_ALIVE_SECONDS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 yield ": keep-alive\n\n"
                 continue
             if result is None:

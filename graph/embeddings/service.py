@@ -28,6 +28,7 @@ class EmbeddingService:
         self._cache_size = cache_size
         self._pending: list[tuple[str, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
+        self._resolving: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
         # One thread: the model uses several cores per call itself.
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="embed")
         self.model_calls = 0
@@ -60,7 +61,9 @@ class EmbeddingService:
     def _flush_now(self) -> None:
         batch, self._pending = self._pending, []
         if batch:
-            asyncio.create_task(self._resolve(batch))
+            task = asyncio.create_task(self._resolve(batch))
+            self._resolving.add(task)
+            task.add_done_callback(self._resolving.discard)
 
     async def _resolve(self, batch: list[tuple[str, asyncio.Future]]) -> None:
         unique = list(dict.fromkeys(text for text, _ in batch))

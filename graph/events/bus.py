@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import logging
-import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -87,6 +87,8 @@ class EventBus(abc.ABC):
     def __init__(self, buffer_size: int = 1000) -> None:
         self.subscriptions: set[Subscription] = set()
         self.buffer_size = buffer_size
+        self._idle = asyncio.Event()  # set while no subscription is open: shutdown waits on it
+        self._idle.set()
 
     @abc.abstractmethod
     async def start(self) -> None:
@@ -100,17 +102,20 @@ class EventBus(abc.ABC):
     async def publish(self, events: list[ChangeEvent]) -> None:
         """Deliver committed events to every matching subscriber (of any instance), in order."""
 
-    async def ping(self) -> None:
+    async def ping(self) -> None:  # noqa: B027 - a default, not abstract: only a networked bus has a peer to ask
         """Raise unless the transport answers (readiness); in-process needs nothing."""
 
     def subscribe(self, workspace: str, accepts: Predicate, size: int | None = None) -> Subscription:
         subscription = Subscription(workspace, accepts, size or self.buffer_size)
         self.subscriptions.add(subscription)
+        self._idle.clear()
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         subscription.close()
         self.subscriptions.discard(subscription)
+        if not self.subscriptions:
+            self._idle.set()
 
     def deliver(self, event: ChangeEvent) -> None:
         """Hand one event to this instance's subscriptions (never blocks)."""
@@ -121,6 +126,5 @@ class EventBus(abc.ABC):
         """Graceful shutdown: end every open stream and wait (bounded) until their consumers let go."""
         for subscription in list(self.subscriptions):
             subscription.close()
-        deadline = time.monotonic() + timeout
-        while self.subscriptions and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)

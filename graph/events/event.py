@@ -97,7 +97,7 @@ class ChangeEvent:
         return json.dumps(dataclasses.asdict(self), separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "ChangeEvent":
+    def from_json(cls, text: str | bytes) -> ChangeEvent:
         fields = json.loads(text)
         detail = fields.pop("detail", None)
         kind = DETAILS.get(fields["topic"])

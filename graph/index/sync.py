@@ -12,6 +12,7 @@ ChangeEvent (see graph/events/event.py) once the index call returned.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections import defaultdict
@@ -128,10 +129,8 @@ class IndexWorker:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
 
     async def _loop(self) -> None:
         while True:
@@ -142,10 +141,8 @@ class IndexWorker:
                 claimed = 0
             if claimed < self.batch:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll)
-                except asyncio.TimeoutError:
-                    pass
 
     async def drain(self, timeout: float = 60.0) -> None:
         """Apply tasks until none is pending (waiting out backoffs); `TimeoutError` after `timeout`."""

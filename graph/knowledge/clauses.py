@@ -9,7 +9,8 @@ from .records import ExecutionFilter, ToolFilter
 
 def tool_where(where: ToolFilter) -> tuple[str, dict[str, Any]]:
     """Conditions on `t` (the tool) and `v` (its latest version)."""
-    parts, params = ["t.workspace = $ws", "v.version = t.latest"], {}
+    parts = ["t.workspace = $ws", "v.version = t.latest"]
+    params: dict[str, Any] = {}
     if where.name is not None:
         parts.append("t.name = $f_name")
         params["f_name"] = where.name

@@ -25,11 +25,12 @@ Threading model
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import ladybug
 
@@ -59,17 +60,15 @@ def _bound_statement_cache(conn: ladybug.Connection) -> None:
         for prepared in list(cache.values()):
             close = getattr(prepared, "close", None)
             if callable(close):
-                try:
+                with contextlib.suppress(RuntimeError):
                     close()
-                except RuntimeError:
-                    pass
         cache.clear()
 
 
 class Tx:
     """Runs statements on the connection of one open transaction (on the writer thread)."""
 
-    def __init__(self, engine: "Engine", conn: ladybug.Connection) -> None:
+    def __init__(self, engine: Engine, conn: ladybug.Connection) -> None:
         self._engine = engine
         self._conn = conn
 
@@ -108,7 +107,7 @@ class AsyncTx:
     two writer-thread hops: BEGIN + its reads, then its writes + COMMIT.
     """
 
-    def __init__(self, engine: "Engine", conn: ladybug.Connection, loop: asyncio.AbstractEventLoop,
+    def __init__(self, engine: Engine, conn: ladybug.Connection, loop: asyncio.AbstractEventLoop,
                  executor: ThreadPoolExecutor) -> None:
         self._tx = Tx(engine, conn)
         self._engine = engine
@@ -219,7 +218,8 @@ class Engine:
                 if conn is not None:
                     conn.close()  # interrupts and waits for a call in flight
             self._all_readers, self._writer = [], None
-            db.close()
+            if db is not None:
+                db.close()
         for executor in (self._read_threads, self._write_thread):
             if executor is not None:
                 executor.shutdown(wait=False)
@@ -231,10 +231,14 @@ class Engine:
         """Run one statement; the caller owns `conn` for the duration of the call."""
         self._count()
         result = conn.execute(query, params or {})
+        if isinstance(result, list):  # one result per statement: this code sends one statement per call
+            for each in result:
+                each.close()
+            raise TypeError("run_on takes one statement")
         try:
-            return result.get_all()  # type: ignore[union-attr]
+            return cast(Rows, result.get_all())  # rows are lists unless a connection asks for dicts
         finally:
-            result.close()  # type: ignore[union-attr]
+            result.close()
             _bound_statement_cache(conn)
 
     async def read(self, query: str, params: dict[str, Any] | None = None) -> Rows:
@@ -279,7 +283,7 @@ class Engine:
                     raise ConflictError("a record with this key already exists") from exc
                 raise
 
-    async def transaction(self, work: Callable[["AsyncTx"], Awaitable[T]]) -> T:
+    async def transaction(self, work: Callable[[AsyncTx], Awaitable[T]]) -> T:
         """Run async `work` in one write transaction that spans several writer-thread calls.
 
         The write lock is held throughout, so this transaction is the only writer; `work`
@@ -309,9 +313,7 @@ class Engine:
             self._rollback(conn)
 
     def _rollback(self, conn: ladybug.Connection) -> None:
-        try:
+        # The engine may already have rolled back when the failing statement aborted
+        # the transaction ("No active transaction").
+        with contextlib.suppress(RuntimeError):
             self.run_on(conn, "ROLLBACK")
-        except RuntimeError:
-            # The engine already rolled back when the failing statement aborted
-            # the transaction ("No active transaction").
-            pass

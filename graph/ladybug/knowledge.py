@@ -9,7 +9,7 @@ properties in statements come from fixed maps, never from user input.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .. import keyset
@@ -45,7 +45,7 @@ LABELS = {CONTEXT: "Context", TOOL: "Tool", AGENT: "Agent"}
 KINDS = {label: kind for kind, label in LABELS.items()}
 
 
-def _set(alias: str, names: Sequence[str]) -> str:
+def _set(alias: str, names: Iterable[str]) -> str:
     return ", ".join(f"{name}: ${name}" for name in names)
 
 

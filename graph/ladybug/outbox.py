@@ -55,7 +55,7 @@ SET t.not_before = $not_before, t.claimed_until = 0, t.attempts = t.attempts + 1
 def enqueue(tx: Tx, workspace: str, items: Sequence[tuple[str, int]], batch: int = 5_000) -> None:
     """Record (context id, since) index tasks in the caller's open transaction."""
     token, now = new_token(), now_us()
-    items = list(dict((cid, since) for cid, since in items).items())
+    items = list(dict(items).items())
     for start in range(0, len(items), batch):
         chunk = items[start:start + batch]
         tx.run(Q_ENQUEUE, {

@@ -162,7 +162,7 @@ class LadybugStore(LadybugKnowledge, GraphStore):
 
     async def count_children(self, workspace: str, parent_ids: Sequence[str]) -> dict[str, int]:
         parent_ids = _unique(parent_ids)
-        result = {pid: 0 for pid in parent_ids}
+        result = dict.fromkeys(parent_ids, 0)
         if not parent_ids:
             return result
         rows = await self._engine.read(

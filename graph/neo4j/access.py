@@ -56,7 +56,7 @@ COUNT_AUDIT = AUDIT_OF + "RETURN count(a)"
 
 
 def _key(props: dict[str, Any]) -> ApiKeyRecord:
-    values = {f: props.get(f) for f in KEY_FIELDS}
+    values: dict[str, Any] = {f: props.get(f) for f in KEY_FIELDS}
     values["roles"], values["workspaces"] = list(values["roles"] or ()), list(values["workspaces"] or ())
     return ApiKeyRecord(**values)
 
@@ -71,20 +71,20 @@ def _taken(record: ApiKeyRecord):
     return lambda: ConflictError(f"API key {record.id} already exists.", id=record.id)
 
 
-async def create_key(store: "Neo4jStore", record: ApiKeyRecord) -> None:
+async def create_key(store: Neo4jStore, record: ApiKeyRecord) -> None:
     await store._write(CREATE_KEY, conflict=_taken(record), props=_key_props(record))
 
 
-async def get_key(store: "Neo4jStore", key_id: str) -> ApiKeyRecord | None:
+async def get_key(store: Neo4jStore, key_id: str) -> ApiKeyRecord | None:
     rows = await store._read(GET_KEY, id=key_id)
     return _key(rows[0][0]) if rows else None
 
 
-async def list_keys(store: "Neo4jStore", workspace: str) -> list[ApiKeyRecord]:
+async def list_keys(store: Neo4jStore, workspace: str) -> list[ApiKeyRecord]:
     return [_key(row[0]) for row in await store._read(LIST_KEYS, workspace=workspace)]
 
 
-async def revoke_key(store: "Neo4jStore", workspace: str, key_id: str, at: int) -> ApiKeyRecord:
+async def revoke_key(store: Neo4jStore, workspace: str, key_id: str, at: int) -> ApiKeyRecord:
     def check(rows: list) -> ApiKeyRecord:
         if not rows or rows[0][0] is None:
             raise NotFoundError(f"No API key {key_id!r} in workspace {workspace!r}.", id=key_id)
@@ -93,7 +93,7 @@ async def revoke_key(store: "Neo4jStore", workspace: str, key_id: str, at: int) 
     return await store._write(REVOKE_KEY, check=check, workspace=workspace, id=key_id, at=int(at))
 
 
-async def rotate_key(store: "Neo4jStore", workspace: str, key_id: str, old_expires_at: int, new: ApiKeyRecord) -> ApiKeyRecord:
+async def rotate_key(store: Neo4jStore, workspace: str, key_id: str, old_expires_at: int, new: ApiKeyRecord) -> ApiKeyRecord:
     def check(rows: list) -> ApiKeyRecord:
         ok, props = rows[0]
         if props is None:
@@ -108,7 +108,7 @@ async def rotate_key(store: "Neo4jStore", workspace: str, key_id: str, old_expir
     )
 
 
-async def append_audit(store: "Neo4jStore", records: Sequence[AuditRecord]) -> None:
+async def append_audit(store: Neo4jStore, records: Sequence[AuditRecord]) -> None:
     rows = [{f: getattr(r, f) for f in AUDIT_FIELDS} for r in records]
     if not rows:
         return
@@ -118,7 +118,7 @@ async def append_audit(store: "Neo4jStore", records: Sequence[AuditRecord]) -> N
 
 
 async def list_audit(
-    store: "Neo4jStore", workspace: str, page: Page, principal: str | None, outcome: str | None
+    store: Neo4jStore, workspace: str, page: Page, principal: str | None, outcome: str | None
 ) -> list[AuditRecord]:
     seek, after = seek_clause("a", keyset.AUDIT, page)
     rows = await store._read(
@@ -128,6 +128,6 @@ async def list_audit(
     return [AuditRecord(**{f: row[0].get(f) for f in AUDIT_FIELDS}) for row in rows]
 
 
-async def count_audit(store: "Neo4jStore", workspace: str, principal: str | None, outcome: str | None) -> int:
+async def count_audit(store: Neo4jStore, workspace: str, principal: str | None, outcome: str | None) -> int:
     rows = await store._read(COUNT_AUDIT, workspace=workspace, principal=principal, outcome=outcome)
     return rows[0][0] if rows else 0

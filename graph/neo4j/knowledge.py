@@ -8,8 +8,8 @@ into statements come from fixed maps. Traversals use the GQL `SHORTEST` path sel
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .. import keyset
 from ..cypher_filters import order_clause, page_limit, seek_clause
@@ -171,6 +171,13 @@ def _types(types: Sequence[str] | None) -> list[str] | None:
 
 class Neo4jKnowledge:
     """Uses `_read` / `_write` of `Neo4jStore`."""
+
+    if TYPE_CHECKING:  # provided by Neo4jStore, which mixes this class in
+        async def _read(self, query: str, **params: Any) -> list[list[Any]]: ...
+
+        async def _write(self, query: str, *, check: Callable[[list[list[Any]]], Any] | None = None,
+                         conflict: Callable[[], ConflictError] | None = None, timeout: float | None = None,
+                         **params: Any) -> Any: ...
 
     # -- tools ------------------------------------------------------------------------
 
@@ -380,7 +387,7 @@ class Neo4jKnowledge:
         lineage_edges = [LineageEdge(a, b, int(v), int(sv), x or None) for a, b, v, sv, x in edges]
         lineage_edges.sort(key=lambda e: (e.derived, e.version, e.source))
         return Lineage(
-            paths={node_id: path for node_id, path in members},
+            paths=dict(members),
             edges=lineage_edges,
             produced_by=[(node_id, int(v), x) for node_id, v, x in made],
         )

@@ -50,4 +50,5 @@ FIELDS = ("context_id", "workspace", "since", "token", "enqueued_at", "not_befor
 
 
 def task_record(props: dict[str, Any]) -> IndexTask:
-    return IndexTask(**{name: props.get(name) for name in FIELDS})
+    values: dict[str, Any] = {name: props.get(name) for name in FIELDS}
+    return IndexTask(**values)

@@ -184,7 +184,7 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         return result
 
     async def count_children(self, workspace: str, parent_ids: Sequence[str]) -> dict[str, int]:
-        result = {pid: 0 for pid in parent_ids}
+        result = dict.fromkeys(parent_ids, 0)
         if not result:
             return result
         rows = await self._read(cypher.COUNT_CHILDREN, workspace=workspace, parent_ids=list(result))

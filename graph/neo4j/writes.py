@@ -339,7 +339,7 @@ class Neo4jWriteTx(WriteTx):
         self._defer(DELETE, workspace=workspace, ids=[cid for cid, _ in doomed])
 
     async def enqueue_index(self, workspace: str, items: Sequence[tuple[str, int]]) -> None:
-        merged = dict((cid, int(since)) for cid, since in items)
+        merged = {cid: int(since) for cid, since in items}
         self._defer(ENQUEUE, workspace=workspace, task=task_params(),
                     items=[{"id": cid, "since": since} for cid, since in merged.items()])
 

@@ -15,7 +15,7 @@ from .spec import PREFIX, BuiltinTool, Outcome
 
 TOOLS: dict[str, BuiltinTool] = {tool.name: tool for tool in (EXTRACT, RENDER, SNAPSHOT)}
 
-__all__ = ["PREFIX", "TOOLS", "BuiltinTool", "Outcome", "find", "all_tools"]
+__all__ = ["PREFIX", "TOOLS", "BuiltinTool", "Outcome", "all_tools", "find"]
 
 
 def find(workspace: str, name: str) -> tuple[ToolRecord, ToolVersionRecord] | None:

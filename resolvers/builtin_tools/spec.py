@@ -31,7 +31,7 @@ class BuiltinTool:
     description: str
     input_schema: dict[str, Any]
     output_schema: dict[str, Any]
-    run: Callable[["RequestContext", dict[str, Any]], Awaitable[Outcome]]
+    run: Callable[[RequestContext, dict[str, Any]], Awaitable[Outcome]]
 
     def records(self, workspace: str) -> tuple[ToolRecord, ToolVersionRecord]:
         tool = ToolRecord(workspace, self.name, VERSION, False, EVERYONE, 0, 0, "contextql")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from rich.console import Console
 
@@ -48,7 +48,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         if args.key_action == "create":
             workspaces = args.workspace or [settings.workspace]
             ctx = _context(store, settings, workspaces)
-            expires = (from_datetime(datetime.now(timezone.utc) + timedelta(days=args.expires_days))
+            expires = (from_datetime(datetime.now(UTC) + timedelta(days=args.expires_days))
                        if args.expires_days else 0)
             issued = await api_keys.create(ctx, args.name, args.kind, args.role, workspaces, expires)
             await audit.record(ctx, "cli createApiKey", f"id={issued.record.id}", None)

@@ -61,6 +61,7 @@ class JwksSource:
         self._keys, self._fetched = keys, time.monotonic()
 
     async def _discover(self, client: httpx.AsyncClient) -> str:
+        assert self.issuer is not None  # __init__ takes a JWKS URL or an issuer; without the URL, the issuer
         response = await client.get(self.issuer.rstrip("/") + "/.well-known/openid-configuration")
         response.raise_for_status()
         return response.json()["jwks_uri"]

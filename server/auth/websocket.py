@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 
-from starlette.websockets import WebSocketState
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 
 from graph.errors import ContextQLError
@@ -51,18 +51,18 @@ _expiry_tasks: set[asyncio.Task] = set()
 
 def _close_at_expiry(context: RequestContext, expires_at: float) -> None:
     websocket = context.request
-    if getattr(websocket, "close", None) is None:
+    if not isinstance(websocket, WebSocket):
         return
 
     async def expire() -> None:
         # Wake at least once a minute, so a socket that ended early does not keep a task for hours.
         while (left := expires_at - time.time()) > 0:
-            if getattr(websocket, "client_state", None) == WebSocketState.DISCONNECTED:
+            if websocket.client_state == WebSocketState.DISCONNECTED:
                 return
             await asyncio.sleep(min(left, 60.0))
         try:
             await websocket.close(code=EXPIRED_CLOSE_CODE, reason="Token expired")
-        except Exception:  # noqa: BLE001 - already closed
+        except Exception:  # broad on purpose: the socket may already be closed
             logger.debug("socket already closed at token expiry")
 
     task = asyncio.get_running_loop().create_task(expire())

@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from cross_web import HTTPException
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLFormattedError
 from starlette.responses import JSONResponse
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions.protocols.graphql_transport_ws import types as transport_ws
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_ws import types as legacy_ws
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -37,7 +39,7 @@ class InputTooDeep(Exception):
         self.error = error
 
     @property
-    def formatted(self) -> dict[str, Any]:
+    def formatted(self) -> GraphQLFormattedError:
         return {"message": self.error.message, "extensions": {"code": self.error.code, **self.error.details}}
 
 
@@ -45,7 +47,7 @@ def depth_refusal(error: ContextQLError) -> JSONResponse:
     return JSONResponse({"errors": [InputTooDeep(error).formatted]}, status_code=400)
 
 
-class _DepthCheckedWebSocket(ASGIWebSocketAdapter):
+class DepthCheckedWebSocket(ASGIWebSocketAdapter):
     async def iter_json(self, *, ignore_parsing_errors: bool = False):
         """A message nested beyond the parser bound closes the socket with 4400, as graphql-transport-ws
         requires for a message the server cannot accept (the id inside it cannot be read safely)."""
@@ -56,20 +58,26 @@ class _DepthCheckedWebSocket(ASGIWebSocketAdapter):
             await self.close(4400, refused.error.message[:120])
 
 
-class _TransportWSHandler(BaseGraphQLTransportWSHandler):
+def _refusal(view: object, payload: Any) -> ContextQLError | None:
+    return view.operation_refusal(payload) if isinstance(view, RequestShapeGuard) else None
+
+
+class _TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     async def handle_subscribe(self, message) -> None:
-        refusal = self.view.operation_refusal(message.get("payload"))
+        refusal = _refusal(self.view, message.get("payload"))
         if refusal is not None and self.connection_acknowledged and message.get("id") not in self.operations:
-            await self.send_message({"id": message["id"], "type": "error", "payload": [InputTooDeep(refusal).formatted]})
+            await self.send_message(transport_ws.ErrorMessage(
+                id=message["id"], type="error", payload=[InputTooDeep(refusal).formatted]))
             return
         await super().handle_subscribe(message)
 
 
-class _LegacyWSHandler(BaseGraphQLWSHandler):
+class _LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
     async def handle_start(self, message) -> None:
-        refusal = self.view.operation_refusal(message.get("payload"))
+        refusal = _refusal(self.view, message.get("payload"))
         if refusal is not None and self.connection_acknowledged:
-            await self.send_message({"type": "error", "id": message["id"], "payload": InputTooDeep(refusal).formatted})
+            await self.send_message(legacy_ws.ErrorMessage(
+                type="error", id=message["id"], payload=InputTooDeep(refusal).formatted))
             return
         await super().handle_start(message)
 
@@ -77,9 +85,11 @@ class _LegacyWSHandler(BaseGraphQLWSHandler):
 class RequestShapeGuard:
     """Mixed into the GraphQL view before Strawberry's class (which provides `settings` via the app)."""
 
-    websocket_adapter_class = _DepthCheckedWebSocket
-    graphql_transport_ws_handler_class = _TransportWSHandler
-    graphql_ws_handler_class = _LegacyWSHandler
+    # Declared as Strawberry declares them, so that the mixin's choices type-check as overrides. The WebSocket
+    # adapter (DepthCheckedWebSocket) is set on the view class itself: Strawberry's GraphQL declares it narrower
+    # than its own base does, which a mixin listed before it cannot override type-safely.
+    graphql_transport_ws_handler_class: type[BaseGraphQLTransportWSHandler[Any, Any]] = _TransportWSHandler
+    graphql_ws_handler_class: type[BaseGraphQLWSHandler[Any, Any]] = _LegacyWSHandler
 
     @property
     def max_json_depth(self) -> int:

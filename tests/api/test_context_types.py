@@ -124,7 +124,7 @@ async def test_remote_refs_resolve_only_under_allowed_bases(store, workspace):
     from .conftest import Api, settings_for
 
     class Schemas(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             body = json.dumps({"type": "string", "pattern": "^[0-9]{5}$"}).encode()
             self.send_response(200 if self.path == "/schemas/zip.json" else 404)
             self.send_header("content-type", "application/json")

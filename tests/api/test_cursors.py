@@ -147,8 +147,8 @@ async def test_wrongly_shaped_positions_of_each_connection_are_bad_user_input(se
         for cursor in bad_positions(tag["c"], tag["o"], len(tag["k"])):
             await _assert_bad(api, CONNECTIONS[name], cursor)
     tags = {"tools": ("tools", "name", 1), "executions": ("executions", "started_at-,id", 2)}
-    for name, (connection, order, arity) in tags.items():
-        for cursor in bad_positions(connection, order, arity):
+    for name, (tag_name, order, arity) in tags.items():
+        for cursor in bad_positions(tag_name, order, arity):
             await _assert_bad(api, CONNECTIONS[name], cursor)
     await alive(api)
 
@@ -172,13 +172,13 @@ async def test_another_connections_or_orders_cursor_is_bad_user_input(seeded):
 
 async def test_in_range_extremes_of_the_right_shape_are_just_positions(seeded):
     api = seeded
-    for name, connection, order, position in (
+    for name, tag_name, order, position in (
         ("history", "history", "number-", [-(2**63)]),
         ("auditLog", "auditLog", "at-,id-", [-(2**63), ""]),
         ("executions", "executions", "started_at-,id", [2**63 - 1, "~"]),
         ("children", "children", "name,id", ["\U0010ffff", "x"]),
     ):
-        page = conn(await api.data(CONNECTIONS[name], after=b64(json.dumps({"c": connection, "o": order, "k": position}))))
+        page = conn(await api.data(CONNECTIONS[name], after=b64(json.dumps({"c": tag_name, "o": order, "k": position}))))
         assert page["edges"] == [] or name == "executions", name
         assert page["pageInfo"]["hasPreviousPage"]
     await alive(api)

@@ -71,7 +71,7 @@ async def test_real_uvicorn_over_a_socket(store, workspace):
                                            host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     try:
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn exposes only this flag, no event to wait on
             await asyncio.sleep(0.02)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             created = await client.post("/graphql", json={

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from .conftest import create
 
@@ -47,7 +47,7 @@ async def test_effective_follows_ancestor_changes(api):
 async def test_as_of_and_diff(api):
     await create(api, "/t", title="first", content="line one\nline two\n", data={"a": 1, "b": [1]})
     await asyncio.sleep(0.01)
-    between = datetime.now(timezone.utc).isoformat()
+    between = datetime.now(UTC).isoformat()
     await asyncio.sleep(0.01)
     await api.data(
         'mutation { updateContext(path: "/t", input: {title: "second", content: "line one\\nline 2\\n", data: {a: 2, c: true}}) { version } }'

@@ -66,7 +66,7 @@ async def test_a_mutation_and_its_audit_entry_commit_together(api, store, worksp
     assert [(e.operation, e.outcome) for e in entries] == [("mutation createContext", "ok")]
     await api.error('mutation { updateContext(path: "/audited", input: {expectedVersion: 7, title: "x"}) { version } }')
     entries = await store.list_audit(workspace, Page(10))
-    assert [(e.operation, e.outcome, e.code) for e in entries][0] == ("mutation updateContext", "failed", "CONFLICT")
+    assert (entries[0].operation, entries[0].outcome, entries[0].code) == ("mutation updateContext", "failed", "CONFLICT")
     assert len(entries) == 2
 
 

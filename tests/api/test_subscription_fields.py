@@ -42,7 +42,7 @@ def subscription(field: str) -> str:
     return f"subscription {{ {field} {every_field(SCHEMA.subscription_type.fields[field].type)} }}"
 
 
-async def test_a_subscriber_selecting_every_field_gets_every_event(store, workspace, tool_server):  # noqa: F811
+async def test_a_subscriber_selecting_every_field_gets_every_event(store, workspace, tool_server):
     async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http) as http:
         async def run(query: str, **variables) -> dict:
             body = (await http.post("/graphql", json={"query": query, "variables": variables})).json()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from .conftest import client_for
 from .tokens import SECRET, hs256
@@ -64,7 +64,7 @@ async def test_rotation_keeps_the_old_key_for_the_overlap_only(hs, workspace):
 
 async def test_expired_keys_and_keys_beyond_the_creators_workspaces(store, workspace):
     async with client_for(store, workspace, auth_api_keys=True, auth_jwt_secret=SECRET) as client:
-        past = (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat()
+        past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
         issued = (await client.data(CREATE_KEY, admin(workspace), name="old", roles=["viewer"], exp=past))["createApiKey"]
         assert (await client.post(ME, issued["secret"])).status_code == 401
         far = await client.error(CREATE_KEY, admin(workspace), name="x", roles=["viewer"], ws=[workspace, "elsewhere"])

@@ -52,7 +52,7 @@ async def test_search_and_similar_never_return_another_workspaces_hits(store, wo
         assert theirs_view[0]["context"]["path"] == "/vault"
 
 
-async def test_tools_executions_and_relationships_stay_in_their_workspace(store, workspace, tool_server):  # noqa: F811
+async def test_tools_executions_and_relationships_stay_in_their_workspace(store, workspace, tool_server):
     other = workspace + "-other"
     async with client_for(store, workspace, **HS256_SETTINGS) as client:
         register = {"name": "double", "version": "1.0.0", "url": tool_server + "/ok", "in": IN, "out": OUT}
@@ -75,7 +75,7 @@ async def test_tools_executions_and_relationships_stay_in_their_workspace(store,
         assert node == {"node": None}
 
 
-async def test_tool_actions_follow_the_role_matrix(store, workspace, tool_server):  # noqa: F811
+async def test_tool_actions_follow_the_role_matrix(store, workspace, tool_server):
     async with client_for(store, workspace, **HS256_SETTINGS) as client:
         register = {"name": "double", "version": "1.0.0", "url": tool_server + "/ok", "in": IN, "out": OUT}
         for role in ("agent", "viewer"):

@@ -29,7 +29,7 @@ async def run_audits(url: str) -> list[dict]:
     return json.loads(result.stdout)
 
 
-async def test_graphql_http_audits(store, workspace, node_modules):  # noqa: F811
+async def test_graphql_http_audits(store, workspace, node_modules):
     async with live_server(store, workspace) as server:
         results = await run_audits(server.http + "/graphql")
     statuses = {r["id"]: r["status"] for r in results}

@@ -10,7 +10,7 @@ from .conftest import HS256_SETTINGS, client_for
 from .tokens import hs256
 
 
-async def test_two_instances_share_one_limit(store, workspace, redis_url):  # noqa: F811
+async def test_two_instances_share_one_limit(store, workspace, redis_url):
     settings = {**HS256_SETTINGS, "redis_url": redis_url, "rate_limit_operations": 4, "rate_limit_cost": 0}
     token = hs256(sub=f"agent-{uuid.uuid4().hex}", roles=["viewer"], workspaces=[workspace])
     async with client_for(store, workspace, **settings) as first, client_for(store, workspace, **settings) as second:

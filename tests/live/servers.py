@@ -19,6 +19,7 @@ import uvicorn
 from server.app import create_app
 from server.serving import GracefulServer
 from server.settings import Settings
+from server.state import app_state
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,7 +88,7 @@ class LiveServer:
 
     @property
     def bus(self):
-        return self.app.state.stores["events"]
+        return app_state(self.app).events
 
     async def start(self) -> None:
         self.task = asyncio.create_task(self.server.serve())
@@ -121,7 +122,7 @@ class ServerProcess:
         self.log = log
         full_env = {**os.environ, **env, "CONTEXTQL_PORT": str(self.port), "CONTEXTQL_HOST": "127.0.0.1",
                     "CONTEXTQL_LOG_LEVEL": "warning"}
-        self.handle = open(log, "wb")
+        self.handle = open(log, "wb")  # noqa: SIM115 - the server's log, open for its lifetime; closed in stop()
         self.process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=full_env,
                                         stdout=self.handle, stderr=subprocess.STDOUT)
 

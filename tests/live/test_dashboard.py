@@ -32,7 +32,7 @@ async def test_dashboard_shows_changes_live(store, workspace, node_modules, requ
         try:
             try:
                 line = await asyncio.wait_for(browser.stdout.readline(), 60)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 browser.kill()
                 raise AssertionError((await browser.stderr.read()).decode()[-3000:]) from None
             assert json.loads(line or b"{}") == {"ready": True}, (await browser.stderr.read()).decode()

@@ -90,7 +90,7 @@ async def test_graphiql_runs_a_query_and_a_pasted_subscription_offline(store, wo
         async def line() -> dict:
             try:
                 text = await asyncio.wait_for(browser.stdout.readline(), 60)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 browser.kill()
                 text = b""
             assert text, (await browser.stderr.read()).decode()[-3000:]

@@ -44,7 +44,7 @@ async def _until(ws, op, context_id: str, operation: str, timeout: float = 30) -
             return seen
 
 
-async def test_index_changed_reports_indexed_then_failed_then_indexed(store, workspace, embeddings, tmp_path,  # noqa: F811
+async def test_index_changed_reports_indexed_then_failed_then_indexed(store, workspace, embeddings, tmp_path,
                                                                     bus_settings):
     qdrant = FlakyQdrant(QdrantClient(path=str(tmp_path / "qdrant")))
     index = VectorIndex(qdrant, embeddings, collection="live")

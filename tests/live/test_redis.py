@@ -131,7 +131,7 @@ async def _until_subscribed(ws: WsClient, op: str, http: httpx.AsyncClient) -> N
         await _post(http, CREATE, p=f"/probe-{i}")
         try:
             first = await ws.next(op, timeout=0.3)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             continue
         expected = {f"/probe-{j}" for j in range(i + 1)} - {first["data"]["contextChanged"]["path"]}
         while expected:

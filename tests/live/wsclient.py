@@ -18,7 +18,7 @@ class WsClient:
         self.socket = None
         self.next_id = 0
 
-    async def __aenter__(self) -> "WsClient":
+    async def __aenter__(self) -> WsClient:
         self.socket = await connect(self.url, subprotocols=[self.protocol], **self.options)
         await self.send({"type": "connection_init", "payload": self.payload})
         ack = await self.receive()
