@@ -120,6 +120,12 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
         """A page of contexts matching `where`, sorted by `order` then by path (keys
         `graph.keyset.contexts(order)`; `page.after` holds one value per key)."""
 
+    async def find_and_count_contexts(
+        self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page
+    ) -> tuple[list[ContextRecord], int]:
+        """`find_contexts` and `count_contexts` of the same filter (one statement where the backend can)."""
+        return await self.find_contexts(workspace, where, order, page), await self.count_contexts(workspace, where)
+
     @abc.abstractmethod
     async def count_contexts(self, workspace: str, where: Filter | None) -> int:
         """How many contexts match `where`."""

@@ -164,6 +164,16 @@ async def find(
     return cut(rows, page, scope)
 
 
+async def find_counted(
+    ctx: RequestContext, where: Filter | None, order: Sequence[Order], first: int | None, after: str | None
+) -> tuple[Slice[ContextRecord], int]:
+    """`find` and how many match in all, read together."""
+    scope = contexts_scope(order)
+    page = window(ctx.limits, scope, first, after)
+    rows, total = await ctx.store.find_and_count_contexts(ctx.workspace, where, order, probe(page))
+    return cut(rows, page, scope), total
+
+
 async def count(ctx: RequestContext, where: Filter | None) -> int:
     return await ctx.store.count_contexts(ctx.workspace, where)
 

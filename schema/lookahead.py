@@ -25,6 +25,11 @@ def _first(selections: Iterable[Selection], name: str) -> SelectedField | None:
     return next((f for f in _fields(selections) if f.name == name), None)
 
 
+def selects(field: Selection, name: str) -> bool:
+    """Whether `field` selects `name` directly (through fragments too)."""
+    return _first(field.selections, name) is not None
+
+
 def _int(value: object) -> int | bool | None:
     """An Int argument as given (a literal arrives as its text); False when it is not one."""
     if value is None or (isinstance(value, int) and not isinstance(value, bool)):

@@ -10,7 +10,7 @@ from resolvers import context_types, contexts as ops
 from .connections import Connection, connection
 from .filters import to_filter, to_order
 from .inputs import ContextOrderBy, ContextWhere
-from .lookahead import children_wanted
+from .lookahead import children_wanted, selects
 from .knowledge_query import KnowledgeQuery
 from .search import SearchQuery
 from .tool_search import ToolSearchQuery
@@ -56,6 +56,9 @@ class Query(SearchQuery, ToolSearchQuery, KnowledgeQuery):
         after: str | None = None,
     ) -> Connection[Context]:
         condition = to_filter(where)
+        if selects(info.selected_fields[0], "totalCount"):
+            page, total = await ops.find_counted(info.context, condition, to_order(order_by), first, after)
+            return connection(page, lambda r: Context(record=r), lambda: _known(total))
         page = await ops.find(info.context, condition, to_order(order_by), first, after)
         return connection(page, lambda r: Context(record=r), lambda: ops.count(info.context, condition))
 
@@ -67,3 +70,7 @@ class Query(SearchQuery, ToolSearchQuery, KnowledgeQuery):
     @strawberry.field(description="All context types of the workspace, by name.")
     async def context_types(self, info: ContextInfo) -> list[ContextType]:
         return [ContextType(record=r) for r in await context_types.list_all(info.context)]
+
+
+async def _known(value: int) -> int:
+    return value

@@ -87,6 +87,23 @@ LIMIT $limit
 RETURN properties(c) AS props
 """
 
+# A page and the total of the same filter, in one statement (a connection selecting totalCount).
+FIND_AND_COUNT_CONTEXTS = """
+CALL () {
+  MATCH (c:Context)
+  WHERE c.workspace = $workspace AND c.path IS NOT NULL AND {where}
+  RETURN count(c) AS total
+}
+CALL () {
+  MATCH (c:Context)
+  WHERE c.workspace = $workspace AND c.path IS NOT NULL AND {where} AND {seek}
+  WITH c ORDER BY c.workspace, {order}
+  LIMIT $limit
+  RETURN collect(properties(c)) AS page
+}
+RETURN total, page
+"""
+
 COUNT_CONTEXTS = """
 MATCH (c:Context)
 WHERE c.workspace = $workspace AND c.path IS NOT NULL AND {where}

@@ -195,17 +195,27 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
     async def find_contexts(
         self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page
     ) -> list[ContextRecord]:
-        limit = page_limit(page)
+        query, params = self._find(cypher.FIND_CONTEXTS, where, order, page)
+        rows = await self._read(query, workspace=workspace, **params)
+        return [context_record(row[0]) for row in rows]
+
+    async def find_and_count_contexts(
+        self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page
+    ) -> tuple[list[ContextRecord], int]:
+        query, params = self._find(cypher.FIND_AND_COUNT_CONTEXTS, where, order, page)
+        [(total, found)] = await self._read(query, workspace=workspace, **params)
+        return [context_record(props) for props in found], int(total)
+
+    @staticmethod
+    def _find(template: str, where: Filter | None, order: Sequence[Order], page: Page) -> tuple[str, dict[str, Any]]:
         compiler = Neo4jFilterCompiler("c")
         clause, params = compiler.compile(where)
         keys = keyset.contexts(order)
         seek, after = seek_clause("c", keys, page)
         query = (
-            cypher.FIND_CONTEXTS.replace("{where}", clause).replace("{seek}", seek)
-            .replace("{order}", order_clause("c", keys))
+            template.replace("{where}", clause).replace("{seek}", seek).replace("{order}", order_clause("c", keys))
         )
-        rows = await self._read(query, workspace=workspace, limit=limit, **after, **params)
-        return [context_record(row[0]) for row in rows]
+        return query, {"limit": page_limit(page), **after, **params}
 
     async def count_contexts(self, workspace: str, where: Filter | None) -> int:
         clause, params = Neo4jFilterCompiler("c").compile(where)

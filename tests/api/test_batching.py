@@ -90,3 +90,21 @@ async def test_a_nested_read_by_path_is_one_statement_and_answers_as_field_by_fi
                      f'children(first: $first, after: "{cursor}")'), "variables": {"first": 2}})).json()
             assert [e["node"]["path"] for e in page2["data"]["context"]["children"]["edges"]] == \
                 [e["node"]["path"] for e in level1["edges"][1:3]]
+
+
+async def test_a_filtered_page_with_its_total_is_one_read(store, workspace):
+    app = create_app(settings_for(workspace), store=store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        inputs = [{"path": "/f"}] + [{"path": f"/f/n{i}", "kind": "note" if i % 2 else "task"} for i in range(9)]
+        await client.post("/graphql", json={
+            "query": "mutation($i: [CreateContextInput!]!) { createContexts(inputs: $i) { id } }", "variables": {"i": inputs}})
+        query = """{ contexts(where: {path: {startsWith: "/f/"}, kind: {eq: "note"}}, first: 2) {
+            totalCount edges { node { path } } pageInfo { hasNextPage } } }"""
+        before = store.queries
+        body = (await client.post("/graphql", json={"query": query})).json()
+        statements = store.queries - before
+    assert body["data"]["contexts"]["totalCount"] == 4
+    assert [e["node"]["path"] for e in body["data"]["contexts"]["edges"]] == ["/f/n1", "/f/n3"]
+    assert body["data"]["contexts"]["pageInfo"]["hasNextPage"] is True
+    if store.backend == "neo4j":
+        assert statements == 1, statements
