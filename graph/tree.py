@@ -196,8 +196,7 @@ async def revise(
         assert path is not None, "name the context by id or path"
         head = (await tx.at_paths(workspace, [path], lock=True)).get(path)
     if head is None:
-        raise NotFoundError(f"No context {context_id or path} in workspace {workspace!r}.",
-                            **({"ids": [context_id]} if context_id else {"paths": [path]}))
+        raise NotFoundError(f"No context {context_id or path} in workspace {workspace!r}.")
     revision = change(head)
     await _check_effects(tx, workspace, effects)
     if revision is None:

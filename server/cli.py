@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.add_argument("--reload", action="store_true", help="restart on code changes (development)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes sharing the port (Neo4j deployment only; default 1)")
 
     commands.add_parser("migrate", help="apply pending graph schema migrations and exit")
 
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "serve":
-            return _serve(settings, args.reload)
+            return _serve(settings, args.reload, args.workers)
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
         if args.command == "reindex":
@@ -85,11 +87,29 @@ def _bad_settings(error: ValidationError) -> int:
     return 2
 
 
-def _serve(settings: Settings, reload: bool) -> int:
+def _serve(settings: Settings, reload: bool, workers: int = 1) -> int:
     from .app import create_app
-    from .serving import serve
+    from .serving import serve, serve_workers
 
-    err.print(f"ContextQL on http://{settings.host}:{settings.port}/graphql (graph: {settings.graph})")
+    if workers < 1:
+        err.print("error: --workers must be at least 1")
+        return 2
+    if workers > 1 and settings.graph != "neo4j":
+        err.print("error: --workers needs the Neo4j deployment (CONTEXTQL_NEO4J_URI): the embedded store "
+                  "admits one process. Use one worker, or point the server at Neo4j.")
+        return 2
+    if workers > 1 and settings.search and not settings.qdrant_url:
+        err.print("error: --workers needs a Qdrant server for search (CONTEXTQL_QDRANT_URL): the local index "
+                  "admits one process. Set it, or turn search off with CONTEXTQL_SEARCH=false.")
+        return 2
+    where = f"http://{settings.host}:{settings.port}/graphql"
+    if workers > 1:
+        if not settings.redis_url:
+            err.print("warning: without CONTEXTQL_REDIS_URL each worker has its own subscribers and rate limits")
+        err.print(f"ContextQL on {where} (graph: {settings.graph}, {workers} workers)")
+        serve_workers(settings, workers)
+        return 0
+    err.print(f"ContextQL on {where} (graph: {settings.graph})")
     serve(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
     return 0
 

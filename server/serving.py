@@ -8,8 +8,12 @@ first lets each protocol finish its streams properly.
 
 from __future__ import annotations
 
+import os
+
 import uvicorn
 from starlette.applications import Starlette
+
+from .settings import Settings
 
 from .state import app_state
 
@@ -27,3 +31,18 @@ class GracefulServer(uvicorn.Server):
 def serve(app: Starlette, host: str, port: int, log_level: str = "info") -> None:
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10)
     GracefulServer(config, app).run()
+
+
+
+def serve_workers(settings: Settings, workers: int) -> None:
+    """`workers` processes accepting on one socket (uvicorn's supervisor restarts one that dies).
+
+    Each worker builds its own app, store driver and bus from the environment
+    (`create_app()`), so what the command line set is handed over there first.
+    """
+    for name, value in (("NEO4J_URI", settings.neo4j_uri), ("GRAPH", settings.graph),
+                        ("HOST", settings.host), ("PORT", settings.port)):
+        if value is not None:
+            os.environ[f"CONTEXTQL_{name}"] = str(value)
+    uvicorn.run("server.app:create_app", factory=True, host=settings.host, port=settings.port,
+                log_level=settings.log_level, workers=workers, timeout_graceful_shutdown=10)

@@ -70,3 +70,40 @@ def test_serve_migrate_export_import(tmp_path):
     assert copy.stdout == export_file.read_text()
 
     assert run("--data-dir", str(data_dir), "frobnicate", cwd=repo).returncode == 2
+
+
+def test_workers_need_neo4j_and_a_search_server(tmp_path):
+    refused = run("--data-dir", str(tmp_path / "d"), "serve", "--workers", "2", cwd=tmp_path)
+    assert refused.returncode == 2 and "needs the Neo4j deployment" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_two_workers_serve_one_port_against_neo4j(tmp_path, tmp_path_factory):
+    from tests.neo4j_server import ensure_neo4j
+
+    uri = ensure_neo4j(tmp_path_factory)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTQL_")}
+    env |= {"CONTEXTQL_SEARCH": "false", "CONTEXTQL_WORKSPACE": f"workers-{port}"}
+    server = subprocess.Popen([*CLI, "--neo4j-uri", uri, "serve", "--port", str(port), "--workers", "2"],
+                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and server.poll() is None, "two workers did not start"
+            time.sleep(0.3)
+        made = httpx.post(f"http://127.0.0.1:{port}/graphql",
+                          json={"query": 'mutation { createContext(input: {path: "/w"}) { path } }'}).json()
+        assert made == {"data": {"createContext": {"path": "/w"}}}
+        for _ in range(6):  # whichever worker answers sees the same store
+            seen = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": '{ context(path: "/w") { path } }'})
+            assert seen.json() == {"data": {"context": {"path": "/w"}}}
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert output.count("Started server process") == 2, output
