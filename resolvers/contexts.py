@@ -409,6 +409,15 @@ async def history(ctx: RequestContext, record: ContextRecord, first: int | None,
     return cut(rows, page, HISTORY)
 
 
+async def find_version(ctx: RequestContext, context_id: str, number: int) -> VersionRecord | None:
+    """Version `number` of the context `context_id` (of this workspace), if both exist."""
+    return await ctx.store.get_version(ctx.workspace, context_id, number)
+
+
+async def count_versions(ctx: RequestContext, record: ContextRecord) -> int:
+    return await ctx.store.count_versions(ctx.workspace, record.id)
+
+
 async def version(ctx: RequestContext, record: ContextRecord, number: int) -> VersionRecord:
     found = await ctx.store.get_version(ctx.workspace, record.id, number)
     if found is None:

@@ -52,7 +52,11 @@ def check_fields(
             raise BadUserInputError("`data` must be a JSON object (for example {\"owner\": \"ana\"}).")
         if value_too_deep(data, limits.max_json_depth):  # also after a merge, and whatever the transport
             raise too_deep("`data`", limits.max_json_depth)
-        if len(json.dumps(data, ensure_ascii=False).encode()) > limits.max_data_bytes:
+        try:
+            size = len(json.dumps(data, ensure_ascii=False, allow_nan=False).encode())
+        except ValueError:
+            raise BadUserInputError("`data` may not hold NaN or Infinity: JSON has no such numbers.") from None
+        if size > limits.max_data_bytes:
             raise BadUserInputError(f"`data` may be at most {limits.max_data_bytes} bytes as JSON.", limit=limits.max_data_bytes)
     if tags is not None:
         if len(tags) > limits.max_tags:

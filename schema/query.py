@@ -43,7 +43,7 @@ class Query(SearchQuery, ToolSearchQuery, KnowledgeQuery):
             return Context(record=record)
         if not number.isdigit():
             return None
-        found = await info.context.store.get_version(info.context.workspace, record.id, int(number))
+        found = await ops.find_version(info.context, record.id, int(number))
         return None if found is None else ContextVersion(record=found)
 
     @strawberry.field(description="Contexts matching `where`, ordered by `orderBy` (then path), paged.")

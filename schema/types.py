@@ -203,7 +203,7 @@ class Context(ContextGraphFields, Node, ContextState):
     ) -> Connection[ContextVersion]:
         page = await ops.history(info.context, self.record, first, after)
         ctx = info.context
-        return connection(page, _version, lambda: ctx.store.count_versions(ctx.workspace, self.record.id))
+        return connection(page, _version, lambda: ops.count_versions(ctx, self.record))
 
     @strawberry.field(name="versionAt", description="One version by number.")
     async def version_by_number(self, info: ContextInfo, number: int) -> ContextVersion:

@@ -90,3 +90,13 @@ async def test_delete_workspace_needs_its_name_and_removes_everything(api, store
     assert (await api.data("{ contexts { totalCount } }"))["contexts"]["totalCount"] == 0
     audit = await store.list_audit(workspace, Page(10))
     assert [(e.operation, e.outcome) for e in audit] == [("mutation deleteWorkspace", "ok")]
+
+
+async def test_nan_and_infinity_are_refused_the_same_on_every_backend(api):
+    body = ('{"query": "mutation($d: JSON!) { createContext(input: {path: \\"/nan\\", data: $d}) { id } }", '
+            '"variables": {"d": {"x": NaN, "y": Infinity}}}')
+    response = await api.client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code in (200, 400)
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert (await api.data('{ context(path: "/nan") { id } }'))["context"] is None
