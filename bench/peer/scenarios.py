@@ -25,7 +25,6 @@ from bench.scenarios import CHILDREN as CQL_CHILDREN
 from bench.scenarios import CHILDREN_PAGE
 from bench.scenarios import CONTEXT_BY_PATH as CQL_BY_PATH
 from bench.tree import WORKSPACE, Tree
-from resolvers.pagination import encode_cursor
 
 NESTED_FIRST = 10
 LIST_FIRST = 20
@@ -164,9 +163,10 @@ def _pick_path(key: str) -> Callable[[random.Random, dict[str, Any]], dict[str, 
 
 
 def _pick_children(rng: random.Random, targets: dict[str, Any]) -> dict[str, Any]:
+    # The first page of a random parent: ContextQL's cursors are positions (a child's name and id),
+    # which the target list does not carry, so later pages could not be asked of both servers alike.
     parent = rng.choice(targets["children_page"])
-    pages = max(1, -(-parent["children"] // CHILDREN_PAGE))
-    return {"path": parent["path"], "page": rng.randrange(pages)}
+    return {"path": parent["path"], "page": 0}
 
 
 def _pick_list(rng: random.Random, targets: dict[str, Any]) -> dict[str, Any]:
@@ -247,7 +247,7 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              lambda t: Request(PEER_BY_PATH, {"path": t["path"]}), _norm_by_path),
     Scenario("children_page", f"children page of {CHILDREN_PAGE} with totalCount", _pick_children,
              lambda t: Request(CQL_CHILDREN, {"path": t["path"],
-                                              "after": encode_cursor(t["page"] * CHILDREN_PAGE - 1) if t["page"] else None}),
+                                              "after": None}),
              lambda t: Request(PEER_CHILDREN, {"path": t["path"],
                                                "after": peer_cursor(t["page"] * CHILDREN_PAGE - 1) if t["page"] else None}),
              _norm_children),
