@@ -1,4 +1,4 @@
-"""Every root field passes here: authorisation (resolvers/authorization.py), audit, and a time limit.
+"""Every root field passes here (`RootGuard`): authorisation (resolvers/authorization.py), audit, and a time limit.
 
 Root fields are the entry points of an operation, so checking them covers every query,
 mutation and subscription, including fields added later (an unknown mutation needs `write`).
@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 from strawberry.types.graphql import OperationType
 
 from graph.errors import ContextQLError
@@ -41,9 +43,6 @@ def _target(kwargs: dict[str, Any]) -> str:
 class AccessGuard(SchemaExtension):
     """Listed after `ValidationCache`: `on_validate` then runs once the document is known to be valid."""
 
-    def __init__(self, *, timeout: float | None = None) -> None:
-        super().__init__()
-        self.timeout = timeout
 
     async def on_validate(self) -> AsyncIterator[None]:
         """Subscriptions are checked before their stream starts (Strawberry does not pass a
@@ -63,45 +62,61 @@ class AccessGuard(SchemaExtension):
                     break
         yield
 
-    def resolve(self, _next, root, info, *args, **kwargs):
-        if info.path.prev is not None:  # not a root field
-            return _next(root, info, *args, **kwargs)
-        operation = info.operation.operation.value
-        return self._guarded(operation, _next, root, info, args, kwargs)
 
-    async def _guarded(self, operation: str, _next, root, info, args, kwargs):
+
+class RootGuard(FieldExtension):
+    """Authorisation, audit and the time limit of one root field (Query and Mutation).
+
+    A field extension on the root fields only: a schema-wide `resolve` hook would run for every
+    field of every result, which costs a call per field for nothing. Subscriptions are checked
+    in `AccessGuard.on_validate`, before their stream starts.
+    """
+
+    def resolve(self, next_: Any, source: Any, info: Info, **kwargs: Any) -> Any:
+        """Synchronous root fields (reads only): the role check, then the field."""
+        authorize(info.context, action_for(info.operation.operation.value, info.field_name), info.field_name)
+        return next_(source, info, **kwargs)
+
+    async def resolve_async(self, next_: Any, source: Any, info: Info, **kwargs: Any) -> Any:
         ctx, field = info.context, info.field_name
-        target = _target(kwargs)
+        operation = info.operation.operation.value
+        selected = info.selected_fields[0]
+        target = _target(selected.arguments if isinstance(selected, SelectedField) else {})
         try:
             authorize(ctx, action_for(operation, field), field)
         except ContextQLError as denied:
             await audit.record(ctx, f"{operation} {field}", target, denied)
             raise
-        if operation == "subscription":
-            return await _maybe_await(_next(root, info, *args, **kwargs))
         error: BaseException | None = None
         if operation == "mutation":
             audit.begin(ctx, f"{operation} {field}", target)
         try:
-            result = _next(root, info, *args, **kwargs)
-            if not inspect.isawaitable(result):
-                return result
-            if operation == "query" and self.timeout:
+            result = next_(source, info, **kwargs)
+            timeout = getattr(info.schema, "resolver_timeout", None)
+            if operation == "query" and timeout:
                 # Mutations are not cut short: a write may already be committing (the store's
                 # transaction timeout bounds them instead).
                 try:
-                    return await asyncio.wait_for(result, self.timeout)
+                    return await asyncio.wait_for(_maybe_await(result), timeout)
                 except TimeoutError:
                     raise ResolverTimeoutError(
-                        f"`{field}` took longer than {self.timeout:g} s: ask for less, or narrow the filter."
+                        f"`{field}` took longer than {timeout:g} s: ask for less, or narrow the filter."
                     ) from None
-            return await result
+            return await _maybe_await(result)
         except BaseException as exc:
             error = exc
             raise
         finally:
             if operation == "mutation":
                 await audit.finish(ctx, error)
+
+
+def guard_root_fields(*root_types: type) -> None:
+    """Give every field of these root types one `RootGuard` (idempotent)."""
+    for root in root_types:
+        for field in root.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+            if not any(isinstance(extension, RootGuard) for extension in field.extensions):
+                field.extensions.append(RootGuard())
 
 
 async def _maybe_await(value):

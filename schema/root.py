@@ -15,7 +15,7 @@ from graphql import GraphQLError
 
 from .access import AccessMutation, AccessQuery
 from .errors import ErrorCodes
-from .guard import AccessGuard
+from .guard import AccessGuard, guard_root_fields
 from .mutation import Mutation
 from .query import Query
 from .subscription import Subscription
@@ -23,6 +23,9 @@ from .types import Context, ContextVersion
 
 
 class ContextQLSchema(strawberry.Schema):
+    # Seconds a query's root field may run (read by schema/guard.RootGuard); None: no limit.
+    resolver_timeout: float | None = None
+
     def process_errors(self, errors, execution_context=None) -> None:
         """User errors are answers, not incidents: `ErrorCodes` logs only the unexpected ones."""
 
@@ -49,9 +52,12 @@ def build_schema(
         *QueryDepthLimiter(max_depth=max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
     ]
-    return ContextQLSchema(
-        query=merge_types("Query", (Query, AccessQuery)),
-        mutation=merge_types("Mutation", (Mutation, AccessMutation)),
+    query = merge_types("Query", (Query, AccessQuery))
+    mutation = merge_types("Mutation", (Mutation, AccessMutation))
+    guard_root_fields(query, mutation)
+    schema = ContextQLSchema(
+        query=query,
+        mutation=mutation,
         config=config,
         subscription=Subscription,
         types=[Context, ContextVersion],
@@ -63,7 +69,9 @@ def build_schema(
             lambda: ParsedOnce(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             # After validation: it sees the validation result (see AccessGuard.on_validate).
-            lambda: AccessGuard(timeout=resolver_timeout),
+            AccessGuard,
             *extensions,
         ],
     )
+    schema.resolver_timeout = resolver_timeout
+    return schema
