@@ -39,6 +39,9 @@ T = TypeVar("T")
 
 class GraphStore(KnowledgeGraphContract, abc.ABC):
     backend: str = "abstract"
+    # True when one process at a time opens the store (the embedded engine): then at start-up
+    # nobody else can hold a claim on an outbox task, and those of a dead process are released.
+    single_process: bool = False
 
     def __init__(self) -> None:
         self.queries = 0
@@ -364,6 +367,11 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
     @abc.abstractmethod
     async def retry_index_task(self, task: IndexTask, not_before: int, error: str) -> None:
         """Release a failed task until `not_before`, counting the attempt (no-op if re-enqueued)."""
+
+    async def release_index_claims(self) -> int:
+        """Make every claimed outbox task due again; returns how many. Only for a `single_process`
+        store at start-up (elsewhere a claim may belong to a live process, and expires instead)."""
+        return 0
 
     @abc.abstractmethod
     async def count_index_tasks(self, workspace: str | None = None) -> int:

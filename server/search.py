@@ -70,6 +70,10 @@ async def start_search(settings: Settings, store: GraphStore, events: EventBus |
     if not settings.search:
         return None
     index = await open_index(settings, required=False)
+    if store.single_process:
+        released = await store.release_index_claims()  # a killed process's claims, not 120 s later
+        if released:
+            logger.info("took over %d search-index task(s) claimed by a previous run", released)
     worker = IndexWorker(store, index, events=events)
     worker.start()
     return SearchRuntime(index, worker)

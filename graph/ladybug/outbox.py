@@ -100,3 +100,11 @@ async def count(engine: Engine, workspace: str | None) -> int:
         "MATCH (t:IndexTask) WHERE $ws = '' OR t.workspace = $ws RETURN count(t)", {"ws": workspace or ""}
     )
     return int(rows[0][0]) if rows else 0
+
+
+async def release_claims(engine: Engine) -> int:
+    """Every claimed task due again (at start-up, when no other process can hold a claim)."""
+    rows = await engine.write(lambda tx: tx.run(
+        "MATCH (t:IndexTask) WHERE t.claimed_until > 0 SET t.claimed_until = 0 RETURN count(t)"
+    ))
+    return int(rows[0][0]) if rows else 0

@@ -55,6 +55,7 @@ class LadybugFilterCompiler(CypherFilterCompiler):
 
 class LadybugStore(LadybugKnowledge, GraphStore):
     backend = "ladybug"
+    single_process = True
 
     def __init__(self, path: str, *, readers: int = 4, batch_size: int = 5_000) -> None:
         super().__init__()
@@ -308,6 +309,9 @@ class LadybugStore(LadybugKnowledge, GraphStore):
 
     async def retry_index_task(self, task: IndexTask, not_before: int, error: str) -> None:
         await outbox.retry(self._engine, task, not_before, error)
+
+    async def release_index_claims(self) -> int:
+        return await outbox.release_claims(self._engine)
 
     async def count_index_tasks(self, workspace: str | None = None) -> int:
         return await outbox.count(self._engine, workspace)

@@ -105,3 +105,17 @@ async def test_claim_is_scoped_to_the_workspace(store, workspace):
     other = workspace + "-other"
     await create_one(store, other, "/w")
     assert [t.workspace for t in await store.claim_index_tasks(now_us(), LEASE, 10, other)] == [other]
+
+
+async def test_a_single_process_store_takes_over_claims_at_start(store, workspace):
+    """After a kill -9, the embedded store's next process releases the dead one's claims at once;
+    a shared store (Neo4j) leaves them to expire, since another live process may hold them."""
+    await create_tree(store, workspace, ["/k"])
+    claimed = await store.claim_index_tasks(now_us(), LEASE, 10, workspace)
+    assert len(claimed) == 1
+    released = await store.release_index_claims()
+    again = await store.claim_index_tasks(now_us(), LEASE, 10, workspace)
+    if store.single_process:
+        assert released >= 1 and [t.context_id for t in again] == [claimed[0].context_id]
+    else:
+        assert released == 0 and again == []
