@@ -1,4 +1,6 @@
-"""One write transaction, as narrow operations a backend executes; the rules are in `graph/tree.py`.
+"""One write transaction, as narrow operations a backend executes; the rules are in `graph/tree.py`
+(contexts, versions, types), `graph/knowledge/rules.py` (tools, executions, relationships) and
+`graph/access_rules.py` (API keys).
 
 A write is `await store.write(work)`: the backend opens ONE transaction, runs `work(tx)` (an
 async function of the rules, which reads and writes through the `WriteTx` below) and commits

@@ -1,4 +1,5 @@
-"""`WriteTx` on LadybugDB: the statements of one write transaction (rules in `graph/tree.py`).
+"""`WriteTx` on LadybugDB: the statements of one write transaction (rules in `graph/tree.py`,
+`graph/knowledge/rules.py`, `graph/access_rules.py`).
 
 LadybugDB admits one writer, so the transaction is already serialised against every other
 write: `lock_tree` and `lock=True` cost nothing. Writes are deferred to the next read or the

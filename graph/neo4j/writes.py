@@ -1,4 +1,5 @@
-"""`WriteTx` on Neo4j: the statements of one write transaction (rules in `graph/tree.py`).
+"""`WriteTx` on Neo4j: the statements of one write transaction (rules in `graph/tree.py`,
+`graph/knowledge/rules.py`, `graph/access_rules.py`).
 
 Reads run at once. Writes are collected as `CALL () { ... }` parts, each with parameters of
 its own, and sent as ONE composed statement before the next read or the commit, so a write
@@ -8,7 +9,8 @@ lineage, audit entry).
 Locks: `lock_tree` write-locks the workspace's `TreeLock` node (unique per workspace,
 migration 0008), ordering every tree-shape change of a workspace; `heads(..., lock=True)`
 write-locks the contexts themselves (`SET n._lock = true REMOVE n._lock`, the pattern of the
-Neo4j manual, "Concurrent data access"), so what it returns is read under the lock.
+Neo4j manual, "Concurrent data access"), so what it returns is read under the lock; `tools` and
+`api_keys` lock the same way.
 """
 
 from __future__ import annotations
