@@ -24,14 +24,17 @@ import abc
 from collections.abc import Sequence
 from typing import TypeVar
 
-from . import tree
+from . import access_rules, tree
 from .access import ApiKeyRecord, AuditRecord
 from .filters import Filter, Order
 from .knowledge.contract import KnowledgeGraphContract
 from .outbox import IndexTask
 from .records import ContextRecord, ContextTypeRecord, Page, TreePlan, TreeRead, VersionRecord
 from .errors import NotFoundError
-from .knowledge.records import Derivation
+from .knowledge import rules
+from .knowledge.records import (
+    Derivation, ExecutionRecord, NodeRef, RelationshipRecord, ToolRecord, ToolVersionRecord,
+)
 from .writes import WriteEffects, WriteTx, Work
 
 T = TypeVar("T")
@@ -251,6 +254,56 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
         (compare-and-set: `ConflictError` when stale, `NotFoundError` when it does not exist)."""
         await self.write(lambda tx: tree.put_type(tx, record, expected_version, effects))
 
+    # -- knowledge graph: writes (rules in graph/knowledge/rules.py) -----------
+
+    async def add_tool_version(
+        self, tool: ToolRecord, version: ToolVersionRecord, effects: WriteEffects | None = None
+    ) -> ToolRecord:
+        """Publish a new version; creates the tool (from `tool`) on its first version.
+
+        `ConflictError` (details: `name`, `version`) when that version exists. The tool's `latest`
+        becomes the version with the greatest `sort_key`; `updated_at` becomes
+        `version.created_at`. Returns the tool as stored afterwards.
+        """
+        return await self.write(lambda tx: rules.add_tool_version(tx, tool, version, effects))
+
+    async def update_tool(
+        self, workspace: str, name: str, *, at: int, retired: bool | None = None,
+        permissions: dict[str, list[str]] | None = None, effects: WriteEffects | None = None,
+    ) -> ToolRecord:
+        """Set what is given (None keeps it); `NotFoundError` (details: `name`) for an unknown tool."""
+        return await self.write(lambda tx: rules.update_tool(tx, workspace, name, at, retired, permissions, effects))
+
+    async def set_tool_deprecated(
+        self, workspace: str, name: str, version: str, deprecated: bool, effects: WriteEffects | None = None
+    ) -> ToolVersionRecord:
+        """Flag (or unflag) one version as deprecated; `NotFoundError` (details: `name`, and
+        `version` when only the version is missing) if it does not exist."""
+        return await self.write(lambda tx: rules.set_tool_deprecated(tx, workspace, name, version, deprecated, effects))
+
+    async def create_execution(self, record: ExecutionRecord, effects: WriteEffects | None = None) -> None:
+        """Record a run (normally `running`); `ConflictError` (details: `ids`) if the id exists."""
+        await self.write(lambda tx: rules.create_execution(tx, record, effects))
+
+    async def finish_execution(self, record: ExecutionRecord, effects: WriteEffects | None = None) -> None:
+        """Store the outcome (status, output, error, finish time, duration, output context);
+        `NotFoundError` (details: `ids`) if the execution does not exist."""
+        await self.write(lambda tx: rules.finish_execution(tx, record, effects))
+
+    async def relate(
+        self, record: RelationshipRecord, effects: WriteEffects | None = None
+    ) -> tuple[RelationshipRecord, bool]:
+        """Add an edge unless (source, target, type) exists; returns the stored edge and
+        whether it was created. `NotFoundError` (details: `ref`) when the source context, a
+        target context or a target tool does not exist; a target agent is created on use."""
+        return await self.write(lambda tx: rules.relate(tx, record, effects))
+
+    async def unrelate(
+        self, workspace: str, source: NodeRef, target: NodeRef, type: str, effects: WriteEffects | None = None
+    ) -> int:
+        """Remove the edge; returns how many were removed (0 or 1)."""
+        return await self.write(lambda tx: rules.unrelate(tx, workspace, source, target, type, effects))
+
     # -- bulk -----------------------------------------------------------------
 
     async def record_derivation(self, derivation: Derivation) -> None:
@@ -306,9 +359,9 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
     # API keys are looked up by id before any workspace is known (authentication), so
     # `get_api_key` is the one read not scoped to a workspace; it returns hashes, never secrets.
 
-    @abc.abstractmethod
-    async def create_api_key(self, record: ApiKeyRecord) -> None:
-        """Store a new key; `ConflictError` if its id is taken."""
+    async def create_api_key(self, record: ApiKeyRecord, effects: WriteEffects | None = None) -> None:
+        """Store a new key; `ConflictError` (details: `id`) if its id is taken."""
+        await self.write(lambda tx: access_rules.create_api_key(tx, record, effects))
 
     @abc.abstractmethod
     async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
@@ -318,21 +371,27 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
     async def list_api_keys(self, workspace: str) -> list[ApiKeyRecord]:
         """Keys managed in `workspace` (revoked and expired included), oldest first (then id)."""
 
-    @abc.abstractmethod
-    async def revoke_api_key(self, workspace: str, key_id: str, at: int) -> ApiKeyRecord:
+    async def revoke_api_key(
+        self, workspace: str, key_id: str, at: int, effects: WriteEffects | None = None
+    ) -> ApiKeyRecord:
         """Mark a key revoked at `at` (a revoked key keeps its first `revoked_at`); returns it.
 
-        `NotFoundError` if no key `key_id` is managed in `workspace`.
+        `NotFoundError` (details: `id`) if no key `key_id` is managed in `workspace`.
         """
+        return await self.write(lambda tx: access_rules.revoke_api_key(tx, workspace, key_id, at, effects))
 
-    @abc.abstractmethod
-    async def rotate_api_key(self, workspace: str, key_id: str, old_expires_at: int, new: ApiKeyRecord) -> ApiKeyRecord:
+    async def rotate_api_key(
+        self, workspace: str, key_id: str, old_expires_at: int, new: ApiKeyRecord, effects: WriteEffects | None = None
+    ) -> ApiKeyRecord:
         """Atomically store `new` and let the old key expire at `old_expires_at` (or earlier, if it
         already expired sooner), recording `replaced_by`; returns the old key as updated.
 
-        `NotFoundError` unless `key_id` is managed in `workspace` and active at `new.created_at`;
-        `ConflictError` if `new.id` is taken.
+        `NotFoundError` (details: `id`) unless `key_id` is managed in `workspace` and active at
+        `new.created_at`; `ConflictError` (details: `id`) if `new.id` is taken.
         """
+        return await self.write(
+            lambda tx: access_rules.rotate_api_key(tx, workspace, key_id, old_expires_at, new, effects)
+        )
 
     @abc.abstractmethod
     async def append_audit(self, records: Sequence[AuditRecord]) -> None:

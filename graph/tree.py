@@ -167,7 +167,7 @@ async def insert(
         if dup_types:
             raise ConflictError(f"Context type {', '.join(sorted(dup_types))} already exists.", names=sorted(dup_types))
 
-    await _check_effects(tx, workspace, effects)
+    await check_effects(tx, workspace, effects)
     if written:
         await tx.insert_contexts(written)
     if versions:
@@ -176,7 +176,7 @@ async def insert(
         await tx.insert_types(types)
     if written:
         await tx.enqueue_index(workspace, [(rec.id, 1) for rec in written])
-    await _apply_effects(tx, workspace, {rec.id: rec for rec in written}, effects)
+    await apply_effects(tx, workspace, {rec.id: rec for rec in written}, effects)
     return written
 
 
@@ -198,16 +198,16 @@ async def revise(
     if head is None:
         raise NotFoundError(f"No context {context_id or path} in workspace {workspace!r}.")
     revision = change(head)
-    await _check_effects(tx, workspace, effects)
+    await check_effects(tx, workspace, effects)
     if revision is None:
-        await _apply_effects(tx, workspace, {head.id: head}, effects)
+        await apply_effects(tx, workspace, {head.id: head}, effects)
         return head, None
     record, version = revision
     _check_revision(head, record, version)
     await tx.set_state(record)
     await tx.insert_versions([version])
     await tx.enqueue_index(workspace, [(record.id, version.number)])
-    await _apply_effects(tx, workspace, {record.id: record}, effects)
+    await apply_effects(tx, workspace, {record.id: record}, effects)
     return record, version
 
 
@@ -246,11 +246,11 @@ async def move(
     record, version = change(head)
     record = record.replace(path=new_path, parent_id=parent.id if parent else None)
     _check_revision(head, record, version)
-    await _check_effects(tx, workspace, effects)
+    await check_effects(tx, workspace, effects)
     await tx.move(workspace, record, record.parent_id, moves)
     await tx.insert_versions([version])
     await tx.enqueue_index(workspace, [(m.id, version.number if m.id == head.id else NO_HISTORY) for m in moves])
-    await _apply_effects(tx, workspace, {record.id: record}, effects)
+    await apply_effects(tx, workspace, {record.id: record}, effects)
     return Moved(record, len(moves))
 
 
@@ -272,7 +272,7 @@ async def delete(
     doomed = [(head.id, head.path), *below]
     await tx.delete(workspace, doomed)
     await tx.enqueue_index(workspace, [(cid, NO_HISTORY) for cid, _ in doomed])
-    await _apply_effects(tx, workspace, {}, effects)
+    await apply_effects(tx, workspace, {}, effects)
     return head, len(doomed)
 
 
@@ -285,7 +285,7 @@ async def put_type(
         if stored is not None:
             raise ConflictError(f"Context type {record.name} already exists.", names=[record.name])
         await tx.insert_types([record])
-        await _apply_effects(tx, record.workspace, {}, effects)
+        await apply_effects(tx, record.workspace, {}, effects)
         return
     if stored is None:
         raise NotFoundError(f"Context type {record.name} does not exist.", names=[record.name])
@@ -295,7 +295,7 @@ async def put_type(
             names=[record.name], currentVersion=stored, expectedVersion=expected_version,
         )
     await tx.replace_type(record)
-    await _apply_effects(tx, record.workspace, {}, effects)
+    await apply_effects(tx, record.workspace, {}, effects)
 
 
 async def delete_type(tx: WriteTx, workspace: str, name: str, force: bool, effects: WriteEffects | None = None) -> int:
@@ -309,7 +309,7 @@ async def delete_type(tx: WriteTx, workspace: str, name: str, force: bool, effec
             "(they keep their data, unchecked).", names=[name], contexts=users,
         )
     await tx.delete_type(workspace, name)
-    await _apply_effects(tx, workspace, {}, effects)
+    await apply_effects(tx, workspace, {}, effects)
     return users
 
 
@@ -324,7 +324,7 @@ async def purge_workspace(tx: WriteTx, workspace: str, effects: WriteEffects | N
     counts = await tx.purge_workspace(workspace)
     removed = {name: counts.get(name, 0) for name in PURGED}
     await tx.enqueue_index(workspace, [(cid, NO_HISTORY) for cid in ids])
-    await _apply_effects(tx, workspace, {}, effects)
+    await apply_effects(tx, workspace, {}, effects)
     return removed
 
 
@@ -336,13 +336,13 @@ def _check_revision(head: ContextRecord, record: ContextRecord, version: Version
         raise ValueError(f"version {version.number} does not follow {head.version}")
 
 
-async def _check_effects(tx: WriteTx, workspace: str, effects: WriteEffects | None) -> None:
+async def check_effects(tx: WriteTx, workspace: str, effects: WriteEffects | None) -> None:
     if (effects is not None and effects.execution_id is not None
             and not await tx.execution_exists(workspace, effects.execution_id)):
         raise NotFoundError(f"Execution {effects.execution_id} does not exist.", ids=[effects.execution_id])
 
 
-async def _apply_effects(
+async def apply_effects(
     tx: WriteTx, workspace: str, written: dict[str, ContextRecord], effects: WriteEffects | None
 ) -> None:
     if effects is None:

@@ -1,4 +1,6 @@
-"""One write transaction, as narrow operations a backend executes; the rules are in `graph/tree.py`.
+"""One write transaction, as narrow operations a backend executes; the rules are in `graph/tree.py`
+(contexts, versions, types), `graph/knowledge/rules.py` (tools, executions, relationships) and
+`graph/access_rules.py` (API keys).
 
 A write is `await store.write(work)`: the backend opens ONE transaction, runs `work(tx)` (an
 async function of the rules, which reads and writes through the `WriteTx` below) and commits
@@ -20,8 +22,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from .access import AuditRecord
-from .knowledge.records import Derivation, SourceRef
+from .access import ApiKeyRecord, AuditRecord
+from .knowledge.records import (
+    Derivation, ExecutionRecord, NodeRef, RelationshipRecord, SourceRef, ToolRecord, ToolVersionRecord,
+)
 from .records import ContextRecord, ContextTypeRecord, VersionRecord
 
 T = TypeVar("T")
@@ -103,6 +107,31 @@ class WriteTx(abc.ABC):
     async def execution_exists(self, workspace: str, execution_id: str) -> bool:
         """Whether a tool execution of `workspace` has this id."""
 
+    # -- reads of the knowledge graph and access areas (rules in graph/knowledge/rules.py and
+    #    graph/access_rules.py) ----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def tools(self, workspace: str, names: Sequence[str], *, lock: bool = False) -> dict[str, ToolRecord]:
+        """Tools by name (absent when missing); with `lock`, write-locked first."""
+
+    @abc.abstractmethod
+    async def tool_versions(self, workspace: str, name: str, versions: Sequence[str]) -> dict[str, ToolVersionRecord]:
+        """Versions of a tool by version string (absent when missing)."""
+
+    @abc.abstractmethod
+    async def taken_execution_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` name an execution of ANY workspace (ids are unique store-wide)."""
+
+    @abc.abstractmethod
+    async def relationship(
+        self, workspace: str, source_id: str, target: NodeRef, type: str
+    ) -> RelationshipRecord | None:
+        """The edge (source context, target, type), if it exists."""
+
+    @abc.abstractmethod
+    async def api_keys(self, ids: Sequence[str], *, lock: bool = False) -> dict[str, ApiKeyRecord]:
+        """API keys by id, whatever their workspace (absent when missing); with `lock`, write-locked first."""
+
     # -- writes (may be buffered until the next read or the commit) --------------------------
 
     @abc.abstractmethod
@@ -153,3 +182,47 @@ class WriteTx(abc.ABC):
     @abc.abstractmethod
     async def record_derivation(self, derivation: Derivation) -> None:
         """Lineage edges of one version (sources and execution checked to exist by the caller)."""
+
+    @abc.abstractmethod
+    async def insert_tool(self, tool: ToolRecord, latest_key: str) -> None:
+        """A new tool; `latest_key` is the sort key of its `latest` version."""
+
+    @abc.abstractmethod
+    async def replace_tool(self, tool: ToolRecord, latest_key: str | None = None) -> None:
+        """Overwrite a tool's latest, retirement, permissions and `updated_at` (and `latest_key` when given)."""
+
+    @abc.abstractmethod
+    async def insert_tool_version(self, version: ToolVersionRecord) -> None:
+        """A new version of a tool that exists (or is inserted earlier in this transaction)."""
+
+    @abc.abstractmethod
+    async def set_tool_deprecated(self, workspace: str, name: str, version: str, deprecated: bool) -> None:
+        ...
+
+    @abc.abstractmethod
+    async def insert_execution(self, record: ExecutionRecord) -> None:
+        ...
+
+    @abc.abstractmethod
+    async def finish_execution(self, record: ExecutionRecord) -> None:
+        """Store an execution's outcome: status, output, error, finish time, duration, output context."""
+
+    @abc.abstractmethod
+    async def ensure_agent(self, workspace: str, agent_id: str, at: int) -> None:
+        """The agent node of a principal id, created at `at` unless it exists."""
+
+    @abc.abstractmethod
+    async def insert_relationship(self, record: RelationshipRecord) -> None:
+        """A new edge between nodes that exist (or are created earlier in this transaction)."""
+
+    @abc.abstractmethod
+    async def delete_relationship(self, workspace: str, source_id: str, target: NodeRef, type: str) -> None:
+        ...
+
+    @abc.abstractmethod
+    async def insert_api_key(self, record: ApiKeyRecord) -> None:
+        ...
+
+    @abc.abstractmethod
+    async def replace_api_key(self, record: ApiKeyRecord) -> None:
+        """Overwrite a key's `expires_at`, `revoked_at` and `replaced_by` (the rest never changes)."""

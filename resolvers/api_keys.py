@@ -17,6 +17,7 @@ from typing import NamedTuple
 from graph.access import ApiKeyRecord
 from graph.errors import BadUserInputError, NotFoundError
 
+from . import audit
 from .clock import now_us
 from .authorization import ROLES, authorize
 from .principal import Principal
@@ -91,7 +92,8 @@ async def create(
     authorize(ctx, "manage_keys", "API keys")
     chosen = _checked(ctx, name, kind, roles, workspaces)
     issued = _issue(ctx, name, kind, sorted(set(roles)), chosen, expires_at)
-    await ctx.store.create_api_key(issued.record)
+    await ctx.store.create_api_key(issued.record, audit.effects(ctx))
+    audit.committed(ctx)
     return issued
 
 
@@ -102,7 +104,9 @@ async def list_all(ctx: RequestContext) -> list[ApiKeyRecord]:
 
 async def revoke(ctx: RequestContext, key_id: str) -> ApiKeyRecord:
     authorize(ctx, "manage_keys", "API keys")
-    return await ctx.store.revoke_api_key(ctx.workspace, key_id, now_us())
+    revoked = await ctx.store.revoke_api_key(ctx.workspace, key_id, now_us(), audit.effects(ctx))
+    audit.committed(ctx)
+    return revoked
 
 
 async def rotate(ctx: RequestContext, key_id: str, overlap_seconds: int) -> tuple[IssuedKey, ApiKeyRecord]:
@@ -113,6 +117,8 @@ async def rotate(ctx: RequestContext, key_id: str, overlap_seconds: int) -> tupl
         raise NotFoundError(f"No API key {key_id!r} in workspace {ctx.workspace!r}.", id=key_id)
     issued = _issue(ctx, old.name, old.kind, old.roles, old.workspaces, old.expires_at)
     updated = await ctx.store.rotate_api_key(
-        ctx.workspace, key_id, issued.record.created_at + max(0, overlap_seconds) * 1_000_000, issued.record
+        ctx.workspace, key_id, issued.record.created_at + max(0, overlap_seconds) * 1_000_000, issued.record,
+        audit.effects(ctx),
     )
+    audit.committed(ctx)
     return issued, updated

@@ -21,7 +21,7 @@ from graph.events import ChangeEvent, ExecutionDetail
 from graph.knowledge.records import ExecutionFilter, ExecutionRecord, ToolVersionRecord
 from graph.records import ContextRecord
 
-from . import builtin_tools, contexts as ops, paths, provenance, tool_http, tool_permissions, tools
+from . import audit, builtin_tools, contexts as ops, paths, provenance, tool_http, tool_permissions, tools
 from .builtin_tools import Outcome
 from .clock import now_us
 from .pagination import EXECUTIONS, Slice, cut, probe, window
@@ -92,7 +92,9 @@ async def execute(
             run, status=status, output=output, error=error, finished_at=now_us(),
             duration_ms=int((time.monotonic() - clock) * 1000), output_context_id=written.id if written else None,
         )
-        await ctx.store.finish_execution(done)
+        # The run's audit entry commits with its outcome (unless writing the output carried it).
+        await ctx.store.finish_execution(done, audit.effects(ctx))
+        audit.committed(ctx)
         await _publish(ctx, done, "finished")
         return done
 

@@ -10,7 +10,7 @@ from graph.knowledge.names import RELATIONSHIP_TYPE, RELATIONSHIP_TYPE_RULE
 from graph.knowledge.records import AGENT, CONTEXT, TOOL, GraphView, Neighbor, NodeRef, RelationshipRecord
 from graph.records import ContextRecord
 
-from . import builtin_tools, contexts as ops
+from . import audit, builtin_tools, contexts as ops
 from .clock import now_us
 from .request import RequestContext
 
@@ -60,7 +60,8 @@ async def relate(
     record = RelationshipRecord(
         ctx.workspace, NodeRef(CONTEXT, source.id), target, type, properties or {}, float(weight), now_us(), ctx.principal.id
     )
-    stored, created = await ctx.store.relate(record)
+    stored, created = await ctx.store.relate(record, audit.effects(ctx))
+    audit.committed(ctx)
     if created:
         await _publish(ctx, stored, "added")
     return stored, created
@@ -68,7 +69,8 @@ async def relate(
 
 async def unrelate(ctx: RequestContext, source: ContextRecord, target: NodeRef, type: str) -> bool:
     check_type(type)
-    removed = await ctx.store.unrelate(ctx.workspace, NodeRef(CONTEXT, source.id), target, type)
+    removed = await ctx.store.unrelate(ctx.workspace, NodeRef(CONTEXT, source.id), target, type, audit.effects(ctx))
+    audit.committed(ctx)
     if removed:
         record = RelationshipRecord(ctx.workspace, NodeRef(CONTEXT, source.id), target, type, {}, 0.0, now_us(), ctx.principal.id)
         await _publish(ctx, record, "removed")

@@ -8,7 +8,7 @@ from typing import Any
 from graph.errors import BadUserInputError, ConflictError, NotFoundError
 from graph.knowledge.records import ToolFilter, ToolRecord, ToolVersionRecord
 
-from . import builtin_tools, semver, tool_permissions
+from . import audit, builtin_tools, semver, tool_permissions
 from .clock import now_us
 from .pagination import TOOLS, Slice, cut, probe, window
 from .request import RequestContext
@@ -68,7 +68,9 @@ async def register(ctx: RequestContext, new: NewToolVersion) -> tuple[ToolRecord
         tags=normalize_tags(new.tags), deprecated=False, created_at=now, created_by=ctx.principal.id,
     )
     tool = ToolRecord(ctx.workspace, new.name, new.version, False, grants, now, now, ctx.principal.id)
-    return await ctx.store.add_tool_version(tool, version), version
+    stored = await ctx.store.add_tool_version(tool, version, audit.effects(ctx))
+    audit.committed(ctx)
+    return stored, version
 
 
 async def get(ctx: RequestContext, name: str, version: str | None = None) -> tuple[ToolRecord, ToolVersionRecord] | None:
@@ -129,14 +131,22 @@ async def _writable(ctx: RequestContext, name: str) -> ToolRecord:
 
 async def deprecate(ctx: RequestContext, name: str, version: str, deprecated: bool) -> tuple[ToolRecord, ToolVersionRecord]:
     tool = await _writable(ctx, name)
-    return tool, await ctx.store.set_tool_deprecated(ctx.workspace, name, version, deprecated)
+    flagged = await ctx.store.set_tool_deprecated(ctx.workspace, name, version, deprecated, audit.effects(ctx))
+    audit.committed(ctx)
+    return tool, flagged
 
 
 async def retire(ctx: RequestContext, name: str, retired: bool) -> ToolRecord:
     await _writable(ctx, name)
-    return await ctx.store.update_tool(ctx.workspace, name, at=now_us(), retired=retired)
+    updated = await ctx.store.update_tool(ctx.workspace, name, at=now_us(), retired=retired, effects=audit.effects(ctx))
+    audit.committed(ctx)
+    return updated
 
 
 async def set_permissions(ctx: RequestContext, name: str, grants: dict[str, list[str]]) -> ToolRecord:
     await _writable(ctx, name)
-    return await ctx.store.update_tool(ctx.workspace, name, at=now_us(), permissions=tool_permissions.check_grants(grants))
+    updated = await ctx.store.update_tool(
+        ctx.workspace, name, at=now_us(), permissions=tool_permissions.check_grants(grants), effects=audit.effects(ctx)
+    )
+    audit.committed(ctx)
+    return updated

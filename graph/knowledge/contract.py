@@ -1,7 +1,9 @@
 """Storage operations of tools, executions, relationships and provenance.
 
 Part of the `GraphStore` contract (`GraphStore` inherits this class), held to the same
-rules: every call is scoped to one workspace, every write is one atomic transaction.
+rules: every call is scoped to one workspace. These are the reads each backend implements; the
+writes (publish, retire, run, relate, ...) are `GraphStore` methods written once, as the rules
+of `graph/knowledge/rules.py` over `graph/writes.WriteTx`.
 
 Relationships are typed, directed edges from a context to a context, a tool (by name)
 or an agent (by principal id). An edge is identified by (source, target, type): relating
@@ -26,7 +28,6 @@ from .records import (
     GraphView,
     Lineage,
     Neighbor,
-    NodeRef,
     RelationshipRecord,
     ToolFilter,
     ToolRecord,
@@ -36,15 +37,6 @@ from .records import (
 
 class KnowledgeGraphContract(abc.ABC):
     # -- tools ------------------------------------------------------------------------
-
-    @abc.abstractmethod
-    async def add_tool_version(self, tool: ToolRecord, version: ToolVersionRecord) -> ToolRecord:
-        """Publish a new version; creates the tool (from `tool`) on its first version.
-
-        `ConflictError` when that version exists. The tool's `latest` becomes the version
-        with the greatest `sort_key`; `updated_at` becomes `version.created_at`. Returns
-        the tool as stored afterwards.
-        """
 
     @abc.abstractmethod
     async def get_tools(self, workspace: str, names: Sequence[str]) -> dict[str, ToolRecord]:
@@ -65,29 +57,7 @@ class KnowledgeGraphContract(abc.ABC):
     async def count_tools(self, workspace: str, where: ToolFilter) -> int:
         ...
 
-    @abc.abstractmethod
-    async def update_tool(
-        self, workspace: str, name: str, *, at: int, retired: bool | None = None,
-        permissions: dict[str, list[str]] | None = None,
-    ) -> ToolRecord:
-        """Set what is given (None keeps it); `NotFoundError` for an unknown tool."""
-
-    @abc.abstractmethod
-    async def set_tool_deprecated(
-        self, workspace: str, name: str, version: str, deprecated: bool
-    ) -> ToolVersionRecord:
-        """Flag (or unflag) one version as deprecated; `NotFoundError` if it does not exist."""
-
     # -- executions ---------------------------------------------------------------------
-
-    @abc.abstractmethod
-    async def create_execution(self, record: ExecutionRecord) -> None:
-        """Record a run (normally `running`); `ConflictError` if the id exists."""
-
-    @abc.abstractmethod
-    async def finish_execution(self, record: ExecutionRecord) -> None:
-        """Store the outcome (status, output, error, finish time, duration, output context);
-        `NotFoundError` if the execution does not exist."""
 
     @abc.abstractmethod
     async def get_executions(self, workspace: str, ids: Sequence[str]) -> dict[str, ExecutionRecord]:
@@ -102,16 +72,6 @@ class KnowledgeGraphContract(abc.ABC):
         ...
 
     # -- relationships and traversal ----------------------------------------------------------
-
-    @abc.abstractmethod
-    async def relate(self, record: RelationshipRecord) -> tuple[RelationshipRecord, bool]:
-        """Add an edge unless (source, target, type) exists; returns the stored edge and
-        whether it was created. `NotFoundError` (details: `ref`) when the source context, a
-        target context or a target tool does not exist; a target agent is created on use."""
-
-    @abc.abstractmethod
-    async def unrelate(self, workspace: str, source: NodeRef, target: NodeRef, type: str) -> int:
-        """Remove the edge; returns how many were removed (0 or 1)."""
 
     @abc.abstractmethod
     async def relationships(

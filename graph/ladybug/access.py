@@ -1,7 +1,8 @@
 """API keys and audit log on LadybugDB (tables `ApiKey`, `AuditEntry`, migrations/ladybug/0007_access.cypher).
 
-Both tables are keyed by id (the engine's only index). Listing a workspace's audit
-entries scans the table: an admin query, not a hot path.
+Both tables are keyed by id (the engine's only index). Listing a workspace's audit entries
+scans the table: an admin query, not a hot path. Key writes are the rules of
+graph/access_rules.py over graph/ladybug/writes.py.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from ..access import ApiKeyRecord, AuditRecord
 from .. import keyset
 from ..cypher_filters import limit_clause, order_clause, page_limit, seek_clause
-from ..errors import ConflictError, NotFoundError
+from ..errors import ConflictError
 from ..records import Page
 from .engine import Engine, Tx
 
@@ -46,23 +47,6 @@ def _audit(row: list) -> AuditRecord:
     return AuditRecord(**dict(zip(AUDIT_FIELDS, row)))
 
 
-def _create_key(tx: Tx, record: ApiKeyRecord) -> None:
-    if tx.run("MATCH (k:ApiKey {id: $id}) RETURN k.id", {"id": record.id}):
-        raise ConflictError(f"API key {record.id} already exists.", id=record.id)
-    tx.run(Q_CREATE_KEY, _key_params(record))
-
-
-def _managed(tx: Tx, workspace: str, key_id: str) -> ApiKeyRecord:
-    rows = tx.run(Q_GET_KEY, {"id": key_id})
-    if not rows or rows[0][1] != workspace:
-        raise NotFoundError(f"No API key {key_id!r} in workspace {workspace!r}.", id=key_id)
-    return _key(rows[0])
-
-
-async def create_key(engine: Engine, record: ApiKeyRecord) -> None:
-    await engine.write(lambda tx: _create_key(tx, record))
-
-
 async def get_key(engine: Engine, key_id: str) -> ApiKeyRecord | None:
     rows = await engine.read(Q_GET_KEY, {"id": key_id})
     return _key(rows[0]) if rows else None
@@ -73,31 +57,6 @@ async def list_keys(engine: Engine, workspace: str) -> list[ApiKeyRecord]:
         f"MATCH (k:ApiKey) WHERE k.workspace = $ws RETURN {K_COLS} ORDER BY k.created_at, k.id", {"ws": workspace}
     )
     return [_key(row) for row in rows]
-
-
-async def revoke_key(engine: Engine, workspace: str, key_id: str, at: int) -> ApiKeyRecord:
-    def work(tx: Tx) -> ApiKeyRecord:
-        key = _managed(tx, workspace, key_id)
-        if key.revoked_at:
-            return key
-        tx.run("MATCH (k:ApiKey {id: $id}) SET k.revoked_at = $at", {"id": key_id, "at": int(at)})
-        return _key(tx.run(Q_GET_KEY, {"id": key_id})[0])
-
-    return await engine.write(work)
-
-
-async def rotate_key(engine: Engine, workspace: str, key_id: str, old_expires_at: int, new: ApiKeyRecord) -> ApiKeyRecord:
-    def work(tx: Tx) -> ApiKeyRecord:
-        key = _managed(tx, workspace, key_id)
-        if not key.active_at(new.created_at):
-            raise NotFoundError(f"API key {key_id!r} is revoked or expired: create a new one instead.", id=key_id)
-        _create_key(tx, new)
-        expires = old_expires_at if key.expires_at == 0 else min(key.expires_at, old_expires_at)
-        tx.run("MATCH (k:ApiKey {id: $id}) SET k.expires_at = $exp, k.replaced_by = $by",
-               {"id": key_id, "exp": int(expires), "by": new.id})
-        return _key(tx.run(Q_GET_KEY, {"id": key_id})[0])
-
-    return await engine.write(work)
 
 
 async def append_audit(engine: Engine, records: Sequence[AuditRecord]) -> None:

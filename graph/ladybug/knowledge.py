@@ -1,7 +1,7 @@
 """Tools, executions, relationships and provenance on LadybugDB (DDL: migrations/ladybug/0003).
 
-A mixin of `LadybugStore`: writes run on the writer thread in one transaction (`Engine.write`),
-reads on the reader pool. Relationships use ONE rel table with a FROM/TO pair per target kind
+A mixin of `LadybugStore` for the reads (on the reader pool); the writes are the rules of
+`graph/knowledge/rules.py` over `graph/ladybug/writes.py`. Relationships use ONE rel table with a FROM/TO pair per target kind
 (Context->Context, Context->Tool, Context->Agent), so a traversal is a single recursive pattern;
 `SHORTEST` gives breadth-first distances (neighbors) and shortest paths. Labels and key
 properties in statements come from fixed maps, never from user input.
@@ -14,7 +14,6 @@ from typing import Any
 
 from .. import keyset
 from ..cypher_filters import limit_clause, order_clause, page_limit, seek_clause
-from ..errors import ConflictError, NotFoundError
 from ..knowledge import codec
 from ..knowledge.clauses import execution_where, tool_where
 from ..knowledge.records import (
@@ -34,7 +33,7 @@ from ..knowledge.records import (
     ToolVersionRecord,
 )
 from ..records import Page
-from .engine import Engine, Tx
+from .engine import Engine
 
 T_COLS = ", ".join(f"t.{f}" for f in codec.TOOL_FIELDS)
 V_COLS = ", ".join(f"v.{f}" for f in codec.VERSION_FIELDS)
@@ -79,37 +78,6 @@ class LadybugKnowledge:
 
     # -- tools ------------------------------------------------------------------------
 
-    async def add_tool_version(self, tool: ToolRecord, version: ToolVersionRecord) -> ToolRecord:
-        tprops, vprops = codec.tool_props(tool), codec.version_props(version)
-
-        def work(tx: Tx) -> ToolRecord:
-            if tx.run("MATCH (v:ToolVersion {key: $key}) RETURN v.key", {"key": vprops["key"]}):
-                raise ConflictError(
-                    f"Version {version.version} of tool {version.name} is already published; versions are "
-                    "immutable: publish a new version.", name=version.name, version=version.version,
-                )
-            found = tx.run("MATCH (t:Tool {key: $key}) RETURN t.latest_key", {"key": tprops["key"]})
-            if not found:
-                tx.run(
-                    f"CREATE (t:Tool {{{_set('t', [*tprops, 'latest_key'])}}})",
-                    {**tprops, "latest": version.version, "latest_key": version.sort_key},
-                )
-            elif version.sort_key > found[0][0]:
-                tx.run(
-                    "MATCH (t:Tool {key: $key}) SET t.latest = $latest, t.latest_key = $lk, t.updated_at = $at",
-                    {"key": tprops["key"], "latest": version.version, "lk": version.sort_key, "at": version.created_at},
-                )
-            else:
-                tx.run("MATCH (t:Tool {key: $key}) SET t.updated_at = $at", {"key": tprops["key"], "at": version.created_at})
-            tx.run(f"CREATE (v:ToolVersion {{{_set('v', vprops)}}})", vprops)
-            tx.run(
-                "MATCH (t:Tool {key: $t}) WITH t MATCH (v:ToolVersion {key: $v}) CREATE (t)-[:HAS_TOOL_VERSION]->(v)",
-                {"t": tprops["key"], "v": vprops["key"]},
-            )
-            return _tool(tx.run(f"MATCH (t:Tool {{key: $key}}) RETURN {T_COLS}", {"key": tprops["key"]})[0])
-
-        return await self._engine.write(work)
-
     async def get_tools(self, workspace: str, names: Sequence[str]) -> dict[str, ToolRecord]:
         keys = [codec.key(workspace, n) for n in dict.fromkeys(names)]
         if not keys:
@@ -145,63 +113,7 @@ class LadybugKnowledge:
         )
         return int(rows[0][0]) if rows else 0
 
-    async def update_tool(
-        self, workspace: str, name: str, *, at: int, retired: bool | None = None,
-        permissions: dict[str, list[str]] | None = None,
-    ) -> ToolRecord:
-        key = codec.key(workspace, name)
-
-        def work(tx: Tx) -> ToolRecord:
-            if not tx.run("MATCH (t:Tool {key: $key}) RETURN t.key", {"key": key}):
-                raise NotFoundError(f"No tool {name!r} in workspace {workspace!r}.", name=name)
-            if retired is not None:
-                tx.run("MATCH (t:Tool {key: $key}) SET t.retired = $v", {"key": key, "v": bool(retired)})
-            if permissions is not None:
-                tx.run("MATCH (t:Tool {key: $key}) SET t.permissions = $v", {"key": key, "v": codec.dump(permissions)})
-            tx.run("MATCH (t:Tool {key: $key}) SET t.updated_at = $at", {"key": key, "at": int(at)})
-            return _tool(tx.run(f"MATCH (t:Tool {{key: $key}}) RETURN {T_COLS}", {"key": key})[0])
-
-        return await self._engine.write(work)
-
-    async def set_tool_deprecated(self, workspace: str, name: str, version: str, deprecated: bool) -> ToolVersionRecord:
-        key = codec.key(workspace, name, version)
-
-        def work(tx: Tx) -> ToolVersionRecord:
-            rows = tx.run(
-                f"MATCH (v:ToolVersion {{key: $key}}) SET v.deprecated = $d RETURN {V_COLS}", {"key": key, "d": bool(deprecated)}
-            )
-            if not rows:
-                raise NotFoundError(f"Tool {name!r} has no version {version!r}.", name=name, version=version)
-            return _version(rows[0])
-
-        return await self._engine.write(work)
-
     # -- executions ---------------------------------------------------------------------
-
-    async def create_execution(self, record: ExecutionRecord) -> None:
-        props = codec.execution_props(record)
-
-        def work(tx: Tx) -> None:
-            if tx.run("MATCH (e:Execution {id: $id}) RETURN e.id", {"id": record.id}):
-                raise ConflictError(f"Execution {record.id} already exists.", id=record.id)
-            tx.run(f"CREATE (e:Execution {{{_set('e', props)}}})", props)
-
-        await self._engine.write(work)
-
-    async def finish_execution(self, record: ExecutionRecord) -> None:
-        props = codec.execution_props(record)
-        names = ("status", "output", "error", "finished_at", "duration_ms", "output_context_id")
-
-        def work(tx: Tx) -> None:
-            rows = tx.run(
-                "MATCH (e:Execution {id: $id}) WHERE e.workspace = $workspace SET "
-                + ", ".join(f"e.{n} = ${n}" for n in names) + " RETURN e.id",
-                {"id": record.id, "workspace": record.workspace, **{n: props[n] for n in names}},
-            )
-            if not rows:
-                raise NotFoundError(f"Execution {record.id} does not exist.", id=record.id)
-
-        await self._engine.write(work)
 
     async def get_executions(self, workspace: str, ids: Sequence[str]) -> dict[str, ExecutionRecord]:
         ids = list(dict.fromkeys(ids))
@@ -231,53 +143,6 @@ class LadybugKnowledge:
         return int(rows[0][0]) if rows else 0
 
     # -- relationships ------------------------------------------------------------------
-
-    async def relate(self, record: RelationshipRecord) -> tuple[RelationshipRecord, bool]:
-        ws, source, target = record.workspace, record.source, record.target
-        label, pk, value = _lookup(ws, target)
-        props = codec.edge_props(record)
-
-        def work(tx: Tx) -> tuple[RelationshipRecord, bool]:
-            if not tx.run("MATCH (c:Context {id: $id}) WHERE c.workspace = $ws RETURN c.id", {"id": source.id, "ws": ws}):
-                raise NotFoundError(f"No context {source.id} in workspace {ws!r}.", ref={"kind": CONTEXT, "id": source.id})
-            if target.kind == AGENT:
-                tx.run(
-                    "MERGE (a:Agent {key: $key}) ON CREATE SET a.id = $id, a.workspace = $ws, a.created_at = $at",
-                    {"key": value, "id": target.id, "ws": ws, "at": record.created_at},
-                )
-            elif not tx.run(
-                f"MATCH (n:{label} {{{pk}: $v}}) WHERE n.workspace = $ws RETURN n.id", {"v": value, "ws": ws}
-            ):
-                raise NotFoundError(
-                    f"No {target.kind} {target.id!r} in workspace {ws!r}.", ref={"kind": target.kind, "id": target.id}
-                )
-            match = f"MATCH (c:Context {{id: $sid}}) WITH c MATCH (n:{label} {{{pk}: $v}}) "
-            found = tx.run(
-                match + f"MATCH (c)-[r:RELATED]->(n) WHERE r.key = $key RETURN {R_COLS}",
-                {"sid": source.id, "v": value, "key": props["key"]},
-            )
-            if found:
-                return codec.edge_record(ws, source, target, dict(zip(codec.EDGE_FIELDS, found[0]))), False
-            tx.run(match + f"CREATE (c)-[r:RELATED {{{_set('r', props)}}}]->(n)", {"sid": source.id, "v": value, **props})
-            return record, True
-
-        return await self._engine.write(work)
-
-    async def unrelate(self, workspace: str, source: NodeRef, target: NodeRef, type: str) -> int:
-        label, pk, value = _lookup(workspace, target)
-        params = {"sid": source.id, "v": value, "key": codec.edge_key(target, type), "ws": workspace}
-        pattern = (
-            f"MATCH (c:Context {{id: $sid}})-[r:RELATED]->(n:{label} {{{pk}: $v}}) "
-            "WHERE c.workspace = $ws AND r.key = $key "
-        )
-
-        def work(tx: Tx) -> int:
-            count = int(tx.run(pattern + "RETURN count(r)", params)[0][0])
-            if count:
-                tx.run(pattern + "DELETE r", params)
-            return count
-
-        return await self._engine.write(work)
 
     async def relationships(
         self, workspace: str, context_id: str, type: str | None, direction: str, limit: int

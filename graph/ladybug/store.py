@@ -271,20 +271,11 @@ class LadybugStore(LadybugKnowledge, GraphStore):
 
     # -- access control (graph/ladybug/access.py) -----------------------------
 
-    async def create_api_key(self, record: ApiKeyRecord) -> None:
-        await access.create_key(self._engine, record)
-
     async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
         return await access.get_key(self._engine, key_id)
 
     async def list_api_keys(self, workspace: str) -> list[ApiKeyRecord]:
         return await access.list_keys(self._engine, workspace)
-
-    async def revoke_api_key(self, workspace: str, key_id: str, at: int) -> ApiKeyRecord:
-        return await access.revoke_key(self._engine, workspace, key_id, at)
-
-    async def rotate_api_key(self, workspace: str, key_id: str, old_expires_at: int, new: ApiKeyRecord) -> ApiKeyRecord:
-        return await access.rotate_key(self._engine, workspace, key_id, old_expires_at, new)
 
     async def append_audit(self, records: Sequence[AuditRecord]) -> None:
         await access.append_audit(self._engine, records)

@@ -1,4 +1,5 @@
-"""`WriteTx` on LadybugDB: the statements of one write transaction (rules in `graph/tree.py`).
+"""`WriteTx` on LadybugDB: the statements of one write transaction (rules in `graph/tree.py`,
+`graph/knowledge/rules.py`, `graph/access_rules.py`).
 
 LadybugDB admits one writer, so the transaction is already serialised against every other
 write: `lock_tree` and `lock=True` cost nothing. Writes are deferred to the next read or the
@@ -9,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..access import AuditRecord
-from ..knowledge.records import Derivation
+from ..access import ApiKeyRecord, AuditRecord
+from ..knowledge import codec
+from ..knowledge.records import (
+    CONTEXT, Derivation, ExecutionRecord, NodeRef, RelationshipRecord, ToolRecord, ToolVersionRecord,
+)
 from ..records import ContextRecord, ContextTypeRecord, VersionRecord
 from ..writes import Move, WriteTx
 from . import outbox
-from .access import AUDIT_FIELDS, Q_APPEND_AUDIT
+from .access import AUDIT_FIELDS, Q_APPEND_AUDIT, Q_CREATE_KEY, Q_GET_KEY, _key as _api_key, _key_params
 from .engine import MAX_TREE_DEPTH, AsyncTx, Tx, columns
+from .knowledge import R_COLS, T_COLS, V_COLS, _lookup, _set, _tool, _version
 from .rows import (
     C_COLS, CONTEXT_FIELDS, TYPE_FIELDS, VERSION_FIELDS,
     _context, _context_row, _key, _type_row, _version_row,
@@ -127,6 +132,26 @@ PURGE = (
     ("auditEntries", "MATCH (a:AuditEntry) WHERE a.workspace = $ws DELETE a RETURN count(a)"),
 )
 
+Q_TOOLS = f"UNWIND $keys AS k MATCH (t:Tool {{key: k}}) RETURN {T_COLS}"
+Q_TOOL_VERSIONS = f"UNWIND $keys AS k MATCH (v:ToolVersion {{key: k}}) RETURN {V_COLS}"
+Q_REPLACE_TOOL = (
+    "MATCH (t:Tool {key: $key}) SET t.latest = $latest, t.retired = $retired, t.permissions = $permissions, "
+    "t.updated_at = $updated_at"
+)
+Q_LINK_TOOL_VERSION = (
+    "MATCH (t:Tool {key: $t}) WITH t MATCH (v:ToolVersion {key: $v}) CREATE (t)-[:HAS_TOOL_VERSION]->(v)"
+)
+FINISHED = ("status", "output", "error", "finished_at", "duration_ms", "output_context_id")
+Q_FINISH_EXECUTION = "MATCH (e:Execution {id: $id}) SET " + ", ".join(f"e.{n} = ${n}" for n in FINISHED)
+Q_ENSURE_AGENT = "MERGE (a:Agent {key: $key}) ON CREATE SET a.id = $id, a.workspace = $ws, a.created_at = $at"
+
+
+def _edge_pattern(workspace: str, target: NodeRef) -> str:
+    """Matches (c)-[r]->(n) of one edge; parameters `sid`, `v` (the target's key) and `key`."""
+    label, pk, _ = _lookup(workspace, target)
+    return (f"MATCH (c:Context {{id: $sid}}) WITH c MATCH (n:{label} {{{pk}: $v}}) "
+            "MATCH (c)-[r:RELATED]->(n) WHERE r.key = $key ")
+
 
 class LadybugWriteTx(WriteTx):
     def __init__(self, tx: AsyncTx) -> None:
@@ -180,6 +205,40 @@ class LadybugWriteTx(WriteTx):
             "MATCH (e:Execution {id: $id}) WHERE e.workspace = $ws RETURN e.id", {"id": execution_id, "ws": workspace}
         ))
         return bool(rows)
+
+    async def tools(self, workspace: str, names: Sequence[str], *, lock: bool = False) -> dict[str, ToolRecord]:
+        keys = [codec.key(workspace, n) for n in dict.fromkeys(names)]
+        rows = await self._tx.call(lambda tx: tx.run(Q_TOOLS, {"keys": keys}))
+        return {rec.name: rec for rec in map(_tool, rows)}
+
+    async def tool_versions(self, workspace: str, name: str, versions: Sequence[str]) -> dict[str, ToolVersionRecord]:
+        keys = [codec.key(workspace, name, v) for v in dict.fromkeys(versions)]
+        rows = await self._tx.call(lambda tx: tx.run(Q_TOOL_VERSIONS, {"keys": keys}))
+        return {rec.version: rec for rec in map(_version, rows)}
+
+    async def taken_execution_ids(self, ids: Sequence[str]) -> set[str]:
+        rows = await self._tx.call(lambda tx: tx.run(
+            "UNWIND $ids AS i MATCH (e:Execution {id: i}) RETURN e.id", {"ids": list(ids)}
+        ))
+        return {row[0] for row in rows}
+
+    async def relationship(
+        self, workspace: str, source_id: str, target: NodeRef, type: str
+    ) -> RelationshipRecord | None:
+        _, _, value = _lookup(workspace, target)
+        params = {"sid": source_id, "v": value, "key": codec.edge_key(target, type), "ws": workspace}
+        rows = await self._tx.call(lambda tx: tx.run(
+            _edge_pattern(workspace, target) + f"AND c.workspace = $ws RETURN {R_COLS}", params
+        ))
+        if not rows:
+            return None
+        return codec.edge_record(workspace, NodeRef(CONTEXT, source_id), target, dict(zip(codec.EDGE_FIELDS, rows[0])))
+
+    async def api_keys(self, ids: Sequence[str], *, lock: bool = False) -> dict[str, ApiKeyRecord]:
+        def run(tx: Tx) -> list[list]:
+            return [row for key_id in dict.fromkeys(ids) for row in tx.run(Q_GET_KEY, {"id": key_id})]
+
+        return {rec.id: rec for rec in map(_api_key, await self._tx.call(run))}
 
     # -- writes (deferred) ---------------------------------------------------------------------
 
@@ -288,5 +347,68 @@ class LadybugWriteTx(WriteTx):
 
         self._tx.defer(run)
 
+    async def insert_tool(self, tool: ToolRecord, latest_key: str) -> None:
+        props = {**codec.tool_props(tool), "latest_key": latest_key}
+        self._tx.defer(lambda tx: tx.run(f"CREATE (t:Tool {{{_set('t', props)}}})", props))
 
+    async def replace_tool(self, tool: ToolRecord, latest_key: str | None = None) -> None:
+        props = codec.tool_props(tool)
+        params = {k: props[k] for k in ("key", "latest", "retired", "permissions", "updated_at")}
 
+        def run(tx: Tx) -> None:
+            tx.run(Q_REPLACE_TOOL, params)
+            if latest_key is not None:
+                tx.run("MATCH (t:Tool {key: $key}) SET t.latest_key = $lk", {"key": params["key"], "lk": latest_key})
+
+        self._tx.defer(run)
+
+    async def insert_tool_version(self, version: ToolVersionRecord) -> None:
+        props = codec.version_props(version)
+        link = {"t": codec.key(version.workspace, version.name), "v": props["key"]}
+
+        def run(tx: Tx) -> None:
+            tx.run(f"CREATE (v:ToolVersion {{{_set('v', props)}}})", props)
+            tx.run(Q_LINK_TOOL_VERSION, link)
+
+        self._tx.defer(run)
+
+    async def set_tool_deprecated(self, workspace: str, name: str, version: str, deprecated: bool) -> None:
+        params = {"key": codec.key(workspace, name, version), "d": bool(deprecated)}
+        self._tx.defer(lambda tx: tx.run("MATCH (v:ToolVersion {key: $key}) SET v.deprecated = $d", params))
+
+    async def insert_execution(self, record: ExecutionRecord) -> None:
+        props = codec.execution_props(record)
+        self._tx.defer(lambda tx: tx.run(f"CREATE (e:Execution {{{_set('e', props)}}})", props))
+
+    async def finish_execution(self, record: ExecutionRecord) -> None:
+        props = codec.execution_props(record)
+        params = {"id": record.id, **{n: props[n] for n in FINISHED}}
+        self._tx.defer(lambda tx: tx.run(Q_FINISH_EXECUTION, params))
+
+    async def ensure_agent(self, workspace: str, agent_id: str, at: int) -> None:
+        params = {"key": codec.key(workspace, agent_id), "id": agent_id, "ws": workspace, "at": int(at)}
+        self._tx.defer(lambda tx: tx.run(Q_ENSURE_AGENT, params))
+
+    async def insert_relationship(self, record: RelationshipRecord) -> None:
+        label, pk, value = _lookup(record.workspace, record.target)
+        props = codec.edge_props(record)
+        query = (f"MATCH (c:Context {{id: $sid}}) WITH c MATCH (n:{label} {{{pk}: $v}}) "
+                 f"CREATE (c)-[r:RELATED {{{_set('r', props)}}}]->(n)")
+        params = {"sid": record.source.id, "v": value, **props}
+        self._tx.defer(lambda tx: tx.run(query, params))
+
+    async def delete_relationship(self, workspace: str, source_id: str, target: NodeRef, type: str) -> None:
+        _, _, value = _lookup(workspace, target)
+        params = {"sid": source_id, "v": value, "key": codec.edge_key(target, type)}
+        query = _edge_pattern(workspace, target) + "DELETE r"
+        self._tx.defer(lambda tx: tx.run(query, params))
+
+    async def insert_api_key(self, record: ApiKeyRecord) -> None:
+        params = _key_params(record)
+        self._tx.defer(lambda tx: tx.run(Q_CREATE_KEY, params))
+
+    async def replace_api_key(self, record: ApiKeyRecord) -> None:
+        params = {"id": record.id, "exp": int(record.expires_at), "rev": int(record.revoked_at), "by": record.replaced_by}
+        self._tx.defer(lambda tx: tx.run(
+            "MATCH (k:ApiKey {id: $id}) SET k.expires_at = $exp, k.revoked_at = $rev, k.replaced_by = $by", params
+        ))

@@ -1,19 +1,18 @@
 """Tools, executions, relationships and provenance on Neo4j (constraints: migrations/neo4j/0003).
 
-A mixin of `Neo4jStore`: one Cypher statement per operation in a managed transaction, values
-only as parameters. Relationships are real `RELATED` relationships with the validated type as
+A mixin of `Neo4jStore` for the reads: one Cypher statement per operation, values only as
+parameters. The writes are the rules of `graph/knowledge/rules.py` over `graph/neo4j/writes.py`. Relationships are real `RELATED` relationships with the validated type as
 a property (so one index-free pattern serves every type); labels and key properties spliced
 into statements come from fixed maps. Traversals use the GQL `SHORTEST` path selector of Neo4j 5.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import keyset
 from ..cypher_filters import order_clause, page_limit, seek_clause
-from ..errors import ConflictError, NotFoundError
 from ..knowledge import codec
 from ..knowledge.clauses import execution_where, tool_where
 from ..knowledge.records import (
@@ -39,18 +38,6 @@ KINDS = {"Context": CONTEXT, "Tool": TOOL, "Agent": AGENT}
 TARGETS = {CONTEXT: ("Context", "id"), TOOL: ("Tool", "name"), AGENT: ("Agent", "id")}
 TYPE_OK = "($types IS NULL OR r.type IN $types)"
 
-ADD_TOOL_VERSION = """
-OPTIONAL MATCH (old:ToolVersion {workspace: $ws, name: $name, version: $version})
-WITH old WHERE old IS NULL
-MERGE (t:Tool {workspace: $ws, name: $name})
-ON CREATE SET t += $tool, t.latest = $version, t.latest_key = $sort_key
-ON MATCH SET t.latest = CASE WHEN $sort_key > t.latest_key THEN $version ELSE t.latest END,
-             t.latest_key = CASE WHEN $sort_key > t.latest_key THEN $sort_key ELSE t.latest_key END,
-             t.updated_at = $at
-CREATE (t)-[:HAS_TOOL_VERSION]->(v:ToolVersion)
-SET v = $props
-RETURN properties(t)
-"""
 GET_TOOLS = "UNWIND $names AS n MATCH (t:Tool {workspace: $ws, name: n}) RETURN properties(t)"
 GET_TOOL_VERSIONS = """
 MATCH (:Tool {workspace: $ws, name: $name})-[:HAS_TOOL_VERSION]->(v:ToolVersion)
@@ -61,24 +48,6 @@ MATCH (t:Tool)-[:HAS_TOOL_VERSION]->(v:ToolVersion) WHERE {where} AND {seek}
 RETURN properties(t), properties(v) ORDER BY """ + order_clause("t", keyset.TOOLS) + """ LIMIT $limit
 """
 COUNT_TOOLS = "MATCH (t:Tool)-[:HAS_TOOL_VERSION]->(v:ToolVersion) WHERE {where} RETURN count(t)"
-UPDATE_TOOL = """
-MATCH (t:Tool {workspace: $ws, name: $name})
-SET t.retired = coalesce($retired, t.retired), t.permissions = coalesce($permissions, t.permissions),
-    t.updated_at = $at
-RETURN properties(t)
-"""
-SET_DEPRECATED = """
-MATCH (v:ToolVersion {workspace: $ws, name: $name, version: $version})
-SET v.deprecated = $deprecated
-RETURN properties(v)
-"""
-CREATE_EXECUTION = "CREATE (e:Execution) SET e = $props"
-FINISH_EXECUTION = """
-MATCH (e:Execution {id: $id}) WHERE e.workspace = $ws
-SET e.status = $p.status, e.output = $p.output, e.error = $p.error, e.finished_at = $p.finished_at,
-    e.duration_ms = $p.duration_ms, e.output_context_id = $p.output_context_id
-RETURN e.id
-"""
 GET_EXECUTIONS = "UNWIND $ids AS i MATCH (e:Execution {id: i}) WHERE e.workspace = $ws RETURN properties(e)"
 FIND_EXECUTIONS = """
 MATCH (e:Execution) WHERE {where} AND {seek}
@@ -86,23 +55,6 @@ RETURN properties(e) ORDER BY """ + order_clause("e", keyset.EXECUTIONS) + """ L
 """
 COUNT_EXECUTIONS = "MATCH (e:Execution) WHERE {where} RETURN count(e)"
 
-# {target} finds (or, for an agent, creates) `n`; the edge is created only when both ends exist
-# and no edge with the same key does (the `uid` constraint is the backstop against a race).
-RELATE = """
-OPTIONAL MATCH (c:Context {workspace: $ws, id: $sid})
-{target}
-WITH c, n
-OPTIONAL MATCH (c)-[old:RELATED {key: $props.key}]->(n)
-FOREACH (_ IN CASE WHEN c IS NOT NULL AND n IS NOT NULL AND old IS NULL THEN [1] ELSE [] END |
-  CREATE (c)-[r:RELATED]->(n) SET r = $props)
-RETURN c IS NOT NULL, n IS NOT NULL, properties(old)
-"""
-UNRELATE = """
-OPTIONAL MATCH (c:Context {workspace: $ws, id: $sid})-[r:RELATED {key: $key}]->(n:{label} {workspace: $ws, {pk}: $tid})
-WITH collect(r) AS found
-FOREACH (x IN found | DELETE x)
-RETURN size(found)
-"""
 RELATIONSHIPS = """
 MATCH (c:Context {workspace: $ws, id: $id})-[r:RELATED]-(n)
 WHERE ($type IS NULL OR r.type = $type)
@@ -170,33 +122,12 @@ def _types(types: Sequence[str] | None) -> list[str] | None:
 
 
 class Neo4jKnowledge:
-    """Uses `_read` / `_write` of `Neo4jStore`."""
+    """Reads through `_read` of `Neo4jStore`; the writes are rules over `Neo4jWriteTx` (graph/knowledge/rules.py)."""
 
     if TYPE_CHECKING:  # provided by Neo4jStore, which mixes this class in
         async def _read(self, query: str, **params: Any) -> list[list[Any]]: ...
 
-        async def _write(self, query: str, *, check: Callable[[list[list[Any]]], Any] | None = None,
-                         conflict: Callable[[], ConflictError] | None = None, timeout: float | None = None,
-                         **params: Any) -> Any: ...
-
     # -- tools ------------------------------------------------------------------------
-
-    async def add_tool_version(self, tool: ToolRecord, version: ToolVersionRecord) -> ToolRecord:
-        taken = lambda: ConflictError(  # noqa: E731
-            f"Version {version.version} of tool {version.name} is already published; versions are immutable: "
-            "publish a new version.", name=version.name, version=version.version,
-        )
-
-        def check(rows: list[list[Any]]) -> ToolRecord:
-            if not rows:
-                raise taken()
-            return codec.tool_record(rows[0][0])
-
-        return await self._write(
-            ADD_TOOL_VERSION, check=check, conflict=taken, ws=version.workspace, name=version.name,
-            version=version.version, sort_key=version.sort_key, at=version.created_at,
-            tool=codec.tool_props(tool), props=codec.version_props(version),
-        )
 
     async def get_tools(self, workspace: str, names: Sequence[str]) -> dict[str, ToolRecord]:
         if not names:
@@ -222,44 +153,7 @@ class Neo4jKnowledge:
         rows = await self._read(COUNT_TOOLS.replace("{where}", clause), ws=workspace, **params)
         return rows[0][0] if rows else 0
 
-    async def update_tool(
-        self, workspace: str, name: str, *, at: int, retired: bool | None = None,
-        permissions: dict[str, list[str]] | None = None,
-    ) -> ToolRecord:
-        def check(rows: list[list[Any]]) -> ToolRecord:
-            if not rows:
-                raise NotFoundError(f"No tool {name!r} in workspace {workspace!r}.", name=name)
-            return codec.tool_record(rows[0][0])
-
-        return await self._write(
-            UPDATE_TOOL, check=check, ws=workspace, name=name, at=int(at), retired=retired,
-            permissions=None if permissions is None else codec.dump(permissions),
-        )
-
-    async def set_tool_deprecated(self, workspace: str, name: str, version: str, deprecated: bool) -> ToolVersionRecord:
-        def check(rows: list[list[Any]]) -> ToolVersionRecord:
-            if not rows:
-                raise NotFoundError(f"Tool {name!r} has no version {version!r}.", name=name, version=version)
-            return codec.version_record(rows[0][0])
-
-        return await self._write(
-            SET_DEPRECATED, check=check, ws=workspace, name=name, version=version, deprecated=bool(deprecated)
-        )
-
     # -- executions ---------------------------------------------------------------------
-
-    async def create_execution(self, record: ExecutionRecord) -> None:
-        await self._write(
-            CREATE_EXECUTION, conflict=lambda: ConflictError(f"Execution {record.id} already exists.", id=record.id),
-            props=codec.execution_props(record),
-        )
-
-    async def finish_execution(self, record: ExecutionRecord) -> None:
-        def check(rows: list[list[Any]]) -> None:
-            if not rows:
-                raise NotFoundError(f"Execution {record.id} does not exist.", id=record.id)
-
-        await self._write(FINISH_EXECUTION, check=check, id=record.id, ws=record.workspace, p=codec.execution_props(record))
 
     async def get_executions(self, workspace: str, ids: Sequence[str]) -> dict[str, ExecutionRecord]:
         if not ids:
@@ -282,42 +176,6 @@ class Neo4jKnowledge:
         return rows[0][0] if rows else 0
 
     # -- relationships ------------------------------------------------------------------
-
-    async def relate(self, record: RelationshipRecord) -> tuple[RelationshipRecord, bool]:
-        ws, source, target = record.workspace, record.source, record.target
-        label, pk = TARGETS[target.kind]
-        if target.kind == AGENT:
-            find = "MERGE (n:Agent {workspace: $ws, id: $tid}) ON CREATE SET n.key = $tkey, n.created_at = $at"
-        else:
-            find = f"OPTIONAL MATCH (n:{label} {{workspace: $ws, {pk}: $tid}})"
-        props = codec.edge_props(record)
-        props["uid"] = codec.key(source.id, props["key"])
-
-        def check(rows: list[list[Any]]) -> tuple[RelationshipRecord, bool]:
-            has_source, has_target, old = rows[0]
-            if not has_source:
-                raise NotFoundError(f"No context {source.id} in workspace {ws!r}.", ref={"kind": CONTEXT, "id": source.id})
-            if not has_target:
-                raise NotFoundError(
-                    f"No {target.kind} {target.id!r} in workspace {ws!r}.", ref={"kind": target.kind, "id": target.id}
-                )
-            if old is not None:
-                return codec.edge_record(ws, source, target, old), False
-            return record, True
-
-        return await self._write(
-            RELATE.replace("{target}", find), check=check,
-            conflict=lambda: ConflictError("The same relationship was being created concurrently; retry."),
-            ws=ws, sid=source.id, tid=target.id, tkey=codec.key(ws, target.id), at=record.created_at, props=props,
-        )
-
-    async def unrelate(self, workspace: str, source: NodeRef, target: NodeRef, type: str) -> int:
-        label, pk = TARGETS[target.kind]
-        query = UNRELATE.replace("{label}", label).replace("{pk}", pk)
-        rows = await self._write(
-            query, check=lambda rows: rows, ws=workspace, sid=source.id, tid=target.id, key=codec.edge_key(target, type)
-        )
-        return rows[0][0] if rows else 0
 
     async def relationships(
         self, workspace: str, context_id: str, type: str | None, direction: str, limit: int

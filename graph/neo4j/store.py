@@ -312,20 +312,11 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
 
     # -- access control (graph/neo4j/access.py) ----------------------------------------------------------------------
 
-    async def create_api_key(self, record: ApiKeyRecord) -> None:
-        await access.create_key(self, record)
-
     async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
         return await access.get_key(self, key_id)
 
     async def list_api_keys(self, workspace: str) -> list[ApiKeyRecord]:
         return await access.list_keys(self, workspace)
-
-    async def revoke_api_key(self, workspace: str, key_id: str, at: int) -> ApiKeyRecord:
-        return await access.revoke_key(self, workspace, key_id, at)
-
-    async def rotate_api_key(self, workspace: str, key_id: str, old_expires_at: int, new: ApiKeyRecord) -> ApiKeyRecord:
-        return await access.rotate_key(self, workspace, key_id, old_expires_at, new)
 
     async def append_audit(self, records: Sequence[AuditRecord]) -> None:
         await access.append_audit(self, records)

@@ -1,4 +1,5 @@
-"""`WriteTx` on Neo4j: the statements of one write transaction (rules in `graph/tree.py`).
+"""`WriteTx` on Neo4j: the statements of one write transaction (rules in `graph/tree.py`,
+`graph/knowledge/rules.py`, `graph/access_rules.py`).
 
 Reads run at once. Writes are collected as `CALL () { ... }` parts, each with parameters of
 its own, and sent as ONE composed statement before the next read or the commit, so a write
@@ -8,7 +9,8 @@ lineage, audit entry).
 Locks: `lock_tree` write-locks the workspace's `TreeLock` node (unique per workspace,
 migration 0008), ordering every tree-shape change of a workspace; `heads(..., lock=True)`
 write-locks the contexts themselves (`SET n._lock = true REMOVE n._lock`, the pattern of the
-Neo4j manual, "Concurrent data access"), so what it returns is read under the lock.
+Neo4j manual, "Concurrent data access"), so what it returns is read under the lock; `tools` and
+`api_keys` lock the same way.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ from typing import Any
 
 import neo4j
 
-from ..access import AuditRecord
-from ..knowledge.records import Derivation
+from ..access import ApiKeyRecord, AuditRecord
+from ..knowledge import codec
+from ..knowledge.records import (
+    CONTEXT, Derivation, ExecutionRecord, NodeRef, RelationshipRecord, ToolRecord, ToolVersionRecord,
+)
 from ..records import ContextRecord, ContextTypeRecord, VersionRecord
 from ..writes import Move, WriteTx
 from . import cypher
-from .access import AUDIT_FIELDS
+from .access import AUDIT_FIELDS, _key as _api_key, _key_props
+from .knowledge import TARGETS
 from .convert import UPDATABLE, context_props, context_record, type_props, version_props
 from .outbox import task_params
 
@@ -98,6 +104,33 @@ PURGE = (
 )
 
 EXECUTION_EXISTS = "MATCH (e:Execution {id: $id}) WHERE e.workspace = $workspace RETURN e.id"
+
+TOOLS = "UNWIND $names AS n MATCH (t:Tool {workspace: $ws, name: n}) RETURN properties(t)"
+LOCKED_TOOLS = """
+UNWIND $names AS n
+MATCH (t:Tool {workspace: $ws, name: n})
+SET t._lock = true
+REMOVE t._lock
+RETURN properties(t)
+"""
+TOOL_VERSIONS = """
+UNWIND $versions AS version
+MATCH (v:ToolVersion {workspace: $ws, name: $name, version: version})
+RETURN properties(v)
+"""
+TAKEN_EXECUTION_IDS = "UNWIND $ids AS id MATCH (e:Execution {id: id}) RETURN e.id"
+RELATIONSHIP = """
+MATCH (c:Context {workspace: $ws, id: $sid})-[r:RELATED {key: $key}]->(n:{label} {workspace: $ws, {pk}: $tid})
+RETURN properties(r)
+"""
+API_KEYS = "UNWIND $ids AS id MATCH (k:ApiKey {id: id}) RETURN properties(k)"
+LOCKED_API_KEYS = """
+UNWIND $ids AS id
+MATCH (k:ApiKey {id: id})
+SET k._lock = true
+REMOVE k._lock
+RETURN properties(k)
+"""
 
 # -- write parts: `{p}` is replaced by the part's parameter prefix ------------------------------
 
@@ -226,6 +259,94 @@ CALL () {
 }
 """
 
+INSERT_TOOL = """
+CALL () {
+  CREATE (t:Tool)
+  SET t = ${p}props
+}
+"""
+
+REPLACE_TOOL = """
+CALL () {
+  MATCH (t:Tool {workspace: ${p}ws, name: ${p}name})
+  SET t += ${p}props
+}
+"""
+
+INSERT_TOOL_VERSION = """
+CALL () {
+  MATCH (t:Tool {workspace: ${p}props.workspace, name: ${p}props.name})
+  CREATE (t)-[:HAS_TOOL_VERSION]->(v:ToolVersion)
+  SET v = ${p}props
+}
+"""
+
+SET_TOOL_DEPRECATED = """
+CALL () {
+  MATCH (v:ToolVersion {workspace: ${p}ws, name: ${p}name, version: ${p}version})
+  SET v.deprecated = ${p}deprecated
+}
+"""
+
+INSERT_EXECUTION = """
+CALL () {
+  CREATE (e:Execution)
+  SET e = ${p}props
+}
+"""
+
+FINISH_EXECUTION = """
+CALL () {
+  MATCH (e:Execution {id: ${p}id}) WHERE e.workspace = ${p}ws
+  SET e += ${p}props
+}
+"""
+
+ENSURE_AGENT = """
+CALL () {
+  MERGE (a:Agent {workspace: ${p}ws, id: ${p}id}) ON CREATE SET a.key = ${p}key, a.created_at = ${p}at
+}
+"""
+
+# {label}/{pk}: the target's label and id property, from `TARGETS` (never user input).
+INSERT_RELATIONSHIP = """
+CALL () {
+  MATCH (c:Context {workspace: ${p}ws, id: ${p}sid})
+  MATCH (n:{label} {workspace: ${p}ws, {pk}: ${p}tid})
+  CREATE (c)-[r:RELATED]->(n)
+  SET r = ${p}props
+}
+"""
+
+DELETE_RELATIONSHIP = """
+CALL () {
+  MATCH (c:Context {workspace: ${p}ws, id: ${p}sid})-[r:RELATED {key: ${p}key}]->(n:{label} {workspace: ${p}ws, {pk}: ${p}tid})
+  DELETE r
+}
+"""
+
+INSERT_API_KEY = """
+CALL () {
+  CREATE (k:ApiKey)
+  SET k = ${p}props
+}
+"""
+
+REPLACE_API_KEY = """
+CALL () {
+  MATCH (k:ApiKey {id: ${p}id})
+  SET k.expires_at = ${p}expires_at, k.revoked_at = ${p}revoked_at, k.replaced_by = ${p}replaced_by
+}
+"""
+
+FINISHED = ("status", "output", "error", "finished_at", "duration_ms", "output_context_id")
+
+
+def _target(template: str, target: NodeRef) -> str:
+    label, pk = TARGETS[target.kind]
+    return template.replace("{label}", label).replace("{pk}", pk)
+
+
 class Neo4jWriteTx(WriteTx):
     def __init__(self, tx: neo4j.AsyncManagedTransaction, count: Any) -> None:
         self._tx = tx
@@ -299,6 +420,28 @@ class Neo4jWriteTx(WriteTx):
     async def execution_exists(self, workspace: str, execution_id: str) -> bool:
         return bool(await self._read(EXECUTION_EXISTS, workspace=workspace, id=execution_id))
 
+    async def tools(self, workspace: str, names: Sequence[str], *, lock: bool = False) -> dict[str, ToolRecord]:
+        rows = await self._read(LOCKED_TOOLS if lock else TOOLS, ws=workspace, names=list(dict.fromkeys(names)))
+        return {rec.name: rec for rec in (codec.tool_record(row[0]) for row in rows)}
+
+    async def tool_versions(self, workspace: str, name: str, versions: Sequence[str]) -> dict[str, ToolVersionRecord]:
+        rows = await self._read(TOOL_VERSIONS, ws=workspace, name=name, versions=list(dict.fromkeys(versions)))
+        return {rec.version: rec for rec in (codec.version_record(row[0]) for row in rows)}
+
+    async def taken_execution_ids(self, ids: Sequence[str]) -> set[str]:
+        return {row[0] for row in await self._read(TAKEN_EXECUTION_IDS, ids=list(ids))}
+
+    async def relationship(
+        self, workspace: str, source_id: str, target: NodeRef, type: str
+    ) -> RelationshipRecord | None:
+        rows = await self._read(_target(RELATIONSHIP, target), ws=workspace, sid=source_id, tid=target.id,
+                                key=codec.edge_key(target, type))
+        return codec.edge_record(workspace, NodeRef(CONTEXT, source_id), target, rows[0][0]) if rows else None
+
+    async def api_keys(self, ids: Sequence[str], *, lock: bool = False) -> dict[str, ApiKeyRecord]:
+        rows = await self._read(LOCKED_API_KEYS if lock else API_KEYS, ids=list(dict.fromkeys(ids)))
+        return {rec.id: rec for rec in (_api_key(row[0]) for row in rows)}
+
     # -- writes (collected) ---------------------------------------------------------------------
 
     async def insert_contexts(self, records: Sequence[ContextRecord]) -> None:
@@ -353,3 +496,46 @@ class Neo4jWriteTx(WriteTx):
             xs=d.execution_id or "", at=d.created_at,
             sources=[{"id": s.id, "path": s.path, "version": s.version} for s in d.sources],
         )
+
+    async def insert_tool(self, tool: ToolRecord, latest_key: str) -> None:
+        self._defer(INSERT_TOOL, props={**codec.tool_props(tool), "latest_key": latest_key})
+
+    async def replace_tool(self, tool: ToolRecord, latest_key: str | None = None) -> None:
+        props = codec.tool_props(tool)
+        changed = {k: props[k] for k in ("latest", "retired", "permissions", "updated_at")}
+        if latest_key is not None:
+            changed["latest_key"] = latest_key
+        self._defer(REPLACE_TOOL, ws=tool.workspace, name=tool.name, props=changed)
+
+    async def insert_tool_version(self, version: ToolVersionRecord) -> None:
+        self._defer(INSERT_TOOL_VERSION, props=codec.version_props(version))
+
+    async def set_tool_deprecated(self, workspace: str, name: str, version: str, deprecated: bool) -> None:
+        self._defer(SET_TOOL_DEPRECATED, ws=workspace, name=name, version=version, deprecated=bool(deprecated))
+
+    async def insert_execution(self, record: ExecutionRecord) -> None:
+        self._defer(INSERT_EXECUTION, props=codec.execution_props(record))
+
+    async def finish_execution(self, record: ExecutionRecord) -> None:
+        props = codec.execution_props(record)
+        self._defer(FINISH_EXECUTION, id=record.id, ws=record.workspace, props={n: props[n] for n in FINISHED})
+
+    async def ensure_agent(self, workspace: str, agent_id: str, at: int) -> None:
+        self._defer(ENSURE_AGENT, ws=workspace, id=agent_id, key=codec.key(workspace, agent_id), at=int(at))
+
+    async def insert_relationship(self, record: RelationshipRecord) -> None:
+        props = codec.edge_props(record)
+        props["uid"] = codec.key(record.source.id, props["key"])
+        self._defer(_target(INSERT_RELATIONSHIP, record.target), ws=record.workspace, sid=record.source.id,
+                    tid=record.target.id, props=props)
+
+    async def delete_relationship(self, workspace: str, source_id: str, target: NodeRef, type: str) -> None:
+        self._defer(_target(DELETE_RELATIONSHIP, target), ws=workspace, sid=source_id, tid=target.id,
+                    key=codec.edge_key(target, type))
+
+    async def insert_api_key(self, record: ApiKeyRecord) -> None:
+        self._defer(INSERT_API_KEY, props=_key_props(record))
+
+    async def replace_api_key(self, record: ApiKeyRecord) -> None:
+        self._defer(REPLACE_API_KEY, id=record.id, expires_at=int(record.expires_at),
+                    revoked_at=int(record.revoked_at), replaced_by=record.replaced_by)
