@@ -38,7 +38,7 @@ from ..store import GraphStore
 from ..access import ApiKeyRecord, AuditRecord
 from . import access
 from . import cypher, outbox, tree_read
-from .convert import (
+from ..codec import (
     context_record,
     type_record,
     version_record,

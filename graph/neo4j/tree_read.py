@@ -12,7 +12,7 @@ from typing import Any
 from .. import keyset
 from ..cypher_filters import order_clause, page_limit, seek_clause
 from ..records import ContextRecord, TreePlan, TreeRead
-from .convert import context_record
+from ..codec import context_record
 
 
 def _count(var: str) -> str:

@@ -30,7 +30,7 @@ from ..writes import Move, WriteTx
 from . import cypher
 from .access import AUDIT_FIELDS, _key as _api_key, _key_props
 from .knowledge import TARGETS
-from .convert import UPDATABLE, context_props, context_record, type_props, version_props
+from ..codec import UPDATABLE, context_props, context_record, type_props, version_props
 from .outbox import task_params
 
 LOCK_TREE = """

@@ -1,8 +1,10 @@
-"""Records <-> Neo4j property maps.
+"""Records <-> stored property maps: one codec for every backend.
 
 Property names are the filter fields of `graph.filters` (plus the rest of the record);
 `name` and `depth` are stored so that filters and ORDER BY can use them. JSON documents
-(`data`, `schema`) are stored as strings: Neo4j properties cannot hold maps.
+(`data`, `schema`) are stored as strings (Neo4j properties cannot hold maps, and LadybugDB's
+JSON extension needs a download), written without NaN or Infinity so every backend reads
+back what any backend wrote.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..records import ContextRecord, ContextTypeRecord, VersionRecord
+from .records import ContextRecord, ContextTypeRecord, VersionRecord
 
 # Set by update_context: everything but identity and place in the tree.
 UPDATABLE = ("kind", "title", "content", "data", "tags", "inherit", "version",
@@ -19,7 +21,11 @@ UPDATABLE = ("kind", "title", "content", "data", "tags", "inherit", "version",
 
 
 def dump_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def load_json(text: str | None) -> Any:
+    return json.loads(text) if text else {}
 
 
 def context_props(record: ContextRecord, workspace: str | None = None) -> dict[str, Any]:
@@ -53,7 +59,7 @@ def context_record(props: Mapping[str, Any]) -> ContextRecord:
         kind=props["kind"],
         title=props["title"],
         content=props["content"],
-        data=json.loads(props["data"]),
+        data=load_json(props["data"]),
         tags=list(props.get("tags") or ()),
         inherit=props["inherit"],
         version=props["version"],
@@ -93,7 +99,7 @@ def version_record(props: Mapping[str, Any]) -> VersionRecord:
         kind=props["kind"],
         title=props["title"],
         content=props["content"],
-        data=json.loads(props["data"]),
+        data=load_json(props["data"]),
         tags=list(props.get("tags") or ()),
         inherit=props["inherit"],
         author=props["author"],
@@ -118,7 +124,7 @@ def type_record(props: Mapping[str, Any]) -> ContextTypeRecord:
     return ContextTypeRecord(
         workspace=props["workspace"],
         name=props["name"],
-        schema=json.loads(props["schema"]),
+        schema=load_json(props["schema"]),
         version=props["version"],
         created_at=props["created_at"],
         updated_at=props["updated_at"],
