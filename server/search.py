@@ -31,7 +31,9 @@ class SearchRuntime:
 
 
 def qdrant_client(settings: Settings) -> Any:
-    """A Qdrant server/cluster by URL, else local mode under the data directory (one process at a time)."""
+    """A Qdrant server/cluster by URL, else local mode under the data directory (one process at a time).
+
+    Raises when it cannot be made (an unwritable or locked directory): the index retries it."""
     from qdrant_client import QdrantClient
 
     if settings.qdrant_url:
@@ -52,7 +54,7 @@ async def open_index(settings: Settings, *, client: Any = None, embeddings: Embe
                      recreate: bool = False, required: bool = True) -> VectorIndex:
     """The configured index. With `required=False` an unreachable index is logged, not raised:
     the worker creates the collections once it is back (graph writes never wait for it)."""
-    index = VectorIndex(client or qdrant_client(settings), embeddings or make_embeddings(settings),
+    index = VectorIndex(client, embeddings or make_embeddings(settings), connect=lambda: qdrant_client(settings),
                         collection=settings.qdrant_collection, server=bool(settings.qdrant_url))
     try:
         await index.ensure(recreate=recreate)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,8 +72,18 @@ def point_id(context_id: str, chunk: int, number: int | None = None) -> str:
 
 
 class VectorIndex:
+    """The search index over a Qdrant client.
+
+    With `connect` (and no `client`), the client is made on first use, and made again on the
+    next call after it could not be (an unwritable local directory, a server that is down), so a
+    server starts with its index unusable and search recovers by itself.
+    """
+
     def __init__(self, client: Any, embeddings: EmbeddingService, *, collection: str = "contextql",
-                 server: bool = False) -> None:
+                 server: bool = False, connect: Callable[[], Any] | None = None) -> None:
+        if client is None and connect is None:
+            raise ValueError("give a Qdrant client or a way to make one")
+        self._connect = connect
         self.client = client
         self.embeddings = embeddings
         self.current = collection
@@ -82,14 +92,27 @@ class VectorIndex:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="qdrant")
         self.ready = False  # collections checked or created
 
+    def _client(self) -> Any:
+        if self.client is None:
+            assert self._connect is not None
+            self.client = self._connect()
+        return self.client
+
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        fn = getattr(self.client, method)
+        def run() -> Any:
+            return getattr(self._client(), method)(*args, **kwargs)
+
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._thread, lambda: fn(*args, **kwargs))
+            return await asyncio.get_running_loop().run_in_executor(self._thread, run)
         except ValueError:
             raise  # a wrong argument is a bug, not an outage
         except Exception as exc:
             raise IndexUnavailableError(f"the search index failed: {type(exc).__name__}") from exc
+
+    async def _ready(self) -> None:
+        """The collections exist (made now if the index was unusable when the server started)."""
+        if not self.ready:
+            await self.ensure()
 
     async def ping(self) -> None:
         """Raise unless the index answers (readiness)."""
@@ -125,7 +148,8 @@ class VectorIndex:
 
     async def close(self) -> None:
         try:
-            await self._call("close")
+            if self.client is not None:
+                await self._call("close")
         finally:
             self._thread.shutdown(wait=False)
 
@@ -212,6 +236,7 @@ class VectorIndex:
     async def search(self, workspace: str, text: str, mode: str, where: SearchFilter, limit: int,
                      *, history: bool = False) -> list[IndexHit]:
         """Best chunk per context (per version with `history`), best first; `mode` is hybrid|dense|keyword."""
+        await self._ready()
         flt = _filter(workspace, where)
         fetch = max(limit * 4, 20)  # chunks of one context and stale hits are dropped later
         collection = self.history if history else self.current
@@ -235,6 +260,7 @@ class VectorIndex:
         return _best_per_key(result.points, history)
 
     async def similar(self, workspace: str, vector: list[float], where: SearchFilter, limit: int) -> list[IndexHit]:
+        await self._ready()
         result = await self._call("query_points", self.current, query=vector, using=DENSE,
                                   query_filter=_filter(workspace, where), limit=max(limit * 4, 20), with_payload=True)
         return _best_per_key(result.points, False)
