@@ -146,3 +146,20 @@ async def test_full_pool_reaches_a_client_as_service_unavailable(tmp_path, works
             assert not (await update(-1)).get("errors")
     finally:
         await store.close()
+
+
+async def test_many_distinct_ordered_reads_do_not_fill_the_pool(tmp_path, workspace):
+    # Each page size is its own statement text, and a cached prepared ORDER BY statement pins
+    # ~1.5 MB of the pool: an unbounded statement cache fills a 128 MB pool in ~80 page sizes.
+    from graph.records import Page
+
+    store = await _opened(str(tmp_path / "graph.lbug"), buffer_pool_mb=128, readers=1)
+    try:
+        for n in range(5):
+            await create_one(store, workspace, f"/p{n}")
+        for size in range(1, 201):
+            assert len(await store.find_contexts(workspace, None, [], Page(size))) == min(size, 5)
+        _, used = await store.memory()
+        assert used < 100 << 20
+    finally:
+        await store.close()
