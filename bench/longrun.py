@@ -56,6 +56,22 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def load_average() -> float | None:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError):
+        return None
+
+
 def disk_mb(path: Path | None) -> float | None:
     if path is None or not path.exists():
         return None
@@ -75,6 +91,10 @@ class Sample:
     rss_mb: dict[str, float | None]
     disk_mb: float | None
     errors: int
+    # CPU milliseconds each watched process spent per operation of the window: the work a write
+    # costs, which other load on the machine does not change (the rate it does).
+    cpu_ms_per_op: dict[str, float | None]
+    load: float | None  # 1-minute load average of the machine (2 cores: above 2 means queueing)
 
 
 class Recorder:
@@ -86,6 +106,7 @@ class Recorder:
         self.errors: dict[str, int] = {}
         self._window: list[float] = []
         self._window_started = self.started
+        self._cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
 
     def rss(self) -> dict[str, float | None]:
         return {name: rss_mb(pid) for name, pid in self.pids.items()}
@@ -101,13 +122,18 @@ class Recorder:
         window, self._window = sorted(self._window), []
         rate = len(window) / (now - self._window_started) if window else 0.0
         self._window_started = now
+        cpu = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        per_op = {name: (round(1000 * (cpu[name] - self._cpu[name]) / len(window), 2)
+                         if window and cpu[name] is not None and self._cpu[name] is not None else None)
+                  for name in cpu}
+        self._cpu = cpu
         pick = (lambda q: round(1000 * window[min(len(window) - 1, int(q * len(window)))], 2)) if window else (lambda q: None)
         sample = Sample(phase, op, self.total, round(now - self.started, 2), round(rate, 2), pick(0.5), pick(0.99),
-                        self.rss(), disk_mb(self.disk), sum(self.errors.values()))
+                        self.rss(), disk_mb(self.disk), sum(self.errors.values()), per_op, load_average())
         self.samples.append(sample)
         rss = " ".join(f"{k}={v:.0f}MB" for k, v in sample.rss_mb.items() if v is not None)
         print(f"[{sample.t:8.1f}s] {phase:8s} {op:7d}  {rate:7.1f}/s  p50 {sample.p50_ms} ms  {rss}  "
-              f"disk={sample.disk_mb}MB  errors={sample.errors}", file=sys.stderr, flush=True)
+              f"disk={sample.disk_mb}MB  errors={sample.errors}  cpu/op={per_op}  load={sample.load}", file=sys.stderr, flush=True)
 
     def error(self, message: str) -> None:
         key = message[:200]
@@ -399,6 +425,7 @@ def summarize(samples: list[Sample]) -> dict[str, Any]:
                 "rate_last_windows": round(statistics.mean(s.rate for s in tail), 1),
                 "rate_mean": round(info["operations"] / info["seconds"], 1) if info["seconds"] else None,
                 "p50_first_ms": head[0].p50_ms, "p50_last_ms": tail[-1].p50_ms,
+                "cpu_ms_per_op_first_windows": _mean_cpu(head, key), "cpu_ms_per_op_last_windows": _mean_cpu(tail, key),
             }
             # Warm level: the memory once the first 10% of the phase is done (buffers filled).
             warm = [s.rss_mb[key] for s in moving if s.op >= info["operations"] * 0.1 and s.rss_mb.get(key)]
@@ -406,6 +433,11 @@ def summarize(samples: list[Sample]) -> dict[str, Any]:
                 info["rss_warm_mb"], info["rss_growth_after_warm_mb"] = warm[0], round(max(warm) - warm[0], 1)
         out[phase] = info
     return out
+
+
+def _mean_cpu(samples: list[Sample], key: str) -> float | None:
+    values = [s.cpu_ms_per_op.get(key) for s in samples if s.cpu_ms_per_op.get(key) is not None]
+    return round(statistics.mean(values), 2) if values else None
 
 
 def write_results(result: dict[str, Any], args: argparse.Namespace) -> list[Path]:
@@ -430,15 +462,18 @@ def markdown(result: dict[str, Any], plot: str) -> str:
         f"Machine: {m['cpu_model']}, {m['cores']} cores ({m['cores_available']} available), {m['memory_gib']} GiB, "
         f"{m['os']}, {m['python']}; commit {m['git_commit']}{' (dirty)' if m['git_dirty'] else ''}; "
         f"backend {result['backend_info'].get('version')}. The machine is shared: rates are noisy.", "",
+        "CPU ms/op is the CPU time the server process (or this process with `--via store`) spent per "
+        "operation: unlike the rate, other load on the machine does not change it.", "",
         f"![RSS and rate]({plot})", "",
-        "| phase | ops | s | ops/s first → last windows | p50 ms first → last | RSS first → warm → max → last MB | growth after warm MB | disk MB | errors |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| phase | ops | s | ops/s first → last windows | p50 ms first → last | CPU ms/op first → last | RSS first → warm → max → last MB | growth after warm MB | disk MB | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for phase, s in result["summary"].items():
         key = next(iter(s["rss_first_mb"]))
         lines.append(
             f"| {phase} | {s['operations']} | {s['seconds']} | {s.get('rate_first_windows', '')} → {s.get('rate_last_windows', '')} "
             f"| {s.get('p50_first_ms', '')} → {s.get('p50_last_ms', '')} "
+            f"| {s.get('cpu_ms_per_op_first_windows', '')} → {s.get('cpu_ms_per_op_last_windows', '')} "
             f"| {s['rss_first_mb'][key]} → {s.get('rss_warm_mb', '')} → {s['rss_max_mb']} → {s['rss_last_mb'][key]} "
             f"| {s.get('rss_growth_after_warm_mb', '')} | {s['disk_last_mb']} | {s['errors']} |"
         )
