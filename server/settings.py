@@ -19,6 +19,12 @@ class Settings(BaseSettings):
 
     graph: Literal["ladybug", "neo4j"] = Field("ladybug", description="Graph store: embedded LadybugDB or Neo4j.")
     data_dir: Path = Field(Path(".contextql"), description="Folder for the embedded graph (and later the local index).")
+    ladybug_buffer_pool_mb: int | None = Field(
+        None, ge=64, description="Memory cap of the embedded graph engine, MB (unset: 512 + the database's size on disk)."
+    )
+    ladybug_checkpoint_wal_mb: float = Field(
+        1.0, ge=0, description="Checkpoint the embedded graph once its write-ahead log passes this many MB (0: only at 16 MB)."
+    )
     neo4j_uri: str | None = Field(None, description="bolt:// (single server) or neo4j:// (cluster routing); implies graph=neo4j.")
     neo4j_user: str = "neo4j"
     neo4j_password: str = ""

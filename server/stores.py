@@ -21,7 +21,10 @@ def make_store(settings: Settings) -> GraphStore:
     from graph.ladybug import LadybugStore
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return LadybugStore(str(settings.data_dir / "graph.lbug"))
+    return LadybugStore(
+        str(settings.data_dir / "graph.lbug"), buffer_pool_mb=settings.ladybug_buffer_pool_mb,
+        checkpoint_wal_bytes=int(settings.ladybug_checkpoint_wal_mb * (1 << 20)),
+    )
 
 
 async def open_store(settings: Settings, *, apply_migrations: bool = True) -> GraphStore:

@@ -20,12 +20,29 @@ Threading model
   writer-thread call. LadybugDB rolls a transaction back by itself when a
   statement in it fails (and would run later statements in auto-commit mode), so
   the transaction runner stops at the first error and only issues ROLLBACK.
+
+Memory and checkpoints
+- A committed change stays in memory (buffer-pool pages) until a checkpoint
+  writes it into the database file. An UPDATE is the costly case: the engine
+  keeps a copy of each changed column's whole 2,048-row vector per transaction
+  (~470 KB for one context update, measured), while the WAL grows by only ~3 KB.
+  The engine's own auto-checkpoint triggers on WAL size (16 MB by default), i.e.
+  after some 5,000 updates and 2.5 GB; until then every read of the changed
+  rows walks the growing chain of copies, so writes slow down too. So the writer
+  checkpoints by itself, right after a commit, once the WAL passes
+  `checkpoint_wal_bytes` (default 1 MB, about 350 updates or 170 MB of copies).
+- The buffer pool is capped (`buffer_pool_bytes`); the engine default is 80% of
+  the machine's RAM. A statement that finds the pool full fails with
+  `StoreUnavailableError` (never an internal error); the writer then
+  checkpoints to free the pool, so the next write can succeed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +51,7 @@ from typing import Any, TypeVar, cast
 
 import ladybug
 
-from ..errors import ConflictError
+from ..errors import ConflictError, StoreUnavailableError
 
 T = TypeVar("T")
 
@@ -45,11 +62,37 @@ Rows = list[list[Any]]
 MAX_TREE_DEPTH = 100_000
 
 _UNIQUE_VIOLATION = "violates the uniqueness constraint"
+_POOL_FULL = "buffer pool is full"
 
-# The driver keeps every statement text it prepared. Page windows are written
-# inline (see `graph.cypher_filters.limit_clause`), so the distinct texts are not
-# bounded; past this many the cache is dropped and rebuilt on demand.
-_STATEMENT_CACHE_LIMIT = 1_024
+DEFAULT_CHECKPOINT_WAL_BYTES = 1 << 20
+
+log = logging.getLogger(__name__)
+
+
+def is_pool_full(exc: BaseException) -> bool:
+    return isinstance(exc, RuntimeError) and _POOL_FULL in str(exc)
+
+
+def _domain_error(exc: BaseException) -> BaseException | None:
+    """The domain error an engine error stands for, if any (raised `from` the engine error)."""
+    if isinstance(exc, RuntimeError):
+        if _UNIQUE_VIOLATION in str(exc):
+            # Pre-checks normally report conflicts with details; this is the primary-key backstop.
+            return ConflictError("A record with this key already exists.")
+        if _POOL_FULL in str(exc):
+            return StoreUnavailableError(
+                "The graph store is out of memory for this operation (its buffer pool is full); "
+                "try again shortly, or raise CONTEXTQL_LADYBUG_BUFFER_POOL_MB."
+            )
+    return None
+
+# The driver keeps every statement text it prepared, and a prepared statement with ORDER BY
+# pins ~1.5 MB of the buffer pool for as long as it lives (measured: 100 of them hold 150 MB;
+# a 64 MB pool cannot hold 100). Page windows are written inline (see
+# `graph.cypher_filters.limit_clause`) and filters make their own texts, so the distinct texts
+# are not bounded: the cache keeps at most this many per connection (5 connections: at most
+# ~240 MB), dropping the oldest first. Re-preparing an evicted statement costs ~0.5 ms.
+_STATEMENT_CACHE_LIMIT = 32
 
 
 def _bound_statement_cache(conn: ladybug.Connection) -> None:
@@ -57,12 +100,11 @@ def _bound_statement_cache(conn: ladybug.Connection) -> None:
     if cache is None or len(cache) <= _STATEMENT_CACHE_LIMIT:
         return
     with conn._prepared_cache_lock:
-        for prepared in list(cache.values()):
-            close = getattr(prepared, "close", None)
+        for key in list(cache)[: len(cache) - _STATEMENT_CACHE_LIMIT]:
+            close = getattr(cache.pop(key), "close", None)
             if callable(close):
                 with contextlib.suppress(RuntimeError):
                     close()
-        cache.clear()
 
 
 class Tx:
@@ -134,7 +176,11 @@ class AsyncTx:
             return fn(self._tx)
 
     async def commit(self) -> None:
-        await self.call(lambda tx: tx.run("COMMIT"))
+        await self.call(self._commit)
+
+    def _commit(self, tx: Tx) -> None:
+        tx.run("COMMIT")
+        self._engine._after_commit(self._tx._conn)
 
     @property
     def begun(self) -> bool:
@@ -164,10 +210,16 @@ def columns(*names: str) -> str:
 class Engine:
     """A database, a pool of reader connections and one writer connection."""
 
-    def __init__(self, path: str, readers: int, count: Callable[[], None], batch_size: int = 5_000) -> None:
+    def __init__(
+        self, path: str, readers: int, count: Callable[[], None], batch_size: int = 5_000, *,
+        buffer_pool_bytes: int = 0, checkpoint_wal_bytes: int = DEFAULT_CHECKPOINT_WAL_BYTES,
+    ) -> None:
         self.path = path
         self.readers = max(1, readers)
         self.batch_size = batch_size
+        self.buffer_pool_bytes = buffer_pool_bytes  # 0: the engine default (80% of RAM)
+        self.checkpoint_wal_bytes = checkpoint_wal_bytes  # 0: leave checkpoints to the engine
+        self.checkpoints = 0
         self._count = count
         self._db: ladybug.Database | None = None
         self._writer: ladybug.Connection | None = None
@@ -191,7 +243,7 @@ class Engine:
                 self._open_locked()
 
     def _open_locked(self) -> None:
-        db = ladybug.Database(self.path)
+        db = ladybug.Database(self.path, buffer_pool_size=self.buffer_pool_bytes)
         try:
             writer = ladybug.Connection(db)
             self.run_on(writer, f"CALL var_length_extend_max_depth={MAX_TREE_DEPTH}")
@@ -254,6 +306,11 @@ class Engine:
         conn = self._pool.get()
         try:
             return self.run_on(conn, query, params)
+        except RuntimeError as exc:
+            domain = _domain_error(exc)
+            if domain is not None:
+                raise domain from exc
+            raise
         finally:
             self._pool.put(conn)
 
@@ -274,14 +331,16 @@ class Engine:
             try:
                 result = work(Tx(self, conn))
                 self.run_on(conn, "COMMIT")
-                return result
             except BaseException as exc:
                 self._rollback(conn)
-                if isinstance(exc, RuntimeError) and _UNIQUE_VIOLATION in str(exc):
-                    # Pre-checks normally report conflicts with details; this is the
-                    # primary-key backstop.
-                    raise ConflictError("a record with this key already exists") from exc
+                if is_pool_full(exc):
+                    self._checkpoint(conn)
+                domain = _domain_error(exc)
+                if domain is not None:
+                    raise domain from exc
                 raise
+            self._after_commit(conn)
+            return result
 
     async def transaction(self, work: Callable[[AsyncTx], Awaitable[T]]) -> T:
         """Run async `work` in one write transaction that spans several writer-thread calls.
@@ -303,14 +362,44 @@ class Engine:
                 return result
             except BaseException as exc:
                 if tx.begun:
-                    await asyncio.shield(loop.run_in_executor(executor, self._rollback_locked, conn))
-                if isinstance(exc, RuntimeError) and _UNIQUE_VIOLATION in str(exc):
-                    raise ConflictError("A record with this key already exists.") from exc
+                    await asyncio.shield(loop.run_in_executor(executor, self._rollback_locked, conn, is_pool_full(exc)))
+                domain = _domain_error(exc)
+                if domain is not None:
+                    raise domain from exc
                 raise
 
-    def _rollback_locked(self, conn: ladybug.Connection) -> None:
+    def _rollback_locked(self, conn: ladybug.Connection, checkpoint: bool = False) -> None:
         with self._writer_thread_lock:
             self._rollback(conn)
+            if checkpoint:
+                self._checkpoint(conn)
+
+    # -- checkpoints (see the module docstring) -----------------------------------------
+
+    def wal_bytes(self) -> int:
+        try:
+            return os.path.getsize(self.path + ".wal")
+        except OSError:
+            return 0
+
+    def _after_commit(self, conn: ladybug.Connection) -> None:
+        """On the writer thread, after a COMMIT: checkpoint once the WAL is past the threshold."""
+        if self.checkpoint_wal_bytes and self.wal_bytes() >= self.checkpoint_wal_bytes:
+            self._checkpoint(conn)
+
+    def _checkpoint(self, conn: ladybug.Connection) -> None:
+        # The write is committed already: a failed checkpoint must not fail it. The next
+        # commit tries again (the WAL is still past the threshold).
+        try:
+            self.run_on(conn, "CHECKPOINT")
+            self.checkpoints += 1
+        except RuntimeError as exc:
+            log.warning("LadybugDB checkpoint failed (will retry after the next write): %s", exc)
+
+    def memory(self) -> tuple[int, int]:
+        """(buffer pool size, bytes of it in use), as the engine counts them."""
+        rows = self._read_sync("CALL bm_info() RETURN *", None)
+        return int(rows[0][0]), int(rows[0][1])
 
     def _rollback(self, conn: ladybug.Connection) -> None:
         # The engine may already have rolled back when the failing statement aborted

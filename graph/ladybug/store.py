@@ -24,6 +24,8 @@ primary keys are the backstop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import threading
 from collections.abc import Sequence
 from typing import TypeVar
@@ -38,13 +40,28 @@ from ..access import ApiKeyRecord, AuditRecord
 from . import access
 from ..outbox import IndexTask
 from . import outbox
-from .engine import Engine, Tx
+from .engine import DEFAULT_CHECKPOINT_WAL_BYTES, Engine, Tx
 from .knowledge import LadybugKnowledge
 from .rows import C_COLS, SEP, T_COLS, V_COLS, _context, _key, _now_us, _type, _unique, _version
 from .writes import LadybugWriteTx
 from ..writes import Work
 
 T = TypeVar("T")
+
+# The buffer pool caches database pages and holds changes until the next checkpoint. A
+# floor big enough for large transactions (a 2,000-context batch), plus room for the
+# whole database file, so reads never evict what they need next; never sized from RAM.
+MIN_BUFFER_POOL_MB = 512
+
+
+def default_buffer_pool_mb(path: str) -> int:
+    """`MIN_BUFFER_POOL_MB` + the database's size on disk (file and WAL), in MB."""
+    on_disk = 0
+    for suffix in ("", ".wal"):
+        with contextlib.suppress(OSError):  # not created yet
+            on_disk += os.path.getsize(path + suffix)
+    return MIN_BUFFER_POOL_MB + (on_disk >> 20)
+
 
 class LadybugFilterCompiler(CypherFilterCompiler):
     """LadybugDB speaks the generic Cypher of the base class for every operator.
@@ -57,11 +74,26 @@ class LadybugStore(LadybugKnowledge, GraphStore):
     backend = "ladybug"
     single_process = True
 
-    def __init__(self, path: str, *, readers: int = 4, batch_size: int = 5_000) -> None:
+    def __init__(
+        self, path: str, *, readers: int = 4, batch_size: int = 5_000, buffer_pool_mb: int | None = None,
+        checkpoint_wal_bytes: int = DEFAULT_CHECKPOINT_WAL_BYTES,
+    ) -> None:
+        """`buffer_pool_mb`: the engine's memory cap (None: `default_buffer_pool_mb` of the
+        database on disk); `checkpoint_wal_bytes`: WAL size that makes the writer checkpoint."""
         super().__init__()
         self.path = path
         self._count_lock = threading.Lock()
-        self._engine = Engine(path, readers=readers, count=self._count, batch_size=batch_size)
+        pool_mb = default_buffer_pool_mb(path) if buffer_pool_mb is None else buffer_pool_mb
+        self._engine = Engine(path, readers=readers, count=self._count, batch_size=batch_size,
+                              buffer_pool_bytes=pool_mb << 20, checkpoint_wal_bytes=checkpoint_wal_bytes)
+
+    @property
+    def buffer_pool_mb(self) -> int:
+        return self._engine.buffer_pool_bytes >> 20
+
+    async def memory(self) -> tuple[int, int]:
+        """(buffer pool size, bytes in use) as LadybugDB counts them."""
+        return await asyncio.to_thread(self._engine.memory)
 
     def _count(self) -> None:
         with self._count_lock:
