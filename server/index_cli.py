@@ -3,34 +3,58 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .settings import Settings
 
+if TYPE_CHECKING:
+    from graph.index import VectorIndex
+
 err = Console(stderr=True)
 out = Console()
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    reindex = commands.add_parser("reindex", help="rebuild the search index of a workspace from the graph")
+def add_commands(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    reindex = commands.add_parser("reindex", help="rebuild the search index of a workspace from the graph",
+                                  parents=parents)
     reindex.add_argument("--workspace", default=None, help="workspace to reindex (default: the configured one)")
     reindex.add_argument("--recreate", action="store_true",
                          help="drop and recreate the collections first (after changing the embedding model)")
     reindex.add_argument("--no-history", action="store_true", help="skip past versions (includeHistory search)")
-    verify = commands.add_parser("verify", help="report drift between the graph and the search index (exit 1 if any)")
+    verify = commands.add_parser("verify", help="report drift between the graph and the search index (exit 1 if any)",
+                                 parents=parents)
     verify.add_argument("--workspace", default=None, help="workspace to check (default: the configured one)")
+
+
+async def _open_index(settings: Settings, *, recreate: bool = False) -> VectorIndex:
+    from .search import open_index
+    from .stores import EXIT_UNAVAILABLE, StoreOpenError
+
+    try:
+        return await open_index(settings, recreate=recreate)
+    except RuntimeError as exc:
+        # Local-mode Qdrant admits one process; its refusal names no process and suggests a server.
+        if "already accessed by another instance" not in str(exc):
+            raise
+        raise StoreOpenError(f"the search index in {settings.data_dir.resolve() / 'qdrant'} is in use by another "
+                             "process (a running server?): stop it, or use a Qdrant server (CONTEXTQL_QDRANT_URL)",
+                             EXIT_UNAVAILABLE) from exc
 
 
 async def reindex(settings: Settings, workspace: str, recreate: bool, history: bool) -> int:
     from graph.index import reindex as rebuild
 
-    from .search import open_index
     from .stores import open_store
 
     store = await open_store(settings)
-    index = await open_index(settings, recreate=recreate)
+    try:
+        index = await _open_index(settings, recreate=recreate)
+    except BaseException:
+        await store.close()
+        raise
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err) as progress:
@@ -49,11 +73,14 @@ async def reindex(settings: Settings, workspace: str, recreate: bool, history: b
 async def verify(settings: Settings, workspace: str) -> int:
     from graph.index import verify as check
 
-    from .search import open_index
     from .stores import open_store
 
     store = await open_store(settings)
-    index = await open_index(settings)
+    try:
+        index = await _open_index(settings)
+    except BaseException:
+        await store.close()
+        raise
     try:
         drift = await check(store, index, workspace)
     finally:

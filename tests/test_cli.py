@@ -14,8 +14,8 @@ import httpx
 CLI = [sys.executable, "-m", "server"]
 
 
-def run(*args: str, cwd, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTQL_")}
+def run(*args: str, cwd, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTQL_")} | (env or {})
     return subprocess.run([*CLI, *args], cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=120)
 
 
@@ -30,7 +30,8 @@ def test_serve_migrate_export_import(tmp_path):
     data_dir = tmp_path / "data"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTQL_")}
-    server = subprocess.Popen([*CLI, "--data-dir", str(data_dir), "serve", "--port", str(port)], cwd=repo, env=env,
+    # A relative --data-dir after the command: announced as the absolute folder.
+    server = subprocess.Popen([*CLI, "serve", "--data-dir", "data", "--port", str(port)], cwd=tmp_path, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
@@ -46,10 +47,25 @@ def test_serve_migrate_export_import(tmp_path):
         created = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": """mutation {
             createContexts(createParents: true, inputs: [{path: "/cli/a", data: {x: 1}}, {path: "/cli/b"}]) { id } }"""})
         assert "errors" not in created.json()
+
+        # The running server holds the store: other commands say so in one line, naming its pid.
+        for command in (["verify", "--data-dir", str(data_dir)], ["--data-dir", str(data_dir), "export"],
+                        ["serve", "--data-dir", str(data_dir), "--port", str(free_port())]):
+            held = run(*command, cwd=repo)
+            assert held.returncode == 3, (command, held.stderr)
+            assert held.stderr.strip() == (
+                f"error: the data directory {data_dir} is in use by another ContextQL process (pid {server.pid}): "
+                "stop it, or use the running server (the embedded store admits one process; for several, use Neo4j)"
+            ), held.stderr
+        debug = run("--debug", "verify", "--data-dir", str(data_dir), cwd=repo)
+        assert debug.returncode == 3 and "Traceback" in debug.stderr
+        taken = run("serve", "--data-dir", str(tmp_path / "other"), "--port", str(port), cwd=repo)
+        assert taken.returncode == 3 and f"cannot listen on 127.0.0.1:{port}" in taken.stderr, taken.stderr
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0]
     assert "embedded mode" in output and "anonymous" in output, output
+    assert f"(data directory {data_dir})" in output, output
 
     migrated = run("--data-dir", str(data_dir), "migrate", cwd=repo)
     assert migrated.returncode == 0 and "none pending" in migrated.stderr
@@ -70,6 +86,65 @@ def test_serve_migrate_export_import(tmp_path):
     assert copy.stdout == export_file.read_text()
 
     assert run("--data-dir", str(data_dir), "frobnicate", cwd=repo).returncode == 2
+
+
+def test_version_and_usage(tmp_path):
+    shown = run("--version", cwd=tmp_path)
+    assert shown.returncode == 0 and shown.stdout.startswith("contextql 0.1"), shown
+    assert run("serve", "--bogus", cwd=tmp_path).returncode == 2
+
+
+def test_misspelt_settings(tmp_path):
+    refused = run("serve", cwd=tmp_path, env={"CONTEXTQL_AUTH_JWT_SECRE": "x" * 32})
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.strip() == ("error: unknown setting CONTEXTQL_AUTH_JWT_SECRE (did you mean "
+                                      "CONTEXTQL_AUTH_JWT_SECRET?): fix or unset it; an authentication setting "
+                                      "is never ignored"), refused.stderr
+    warned = run("migrate", "--data-dir", "d", cwd=tmp_path, env={"CONTEXTQL_WORKSPCE": "w"})
+    assert warned.returncode == 0, warned.stderr
+    assert ("warning: unknown setting CONTEXTQL_WORKSPCE is ignored (did you mean CONTEXTQL_WORKSPACE?)"
+            in warned.stderr.splitlines())
+
+
+def test_no_store_in_this_folder(tmp_path):
+    missing = run("export", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == (f"error: there is no ContextQL store in {tmp_path / '.contextql'}: run from "
+                                      "the folder the server was started in, or pass --data-dir (or "
+                                      "CONTEXTQL_DATA_DIR)"), missing.stderr
+
+
+def test_unreachable_neo4j(tmp_path):
+    uri = f"bolt://127.0.0.1:{free_port()}"
+    failed = run("migrate", cwd=tmp_path, env={"CONTEXTQL_NEO4J_URI": uri, "CONTEXTQL_NEO4J_PASSWORD": "hunter2"})
+    assert failed.returncode == 3, failed.stderr
+    lines = failed.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: cannot reach Neo4j at {uri} ("), failed.stderr
+    assert "hunter2" not in failed.stderr
+    wrong = run("--neo4j-uri", "http://localhost:7474", "migrate", cwd=tmp_path)
+    assert wrong.returncode == 2 and "is not a Bolt URI" in wrong.stderr, wrong.stderr
+
+
+def test_store_from_a_newer_version(tmp_path):
+    import asyncio
+
+    from graph.ladybug import LadybugStore
+
+    assert run("migrate", "--data-dir", "d", cwd=tmp_path).returncode == 0
+
+    async def record_future_migration() -> None:
+        store = LadybugStore(str(tmp_path / "d" / "graph.lbug"))
+        await store.open()
+        try:
+            await store.apply_migration("9999_from_the_future", [])
+        finally:
+            await store.close()
+
+    asyncio.run(record_future_migration())
+    refused = run("export", "--data-dir", "d", cwd=tmp_path)
+    assert refused.returncode == 4, refused.stderr
+    assert refused.stderr.startswith(f"error: the store in data directory {tmp_path / 'd'} was written by a newer "
+                                     "ContextQL (migration 9999_from_the_future is unknown"), refused.stderr
 
 
 def test_workers_need_neo4j_and_a_search_server(tmp_path):

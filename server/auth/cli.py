@@ -18,18 +18,19 @@ err = Console(stderr=True)
 out = Console()
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    keys = commands.add_parser("api-key", help="create, list or revoke API keys")
+def add_commands(commands: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    keys = commands.add_parser("api-key", help="create, list or revoke API keys", parents=parents)
     actions = keys.add_subparsers(dest="key_action", required=True, metavar="ACTION")
-    create = actions.add_parser("create", help="create a key and print its secret (shown only once)")
+    create = actions.add_parser("create", help="create a key and print its secret (shown only once)",
+                                parents=parents)
     create.add_argument("--name", required=True)
     create.add_argument("--role", action="append", required=True, help="admin, editor, agent or viewer (repeatable)")
     create.add_argument("--workspace", action="append", help="workspace it may act in (repeatable; default: configured)")
     create.add_argument("--kind", default="agent", choices=api_keys.KINDS)
     create.add_argument("--expires-days", type=float, help="days until it stops working (default: never)")
-    listing = actions.add_parser("list", help="list the keys managed in a workspace")
+    listing = actions.add_parser("list", help="list the keys managed in a workspace", parents=parents)
     listing.add_argument("--workspace", default=None)
-    revoke = actions.add_parser("revoke", help="revoke a key at once")
+    revoke = actions.add_parser("revoke", help="revoke a key at once", parents=parents)
     revoke.add_argument("id")
     revoke.add_argument("--workspace", default=None)
 
