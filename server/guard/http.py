@@ -10,6 +10,7 @@ from cross_web import HTTPException
 from graphql import GraphQLError, GraphQLFormattedError
 from starlette.responses import JSONResponse
 from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http import GraphQLRequestData
 from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws import types as transport_ws
@@ -41,6 +42,21 @@ class InputTooDeep(Exception):
     @property
     def formatted(self) -> GraphQLFormattedError:
         return {"message": self.error.message, "extensions": {"code": self.error.code, **self.error.details}}
+
+
+# The code a client reads for each HTTP refusal that happens before any operation runs.
+HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE",
+              415: "UNSUPPORTED_MEDIA_TYPE"}
+
+
+def http_refusal(refused: HTTPException) -> JSONResponse:
+    """A request refused before any operation runs, as a GraphQL error with a code (not plain text)."""
+    reason = refused.reason
+    if reason == "Unsupported content type":
+        reason = "Send the operation as application/json (or application/graphql for a bare document)."
+    error = {"message": reason, "extensions": {"code": HTTP_CODES.get(refused.status_code, "BAD_REQUEST")}}
+    headers = {"Allow": "GET, POST"} if refused.status_code == 405 else None
+    return JSONResponse({"errors": [error]}, status_code=refused.status_code, headers=headers)
 
 
 def depth_refusal(error: ContextQLError) -> JSONResponse:
@@ -111,8 +127,21 @@ class RequestShapeGuard:
             return await super().run(request, context, root_value)  # type: ignore[misc]
         except InputTooDeep as refused:
             return depth_refusal(refused.error)
+        except HTTPException as refused:
+            return http_refusal(refused)
 
     async def parse_http_body(self, request):
+        content_type = (request.content_type or "").split(";")[0].strip().lower()
+        if request.method == "POST" and content_type == "application/graphql":
+            # The document itself as the body (GraphQL over HTTP's older form; curl users send it).
+            try:
+                query = (await request.get_body()).decode()
+            except UnicodeDecodeError as exc:
+                raise HTTPException(400, "The body must be a GraphQL document in UTF-8.") from exc
+            refusal = check_request(query, None, self.max_json_depth)
+            if refusal is not None:
+                raise InputTooDeep(refusal)
+            return GraphQLRequestData(query=query, variables=None, operation_name=None, extensions=None)
         try:
             parsed = await super().parse_http_body(request)  # type: ignore[misc]
         except (AttributeError, TypeError) as exc:  # e.g. `null`, `3` or `[1]` as the body

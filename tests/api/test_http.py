@@ -346,3 +346,18 @@ async def test_forbidden_follows_one_status_rule_at_every_entry_point(store, wor
             async with WsClient(server.ws, payload={"Authorization": stranger["authorization"], "workspace": workspace}):
                 pass
         assert "4403" in str(closed.value)
+
+
+async def test_a_bare_document_body_and_every_refusal_is_graphql_shaped(api):
+    bare = await api.client.post("/graphql", content="{ contexts { totalCount } }",
+                                 headers={"content-type": "application/graphql"})
+    assert bare.status_code == 200 and bare.json() == {"data": {"contexts": {"totalCount": 0}}}
+    for response in (
+        await api.client.post("/graphql", content="x", headers={"content-type": "text/plain"}),
+        await api.client.get("/graphql", params={"query": 'mutation { createContext(input: {path: "/x"}) { id } }'}),
+        await api.client.post("/graphql", json={"query": "query A { __typename }", "operationName": "B"}),
+    ):
+        assert 400 <= response.status_code < 500
+        assert response.headers["content-type"].startswith("application/"), response.headers
+        error = response.json()["errors"][0]
+        assert error["extensions"]["code"] and error["message"]
