@@ -81,6 +81,20 @@ def _server_env(backend: str, target: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
+    """Until `url`/healthz says ok; SystemExit naming the log if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"{log.stem} exited ({proc.returncode}); see {log}")
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            if httpx.get(f"{url}/healthz", timeout=2).json().get("status") == "ok":
+                return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{log.stem} did not become healthy; see {log}")
+        time.sleep(0.3)
+
+
 @contextlib.contextmanager
 def _server(backend: str, target: dict[str, str], log: Path):
     port = _free_port()
@@ -92,16 +106,7 @@ def _server(backend: str, target: dict[str, str], log: Path):
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"the server exited ({proc.returncode}); see {log}")
-            with contextlib.suppress(httpx.HTTPError, ValueError):
-                if httpx.get(f"{url}/healthz", timeout=2).json().get("status") == "ok":
-                    break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the server did not become healthy; see {log}")
-            time.sleep(0.3)
+        wait_healthy(url, proc, log)
         yield url, proc, command, {k: v for k, v in env.items() if k.startswith("CONTEXTQL_")}
     finally:
         if proc.poll() is None:

@@ -43,7 +43,7 @@ from rich.console import Console
 
 from bench import machine
 from bench.load import cpu_seconds, percentile, require_loopback, store_queries, system_busy_seconds
-from bench.run import _free_port, _manifest_matches, _server, _step, _wait_quiet
+from bench.run import _free_port, _manifest_matches, _server, _step, _wait_quiet, wait_healthy
 from bench.tree import build_tree
 
 from . import report
@@ -57,19 +57,6 @@ SERVERS = ("contextql", "peer")
 
 
 # -- servers -----------------------------------------------------------------------------------------
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise SystemExit(f"{log.stem} exited ({proc.returncode}); see {log}")
-        with contextlib.suppress(httpx.HTTPError, ValueError):
-            if httpx.get(f"{url}/healthz", timeout=2).json().get("status") == "ok":
-                return
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{log.stem} did not become healthy; see {log}")
-        time.sleep(0.3)
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -89,7 +76,7 @@ def _process(name: str, command: list[str], env: dict[str, str], log: Path, url:
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_healthy(url, proc, log)
+        wait_healthy(url, proc, log)
         yield proc
     finally:
         _stop(proc)
