@@ -220,7 +220,7 @@ def _serve(settings: Settings, reload: bool, workers: int = 1) -> int:
         return 0
     err.print(f"ContextQL {contextql_version()} on {where} ({describe(settings)})", markup=False, highlight=False,
               soft_wrap=True)
-    serve(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    serve(create_app(settings), settings)
     return 0
 
 

@@ -9,6 +9,7 @@ first lets each protocol finish its streams properly.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -28,8 +29,15 @@ class GracefulServer(uvicorn.Server):
         await super().shutdown(sockets=sockets)
 
 
-def serve(app: Starlette, host: str, port: int, log_level: str = "info") -> None:
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=10)
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What every way of serving passes to uvicorn (one process, several workers, the live tests)."""
+    return {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
+            "timeout_graceful_shutdown": 10, "ws_ping_interval": settings.ws_ping_interval,
+            "ws_ping_timeout": settings.ws_ping_interval}
+
+
+def serve(app: Starlette, settings: Settings) -> None:
+    config = uvicorn.Config(app, **uvicorn_options(settings))
     GracefulServer(config, app).run()
 
 
@@ -44,5 +52,4 @@ def serve_workers(settings: Settings, workers: int) -> None:
                         ("HOST", settings.host), ("PORT", settings.port)):
         if value is not None:
             os.environ[f"CONTEXTQL_{name}"] = str(value)
-    uvicorn.run("server.app:create_app", factory=True, host=settings.host, port=settings.port,
-                log_level=settings.log_level, workers=workers, timeout_graceful_shutdown=10)
+    uvicorn.run("server.app:create_app", factory=True, workers=workers, **uvicorn_options(settings))

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     schema_ref_bases: list[str] = Field([], description="Base URLs a context type's schema may `$ref` (fetched once, cached); "
                                                         "empty: every `$ref` must point inside the schema.")
     log_level: str = "info"
+    ws_ping_interval: float | None = Field(
+        None, description="Seconds between WebSocket keepalive pings (unset: none). A ping a slow subscriber cannot "
+        "answer in time closes it with 1011, so by default subscribers are never cut off for reading slowly; "
+        "they get EventsDropped instead, and TCP finds dead peers.")
     debug_stats: bool = Field(False, description="Serve GET /debug/stats (store round trips) for benchmarks; keep off in production.")
     # -- authentication (server/auth/): any of these turns anonymous access off ----------
     auth_jwt_secret: str | None = Field(None, description="HS256 shared secret for Bearer JWTs (simple setups).")

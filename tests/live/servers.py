@@ -17,7 +17,7 @@ import httpx
 import uvicorn
 
 from server.app import create_app
-from server.serving import GracefulServer
+from server.serving import GracefulServer, uvicorn_options
 from server.settings import Settings
 from server.state import app_state
 
@@ -72,9 +72,11 @@ class LiveServer:
 
     def __init__(self, store, workspace: str, search=None, **settings: Any) -> None:
         self.port = free_port()
-        self.app = create_app(Settings(workspace=workspace, _env_file=None, **settings), store=store, search=search)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                timeout_graceful_shutdown=10, ws_ping_interval=None)
+        configured = Settings(workspace=workspace, _env_file=None, host="127.0.0.1", port=self.port,
+                              log_level="warning", **settings)
+        self.app = create_app(configured, store=store, search=search)
+        # The production server's own uvicorn options (keepalive pings included), on a free port.
+        config = uvicorn.Config(self.app, **uvicorn_options(configured))
         self.server = GracefulServer(config, self.app)
         self.task: asyncio.Task | None = None
 

@@ -9,6 +9,7 @@ import statistics
 import time
 
 import httpx
+import pytest
 
 from .servers import live_server
 from .test_subscriptions import CREATE, gql
@@ -73,3 +74,35 @@ async def test_a_stalled_subscriber_gets_the_dropped_message_and_writers_do_not_
     # writers did not wait for the stalled subscriber (generous bound: a shared CI machine is noisy)
     assert statistics.median(under_stall) <= 3 * statistics.median(baseline) + 0.02, (baseline, under_stall)
     assert max(under_stall) < 1.0
+
+
+async def test_a_slow_reader_is_not_cut_off_by_keepalive_pings(store, workspace):
+    """A subscriber that stops reading cannot answer a WebSocket ping, so a keepalive cuts it off (1011, as
+    the production server did with uvicorn's default 20 s pings). Pings are off by default, and the reader
+    gets its events and EventsDropped when it reads again; with pings on, it is cut off."""
+    from websockets.exceptions import ConnectionClosed
+
+    from server.settings import Settings
+
+    assert Settings(_env_file=None).ws_ping_interval is None
+    for run, interval in enumerate((None, 0.5)):
+        async with live_server(store, f"{workspace}-{run}", subscription_buffer=16, ws_ping_interval=interval) \
+                as server, \
+                httpx.AsyncClient(base_url=server.http, timeout=30) as http:
+            await gql(http, CREATE, i={"path": "/big", "content": secrets.token_hex(100_000)})
+            async with WsClient(server.ws, sock=small_socket(server.port), compression=None) as stalled:
+                heavy = await stalled.subscribe(HEAVY)
+                stalled.socket.transport.pause_reading()
+                await timed_writes(http, 0, 40)
+                await asyncio.sleep(3)  # six ping intervals of the second server
+                stalled.socket.transport.resume_reading()
+                if interval is None:
+                    seen = []
+                    while "EventsDropped" not in seen:
+                        seen.append((await stalled.next(heavy, timeout=30))["data"]["contextChanged"]["__typename"])
+                    assert seen[0] == "ContextChangeEvent"
+                else:  # cut off: 1011 from the keepalive, or a reset when the close frame cannot get through
+                    with pytest.raises(ConnectionClosed):
+                        while True:
+                            await stalled.next(heavy, timeout=10)
+            await gql(http, CREATE, i={"path": "/big/after"})  # the server itself is fine either way
