@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph.errors import BadUserInputError, ConflictError, NotFoundError
+from graph.errors import BadUserInputError, NotFoundError
 from graph.knowledge.records import ToolFilter, ToolRecord, ToolVersionRecord
 
 from . import audit, builtin_tools, semver, tool_permissions
@@ -57,8 +57,6 @@ async def register(ctx: RequestContext, new: NewToolVersion) -> tuple[ToolRecord
     existing = (await ctx.store.get_tools(ctx.workspace, [new.name])).get(new.name)
     if existing is not None:
         tool_permissions.require(ctx.principal, existing.permissions, "write", new.name, ctx.workspace)
-        if existing.retired:
-            raise ConflictError(f"Tool {new.name!r} is retired: it takes no new versions.", name=new.name)
     grants = tool_permissions.defaults(ctx.principal) if new.permissions is None else tool_permissions.check_grants(new.permissions)
     now = now_us()
     version = ToolVersionRecord(

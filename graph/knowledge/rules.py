@@ -36,6 +36,8 @@ async def add_tool_version(
     if stored is None:
         await tx.lock_tree(ws)
         stored = (await tx.tools(ws, [name], lock=True)).get(name)
+    if stored is not None and stored.retired:
+        raise ConflictError(f"Tool {name!r} is retired: it takes no new versions.", name=name)
     known = await tx.tool_versions(ws, name, [version.version, *([stored.latest] if stored else [])])
     if version.version in known:
         raise ConflictError(

@@ -64,6 +64,15 @@ async def test_find_filters_and_counts_latest_versions(store, workspace, other_w
     assert await store.count_tools(workspace, ToolFilter(retired=None)) == 3
 
 
+async def test_a_retired_tool_takes_no_new_versions_until_it_is_restored(store, workspace):
+    await publish(store, workspace, "old", "1.0.0")
+    await store.update_tool(workspace, "old", at=now(), retired=True)
+    with pytest.raises(ConflictError, match="retired"):
+        await store.add_tool_version(tool(workspace, "old", "1.1.0"), version(workspace, "old", "1.1.0"))
+    await store.update_tool(workspace, "old", at=now(), retired=False)
+    assert (await store.add_tool_version(tool(workspace, "old", "1.1.0"), version(workspace, "old", "1.1.0"))).latest == "1.1.0"
+
+
 async def test_update_tool_and_deprecate(store, workspace):
     await publish(store, workspace, "t", "1.0.0")
     updated = await store.update_tool(workspace, "t", at=now(), permissions={"read": ["principal:bo"], "write": [], "execute": []})
