@@ -81,6 +81,17 @@ def _server_env(backend: str, target: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def stop_server(proc: subprocess.Popen) -> None:
+    """SIGTERM (a clean shutdown), SIGKILL if it does not end within 30 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
 def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
     """Until `url`/healthz says ok; SystemExit naming the log if the process dies or time runs out."""
     deadline = time.monotonic() + timeout
@@ -109,13 +120,7 @@ def _server(backend: str, target: dict[str, str], log: Path):
         wait_healthy(url, proc, log)
         yield url, proc, command, {k: v for k, v in env.items() if k.startswith("CONTEXTQL_")}
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_server(proc)
 
 
 def _busy_cores(seconds: float = 3.0) -> float | None:

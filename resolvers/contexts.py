@@ -316,12 +316,12 @@ async def update(
     tags = None if changes.tags is None else normalize_tags(changes.tags)
     checked = changes.kind is not None or bool(given)
     if checked or sources or execution_id:
-        record = await target(ctx, path=ref.path, id=ref.id)
-        kinds = {record.kind} | ({changes.kind} if changes.kind else set())
+        current = await target(ctx, path=ref.path, id=ref.id)
+        kinds = {current.kind} | ({changes.kind} if changes.kind else set())
         validators = await validators_for(ctx, kinds) if checked else Validators({})
-        ref = Ref(id=record.id)
+        ref = Ref(id=current.id)
     else:
-        record, kinds, validators = None, set(), Validators({})
+        kinds, validators = set(), Validators({})
 
     def revise(head: ContextRecord) -> tuple[ContextRecord, VersionRecord] | None:
         _check_expected(head, expected_version)
@@ -434,10 +434,7 @@ async def as_of(ctx: RequestContext, record: ContextRecord, at: int) -> VersionR
 
 def _check_expected(record: ContextRecord, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != record.version:
-        raise ConflictError(
-            f"{record.path} is at version {record.version}, not {expected_version}: re-read it and retry.",
-            currentVersion=record.version, expectedVersion=expected_version,
-        )
+        raise tree.stale(record, expected_version)
 
 
 def _effects(

@@ -31,7 +31,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -43,7 +42,7 @@ from rich.console import Console
 
 from bench import machine
 from bench.load import cpu_seconds, percentile, require_loopback, store_queries, system_busy_seconds
-from bench.run import _free_port, _manifest_matches, _server, _step, _wait_quiet, wait_healthy
+from bench.run import _free_port, _manifest_matches, _server, _step, _wait_quiet, stop_server, wait_healthy
 from bench.tree import build_tree
 
 from . import report
@@ -59,16 +58,6 @@ SERVERS = ("contextql", "peer")
 # -- servers -----------------------------------------------------------------------------------------
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
 @contextlib.contextmanager
 def _process(name: str, command: list[str], env: dict[str, str], log: Path, url: str, cwd: Path = ROOT):
     console.rule(f"serve ({name})")
@@ -79,7 +68,7 @@ def _process(name: str, command: list[str], env: dict[str, str], log: Path, url:
         wait_healthy(url, proc, log)
         yield proc
     finally:
-        _stop(proc)
+        stop_server(proc)
 
 
 def _ensure_peer_installed() -> None:
