@@ -10,6 +10,7 @@ COPY schema ./schema
 COPY resolvers ./resolvers
 COPY migrations ./migrations
 COPY server ./server
+COPY models ./models
 RUN pip install . && useradd --create-home --uid 10001 contextql && mkdir -p /data && chown contextql /data
 
 USER contextql

@@ -26,8 +26,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from graph.errors import ContextQLError
-from resolvers import contexts as ops
+from contextql.graph.errors import ContextQLError
+from contextql.resolvers import contexts as ops
 
 from .stores import open_bench_store, request_context, settings_for
 from .tree import WORKSPACE, build_tree, records, targets

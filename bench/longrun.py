@@ -9,7 +9,7 @@ Every `--sample` operations (and every 5 s when idle) it records the resident me
 process holding the graph engine (the `contextql serve` process for LadybugDB; the server plus the
 Neo4j JVM for Neo4j), the operation rate and latency of the window, and the database size on disk.
 
-`--via http` (default) runs `python -m server serve` and talks GraphQL over HTTP, as a client
+`--via http` (default) runs `python -m contextql.server serve` and talks GraphQL over HTTP, as a client
 would; `--via store` calls the graph store in this process (the engine without the API around it).
 Results go to `bench/results/longrun/longrun-<date>-<backend>-<via>[-<label>][-runN].json|md|svg`.
 """
@@ -180,7 +180,7 @@ class StoreDriver:
     """The store contract in this process, records built the way the resolvers build them."""
 
     def __init__(self, store: Any, loop: asyncio.AbstractEventLoop) -> None:
-        from graph.records import ContextRecord, VersionRecord
+        from contextql.graph.records import ContextRecord, VersionRecord
 
         self.store, self.loop = store, loop
         self._context, self._version = ContextRecord, VersionRecord
@@ -389,8 +389,8 @@ def _serve(args: argparse.Namespace, target: dict[str, str], work: Path, extra_e
 
 
 async def _open_store(args: argparse.Namespace, target: dict[str, str], extra_env: dict[str, str]) -> Any:
-    from server.settings import Settings
-    from server.stores import open_store
+    from contextql.server.settings import Settings
+    from contextql.server.stores import open_store
 
     os.environ.update(extra_env)
     overrides: dict[str, Any] = {"graph": args.backend}

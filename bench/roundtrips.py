@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from schema import build_schema
+from contextql.schema import build_schema
 
 from .scenarios import SCENARIOS, check
 from .stores import open_bench_store, request_context, settings_for

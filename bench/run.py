@@ -8,7 +8,7 @@ For each backend, each step in its own process:
    --work-dir, or the server at --neo4j-uri). With --reuse, a store already
    generated with the same parameters is used as it is.
 2. `bench.roundtrips` counts store statements per GraphQL request in-process.
-3. `python -m server serve` on a free loopback port (CONTEXTQL_WORKSPACE=bench,
+3. `python -m contextql.server serve` on a free loopback port (CONTEXTQL_WORKSPACE=bench,
    log level warning so no access log is written per request).
 4. `bench.load` drives HTTP load from a separate process and measures.
 Then `bench/results/<date>-<backend>[-n<N>].json` and `bench/results/README.md`.
@@ -110,7 +110,7 @@ def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 1
 def _server(backend: str, target: dict[str, str], log: Path):
     port = _free_port()
     env = _server_env(backend, target)
-    command = [sys.executable, "-m", "server", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "contextql.server", "serve", "--host", "127.0.0.1", "--port", str(port)]
     console.rule(f"serve ({backend})")
     console.print(" ".join(command), style="dim")
     with open(log, "wb") as out:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from resolvers.pagination import CHILDREN as CHILDREN_CURSOR, encode_cursor
+from contextql.resolvers.pagination import CHILDREN as CHILDREN_CURSOR, encode_cursor
 
 CHILDREN_PAGE = 50
 HISTORY_PAGE = 20

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from graph.store import GraphStore
-from resolvers.principal import ANONYMOUS
-from resolvers.request import RequestContext
-from server.settings import Settings
-from server.stores import open_store
+from contextql.graph.store import GraphStore
+from contextql.resolvers.principal import ANONYMOUS
+from contextql.resolvers.request import RequestContext
+from contextql.server.settings import Settings
+from contextql.server.stores import open_store
 
 from .tree import WORKSPACE
 

@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph.records import ContextRecord, VersionRecord
+from contextql.graph.records import ContextRecord, VersionRecord
 
 WORKSPACE = "bench"
 AUTHOR = "bench"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
-from graph.errors import ConflictError
-from graph.store import GraphStore
+from contextql.graph.errors import ConflictError
+from contextql.graph.store import GraphStore
 
 
 @dataclass(frozen=True)

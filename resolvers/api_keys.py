@@ -14,8 +14,8 @@ import uuid
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from graph.access import ApiKeyRecord
-from graph.errors import BadUserInputError, NotFoundError
+from contextql.graph.access import ApiKeyRecord
+from contextql.graph.errors import BadUserInputError, NotFoundError
 
 from . import audit
 from .clock import now_us

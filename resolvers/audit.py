@@ -6,9 +6,9 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from graph.access import AuditRecord
-from graph.writes import WriteEffects
-from graph.errors import ContextQLError, StoreUnavailableError
+from contextql.graph.access import AuditRecord
+from contextql.graph.writes import WriteEffects
+from contextql.graph.errors import ContextQLError, StoreUnavailableError
 
 from .clock import now_us
 from .pagination import AUDIT_LOG, Slice, cut, probe, window

@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from graph.errors import ContextQLError, ForbiddenError
+from contextql.graph.errors import ContextQLError, ForbiddenError
 
 from .principal import Principal
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from graph.errors import ConflictError, ValidationFailedError
-from graph.filters import Compare, Order
-from graph.records import ContextTypeRecord, Page
+from contextql.graph.errors import ConflictError, ValidationFailedError
+from contextql.graph.filters import Compare, Order
+from contextql.graph.records import ContextTypeRecord, Page
 
 from . import audit
 from .clock import now_us

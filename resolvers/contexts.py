@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph import tree
-from graph.events import ChangeEvent, ContextDetail
-from graph.errors import BadUserInputError, ConflictError, NotFoundError
-from graph.filters import Filter, Order, subtree
-from graph.knowledge.records import SourceRef
-from graph.records import ContextRecord, Page, TreePlan, VersionRecord
-from graph.writes import WriteEffects
+from contextql.graph import tree
+from contextql.graph.events import ChangeEvent, ContextDetail
+from contextql.graph.errors import BadUserInputError, ConflictError, NotFoundError
+from contextql.graph.filters import Filter, Order, subtree
+from contextql.graph.knowledge.records import SourceRef
+from contextql.graph.records import ContextRecord, Page, TreePlan, VersionRecord
+from contextql.graph.writes import WriteEffects
 
 from . import audit, paths
 from .clock import now_us

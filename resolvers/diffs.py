@@ -8,7 +8,7 @@ from typing import Any
 
 import jsonpatch
 
-from graph.records import VersionRecord
+from contextql.graph.records import VersionRecord
 
 COMPARED_FIELDS = ("path", "kind", "title", "content", "data", "tags", "inherit")
 

@@ -16,10 +16,10 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from graph.errors import BadUserInputError, ConflictError, ContextQLError, ValidationFailedError
-from graph.events import ChangeEvent, ExecutionDetail
-from graph.knowledge.records import ExecutionFilter, ExecutionRecord, ToolVersionRecord
-from graph.records import ContextRecord
+from contextql.graph.errors import BadUserInputError, ConflictError, ContextQLError, ValidationFailedError
+from contextql.graph.events import ChangeEvent, ExecutionDetail
+from contextql.graph.knowledge.records import ExecutionFilter, ExecutionRecord, ToolVersionRecord
+from contextql.graph.records import ContextRecord
 
 from . import audit, builtin_tools, contexts as ops, paths, provenance, tool_http, tool_permissions, tools
 from .builtin_tools import Outcome

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graph.records import ContextRecord
+from contextql.graph.records import ContextRecord
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from graph.errors import BadUserInputError, ConflictError
+from contextql.graph.errors import BadUserInputError, ConflictError
 
 MAX_OPERATIONS = 1_000
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from aiodataloader import DataLoader
 
-from graph.records import ContextRecord, Page
-from graph.store import GraphStore
+from contextql.graph.records import ContextRecord, Page
+from contextql.graph.store import GraphStore
 
 
 class ContextsById(DataLoader):

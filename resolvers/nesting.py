@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from itertools import accumulate
 from typing import Any
 
-from graph.errors import BadUserInputError
+from contextql.graph.errors import BadUserInputError
 
 # A JSON string, or an unterminated one up to the end. Possessive quantifiers: no backtracking, so
 # the scan stays linear even for a body of unbalanced quotes. Bytes: UTF-8 continuation bytes never

@@ -20,11 +20,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from graph import keyset
-from graph.errors import BadUserInputError
-from graph.filters import Order
-from graph.keyset import Keyset
-from graph.records import Page
+from contextql.graph import keyset
+from contextql.graph.errors import BadUserInputError
+from contextql.graph.filters import Order
+from contextql.graph.keyset import Keyset
+from contextql.graph.records import Page
 
 from .limits import Limits
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from graph.errors import BadUserInputError
+from contextql.graph.errors import BadUserInputError
 
 MAX_PATH_LENGTH = 1024
 MAX_SEGMENT_LENGTH = 128

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from graph.errors import BadUserInputError
-from graph.knowledge.records import Derivation, Lineage, SourceRef
-from graph.records import ContextRecord
+from contextql.graph.errors import BadUserInputError
+from contextql.graph.knowledge.records import Derivation, Lineage, SourceRef
+from contextql.graph.records import ContextRecord
 
 from .clock import now_us
 from .request import RequestContext

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from graph.errors import BadUserInputError
-from graph.events import ChangeEvent, RelationshipDetail
-from graph.knowledge.names import RELATIONSHIP_TYPE, RELATIONSHIP_TYPE_RULE
-from graph.knowledge.records import AGENT, CONTEXT, TOOL, GraphView, Neighbor, NodeRef, RelationshipRecord
-from graph.records import ContextRecord
+from contextql.graph.errors import BadUserInputError
+from contextql.graph.events import ChangeEvent, RelationshipDetail
+from contextql.graph.knowledge.names import RELATIONSHIP_TYPE, RELATIONSHIP_TYPE_RULE
+from contextql.graph.knowledge.records import AGENT, CONTEXT, TOOL, GraphView, Neighbor, NodeRef, RelationshipRecord
+from contextql.graph.records import ContextRecord
 
 from . import audit, builtin_tools, contexts as ops
 from .clock import now_us

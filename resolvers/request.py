@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from graph.events import EventBus, InProcessBus
-from graph.store import GraphStore
+from contextql.graph.events import EventBus, InProcessBus
+from contextql.graph.store import GraphStore
 
 from .limits import Limits
 from .loaders import Loaders
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.websockets import WebSocket
 
-    from graph.index import VectorIndex
+    from contextql.graph.index import VectorIndex
 
     from .audit import AuditDraft
 

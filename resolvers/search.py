@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from graph.embeddings.chunks import passages
-from graph.errors import BadUserInputError, NotFoundError, StoreUnavailableError
-from graph.index import IndexHit, SearchFilter
-from graph.index.qdrant import IndexUnavailableError
-from graph.records import ContextRecord, VersionRecord
+from contextql.graph.embeddings.chunks import passages
+from contextql.graph.errors import BadUserInputError, NotFoundError, StoreUnavailableError
+from contextql.graph.index import IndexHit, SearchFilter
+from contextql.graph.index.qdrant import IndexUnavailableError
+from contextql.graph.records import ContextRecord, VersionRecord
 
 from . import paths
 from .request import RequestContext

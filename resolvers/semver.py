@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from graph.errors import BadUserInputError
+from contextql.graph.errors import BadUserInputError
 
 _SEMVER = re.compile(
     r"^(0|[1-9]\d{0,7})\.(0|[1-9]\d{0,7})\.(0|[1-9]\d{0,7})"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
-from graph.errors import BadUserInputError
-from graph.events import ChangeEvent, ContextDetail, Dropped, ExecutionDetail, RelationshipDetail
-from graph.events.bus import Predicate
+from contextql.graph.errors import BadUserInputError
+from contextql.graph.events import ChangeEvent, ContextDetail, Dropped, ExecutionDetail, RelationshipDetail
+from contextql.graph.events.bus import Predicate
 
 from .authorization import authorize
 from .loaders import Loaders

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graph.errors import BadUserInputError, ForbiddenError
+from contextql.graph.errors import BadUserInputError, ForbiddenError
 
 from .principal import Principal
 

@@ -15,10 +15,10 @@ import math
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
-from graph.embeddings.sparse import document_vector, index_of, tokens
-from graph.errors import BadUserInputError
-from graph.knowledge.records import ToolFilter, ToolRecord, ToolVersionRecord
-from graph.records import Page
+from contextql.graph.embeddings.sparse import document_vector, index_of, tokens
+from contextql.graph.errors import BadUserInputError
+from contextql.graph.knowledge.records import ToolFilter, ToolRecord, ToolVersionRecord
+from contextql.graph.records import Page
 
 from . import builtin_tools, tool_permissions
 from .request import RequestContext

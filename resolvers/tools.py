@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph.errors import BadUserInputError, NotFoundError
-from graph.knowledge.records import ToolFilter, ToolRecord, ToolVersionRecord
+from contextql.graph.errors import BadUserInputError, NotFoundError
+from contextql.graph.knowledge.records import ToolFilter, ToolRecord, ToolVersionRecord
 
 from . import audit, builtin_tools, semver, tool_permissions
 from .clock import now_us

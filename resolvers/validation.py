@@ -17,7 +17,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 from referencing.jsonschema import DRAFT202012
 
-from graph.errors import BadUserInputError, ValidationFailedError
+from contextql.graph.errors import BadUserInputError, ValidationFailedError
 
 from .limits import Limits
 from .nesting import json_text_too_deep, raw_limit, too_deep, value_too_deep

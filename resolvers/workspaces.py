@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graph.errors import BadUserInputError
+from contextql.graph.errors import BadUserInputError
 
 from . import audit
 from .request import RequestContext

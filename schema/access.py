@@ -6,10 +6,10 @@ from datetime import datetime
 
 import strawberry
 
-from graph.access import ApiKeyRecord, AuditRecord
-from resolvers import api_keys, audit
-from resolvers.clock import from_datetime, to_datetime
-from resolvers.authorization import MATRIX
+from contextql.graph.access import ApiKeyRecord, AuditRecord
+from contextql.resolvers import api_keys, audit
+from contextql.resolvers.clock import from_datetime, to_datetime
+from contextql.resolvers.authorization import MATRIX
 
 from .connections import Connection, connection
 from .types import ContextInfo

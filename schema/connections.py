@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from resolvers.pagination import Slice, encode_cursor
+from contextql.resolvers.pagination import Slice, encode_cursor
 
 T = TypeVar("T")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import strawberry
 
-from graph.knowledge.records import ExecutionFilter
-from graph.records import ContextRecord
-from resolvers import executions, provenance, relationships
+from contextql.graph.knowledge.records import ExecutionFilter
+from contextql.graph.records import ContextRecord
+from contextql.resolvers import executions, provenance, relationships
 
 from .connections import Connection, connection
 from .knowledge_types import (

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from graph.errors import ContextQLError
+from contextql.graph.errors import ContextQLError
 
 logger = logging.getLogger("contextql.errors")
 

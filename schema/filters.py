@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from graph.filters import And, Compare, Filter, Not, Operator, Or, Order, all_of
-from resolvers.clock import from_datetime
-from resolvers.paths import normalize
+from contextql.graph.filters import And, Compare, Filter, Not, Operator, Or, Order, all_of
+from contextql.resolvers.clock import from_datetime
+from contextql.resolvers.paths import normalize
 
 from .inputs import ContextOrderBy, ContextWhere, SortDirection
 

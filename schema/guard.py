@@ -17,9 +17,9 @@ from strawberry.types import Info
 from strawberry.types.nodes import SelectedField
 from strawberry.types.graphql import OperationType
 
-from graph.errors import ContextQLError
-from resolvers import audit
-from resolvers.authorization import action_for, authorize
+from contextql.graph.errors import ContextQLError
+from contextql.resolvers import audit
+from contextql.resolvers.authorization import action_for, authorize
 
 
 class ResolverTimeoutError(ContextQLError):

@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers import contexts as ops, executions, relationships, tools
+from contextql.resolvers import contexts as ops, executions, relationships, tools
 
 from .inputs import client_json
 from .knowledge_types import Execution, Info_, Relationship, Tool

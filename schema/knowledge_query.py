@@ -6,9 +6,9 @@ from datetime import datetime
 
 import strawberry
 
-from graph.knowledge.records import ExecutionFilter, ToolFilter
-from resolvers import builtin_tools, executions, relationships, tools
-from resolvers.clock import from_datetime
+from contextql.graph.knowledge.records import ExecutionFilter, ToolFilter
+from contextql.resolvers import builtin_tools, executions, relationships, tools
+from contextql.resolvers.clock import from_datetime
 
 from .connections import Connection, connection
 from .knowledge_types import Execution, Info_, Subgraph, Tool

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from graph.knowledge.records import (
+from contextql.graph.knowledge.records import (
     CONTEXT,
     ExecutionFilter,
     ExecutionRecord,
@@ -21,9 +21,9 @@ from graph.knowledge.records import (
     ToolRecord,
     ToolVersionRecord,
 )
-from resolvers import contexts as ops, executions, tools
-from resolvers.clock import to_datetime
-from resolvers.request import RequestContext
+from contextql.resolvers import contexts as ops, executions, tools
+from contextql.resolvers.clock import to_datetime
+from contextql.resolvers.request import RequestContext
 
 from .connections import Connection, connection
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .types import Context
 
 Info_ = Info[RequestContext, None]
-ContextRef = Annotated["Context", strawberry.lazy("schema.types")]
+ContextRef = Annotated["Context", strawberry.lazy("contextql.schema.types")]
 
 
 def _context(record):

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
-from resolvers.contexts import ChildrenWanted
+from contextql.resolvers.contexts import ChildrenWanted
 
 
 def _fields(selections: Iterable[Selection]) -> Iterator[SelectedField]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers import context_types, contexts as ops, workspaces
+from contextql.resolvers import context_types, contexts as ops, workspaces
 
 from .inputs import CreateContextInput, UpdateContextInput, client_json
 from .knowledge_mutation import KnowledgeMutation

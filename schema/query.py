@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from graph.errors import BadUserInputError
-from resolvers import context_types, contexts as ops
+from contextql.graph.errors import BadUserInputError
+from contextql.resolvers import context_types, contexts as ops
 
 from .connections import Connection, connection
 from .filters import to_filter, to_order

@@ -6,7 +6,7 @@ from enum import Enum
 
 import strawberry
 
-from resolvers import search as ops
+from contextql.resolvers import search as ops
 
 from .types import Context, ContextInfo, ContextVersion
 

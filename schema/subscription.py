@@ -15,9 +15,9 @@ from typing import Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from graph.events import ChangeEvent, ContextDetail, Dropped, ExecutionDetail, IndexDetail, RelationshipDetail
-from resolvers import contexts as ops, subscriptions as subs
-from resolvers.clock import to_datetime
+from contextql.graph.events import ChangeEvent, ContextDetail, Dropped, ExecutionDetail, IndexDetail, RelationshipDetail
+from contextql.resolvers import contexts as ops, subscriptions as subs
+from contextql.resolvers.clock import to_datetime
 
 from .types import Actor, Context, ContextInfo
 

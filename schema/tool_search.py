@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import tool_search as ops
+from contextql.resolvers import tool_search as ops
 
 from .knowledge_types import Info_, Tool
 from .search import SearchMode

@@ -9,12 +9,12 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from graph.records import ContextRecord, ContextTypeRecord, VersionRecord
-from resolvers import contexts as ops
-from resolvers.clock import from_datetime, to_datetime
-from resolvers.diffs import diff_versions
-from resolvers.inheritance import EffectiveView
-from resolvers.request import RequestContext
+from contextql.graph.records import ContextRecord, ContextTypeRecord, VersionRecord
+from contextql.resolvers import contexts as ops
+from contextql.resolvers.clock import from_datetime, to_datetime
+from contextql.resolvers.diffs import diff_versions
+from contextql.resolvers.inheritance import EffectiveView
+from contextql.resolvers.request import RequestContext
 
 from .connections import Connection, connection
 from .context_graph import ContextGraphFields

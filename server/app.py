@@ -17,10 +17,10 @@ from graphql import ExecutionResult, GraphQLError
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
-from graph.store import GraphStore
-from resolvers.principal import ANONYMOUS, UNAUTHENTICATED, Principal
-from resolvers.request import RequestContext
-from schema import build_schema
+from contextql.graph.store import GraphStore
+from contextql.resolvers.principal import ANONYMOUS, UNAUTHENTICATED, Principal
+from contextql.resolvers.request import RequestContext
+from contextql.schema import build_schema
 
 from .auth import Authenticator, auth_configured
 from .auth.middleware import PRINCIPAL_KEY, WORKSPACE_KEY, Authentication

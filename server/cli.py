@@ -262,7 +262,7 @@ def _local_index_taken(settings: Settings) -> int | None:
 
 
 async def _migrate(settings: Settings) -> int:
-    from migrations import migrate
+    from contextql.migrations import migrate
 
     from .stores import open_store
 
@@ -276,7 +276,7 @@ async def _migrate(settings: Settings) -> int:
 
 
 async def _export(settings: Settings, workspace: str, output: str) -> int:
-    from graph.transfer import export_workspace
+    from contextql.graph.transfer import export_workspace
 
     from .stores import open_store
 
@@ -313,8 +313,8 @@ def _read_lines(source: str) -> list[str]:
 
 
 async def _import(settings: Settings, source: str, workspace: str | None, resume: bool = False) -> int:
-    from graph.errors import ContextQLError
-    from graph.transfer import import_workspace
+    from contextql.graph.errors import ContextQLError
+    from contextql.graph.transfer import import_workspace
 
     from .stores import open_store
 

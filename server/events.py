@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from graph.events import EventBus, InProcessBus
+from contextql.graph.events import EventBus, InProcessBus
 
 from .settings import Settings
 
 
 def open_bus(settings: Settings) -> EventBus:
     if settings.redis_url:
-        from graph.events.redis import RedisBus
+        from contextql.graph.events.redis import RedisBus
 
         return RedisBus(settings.redis_url, channel=settings.redis_channel, buffer_size=settings.subscription_buffer)
     return InProcessBus(settings.subscription_buffer)

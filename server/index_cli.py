@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from graph.index import VectorIndex
+    from contextql.graph.index import VectorIndex
 
 err = Console(stderr=True)
 out = Console()
@@ -45,7 +45,7 @@ async def _open_index(settings: Settings, *, recreate: bool = False) -> VectorIn
 
 
 async def reindex(settings: Settings, workspace: str, recreate: bool, history: bool) -> int:
-    from graph.index import reindex as rebuild
+    from contextql.graph.index import reindex as rebuild
 
     from .stores import open_store
 
@@ -71,7 +71,7 @@ async def reindex(settings: Settings, workspace: str, recreate: bool, history: b
 
 
 async def verify(settings: Settings, workspace: str) -> int:
-    from graph.index import verify as check
+    from contextql.graph.index import verify as check
 
     from .stores import open_store
 

@@ -6,12 +6,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from graph.embeddings import EmbeddingService
-from graph.embeddings.factory import make_embedder
-from graph.events import EventBus
-from graph.index import IndexWorker, VectorIndex
-from graph.index.qdrant import IndexUnavailableError
-from graph.store import GraphStore
+from contextql.graph.embeddings import EmbeddingService
+from contextql.graph.embeddings.factory import make_embedder
+from contextql.graph.events import EventBus
+from contextql.graph.index import IndexWorker, VectorIndex
+from contextql.graph.index.qdrant import IndexUnavailableError
+from contextql.graph.store import GraphStore
 
 from .settings import Settings
 

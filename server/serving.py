@@ -52,4 +52,4 @@ def serve_workers(settings: Settings, workers: int) -> None:
                         ("HOST", settings.host), ("PORT", settings.port)):
         if value is not None:
             os.environ[f"CONTEXTQL_{name}"] = str(value)
-    uvicorn.run("server.app:create_app", factory=True, workers=workers, **uvicorn_options(settings))
+    uvicorn.run("contextql.server.app:create_app", factory=True, workers=workers, **uvicorn_options(settings))

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from strawberry.types import ExecutionResult
 
-from graph.errors import ContextQLError
-from resolvers.nesting import check_request, json_text_too_deep, raw_limit, too_deep
-from resolvers.request import RequestContext
+from contextql.graph.errors import ContextQLError
+from contextql.resolvers.nesting import check_request, json_text_too_deep, raw_limit, too_deep
+from contextql.resolvers.request import RequestContext
 
 KEEP_ALIVE_SECONDS = 15.0
 

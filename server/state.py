@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 
-from graph.events import EventBus
-from graph.store import GraphStore
+from contextql.graph.events import EventBus
+from contextql.graph.store import GraphStore
 
 from .search import SearchRuntime
 from .settings import Settings

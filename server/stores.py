@@ -12,8 +12,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from graph.store import GraphStore
-from migrations import available, migrate
+from contextql.graph.store import GraphStore
+from contextql.migrations import available, migrate
 
 from .settings import Settings
 
@@ -61,7 +61,7 @@ def describe(settings: Settings) -> str:
 
 def make_store(settings: Settings) -> GraphStore:
     if settings.graph == "neo4j":
-        from graph.neo4j import Neo4jStore
+        from contextql.graph.neo4j import Neo4jStore
 
         if not settings.neo4j_uri:
             raise StoreOpenError("CONTEXTQL_GRAPH=neo4j needs CONTEXTQL_NEO4J_URI (e.g. bolt://localhost:7687).",
@@ -73,7 +73,7 @@ def make_store(settings: Settings) -> GraphStore:
             uri=settings.neo4j_uri, user=settings.neo4j_user, password=settings.neo4j_password,
             database=settings.neo4j_database, timeout=settings.neo4j_timeout,
         )
-    from graph.ladybug import LadybugStore
+    from contextql.graph.ladybug import LadybugStore
 
     folder = settings.data_dir.resolve()
     try:
@@ -152,7 +152,7 @@ def _explain_neo4j(settings: Settings, exc: Exception) -> StoreOpenError | None:
     if isinstance(exc, (ConfigurationError, ValueError)) or isinstance(cause, (ConfigurationError, ValueError)):
         return StoreOpenError(f"CONTEXTQL_NEO4J_URI={uri} is not usable ({exc}): use bolt://host:7687 (one "
                               "server) or neo4j://host:7687 (a cluster)", EXIT_CONFIG)
-    from graph.errors import StoreUnavailableError
+    from contextql.graph.errors import StoreUnavailableError
 
     if isinstance(exc, StoreUnavailableError):
         reason = str(cause).strip().splitlines()[0].rstrip(" :") if str(cause).strip() else type(cause).__name__

@@ -12,20 +12,20 @@ import uuid
 
 import pytest
 
-from graph.store import GraphStore
-from migrations import migrate
+from contextql.graph.store import GraphStore
+from contextql.migrations import migrate
 
 BACKENDS = [b.strip() for b in os.environ.get("CONTEXTQL_TEST_BACKENDS", "ladybug,neo4j").split(",") if b.strip()]
 
 
 async def _open_ladybug(tmp_path_factory) -> GraphStore:
-    from graph.ladybug import LadybugStore
+    from contextql.graph.ladybug import LadybugStore
 
     return LadybugStore(str(tmp_path_factory.mktemp("ladybug") / "graph.lbug"))
 
 
 async def _open_neo4j(tmp_path_factory) -> GraphStore:
-    from graph.neo4j import Neo4jStore
+    from contextql.graph.neo4j import Neo4jStore
     from tests.neo4j_server import ensure_neo4j
 
     uri = ensure_neo4j(tmp_path_factory)

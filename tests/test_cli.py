@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-CLI = [sys.executable, "-m", "server"]
+CLI = [sys.executable, "-m", "contextql.server"]
 
 
 def run(*args: str, cwd, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -128,7 +128,7 @@ def test_unreachable_neo4j(tmp_path):
 def test_store_from_a_newer_version(tmp_path):
     import asyncio
 
-    from graph.ladybug import LadybugStore
+    from contextql.graph.ladybug import LadybugStore
 
     assert run("migrate", "--data-dir", "d", cwd=tmp_path).returncode == 0
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from server.settings import Settings
+from contextql.server.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,15 +22,15 @@ import httpx
 
 from bench.machine import describe
 from bench.search.corpus import build_all
-from graph.index import IndexWorker
-from graph.ladybug import LadybugStore
-from migrations import migrate
-from resolvers import contexts as ops
-from resolvers import search as find
-from resolvers.principal import ANONYMOUS
-from resolvers.request import RequestContext
-from server.search import SearchRuntime, open_index
-from server.settings import Settings
+from contextql.graph.index import IndexWorker
+from contextql.graph.ladybug import LadybugStore
+from contextql.migrations import migrate
+from contextql.resolvers import contexts as ops
+from contextql.resolvers import search as find
+from contextql.resolvers.principal import ANONYMOUS
+from contextql.resolvers.request import RequestContext
+from contextql.server.search import SearchRuntime, open_index
+from contextql.server.settings import Settings
 
 WS = "bench"
 RESULTS = Path(__file__).resolve().parent.parent / "results"
@@ -109,7 +109,7 @@ async def http_load(port: int, queries, concurrency: int, requests: int) -> dict
 
 
 async def main(args) -> dict:
-    from server.app import create_app
+    from contextql.server.app import create_app
 
     contexts, queries = build_all()
     queries = queries[:: max(1, len(queries) // args.queries)][: args.queries]

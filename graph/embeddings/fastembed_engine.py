@@ -13,7 +13,7 @@ class FastEmbedder:
     def __init__(self, model_name: str | None = None, *, model_path: Path | None = None,
                  cache_dir: Path | None = None, threads: int | None = None) -> None:
         if model_name is None and model_path is None:
-            from models import bundled_model_path
+            from contextql.models import bundled_model_path
 
             model_path = bundled_model_path()
         if model_path is not None:

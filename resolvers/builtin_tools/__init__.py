@@ -6,7 +6,7 @@ that works on contexts through the domain layer, so permissions, limits and vers
 
 from __future__ import annotations
 
-from graph.knowledge.records import ToolRecord, ToolVersionRecord
+from contextql.graph.knowledge.records import ToolRecord, ToolVersionRecord
 
 from .extract import EXTRACT
 from .render import RENDER

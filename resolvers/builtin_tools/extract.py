@@ -7,7 +7,7 @@ from typing import Any
 import jmespath
 from jmespath.exceptions import JMESPathError
 
-from graph.errors import BadUserInputError
+from contextql.graph.errors import BadUserInputError
 
 from .. import contexts as ops
 from .spec import BuiltinTool, Outcome

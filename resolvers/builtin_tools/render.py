@@ -7,7 +7,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from graph.errors import BadUserInputError
+from contextql.graph.errors import BadUserInputError
 
 from .. import contexts as ops
 from .spec import BuiltinTool, Outcome

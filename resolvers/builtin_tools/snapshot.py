@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graph.errors import BadUserInputError
+from contextql.graph.errors import BadUserInputError
 
 from .. import contexts as ops, paths
 from .spec import BuiltinTool, Outcome

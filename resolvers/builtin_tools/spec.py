@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from graph.knowledge.records import ToolRecord, ToolVersionRecord
-from graph.records import ContextRecord
+from contextql.graph.knowledge.records import ToolRecord, ToolVersionRecord
+from contextql.graph.records import ContextRecord
 
 if TYPE_CHECKING:
     from ..request import RequestContext

@@ -6,11 +6,11 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
 
-from graph.store import GraphStore
-from resolvers import api_keys
-from resolvers.clock import now_us
-from resolvers.authorization import UnauthenticatedError
-from resolvers.principal import Principal
+from contextql.graph.store import GraphStore
+from contextql.resolvers import api_keys
+from contextql.resolvers.clock import now_us
+from contextql.resolvers.authorization import UnauthenticatedError
+from contextql.resolvers.principal import Principal
 
 REFUSED = "The API key is unknown, revoked or expired: ask an admin for a new one."
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from graph.errors import ForbiddenError
-from graph.store import GraphStore
-from resolvers.authorization import UnauthenticatedError
-from resolvers.principal import ANONYMOUS, Principal
+from contextql.graph.errors import ForbiddenError
+from contextql.graph.store import GraphStore
+from contextql.resolvers.authorization import UnauthenticatedError
+from contextql.resolvers.principal import ANONYMOUS, Principal
 
 from ..settings import Settings
 from .api_keys import ApiKeyVerifier

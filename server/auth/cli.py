@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, UTC
 
 from rich.console import Console
 
-from resolvers import api_keys, audit
-from resolvers.clock import from_datetime
-from resolvers.principal import Principal
-from resolvers.request import RequestContext
+from contextql.resolvers import api_keys, audit
+from contextql.resolvers.clock import from_datetime
+from contextql.resolvers.principal import Principal
+from contextql.resolvers.request import RequestContext
 
 from ..settings import Settings
 

@@ -8,7 +8,7 @@ import time
 import httpx
 from joserfc.jwk import KeySet
 
-from graph.errors import ContextQLError
+from contextql.graph.errors import ContextQLError
 
 
 class AuthUnavailableError(ContextQLError):

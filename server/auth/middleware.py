@@ -13,7 +13,7 @@ import json
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from graph.errors import ContextQLError
+from contextql.graph.errors import ContextQLError
 
 from .authenticator import Authenticator, requested_workspace
 

@@ -11,8 +11,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
-from resolvers.authorization import UnauthenticatedError
-from resolvers.principal import Principal
+from contextql.resolvers.authorization import UnauthenticatedError
+from contextql.resolvers.principal import Principal
 
 from ..settings import Settings
 from .jwks import JwksSource

@@ -9,9 +9,9 @@ import time
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.exceptions import ConnectionRejectionError
 
-from graph.errors import ContextQLError
-from resolvers.loaders import Loaders
-from resolvers.request import RequestContext
+from contextql.graph.errors import ContextQLError
+from contextql.resolvers.loaders import Loaders
+from contextql.resolvers.request import RequestContext
 
 from .authenticator import Authenticator, requested_workspace
 

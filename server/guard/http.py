@@ -21,8 +21,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
-from graph.errors import ContextQLError
-from resolvers.nesting import check_request, json_text_too_deep, raw_limit, too_deep
+from contextql.graph.errors import ContextQLError
+from contextql.resolvers.nesting import check_request, json_text_too_deep, raw_limit, too_deep
 
 SUBSCRIPTION_TRANSPORT_REQUIRED = "SUBSCRIPTION_TRANSPORT_REQUIRED"
 SUBSCRIPTION_OVER_HTTP = (

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from server.app import create_app
-from server.settings import Settings
+from contextql.server.app import create_app
+from contextql.server.settings import Settings
 
 
 class Api:

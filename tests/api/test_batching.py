@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from server.app import create_app
+from contextql.server.app import create_app
 
 from .conftest import settings_for
 

@@ -98,7 +98,7 @@ async def test_local_refs_of_every_kind_are_accepted(api):
 
 async def test_a_stored_schema_that_cannot_be_applied_refuses_writes_without_an_internal_error(api, store, workspace):
     """Types registered before references were checked: writes are refused, with a way out."""
-    from graph.records import ContextTypeRecord
+    from contextql.graph.records import ContextTypeRecord
 
     for name, ref in (("legacy", "#/nowhere"), ("remote", "https://example.com/s.json")):
         await store.put_context_type(ContextTypeRecord(
@@ -119,7 +119,7 @@ async def test_remote_refs_resolve_only_under_allowed_bases(store, workspace):
 
     import httpx
 
-    from server.app import create_app
+    from contextql.server.app import create_app
 
     from .conftest import Api, settings_for
 

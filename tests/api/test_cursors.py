@@ -14,9 +14,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from graph.records import Page
-from resolvers.pagination import CHILDREN, cut, decode_cursor
-from schema.connections import connection
+from contextql.graph.records import Page
+from contextql.resolvers.pagination import CHILDREN, cut, decode_cursor
+from contextql.schema.connections import connection
 
 from .conftest import create
 

@@ -15,8 +15,8 @@ import uvicorn
 from pydantic import ValidationError
 from websockets.exceptions import ConnectionClosed
 
-from server.app import create_app
-from server.settings import Settings
+from contextql.server.app import create_app
+from contextql.server.settings import Settings
 
 from .conftest import settings_for
 
@@ -187,7 +187,7 @@ def test_incoherent_cors_settings_are_refused_at_start_up(tmp_path):
             Settings(_env_file=None, **bad)
     env = {**os.environ, "CONTEXTQL_CORS_ORIGINS": "*", "CONTEXTQL_CORS_ALLOW_CREDENTIALS": "true",
            "CONTEXTQL_DATA_DIR": str(tmp_path)}
-    started = subprocess.run([sys.executable, "-m", "server.cli", "serve"], env=env, cwd=tmp_path,
+    started = subprocess.run([sys.executable, "-m", "contextql.server.cli", "serve"], env=env, cwd=tmp_path,
                              capture_output=True, text=True, timeout=60)
     assert started.returncode == 2 and "Traceback" not in started.stderr
     assert "configuration error: CONTEXTQL_CORS_ORIGINS=* cannot be combined with CONTEXTQL_CORS_ALLOW_CREDENTIALS" \

@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from graph.events import InProcessBus
-from resolvers.principal import Principal
-from resolvers.request import RequestContext
-from schema.root import build_schema
+from contextql.graph.events import InProcessBus
+from contextql.resolvers.principal import Principal
+from contextql.resolvers.request import RequestContext
+from contextql.schema.root import build_schema
 
 from .conftest import create
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graph.records import Page
+from contextql.graph.records import Page
 
 from .conftest import create
 
@@ -102,7 +102,7 @@ async def test_node_resolves_contexts_and_versions(api):
 async def test_workspaces_are_isolated(api, store, workspace):
     from .conftest import settings_for
     import httpx
-    from server.app import create_app
+    from contextql.server.app import create_app
 
     mine = await create(api, "/shared-name", title="mine")
     other_app = create_app(settings_for(workspace + "-other"), store=store)

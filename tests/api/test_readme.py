@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 from graphql import OperationDefinitionNode, OperationType, parse, validate
 
-from schema.root import build_schema
+from contextql.schema.root import build_schema
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 README_TOOL_PORT = 9000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graph.records import Page
+from contextql.graph.records import Page
 
 from .conftest import create
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from graph.events import IndexDetail
+from contextql.graph.events import IndexDetail
 from graphql import GraphQLObjectType, GraphQLUnionType, get_named_type
 
-from graph.index import IndexWorker
-from schema import build_schema
+from contextql.graph.index import IndexWorker
+from contextql.schema import build_schema
 from tests.api.test_knowledge import EXECUTE, IN, OUT, REGISTER, tool_server  # noqa: F401 - real tool server
 from tests.live.servers import live_server
 from tests.live.wsclient import WsClient

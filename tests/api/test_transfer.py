@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from graph.errors import BadUserInputError, ConflictError
-from graph.transfer import BATCH, export_workspace, import_workspace
+from contextql.graph.errors import BadUserInputError, ConflictError
+from contextql.graph.transfer import BATCH, export_workspace, import_workspace
 
 from .conftest import create
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server.app import create_app
+from contextql.server.app import create_app
 from tests.api.conftest import settings_for
 
 from .tokens import AUDIENCE, ISSUER, SECRET, Provider

@@ -13,7 +13,7 @@ import httpx
 from tests.test_cli import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-m", "server"]
+CLI = [sys.executable, "-m", "contextql.server"]
 
 
 def env() -> dict[str, str]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from graph.index import IndexWorker
-from server.search import SearchRuntime
+from contextql.graph.index import IndexWorker
+from contextql.server.search import SearchRuntime
 from tests.api.test_knowledge import EXECUTE, IN, OUT, REGISTER, tool_server  # noqa: F401 - real tool server
 from tests.search.conftest import embeddings, search  # noqa: F401 - real embedder and local Qdrant
 
@@ -23,7 +23,7 @@ def as_role(workspace: str, role: str, sub: str = "ana") -> str:
 async def test_search_and_similar_never_return_another_workspaces_hits(store, workspace, search):
     other = workspace + "-other"
     settings = {**HS256_SETTINGS}
-    from server.app import create_app  # the app shares the test's search index
+    from contextql.server.app import create_app  # the app shares the test's search index
     from tests.api.conftest import settings_for
     import httpx
 

@@ -19,8 +19,8 @@ from graphql import (
 )
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from schema import build_schema
-from server.app import create_app
+from contextql.schema import build_schema
+from contextql.server.app import create_app
 from tests.api.conftest import settings_for
 
 SCHEMA = build_schema()._schema

@@ -118,7 +118,7 @@ async def test_slow_root_fields_time_out(store, workspace):
 
 
 def test_rate_limits_apply_once_authentication_is_on_or_when_asked():
-    from server.guard.setup import GuardSetup
+    from contextql.server.guard.setup import GuardSetup
     from tests.api.conftest import settings_for
 
     assert GuardSetup(settings_for("w")).limiter is None  # the local anonymous default

@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from graph.filters import Order
-from graph.records import ContextRecord, Page, VersionRecord
-from graph.store import GraphStore
+from contextql.graph.filters import Order
+from contextql.graph.records import ContextRecord, Page, VersionRecord
+from contextql.graph.store import GraphStore
 
 PAGE = 500
 CHILDREN_PAGE = 100  # the API's largest page

@@ -10,8 +10,8 @@ import asyncio
 import uuid
 
 
-from graph.errors import ConflictError, NotFoundError
-from graph.records import ContextRecord, VersionRecord
+from contextql.graph.errors import ConflictError, NotFoundError
+from contextql.graph.records import ContextRecord, VersionRecord
 
 from . import invariants
 from . import race

@@ -5,8 +5,8 @@ invariant of `invariants.py`; a losing operation may only answer CONFLICT or NOT
 from __future__ import annotations
 
 
-from graph.filters import subtree
-from graph.records import Page
+from contextql.graph.filters import subtree
+from contextql.graph.records import Page
 
 from . import invariants
 from . import race

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 
-from graph.records import VersionRecord
-from resolvers.inheritance import merge_patch
+from contextql.graph.records import VersionRecord
+from contextql.resolvers.inheritance import merge_patch
 
 from . import invariants
 from . import race

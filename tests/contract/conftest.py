@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph.store import GraphStore
+from contextql.graph.store import GraphStore
 
 
 @pytest.fixture

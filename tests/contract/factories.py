@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from graph.records import ContextRecord, ContextTypeRecord, VersionRecord
-from graph.store import GraphStore
+from contextql.graph.records import ContextRecord, ContextTypeRecord, VersionRecord
+from contextql.graph.store import GraphStore
 
 # Distinct, increasing timestamps (microseconds) so that ordering by time is unambiguous.
 _clock = itertools.count(1_700_000_000_000_000, 1_000)

@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from graph.access import ApiKeyRecord, AuditRecord
-from graph.errors import ConflictError, NotFoundError
-from graph.records import Page
+from contextql.graph.access import ApiKeyRecord, AuditRecord
+from contextql.graph.errors import ConflictError, NotFoundError
+from contextql.graph.records import Page
 
 
 def key(workspace: str, **overrides) -> ApiKeyRecord:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from graph.errors import BadUserInputError
-from graph.filters import And, Compare, Not, Or, Order, subtree
-from graph.records import Page
+from contextql.graph.errors import BadUserInputError
+from contextql.graph.filters import And, Compare, Not, Or, Order, subtree
+from contextql.graph.records import Page
 
 from .factories import context, snapshot
 

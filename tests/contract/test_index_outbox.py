@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from graph.errors import ConflictError
-from graph.outbox import NO_HISTORY, now_us
+from contextql.graph.errors import ConflictError
+from contextql.graph.outbox import NO_HISTORY, now_us
 
 from .factories import changed, context, create_one, create_tree, move_version, snapshot
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from graph import keyset
-from graph.errors import BadUserInputError
-from graph.filters import Compare, Order
-from graph.knowledge.records import ExecutionFilter, ToolFilter
-from graph.records import Page
+from contextql.graph import keyset
+from contextql.graph.errors import BadUserInputError
+from contextql.graph.filters import Compare, Order
+from contextql.graph.knowledge.records import ExecutionFilter, ToolFilter
+from contextql.graph.records import Page
 
 from .factories import changed, context, create_one, create_tree, snapshot
 from .test_access import entry

@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from graph.errors import ConflictError, ContextQLError, NotFoundError
-from graph.knowledge.records import AGENT, TOOL, ExecutionRecord, NodeRef
-from graph.records import Page
-from graph.writes import WriteEffects
+from contextql.graph.errors import ConflictError, ContextQLError, NotFoundError
+from contextql.graph.knowledge.records import AGENT, TOOL, ExecutionRecord, NodeRef
+from contextql.graph.records import Page
+from contextql.graph.writes import WriteEffects
 
 from .factories import create_tree, new_id, now
 from .test_access import entry, key

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from graph.errors import NotFoundError
-from graph.knowledge.records import (
+from contextql.graph.errors import NotFoundError
+from contextql.graph.knowledge.records import (
     AGENT,
     CONTEXT,
     TOOL,

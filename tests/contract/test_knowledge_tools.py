@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from graph.errors import ConflictError, NotFoundError
-from graph.knowledge.records import ExecutionFilter, ExecutionRecord, ToolFilter, ToolRecord, ToolVersionRecord
-from graph.records import Page
+from contextql.graph.errors import ConflictError, NotFoundError
+from contextql.graph.knowledge.records import ExecutionFilter, ExecutionRecord, ToolFilter, ToolRecord, ToolVersionRecord
+from contextql.graph.records import Page
 
 from .factories import new_id, now
 

@@ -9,9 +9,9 @@ import asyncio
 
 import pytest
 
-from graph.errors import ConflictError, NotFoundError
-from graph.records import Page
-from migrations import available, migrate
+from contextql.graph.errors import ConflictError, NotFoundError
+from contextql.graph.records import Page
+from contextql.migrations import available, migrate
 
 from .factories import context, create_one, create_tree, new_id, snapshot, tree_records
 

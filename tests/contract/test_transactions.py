@@ -11,12 +11,12 @@ import uuid
 
 import pytest
 
-from graph import tree
-from graph.access import AuditRecord
-from graph.knowledge.records import SourceRef
-from graph.outbox import now_us
-from graph.records import Page
-from graph.writes import WriteEffects
+from contextql.graph import tree
+from contextql.graph.access import AuditRecord
+from contextql.graph.knowledge.records import SourceRef
+from contextql.graph.outbox import now_us
+from contextql.graph.records import Page
+from contextql.graph.writes import WriteEffects
 
 from .factories import changed, context, create_one, move_version, snapshot
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from graph.errors import ConflictError, NotFoundError
-from graph.records import Page
+from contextql.graph.errors import ConflictError, NotFoundError
+from contextql.graph.records import Page
 
 from .factories import (
     changed,
@@ -166,7 +166,7 @@ async def test_delete_workspace_removes_everything_of_it_only(store, workspace, 
 
 
 async def test_deleting_a_workspace_removes_every_kind_of_record(store, workspace):
-    from graph.knowledge.records import Derivation, SourceRef
+    from contextql.graph.knowledge.records import Derivation, SourceRef
 
     tree = await create_tree(store, workspace, ["/a", "/a/b"])
     await store.put_context_type(context_type(workspace, "note"), None)

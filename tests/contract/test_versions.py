@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph.records import Page
+from contextql.graph.records import Page
 
 from .factories import changed, create_one, new_id, snapshot
 

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from graph.errors import ConflictError, NotFoundError
-from graph.filters import Compare, subtree
-from graph.records import Page
+from contextql.graph.errors import ConflictError, NotFoundError
+from contextql.graph.filters import Compare, subtree
+from contextql.graph.records import Page
 
 from .factories import changed, context, create_one, create_tree, move_version, new_id
 

@@ -7,8 +7,8 @@ import shutil
 
 import httpx
 
-from server.app import create_app
-from server.settings import Settings
+from contextql.server.app import create_app
+from contextql.server.settings import Settings
 
 SEARCH = '{ search(query: "alpha") { score context { path } } }'
 

@@ -13,9 +13,9 @@ import time
 import httpx
 import pytest
 
-from graph.neo4j import Neo4jStore
-from migrations import migrate
-from server.app import create_app
+from contextql.graph.neo4j import Neo4jStore
+from contextql.migrations import migrate
+from contextql.server.app import create_app
 from tests.api.conftest import settings_for
 from tests.neo4j_server import start_server
 

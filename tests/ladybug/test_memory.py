@@ -10,17 +10,17 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from graph.errors import StoreUnavailableError
-from graph.ladybug import LadybugStore
-from graph.ladybug.store import MIN_BUFFER_POOL_MB, default_buffer_pool_mb
-from server.app import create_app
-from server.settings import Settings
-from server.stores import make_store, open_store
+from contextql.graph.errors import StoreUnavailableError
+from contextql.graph.ladybug import LadybugStore
+from contextql.graph.ladybug.store import MIN_BUFFER_POOL_MB, default_buffer_pool_mb
+from contextql.server.app import create_app
+from contextql.server.settings import Settings
+from contextql.server.stores import make_store, open_store
 from tests.contract.factories import changed, create_one
 
 
 async def _opened(path: str, **options) -> LadybugStore:
-    from migrations import migrate
+    from contextql.migrations import migrate
 
     store = LadybugStore(path, **options)
     await store.open()
@@ -152,7 +152,7 @@ async def test_full_pool_reaches_a_client_as_service_unavailable(tmp_path, works
 async def test_many_distinct_ordered_reads_do_not_fill_the_pool(tmp_path, workspace):
     # Each page size is its own statement text, and a cached prepared ORDER BY statement pins
     # ~1.5 MB of the pool: an unbounded statement cache fills a 128 MB pool in ~80 page sizes.
-    from graph.records import Page
+    from contextql.graph.records import Page
 
     store = await _opened(str(tmp_path / "graph.lbug"), buffer_pool_mb=128, readers=1)
     try:

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import uvicorn
 
-from server.app import create_app
-from server.serving import GracefulServer, uvicorn_options
-from server.settings import Settings
-from server.state import app_state
+from contextql.server.app import create_app
+from contextql.server.serving import GracefulServer, uvicorn_options
+from contextql.server.settings import Settings
+from contextql.server.state import app_state
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -125,7 +125,7 @@ class ServerProcess:
         full_env = {**os.environ, **env, "CONTEXTQL_PORT": str(self.port), "CONTEXTQL_HOST": "127.0.0.1",
                     "CONTEXTQL_LOG_LEVEL": "warning"}
         self.handle = open(log, "wb")  # noqa: SIM115 - the server's log, open for its lifetime; closed in stop()
-        self.process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve"], cwd=ROOT, env=full_env,
+        self.process = subprocess.Popen([sys.executable, "-m", "contextql.server.cli", "serve"], cwd=ROOT, env=full_env,
                                         stdout=self.handle, stderr=subprocess.STDOUT)
 
     @property

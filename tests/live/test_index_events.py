@@ -10,8 +10,8 @@ import httpx
 import pytest
 from qdrant_client import QdrantClient
 
-from graph.index import IndexWorker, VectorIndex
-from server.search import SearchRuntime
+from contextql.graph.index import IndexWorker, VectorIndex
+from contextql.server.search import SearchRuntime
 from tests.search.conftest import embeddings  # noqa: F401  (session fixture: the bundled model)
 from tests.search.faults import FlakyQdrant
 

@@ -82,7 +82,7 @@ async def test_a_slow_reader_is_not_cut_off_by_keepalive_pings(store, workspace)
     gets its events and EventsDropped when it reads again; with pings on, it is cut off."""
     from websockets.exceptions import ConnectionClosed
 
-    from server.settings import Settings
+    from contextql.server.settings import Settings
 
     assert Settings(_env_file=None).ws_ping_interval is None
     for run, interval in enumerate((None, 0.5)):

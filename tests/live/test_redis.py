@@ -8,8 +8,8 @@ import uuid
 import httpx
 import pytest
 
-from graph.events import ChangeEvent, ContextDetail, Dropped
-from graph.events.redis import RedisBus
+from contextql.graph.events import ChangeEvent, ContextDetail, Dropped
+from contextql.graph.events.redis import RedisBus
 from tests.conftest import BACKENDS
 
 from .servers import ServerProcess

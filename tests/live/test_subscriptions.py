@@ -7,7 +7,7 @@ import json
 
 import httpx
 
-from graph.events import ChangeEvent, ContextDetail
+from contextql.graph.events import ChangeEvent, ContextDetail
 
 from .servers import live_server
 from .wsclient import LEGACY_WS, WsClient

@@ -7,12 +7,12 @@ import uuid
 import neo4j
 import pytest
 
-from graph.neo4j import Neo4jStore
-from graph import keyset
-from graph.cypher_filters import seek_clause
-from graph.neo4j import cypher
-from graph.records import Page
-from migrations import migrate
+from contextql.graph.neo4j import Neo4jStore
+from contextql.graph import keyset
+from contextql.graph.cypher_filters import seek_clause
+from contextql.graph.neo4j import cypher
+from contextql.graph.records import Page
+from contextql.migrations import migrate
 from tests.neo4j_server import ensure_neo4j
 
 from tests.contract.factories import context, snapshot

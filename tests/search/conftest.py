@@ -9,13 +9,13 @@ import httpx
 import pytest
 from qdrant_client import QdrantClient
 
-from graph.embeddings import EmbeddingService
-from graph.embeddings.factory import make_embedder
-from graph.index import IndexWorker, VectorIndex
-from resolvers.principal import ANONYMOUS
-from resolvers.request import RequestContext
-from server.app import create_app
-from server.search import SearchRuntime
+from contextql.graph.embeddings import EmbeddingService
+from contextql.graph.embeddings.factory import make_embedder
+from contextql.graph.index import IndexWorker, VectorIndex
+from contextql.resolvers.principal import ANONYMOUS
+from contextql.resolvers.request import RequestContext
+from contextql.server.app import create_app
+from contextql.server.search import SearchRuntime
 from tests.api.conftest import Api, settings_for
 
 from .faults import FlakyQdrant

@@ -6,18 +6,18 @@ import os
 import subprocess
 import sys
 
-from graph.ladybug import LadybugStore
-from migrations import migrate
-from resolvers import contexts as ops
-from resolvers.principal import ANONYMOUS
-from resolvers.request import RequestContext
+from contextql.graph.ladybug import LadybugStore
+from contextql.migrations import migrate
+from contextql.resolvers import contexts as ops
+from contextql.resolvers.principal import ANONYMOUS
+from contextql.resolvers.request import RequestContext
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def cli(*args: str, data_dir) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTQL_")}
-    return subprocess.run([sys.executable, "-m", "server", "--data-dir", str(data_dir), *args], cwd=REPO, env=env,
+    return subprocess.run([sys.executable, "-m", "contextql.server", "--data-dir", str(data_dir), *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from graph.index import reindex, verify
-from graph.outbox import now_us
-from resolvers import contexts as ops
-from resolvers import search as find
-from resolvers.contexts import ContextChanges, NewContext
+from contextql.graph.index import reindex, verify
+from contextql.graph.outbox import now_us
+from contextql.resolvers import contexts as ops
+from contextql.resolvers import search as find
+from contextql.resolvers.contexts import ContextChanges, NewContext
 
 ROTATE = "To rotate API keys, create a new key, roll it out to every service, then revoke the old key."
 BACKUP = "Database backups run nightly at 02:00 and are kept for thirty days in cold storage."

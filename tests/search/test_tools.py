@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from graph.events import InProcessBus
+from contextql.graph.events import InProcessBus
 from tests.api.conftest import api  # noqa: F401  (an app without search)
-from resolvers.principal import Principal
-from resolvers.request import RequestContext
-from schema.root import build_schema
+from contextql.resolvers.principal import Principal
+from contextql.resolvers.request import RequestContext
+from contextql.schema.root import build_schema
 
 REGISTER = """
 mutation($name: String!, $description: String!) {

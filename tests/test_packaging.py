@@ -1,0 +1,53 @@
+"""Installed, ContextQL is one import package, `contextql`, and lives beside anything else in an environment."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+FOLDERS = ("server", "schema", "resolvers", "graph", "migrations", "models")
+
+
+def test_every_package_folder_is_listed_for_the_wheel():
+    listed = set(PYPROJECT["tool"]["setuptools"]["packages"])
+    folders = {
+        "contextql." + ".".join(init.parent.relative_to(ROOT).parts)
+        for folder in FOLDERS for init in (ROOT / folder).rglob("__init__.py")
+    }
+    assert listed == folders, "pyproject's [tool.setuptools] packages and the folders disagree"
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(ROOT)],
+                   check=True, timeout=600)
+    return next(out.glob("contextql-*.whl"))
+
+
+def test_wheel_adds_one_top_level_package(wheel: Path):
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/", 1)[0] for name in names}
+    assert {top for top in tops if not top.endswith(".dist-info")} == {"contextql"}
+    for data in ("contextql/migrations/neo4j/", "contextql/models/all-MiniLM-L6-v2-int8/model.onnx",
+                 "contextql/server/static/graphiql/"):
+        assert any(name.startswith(data) for name in names), data
+
+
+def test_installs_next_to_the_pypi_package_named_schema(wheel: Path, tmp_path: Path):
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+                    "schema==0.7.7", str(wheel)], check=True, timeout=600)
+    probe = ("import schema, contextql.server.cli as cli, contextql.schema.root as root; "
+             "print(schema.Schema.__module__, cli.main.__module__, root.__name__)")
+    shown = subprocess.run([sys.executable, "-c", probe], env={"PYTHONPATH": str(target)}, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.split() == ["schema", "contextql.server.cli", "contextql.schema.root"]
