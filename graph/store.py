@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from . import access_rules, tree
+from . import restore as restoring
 from .access import ApiKeyRecord, AuditRecord
 from .filters import Filter, Order
 from .knowledge.contract import KnowledgeGraphContract
@@ -341,6 +342,12 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
             lambda tx: tree.insert(tx, workspace, contexts, versions, types, adopt=False, skip_present=skip_present)
         )
         return len(written)
+
+    async def restore(self, batch: restoring.Batch, *, skip_present: bool = False) -> restoring.Restored:
+        """Write one batch of a backup verbatim, atomically (rules in `graph/restore.py`): ids,
+        versions and timestamps kept. `ConflictError` when an id is taken (with `skip_present`,
+        records of the workspace already stored are skipped and counted instead)."""
+        return await self.write(lambda tx: restoring.restore(tx, batch, skip_present=skip_present))
 
     async def delete_workspace(self, workspace: str, effects: WriteEffects | None = None) -> dict[str, int]:
         """Remove every record of a workspace (contexts with their versions, types, tools,

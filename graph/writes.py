@@ -132,6 +132,14 @@ class WriteTx(abc.ABC):
     async def api_keys(self, ids: Sequence[str], *, lock: bool = False) -> dict[str, ApiKeyRecord]:
         """API keys by id, whatever their workspace (absent when missing); with `lock`, write-locked first."""
 
+    @abc.abstractmethod
+    async def taken_audit_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` name an audit entry of ANY workspace."""
+
+    @abc.abstractmethod
+    async def derived(self, ids: Sequence[str]) -> set[str]:
+        """Which of these context ids already have lineage recorded (derived from, or produced by)."""
+
     # -- writes (may be buffered until the next read or the commit) --------------------------
 
     @abc.abstractmethod

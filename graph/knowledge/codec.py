@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .records import ExecutionRecord, NodeRef, RelationshipRecord, ToolRecord, ToolVersionRecord
+from .records import (
+    Derivation, ExecutionRecord, NodeRef, RelationshipRecord, SourceRef, ToolRecord, ToolVersionRecord,
+)
 
 SEP = "\x00"
 
@@ -114,3 +116,31 @@ def edge_record(workspace: str, source: NodeRef, target: NodeRef, values: Mappin
 
 LABEL_KINDS = {"Context": "context", "Tool": "tool", "Agent": "agent"}
 KIND_LABELS = {kind: label for label, kind in LABEL_KINDS.items()}
+
+
+def derivations(
+    workspace: str, origins: Sequence[tuple[str, str]], derived: Iterable[Sequence[Any]], produced: Iterable[Sequence[Any]]
+) -> list[Derivation]:
+    """The lineage of some lineage nodes as `Derivation`s, the way `record_derivation` wrote it.
+
+    `origins`: (id, path) in order; `derived`: (id, source id, source path, version, source
+    version, execution id or "", created_at) per DERIVED_FROM edge; `produced`: (id, version,
+    execution id) per PRODUCED_BY edge. Edges written by one derivation share (version,
+    execution, created_at); a run that produced a version from no source left only its
+    PRODUCED_BY edge, and no time, so it comes back with `created_at` 0 (nothing reads it).
+    """
+    found: dict[tuple[str, int, str | None, int], Derivation] = {}
+    paths = dict(origins)
+    for oid, sid, spath, version, source_version, execution, at in derived:
+        key = (oid, int(version), execution or None, int(at))
+        entry = found.setdefault(key, Derivation(workspace, oid, paths[oid], int(version), [], execution or None, int(at)))
+        entry.sources.append(SourceRef(sid, spath, int(source_version)))
+    with_sources = {key[:3] for key in found}
+    for oid, version, execution in produced:
+        if (oid, int(version), execution) not in with_sources:
+            found[(oid, int(version), execution, 0)] = Derivation(workspace, oid, paths[oid], int(version), [], execution, 0)
+    order = {oid: n for n, (oid, _) in enumerate(origins)}
+    result = sorted(found.values(), key=lambda d: (order[d.context_id], d.version, d.execution_id or "", d.created_at))
+    for entry in result:
+        entry.sources.sort(key=lambda s: (s.id, s.version))
+    return result

@@ -99,6 +99,22 @@ class KnowledgeGraphContract(abc.ABC):
     ) -> GraphView:
         """The root, up to `limit` nodes within `depth` hops, and every edge among the nodes returned."""
 
+    # -- backup (graph/transfer.py): every record of a workspace, in pages ---------------------------
+
+    @abc.abstractmethod
+    async def edges_from(self, workspace: str, context_ids: Sequence[str]) -> list[RelationshipRecord]:
+        """Every edge leaving these contexts, by source id, type, target kind and target id."""
+
+    @abc.abstractmethod
+    async def agents(self, workspace: str) -> list[tuple[str, int]]:
+        """(id, created_at) of every agent node of the workspace, by id."""
+
+    @abc.abstractmethod
+    async def lineage_page(self, workspace: str, after: str, limit: int) -> tuple[list[Derivation], str | None]:
+        """The recorded lineage of up to `limit` lineage nodes with ids greater than `after`, by id:
+        one `Derivation` per (context, version, execution, time) with its sources, every path as the
+        lineage node holds it; and the id to continue after (None when there is no more)."""
+
     # -- provenance ---------------------------------------------------------------------------------
 
     @abc.abstractmethod

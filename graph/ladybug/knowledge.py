@@ -20,6 +20,7 @@ from ..knowledge.records import (
     AGENT,
     CONTEXT,
     TOOL,
+    Derivation,
     ExecutionFilter,
     ExecutionRecord,
     GraphView,
@@ -236,6 +237,50 @@ class LadybugKnowledge:
             if target in members:
                 edges.append(codec.edge_record(workspace, NodeRef(CONTEXT, row[0]), target, dict(zip(codec.EDGE_FIELDS, row[3:]))))
         return GraphView(nodes, edges)
+
+    # -- backup ---------------------------------------------------------------------------
+
+    async def edges_from(self, workspace: str, context_ids: Sequence[str]) -> list[RelationshipRecord]:
+        if not context_ids:
+            return []
+        rows = await self._engine.read(
+            f"UNWIND $ids AS i MATCH (c:Context {{id: i}})-[r:RELATED]->(n) WHERE c.workspace = $ws "
+            f"RETURN c.id, label(n), n.id, {R_COLS}",
+            {"ids": list(context_ids), "ws": workspace},
+        )
+        found = [
+            codec.edge_record(workspace, NodeRef(CONTEXT, row[0]), NodeRef(KINDS[row[1]], row[2]),
+                              dict(zip(codec.EDGE_FIELDS, row[3:])))
+            for row in rows
+        ]
+        found.sort(key=lambda r: (r.source.id, r.type, r.target.kind, r.target.id))
+        return found
+
+    async def agents(self, workspace: str) -> list[tuple[str, int]]:
+        rows = await self._engine.read(
+            "MATCH (a:Agent) WHERE a.workspace = $ws RETURN a.id, a.created_at ORDER BY a.id", {"ws": workspace}
+        )
+        return [(row[0], int(row[1])) for row in rows]
+
+    async def lineage_page(self, workspace: str, after: str, limit: int) -> tuple[list[Derivation], str | None]:
+        origins = await self._engine.read(
+            "MATCH (o:Origin) WHERE o.workspace = $ws AND o.id > $after RETURN o.id, o.path ORDER BY o.id LIMIT $limit",
+            {"ws": workspace, "after": after, "limit": int(limit)},
+        )
+        if not origins:
+            return [], None
+        ids = [row[0] for row in origins]
+        derived = await self._engine.read(
+            "UNWIND $ids AS i MATCH (o:Origin {id: i})-[d:DERIVED_FROM]->(s:Origin) "
+            "RETURN o.id, s.id, s.path, d.version, d.source_version, d.execution_id, d.created_at",
+            {"ids": ids},
+        )
+        produced = await self._engine.read(
+            "UNWIND $ids AS i MATCH (o:Origin {id: i})-[p:PRODUCED_BY]->(e:Execution) RETURN o.id, p.version, e.id",
+            {"ids": ids},
+        )
+        found = codec.derivations(workspace, [(row[0], row[1]) for row in origins], derived, produced)
+        return found, (ids[-1] if len(ids) == limit else None)
 
     # -- provenance -----------------------------------------------------------------------
 

@@ -240,6 +240,20 @@ class LadybugWriteTx(WriteTx):
 
         return {rec.id: rec for rec in map(_api_key, await self._tx.call(run))}
 
+    async def taken_audit_ids(self, ids: Sequence[str]) -> set[str]:
+        rows = await self._tx.call(lambda tx: tx.run(
+            "UNWIND $ids AS i MATCH (a:AuditEntry {id: i}) RETURN a.id", {"ids": list(ids)}
+        ))
+        return {row[0] for row in rows}
+
+    async def derived(self, ids: Sequence[str]) -> set[str]:
+        def run(tx: Tx) -> list[list]:
+            params = {"ids": list(ids)}
+            return [*tx.run("UNWIND $ids AS i MATCH (o:Origin {id: i})-[:DERIVED_FROM]->() RETURN DISTINCT o.id", params),
+                    *tx.run("UNWIND $ids AS i MATCH (o:Origin {id: i})-[:PRODUCED_BY]->() RETURN DISTINCT o.id", params)]
+
+        return {row[0] for row in await self._tx.call(run)}
+
     # -- writes (deferred) ---------------------------------------------------------------------
 
     async def insert_contexts(self, records: Sequence[ContextRecord]) -> None:

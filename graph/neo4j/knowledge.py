@@ -19,6 +19,7 @@ from ..knowledge.records import (
     AGENT,
     CONTEXT,
     TOOL,
+    Derivation,
     ExecutionFilter,
     ExecutionRecord,
     GraphView,
@@ -111,6 +112,20 @@ CALL (members) {
 }
 RETURN [m IN members | [m.id, m.path]], edges, made
 """
+
+EDGES_FROM = """
+UNWIND $ids AS i
+MATCH (c:Context {workspace: $ws, id: i})-[r:RELATED]->(n)
+RETURN c.id, labels(n)[0], n.id, properties(r)
+"""
+AGENTS = "MATCH (a:Agent) WHERE a.workspace = $ws RETURN a.id, a.created_at ORDER BY a.id"
+ORIGINS = "MATCH (o:Origin) WHERE o.workspace = $ws AND o.id > $after RETURN o.id, o.path ORDER BY o.id LIMIT $limit"
+ORIGIN_EDGES = """
+UNWIND $ids AS i
+MATCH (o:Origin {id: i})-[d:DERIVED_FROM]->(s:Origin)
+RETURN o.id, s.id, s.path, d.version, d.source_version, d.execution_id, d.created_at
+"""
+ORIGIN_RUNS = "UNWIND $ids AS i MATCH (o:Origin {id: i})-[p:PRODUCED_BY]->(e:Execution) RETURN o.id, p.version, e.id"
 
 
 def _ref(label: str, node_id: str) -> NodeRef:
@@ -231,6 +246,30 @@ class Neo4jKnowledge:
         ]
         view_edges.sort(key=lambda e: (e.source.id, e.type, e.target.kind, e.target.id))
         return GraphView([_ref(label, node_id) for label, node_id in nodes], view_edges)
+
+    # -- backup ---------------------------------------------------------------------------
+
+    async def edges_from(self, workspace: str, context_ids: Sequence[str]) -> list[RelationshipRecord]:
+        if not context_ids:
+            return []
+        rows = await self._read(EDGES_FROM, ws=workspace, ids=list(context_ids))
+        found = [codec.edge_record(workspace, NodeRef(CONTEXT, sid), _ref(label, tid), props)
+                 for sid, label, tid, props in rows]
+        found.sort(key=lambda r: (r.source.id, r.type, r.target.kind, r.target.id))
+        return found
+
+    async def agents(self, workspace: str) -> list[tuple[str, int]]:
+        return [(row[0], int(row[1])) for row in await self._read(AGENTS, ws=workspace)]
+
+    async def lineage_page(self, workspace: str, after: str, limit: int) -> tuple[list[Derivation], str | None]:
+        origins = await self._read(ORIGINS, ws=workspace, after=after, limit=int(limit))
+        if not origins:
+            return [], None
+        ids = [row[0] for row in origins]
+        derived = await self._read(ORIGIN_EDGES, ids=ids)
+        produced = await self._read(ORIGIN_RUNS, ids=ids)
+        found = codec.derivations(workspace, [(row[0], row[1]) for row in origins], derived, produced)
+        return found, (ids[-1] if len(ids) == limit else None)
 
     # -- provenance -----------------------------------------------------------------------
 

@@ -123,6 +123,13 @@ RELATIONSHIP = """
 MATCH (c:Context {workspace: $ws, id: $sid})-[r:RELATED {key: $key}]->(n:{label} {workspace: $ws, {pk}: $tid})
 RETURN properties(r)
 """
+TAKEN_AUDIT_IDS = "UNWIND $ids AS id MATCH (a:AuditEntry {id: id}) RETURN a.id"
+DERIVED = """
+UNWIND $ids AS id
+MATCH (o:Origin {id: id})
+WHERE EXISTS { (o)-[:DERIVED_FROM|PRODUCED_BY]->() }
+RETURN o.id
+"""
 API_KEYS = "UNWIND $ids AS id MATCH (k:ApiKey {id: id}) RETURN properties(k)"
 LOCKED_API_KEYS = """
 UNWIND $ids AS id
@@ -441,6 +448,12 @@ class Neo4jWriteTx(WriteTx):
     async def api_keys(self, ids: Sequence[str], *, lock: bool = False) -> dict[str, ApiKeyRecord]:
         rows = await self._read(LOCKED_API_KEYS if lock else API_KEYS, ids=list(dict.fromkeys(ids)))
         return {rec.id: rec for rec in (_api_key(row[0]) for row in rows)}
+
+    async def taken_audit_ids(self, ids: Sequence[str]) -> set[str]:
+        return {row[0] for row in await self._read(TAKEN_AUDIT_IDS, ids=list(ids))}
+
+    async def derived(self, ids: Sequence[str]) -> set[str]:
+        return {row[0] for row in await self._read(DERIVED, ids=list(ids))}
 
     # -- writes (collected) ---------------------------------------------------------------------
 

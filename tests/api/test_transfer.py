@@ -17,14 +17,14 @@ async def test_round_trip_is_exact(api, store, workspace):
     await api.data('mutation { moveContext(path: "/x/y", to: "/x/w") { movedCount } }')
 
     exported = [line async for line in export_workspace(store, workspace)]
-    assert exported[0]["type"] == "header" and exported[0]["contexts"] == 3
-    with pytest.raises(BadUserInputError, match="already has 3 contexts"):
+    assert exported[0]["type"] == "header" and exported[0]["counts"]["context"] == 3
+    with pytest.raises(BadUserInputError, match=r"already has .*3 context\(s\)"):
         await import_workspace(store, exported, workspace)
 
     assert (await store.delete_workspace(workspace))["contexts"] == 3
     assert (await import_workspace(store, exported, workspace)).imported == 3
     again = [line async for line in export_workspace(store, workspace)]
-    assert again == exported
+    assert again[1:] == exported[1:]  # the header differs only by its time
     history = await api.data('{ context(path: "/x/w/z") { version history { totalCount } } }')
     assert history["context"] == {"version": 1, "history": {"totalCount": 1}}
 
@@ -49,7 +49,7 @@ async def test_an_interrupted_import_resumes_and_skips_what_is_there(api, store,
     exported = [line async for line in export_workspace(store, workspace)]
     await store.delete_workspace(workspace)
 
-    real = store.import_records
+    real = store.restore
     calls = 0
 
     async def crash_on_second_batch(*args, **kwargs):
@@ -59,16 +59,17 @@ async def test_an_interrupted_import_resumes_and_skips_what_is_there(api, store,
             raise KeyboardInterrupt  # the process dies between two batches
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(store, "import_records", crash_on_second_batch)
+    monkeypatch.setattr(store, "restore", crash_on_second_batch)
     with pytest.raises(KeyboardInterrupt):
         await import_workspace(store, exported, workspace)
-    monkeypatch.setattr(store, "import_records", real)
-    assert await store.count_contexts(workspace, None) == BATCH
+    monkeypatch.setattr(store, "restore", real)
+    first = await store.count_contexts(workspace, None)  # what the first batch committed
+    assert 0 < first < len(paths) + 1
 
     with pytest.raises(BadUserInputError, match="--resume"):
         await import_workspace(store, exported, workspace)
     result = await import_workspace(store, exported, workspace, resume=True)
-    assert (result.imported, result.skipped) == (len(paths) + 1 - BATCH, BATCH)
-    assert [line async for line in export_workspace(store, workspace)] == exported
+    assert (result.imported, result.skipped) == (len(paths) + 1 - first, first)
+    assert [line async for line in export_workspace(store, workspace)][1:] == exported[1:]
     again = await import_workspace(store, exported, workspace, resume=True)
     assert (again.imported, again.skipped) == (0, len(paths) + 1)
