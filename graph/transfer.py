@@ -4,7 +4,7 @@ timestamps kept). The format is documented in README.md ("Backup and restore").
 Format version 2, one JSON object per line, `type` naming the record, in this order:
 `header` (format, version, workspace, `exportedAt`, estimated `counts`); every `contextType`;
 each `context` (parents before children) followed by its `version`s; each `tool` followed
-by its `toolVersion`s; `execution`s; `agent`s; `relationship`s; `lineage` (one derivation of
+by its `toolVersion`s; `execution`s; `agent`s; `relationship`s (their type as `relation`); `lineage` (one derivation of
 one version); `apiKey`s (salted hashes, never secrets); `audit` entries; and last `end`, with
 the exact number of lines of each type. Records only refer to records before them, so an
 import writes them in order, in bounded transactions, and every committed prefix is a
@@ -55,7 +55,10 @@ async def export_workspace(store: GraphStore, workspace: str) -> AsyncIterator[L
 
     def line(kind: str, record: Any) -> Line:
         counts[kind] += 1
-        return {"type": kind, **_fields(record)}
+        fields = _fields(record)
+        if kind == "relationship":  # its own `type` would clash with the line's
+            fields["relation"] = fields.pop("type")
+        return {"type": kind, **fields}
 
     yield {
         "type": "header", "format": FORMAT, "formatVersion": FORMAT_VERSION, "workspace": workspace,
@@ -244,8 +247,9 @@ def _add(batch: Batch, kind: str, fields: dict[str, Any], source: str, target: s
     elif kind == "agent":
         batch.agents.append((str(f["id"]), int(f["created_at"])))
     elif kind == "relationship":
+        edge = {k: v for k, v in f.items() if k != "relation"} | {"type": f["relation"]}
         batch.relationships.append(RelationshipRecord(
-            **{**f, "source": NodeRef(**f["source"]), "target": NodeRef(**f["target"])}))
+            **{**edge, "source": NodeRef(**f["source"]), "target": NodeRef(**f["target"])}))
     elif kind == "lineage":
         batch.lineage.append(Derivation(**{**f, "sources": [SourceRef(**s) for s in f["sources"]]}))
     elif kind == "apiKey":
