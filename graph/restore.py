@@ -89,9 +89,13 @@ async def restore(tx: WriteTx, batch: Batch, *, skip_present: bool = False) -> R
         await tx.insert_execution(run)
     count("executions", len(batch.executions), len(runs))
 
-    for agent_id, at in batch.agents:  # created unless there: a rerun changes nothing
-        await tx.ensure_agent(ws, agent_id, at)
-    count("agents", len(batch.agents), len(batch.agents))
+    agents = batch.agents
+    if agents:
+        there = await tx.agent_ids(ws, [agent_id for agent_id, _ in agents])
+        agents = _fresh("Agent", agents, there, skip_present, lambda a: a[0])
+        for agent_id, at in agents:
+            await tx.ensure_agent(ws, agent_id, at)
+    count("agents", len(batch.agents), len(agents))
 
     edges = batch.relationships
     if skip_present:

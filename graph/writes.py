@@ -137,6 +137,10 @@ class WriteTx(abc.ABC):
         """Which of `ids` name an audit entry of ANY workspace."""
 
     @abc.abstractmethod
+    async def agent_ids(self, workspace: str, ids: Sequence[str]) -> set[str]:
+        """Which of `ids` name an agent node of `workspace`."""
+
+    @abc.abstractmethod
     async def derived(self, ids: Sequence[str]) -> set[str]:
         """Which of these context ids already have lineage recorded (derived from, or produced by)."""
 

@@ -246,6 +246,13 @@ class LadybugWriteTx(WriteTx):
         ))
         return {row[0] for row in rows}
 
+    async def agent_ids(self, workspace: str, ids: Sequence[str]) -> set[str]:
+        keys = {codec.key(workspace, i): i for i in ids}
+        rows = await self._tx.call(lambda tx: tx.run(
+            "UNWIND $keys AS k MATCH (a:Agent {key: k}) RETURN a.key", {"keys": list(keys)}
+        ))
+        return {keys[row[0]] for row in rows}
+
     async def derived(self, ids: Sequence[str]) -> set[str]:
         def run(tx: Tx) -> list[list]:
             params = {"ids": list(ids)}

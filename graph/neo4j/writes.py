@@ -123,6 +123,7 @@ RELATIONSHIP = """
 MATCH (c:Context {workspace: $ws, id: $sid})-[r:RELATED {key: $key}]->(n:{label} {workspace: $ws, {pk}: $tid})
 RETURN properties(r)
 """
+AGENT_IDS = "UNWIND $ids AS id MATCH (a:Agent {workspace: $ws, id: id}) RETURN a.id"
 TAKEN_AUDIT_IDS = "UNWIND $ids AS id MATCH (a:AuditEntry {id: id}) RETURN a.id"
 DERIVED = """
 UNWIND $ids AS id
@@ -451,6 +452,9 @@ class Neo4jWriteTx(WriteTx):
 
     async def taken_audit_ids(self, ids: Sequence[str]) -> set[str]:
         return {row[0] for row in await self._read(TAKEN_AUDIT_IDS, ids=list(ids))}
+
+    async def agent_ids(self, workspace: str, ids: Sequence[str]) -> set[str]:
+        return {row[0] for row in await self._read(AGENT_IDS, ws=workspace, ids=list(ids))}
 
     async def derived(self, ids: Sequence[str]) -> set[str]:
         return {row[0] for row in await self._read(DERIVED, ids=list(ids))}

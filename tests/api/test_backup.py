@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from contextql.graph.errors import BadUserInputError
 from contextql.graph.store import GraphStore
 from contextql.graph.transfer import export_workspace, import_workspace
 from contextql.migrations import migrate
@@ -56,6 +57,10 @@ async def stores(tmp_path_factory) -> AsyncIterator[dict[str, GraphStore]]:
     yield opened
     for store in opened.values():
         await store.close()
+
+
+class Crash(Exception):
+    """A failure injected into an import."""
 
 
 def admin(workspace: str) -> str:
@@ -178,3 +183,48 @@ async def test_a_backup_restores_exactly_on_the_other_backend(stores, source, ta
         assert after == before
         me = await api.data("{ me { id roles } }", secret)  # the key works: its hash came along
         assert me["me"]["roles"] == ["editor"]
+
+
+@pytest.mark.parametrize("target", ["ladybug", "neo4j"])
+async def test_an_import_that_fails_midway_completes_when_run_again_with_resume(
+    stores, target, tool_url, monkeypatch
+):
+    """The third transaction fails after writing its records (rolled back, nothing of it kept);
+    a plain rerun is refused, a rerun with `resume` finishes, counting what was already there."""
+    import contextql.graph.restore as restoring
+    import contextql.graph.transfer as transfer
+
+    source = "neo4j" if target == "ladybug" else "ladybug"
+    workspace = f"resume-{target}-{datetime.now(UTC).strftime('%H%M%S%f')}"
+    async with client_for(stores[source], workspace, **HS256_SETTINGS) as api:
+        await build(api, admin(workspace), tool_url)
+    lines = [line async for line in export_workspace(stores[source], workspace)]
+    total = sum(lines[-1]["counts"].values())
+
+    monkeypatch.setattr(transfer, "BATCH", 8)  # many transactions, so the failure lands midway
+    real, calls = restoring.restore, 0
+
+    async def fail_in_third(tx: Any, batch: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        done = await real(tx, batch, **kwargs)
+        if calls == 3:
+            raise Crash  # after the batch's writes, before the commit
+        return done
+
+    monkeypatch.setattr(restoring, "restore", fail_in_third)
+    with pytest.raises(Crash):
+        await import_workspace(stores[target], lines)
+    monkeypatch.setattr(restoring, "restore", real)
+    partial = [line async for line in export_workspace(stores[target], workspace)]
+    assert 0 < sum(partial[-1]["counts"].values()) < total  # two batches, not the third
+
+    with pytest.raises(BadUserInputError, match="--resume"):
+        await import_workspace(stores[target], lines)
+    result = await import_workspace(stores[target], lines, resume=True)
+    written, skipped = sum(result.counts.written.values()), sum(result.counts.skipped.values())
+    assert skipped == sum(partial[-1]["counts"].values()) and written + skipped == total
+    assert [line async for line in export_workspace(stores[target], workspace)][1:] == lines[1:]
+
+    again = await import_workspace(stores[target], lines, resume=True)  # a rerun of a finished import
+    assert sum(again.counts.written.values()) == 0 and sum(again.counts.skipped.values()) == total
