@@ -1,4 +1,4 @@
-"""The Starlette application: `/graphql` (HTTP, GraphiQL, WebSocket), `/healthz`, `/readyz`."""
+"""The Starlette application: `/graphql` (HTTP, GraphiQL, WebSocket), `/healthz`, `/readyz`, `/admin/export`."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from .auth.websocket import authenticate_connection
 from .guard.http import DepthCheckedWebSocket, RequestShapeGuard
 from .guard.media import GraphQLResponseMediaType
 from .guard.setup import GuardSetup
+from .backup import backup_routes
 from .dashboard import dashboard_routes
 from .graphiql import graphiql_page, graphiql_routes
 from .health import RETRY_AFTER, readiness, unavailable
@@ -163,6 +164,7 @@ def create_app(
             Route("/graphql/stream", sse_endpoint(graphql.schema, lambda r: graphql.get_context(r, None),
                                                   max_json_depth=settings.max_json_depth), methods=["GET", "POST"]),
             *dashboard_routes(),
+            *backup_routes(state, graphql.authenticator),
             *(graphiql_routes() if graphql.guard.graphiql else []),
             *([Route("/debug/stats", debug_stats)] if settings.debug_stats else []),
         ],

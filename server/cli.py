@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import difflib
-import json
 import os
 import socket
-import sys
 import traceback
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
 
 from dotenv import dotenv_values
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from . import index_cli
+from . import backup_cli, index_cli
 from .auth import cli as auth_cli
 from .settings import Settings
 from .stores import EXIT_CONFIG, EXIT_UNAVAILABLE, StoreOpenError, contextql_version, describe
@@ -62,16 +56,7 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("migrate", help="apply pending graph schema migrations and exit", parents=shared)
 
-    export = commands.add_parser("export", help="write a workspace as JSON Lines", parents=shared)
-    export.add_argument("--workspace", default=None, help="workspace to export (default: the configured one)")
-    export.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
-
-    load = commands.add_parser("import", help="load a JSON Lines export into an empty workspace", parents=shared)
-    load.add_argument("input", help="export file ('-' for standard input)")
-    load.add_argument("--workspace", default=None, help="target workspace (default: the exported one)")
-    load.add_argument("--resume", action="store_true",
-                      help="skip records an earlier (interrupted) run of this import already stored")
-
+    backup_cli.add_commands(commands, shared)
     index_cli.add_commands(commands, shared)
     auth_cli.add_commands(commands, shared)
     return parser
@@ -134,8 +119,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "api-key":
         return asyncio.run(auth_cli.run(settings, args))
     if args.command == "export":
-        return asyncio.run(_export(settings, args.workspace or settings.workspace, args.output))
-    return asyncio.run(_import(settings, args.input, args.workspace, args.resume))
+        return asyncio.run(backup_cli.export(settings, args, _fail))
+    return asyncio.run(backup_cli.import_(settings, args, _fail))
 
 
 # Commands that only make sense on a store that exists: run from the wrong folder, they would
@@ -153,6 +138,8 @@ def _require_existing_store(settings: Settings) -> int | None:
 
 # Variables of the test suite, not of the server.
 _TEST_VARIABLES = ("CONTEXTQL_TEST_", "CONTEXTQL_RACE_SEED", "CONTEXTQL_RECORD_AUDIT")
+# Variables of the command-line client, not of the server.
+_CLIENT_VARIABLES = (backup_cli.API_KEY_VARIABLE,)
 
 
 def _check_environment() -> int | None:
@@ -166,7 +153,7 @@ def _check_environment() -> int | None:
     for name in sorted(names):
         upper = name.upper()
         setting = upper.removeprefix("CONTEXTQL_")
-        if setting == upper or setting in known or upper.startswith(_TEST_VARIABLES):
+        if setting == upper or setting in known or upper.startswith(_TEST_VARIABLES) or upper in _CLIENT_VARIABLES:
             continue
         close = difflib.get_close_matches(setting, known, n=1, cutoff=0.7)
         hint = f" (did you mean CONTEXTQL_{close[0]}?)" if close else ""
@@ -273,76 +260,6 @@ async def _migrate(settings: Settings) -> int:
         await store.close()
     err.print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
     return 0
-
-
-async def _export(settings: Settings, workspace: str, output: str) -> int:
-    from contextql.graph.transfer import export_workspace
-
-    from .stores import open_store
-
-    store = await open_store(settings)
-    try:
-        with _output(output) as out, _progress() as progress:
-            task: TaskID | None = None
-            async for line in export_workspace(store, workspace):
-                if line["type"] == "header":
-                    task = progress.add_task(f"export {workspace}", total=line["contexts"])
-                elif line["type"] == "context" and task is not None:
-                    progress.advance(task)
-                out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-    finally:
-        await store.close()
-    return 0
-
-
-@contextlib.contextmanager
-def _output(output: str) -> Iterator[TextIO]:
-    """The export's destination: standard output (left open) or a file closed at the end."""
-    if output == "-":
-        yield sys.stdout
-        return
-    with open(output, "w", encoding="utf-8") as out:
-        yield out
-
-
-def _read_lines(source: str) -> list[str]:
-    if source == "-":
-        return [line for line in sys.stdin if line.strip()]
-    with open(source, encoding="utf-8") as handle:
-        return [line for line in handle if line.strip()]
-
-
-async def _import(settings: Settings, source: str, workspace: str | None, resume: bool = False) -> int:
-    from contextql.graph.errors import ContextQLError
-    from contextql.graph.transfer import import_workspace
-
-    from .stores import open_store
-
-    raw = await asyncio.to_thread(_read_lines, source)
-    store = await open_store(settings)
-    try:
-        lines = [json.loads(line) for line in raw]
-        total = sum(1 for line in lines if line.get("type") == "context")
-        with _progress() as progress:
-            task = progress.add_task("import", total=total)
-            result = await import_workspace(
-                store, lines, workspace, lambda n: progress.advance(task, n), resume=resume
-            )
-    except json.JSONDecodeError as error:
-        _fail(f"{source} is not JSON Lines ({error})")
-        return EXIT_CONFIG
-    except ContextQLError as error:
-        _fail(error.message)
-        return EXIT_CONFIG
-    finally:
-        await store.close()
-    skipped = f", skipped {result.skipped} already present" if result.skipped else ""
-    err.print(f"imported {result.imported} context(s){skipped}")
-    return 0
-
-
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err)
 
 
 if __name__ == "__main__":

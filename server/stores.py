@@ -30,9 +30,10 @@ _STORAGE_VERSION = re.compile(r"Database file version: (\S+), Current build stor
 class StoreOpenError(Exception):
     """The store could not be opened for a reason the operator can fix; `str()` is the whole explanation."""
 
-    def __init__(self, message: str, exit_code: int) -> None:
+    def __init__(self, message: str, exit_code: int, *, in_use: bool = False) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.in_use = in_use  # another process (a running server) holds the embedded store
 
 
 def contextql_version() -> str:
@@ -129,7 +130,7 @@ def _explain(settings: Settings, exc: Exception) -> StoreOpenError | None:
         holder = f"another ContextQL process (pid {pid.group(1)})" if pid else "another process"
         return StoreOpenError(
             f"the data directory {folder} is in use by {holder}: stop it, or use the running server "
-            "(the embedded store admits one process; for several, use Neo4j)", EXIT_UNAVAILABLE)
+            "(the embedded store admits one process; for several, use Neo4j)", EXIT_UNAVAILABLE, in_use=True)
     if versions := _STORAGE_VERSION.search(text):
         return StoreOpenError(
             f"the data directory {folder} was written by another version of ContextQL (LadybugDB storage "

@@ -48,8 +48,23 @@ def test_serve_migrate_export_import(tmp_path):
             createContexts(createParents: true, inputs: [{path: "/cli/a", data: {x: 1}}, {path: "/cli/b"}]) { id } }"""})
         assert "errors" not in created.json()
 
-        # The running server holds the store: other commands say so in one line, naming its pid.
-        for command in (["verify", "--data-dir", str(data_dir)], ["--data-dir", str(data_dir), "export"],
+        # The running server holds the store: export goes through it, found at the configured port ...
+        online = run("--data-dir", str(data_dir), "export", "-o", str(tmp_path / "online.jsonl"), cwd=repo,
+                     env={"CONTEXTQL_PORT": str(port)})
+        assert online.returncode == 0 and "exporting through it at" in online.stderr, online.stderr
+        online_lines = [json.loads(line) for line in (tmp_path / "online.jsonl").read_text().splitlines()]
+        assert [line["type"] for line in online_lines].count("context") == 3 and online_lines[-1]["type"] == "end"
+        # ... or not at all, in one line, when no server of that store answers there.
+        for elsewhere in (str(free_port()), str(port)):
+            lost = run("--data-dir", str(tmp_path / "other") if elsewhere == str(port) else str(data_dir), "export",
+                       cwd=repo, env={"CONTEXTQL_PORT": elsewhere})
+            if elsewhere == str(port):  # another folder: no store there at all
+                assert lost.returncode == 2 and "there is no ContextQL store" in lost.stderr, lost.stderr
+            else:
+                assert lost.returncode == 3 and lost.stderr.count("\n") <= 2, lost.stderr
+                assert "the export from http://127.0.0.1:" in lost.stderr and "Traceback" not in lost.stderr
+        # Other commands say so in one line, naming its pid.
+        for command in (["verify", "--data-dir", str(data_dir)],
                         ["serve", "--data-dir", str(data_dir), "--port", str(free_port())]):
             held = run(*command, cwd=repo)
             assert held.returncode == 3, (command, held.stderr)
@@ -74,16 +89,31 @@ def test_serve_migrate_export_import(tmp_path):
     exported = run("--data-dir", str(data_dir), "export", "-o", str(export_file), cwd=repo)
     assert exported.returncode == 0, exported.stderr
     lines = [json.loads(line) for line in export_file.read_text().splitlines()]
-    assert [line["type"] for line in lines] == ["header", "context", "version", "context", "version", "context", "version"]
+    kinds = [line["type"] for line in lines]
+    assert kinds[:7] == ["header", "context", "version", "context", "version", "context", "version"]
+    assert kinds[-1] == "end" and set(kinds[7:-1]) == {"audit"}  # the write and the online export
+    assert next(line for line in lines if line["type"] == "audit")["operation"] == "export"  # newest first
 
     again = run("--data-dir", str(data_dir), "import", str(export_file), cwd=repo)
-    assert again.returncode == 2 and "already has 3 contexts" in again.stderr
+    assert again.returncode == 2 and "already has 3 context(s)" in again.stderr, again.stderr
 
     restored_dir = tmp_path / "restored"
     imported = run("--data-dir", str(restored_dir), "import", str(export_file), cwd=repo)
-    assert imported.returncode == 0 and "imported 3 context(s)" in imported.stderr, imported.stderr
+    assert imported.returncode == 0 and "imported 3 contexts, 3 versions, 2 audit entries" in imported.stderr, (
+        imported.stderr)
     copy = run("--data-dir", str(restored_dir), "export", cwd=repo)
-    assert copy.stdout == export_file.read_text()
+    assert copy.stdout.splitlines()[1:] == export_file.read_text().splitlines()[1:]  # but the header's time
+
+    # A file cut short is refused before anything is written; a file that is not a backup in one line.
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("".join(line + "\n" for line in export_file.read_text().splitlines()[:-1]))
+    empty_dir = tmp_path / "empty"
+    refused = run("--data-dir", str(empty_dir), "import", str(cut), cwd=repo)
+    assert refused.returncode == 2 and "is incomplete: it has no end line" in refused.stderr, refused.stderr
+    garbage = tmp_path / "garbage.jsonl"
+    garbage.write_text("not json\n")
+    bad = run("--data-dir", str(empty_dir), "import", str(garbage), cwd=repo)
+    assert bad.returncode == 2 and "is not a ContextQL backup" in bad.stderr and "Traceback" not in bad.stderr
 
     assert run("--data-dir", str(data_dir), "frobnicate", cwd=repo).returncode == 2
 
