@@ -21,6 +21,7 @@ Conventions shared by all backends:
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -215,6 +216,11 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
         state and how many contexts went. `ConflictError` when it has children and not
         `recursive`, `NotFoundError` if it is gone."""
         return await self.write(lambda tx: tree.delete(tx, workspace, context_id, recursive, effects))
+
+    def frozen(self) -> contextlib.AbstractAsyncContextManager[bool]:
+        """While the body runs, hold back every write if this process can (a `single_process` store):
+        True when the body's reads then see one instant's state, False when writes go on."""
+        return contextlib.nullcontext(False)
 
     # -- versions -------------------------------------------------------------
 

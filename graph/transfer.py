@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from typing import Any
 
 from . import keyset
@@ -45,12 +45,21 @@ Line = dict[str, Any]
 _TRAILING = {"version", "toolVersion"}
 
 
-async def export_workspace(store: GraphStore, workspace: str) -> AsyncIterator[Line]:
+async def export_workspace(store: GraphStore, workspace: str) -> AsyncGenerator[Line, None]:
     """The lines of a backup of `workspace`, read page by page (never the whole workspace at once).
 
-    Each record is read whole, but the pages are separate reads: for an exact copy of a live
-    store, nothing may write to the workspace meanwhile (see README, "Backup and restore").
+    Where the store can (`GraphStore.frozen`: the embedded store, whose only writer is this
+    process), writes wait until the export is done, so it is one instant's state, and the
+    header says `pointInTime: true`. Elsewhere (Neo4j) each record is read whole but writes go
+    on between pages: for an exact copy, nothing may write to the workspace meanwhile. Close
+    the generator when abandoning it early (`contextlib.aclosing`), or the writes keep waiting.
     """
+    async with store.frozen() as exact:
+        async for line in _export(store, workspace, exact):
+            yield line
+
+
+async def _export(store: GraphStore, workspace: str, exact: bool) -> AsyncIterator[Line]:
     counts = Counter[str]()
 
     def line(kind: str, record: Any) -> Line:
@@ -62,7 +71,7 @@ async def export_workspace(store: GraphStore, workspace: str) -> AsyncIterator[L
 
     yield {
         "type": "header", "format": FORMAT, "formatVersion": FORMAT_VERSION, "workspace": workspace,
-        "exportedAt": time.time_ns() // 1000, "counts": await _estimate(store, workspace),
+        "exportedAt": time.time_ns() // 1000, "pointInTime": exact, "counts": await _estimate(store, workspace),
     }
     for context_type in await store.list_context_types(workspace):
         yield line("contextType", context_type)

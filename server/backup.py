@@ -13,6 +13,7 @@ from `?workspace=` or the `X-ContextQL-Workspace` header). The download is audit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -64,8 +65,10 @@ def backup_routes(state: AppState, authenticator: Authenticator) -> list[Route]:
                                 status_code=STATUS.get(error.code, 400))
 
         async def body() -> AsyncIterator[bytes]:
-            async for line in export_workspace(store, workspace):
-                yield encode(line).encode()
+            # Closed even when the client goes away mid-stream: the embedded store's writes wait for it.
+            async with contextlib.aclosing(export_workspace(store, workspace)) as lines:
+                async for line in lines:
+                    yield encode(line).encode()
             try:
                 await store.append_audit([AuditRecord(
                     id=str(uuid.uuid4()), workspace=workspace, at=now_us(), principal=principal.id,

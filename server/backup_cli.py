@@ -69,7 +69,8 @@ async def export(settings: Settings, args: argparse.Namespace, fail: Fail) -> in
     from contextql.graph.transfer import export_workspace
 
     try:
-        return await _write(export_workspace(store, workspace), workspace, args.output, fail)
+        async with contextlib.aclosing(export_workspace(store, workspace)) as lines:
+            return await _write(lines, workspace, args.output, fail)
     finally:
         await store.close()
 

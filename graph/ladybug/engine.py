@@ -46,7 +46,7 @@ import os
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar, cast
 
 import ladybug
@@ -341,6 +341,13 @@ class Engine:
                 raise
             self._after_commit(conn)
             return result
+
+    @contextlib.asynccontextmanager
+    async def writes_paused(self) -> AsyncIterator[None]:
+        """Hold every write of this process back (they queue on the write lock) while the body reads;
+        with one writing process, the body then reads one instant's state."""
+        async with self._write_lock:
+            yield
 
     async def transaction(self, work: Callable[[AsyncTx], Awaitable[T]]) -> T:
         """Run async `work` in one write transaction that spans several writer-thread calls.

@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TypeVar
 
 from .. import keyset
@@ -234,6 +234,11 @@ class LadybugStore(LadybugKnowledge, GraphStore):
 
     async def write(self, work: Work[T]) -> T:
         return await self._engine.transaction(lambda tx: work(LadybugWriteTx(tx)))
+
+    @contextlib.asynccontextmanager
+    async def frozen(self) -> AsyncIterator[bool]:
+        async with self._engine.writes_paused():  # this process is the only writer (`single_process`)
+            yield True
 
     # -- versions -------------------------------------------------------------
 

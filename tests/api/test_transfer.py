@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from contextql.graph.errors import BadUserInputError, ConflictError
@@ -73,3 +75,23 @@ async def test_an_interrupted_import_resumes_and_skips_what_is_there(api, store,
     assert [line async for line in export_workspace(store, workspace)][1:] == exported[1:]
     again = await import_workspace(store, exported, workspace, resume=True)
     assert (again.imported, again.skipped) == (0, len(paths) + 1)
+
+
+async def test_an_export_of_the_embedded_store_is_one_instant(api, store, workspace):
+    """LadybugDB's writes wait for the export (one writing process), so it holds no write made
+    meanwhile; on Neo4j writes go on, and the header says the export is no point in time."""
+    await create(api, "/before")
+    lines = export_workspace(store, workspace)
+    header = await anext(lines)
+    assert header["pointInTime"] is (store.backend == "ladybug")
+    if not header["pointInTime"]:
+        await lines.aclose()
+        return
+    write = asyncio.create_task(create(api, "/during"))
+    await asyncio.sleep(0.5)  # ample time for the write, had it not waited
+    assert not write.done()
+    rest = [line async for line in lines]
+    assert [line["path"] for line in rest if line["type"] == "context"] == ["/before"]
+    assert (await write)["path"] == "/during"
+    after = [line async for line in export_workspace(store, workspace)]
+    assert [line["path"] for line in after if line["type"] == "context"] == ["/before", "/during"]
