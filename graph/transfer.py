@@ -195,11 +195,14 @@ async def import_workspace(
         try:
             total.add(await store.restore(batch, skip_present=resume))
         except ConflictError as error:
-            raise ConflictError(
-                f"{error.message} Ids are unique across the workspaces of a store: restore into a store that does "
-                "not hold this workspace (or delete it there first), or, to finish an interrupted run of this "
-                "import, pass --resume.", **error.details,
-            ) from None
+            if target != source:
+                hint = (f"Ids are unique across the workspaces of a store, and workspace {source!r} may still hold "
+                        "these records here: restore under another name only in another store, or delete "
+                        f"{source!r} first (deleteWorkspace) and restore it as it was.")
+            else:
+                hint = ("Ids are unique across the workspaces of a store: restore into a store that does not hold "
+                        "them, or, to finish an interrupted run of this import, pass --resume.")
+            raise ConflictError(f"{error.message} {hint}", **error.details) from None
         if progress:
             progress(batch.size())
         batch = Batch(target)

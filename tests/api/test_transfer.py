@@ -34,8 +34,10 @@ async def test_round_trip_is_exact(api, store, workspace):
 async def test_ids_stay_unique_across_workspaces(api, store, workspace):
     await create(api, "/only-once")
     exported = [line async for line in export_workspace(store, workspace)]
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError, match=f"delete '{workspace}' first"):
         await import_workspace(store, exported, workspace + "-copy")
+    with pytest.raises(ConflictError):  # resuming does not take another workspace's records
+        await import_workspace(store, exported, workspace + "-copy", resume=True)
     assert await store.count_contexts(workspace + "-copy", None) == 0
 
 
