@@ -85,8 +85,7 @@ async def restore(tx: WriteTx, batch: Batch, *, skip_present: bool = False) -> R
     ours = {i for i in anywhere if await tx.execution_exists(ws, i)}
     _refuse_foreign("Execution", ours, anywhere)
     runs = _fresh("Execution", runs, ours, skip_present, lambda e: e.id)
-    for run in runs:
-        await tx.insert_execution(run)
+    await tx.insert_executions(runs)
     count("executions", len(batch.executions), len(runs))
 
     agents = batch.agents
@@ -100,16 +99,14 @@ async def restore(tx: WriteTx, batch: Batch, *, skip_present: bool = False) -> R
     edges = batch.relationships
     if skip_present:
         edges = [r for r in edges if await tx.relationship(ws, r.source.id, r.target, r.type) is None]
-    for edge in edges:
-        await tx.insert_relationship(edge)
+    await tx.insert_relationships(edges)
     count("relationships", len(batch.relationships), len(edges))
 
     lineage = batch.lineage
     if lineage:
         there = await tx.derived(list(dict.fromkeys(d.context_id for d in lineage)))
         lineage = _fresh("Lineage of context", lineage, there, skip_present, lambda d: d.context_id)
-        for derivation in lineage:
-            await tx.record_derivation(derivation)
+        await tx.record_derivations(lineage)
     count("lineage", len(batch.lineage), len(lineage))
 
     keys = batch.api_keys

@@ -227,6 +227,21 @@ class WriteTx(abc.ABC):
     async def insert_relationship(self, record: RelationshipRecord) -> None:
         """A new edge between nodes that exist (or are created earlier in this transaction)."""
 
+    async def insert_relationships(self, records: Sequence[RelationshipRecord]) -> None:
+        """Many new edges (a restore); a backend that can writes them in one statement."""
+        for record in records:
+            await self.insert_relationship(record)
+
+    async def insert_executions(self, records: Sequence[ExecutionRecord]) -> None:
+        """Many new executions (a restore); a backend that can writes them in one statement."""
+        for record in records:
+            await self.insert_execution(record)
+
+    async def record_derivations(self, derivations: Sequence[Derivation]) -> None:
+        """Lineage of many versions (a restore); a backend that can writes it in one statement."""
+        for derivation in derivations:
+            await self.record_derivation(derivation)
+
     @abc.abstractmethod
     async def delete_relationship(self, workspace: str, source_id: str, target: NodeRef, type: str) -> None:
         ...

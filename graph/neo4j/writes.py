@@ -267,6 +267,43 @@ CALL () {
 }
 """
 
+# The bulk forms of the three above, for a restore: one part for a whole batch (a part per
+# record would make a statement of hundreds of subqueries, slow to plan).
+RECORD_DERIVATIONS = """
+CALL () {
+  UNWIND ${p}rows AS d
+  MERGE (o:Origin {id: d.id}) ON CREATE SET o.workspace = ${p}ws
+  SET o.path = d.path
+  WITH o, d
+  CALL (o, d) {
+    UNWIND d.sources AS src
+    MERGE (s:Origin {id: src.id}) ON CREATE SET s.workspace = ${p}ws
+    SET s.path = src.path
+    CREATE (o)-[:DERIVED_FROM {version: d.v, source_version: src.version, execution_id: d.xs, created_at: d.at}]->(s)
+  }
+  CALL (o, d) {
+    MATCH (e:Execution {id: d.x}) WHERE e.workspace = ${p}ws
+    CREATE (o)-[:PRODUCED_BY {version: d.v}]->(e)
+  }
+}
+"""
+INSERT_EXECUTIONS = """
+CALL () {
+  UNWIND ${p}rows AS row
+  CREATE (e:Execution)
+  SET e = row
+}
+"""
+INSERT_RELATIONSHIPS = """
+CALL () {
+  UNWIND ${p}rows AS row
+  MATCH (c:Context {workspace: ${p}ws, id: row.sid})
+  MATCH (n:{label} {workspace: ${p}ws, {pk}: row.tid})
+  CREATE (c)-[r:RELATED]->(n)
+  SET r = row.props
+}
+"""
+
 INSERT_TOOL = """
 CALL () {
   CREATE (t:Tool)
@@ -514,6 +551,13 @@ class Neo4jWriteTx(WriteTx):
             sources=[{"id": s.id, "path": s.path, "version": s.version} for s in d.sources],
         )
 
+    async def record_derivations(self, derivations: Sequence[Derivation]) -> None:
+        for workspace in dict.fromkeys(d.workspace for d in derivations):
+            rows = [{"id": d.context_id, "path": d.path, "v": d.version, "x": d.execution_id, "xs": d.execution_id or "",
+                     "at": d.created_at, "sources": [{"id": s.id, "path": s.path, "version": s.version} for s in d.sources]}
+                    for d in derivations if d.workspace == workspace]
+            self._defer(RECORD_DERIVATIONS, ws=workspace, rows=rows)
+
     async def insert_tool(self, tool: ToolRecord, latest_key: str) -> None:
         self._defer(INSERT_TOOL, props={**codec.tool_props(tool), "latest_key": latest_key})
 
@@ -533,6 +577,10 @@ class Neo4jWriteTx(WriteTx):
     async def insert_execution(self, record: ExecutionRecord) -> None:
         self._defer(INSERT_EXECUTION, props=codec.execution_props(record))
 
+    async def insert_executions(self, records: Sequence[ExecutionRecord]) -> None:
+        if records:
+            self._defer(INSERT_EXECUTIONS, rows=[codec.execution_props(r) for r in records])
+
     async def finish_execution(self, record: ExecutionRecord) -> None:
         props = codec.execution_props(record)
         self._defer(FINISH_EXECUTION, id=record.id, ws=record.workspace, props={n: props[n] for n in FINISHED})
@@ -545,6 +593,16 @@ class Neo4jWriteTx(WriteTx):
         props["uid"] = codec.key(record.source.id, props["key"])
         self._defer(_target(INSERT_RELATIONSHIP, record.target), ws=record.workspace, sid=record.source.id,
                     tid=record.target.id, props=props)
+
+    async def insert_relationships(self, records: Sequence[RelationshipRecord]) -> None:
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for record in records:
+            props = codec.edge_props(record)
+            props["uid"] = codec.key(record.source.id, props["key"])
+            row = {"sid": record.source.id, "tid": record.target.id, "props": props}
+            groups.setdefault((record.workspace, record.target.kind), []).append(row)
+        for (workspace, kind), rows in groups.items():
+            self._defer(_target(INSERT_RELATIONSHIPS, NodeRef(kind, "")), ws=workspace, rows=rows)
 
     async def delete_relationship(self, workspace: str, source_id: str, target: NodeRef, type: str) -> None:
         self._defer(_target(DELETE_RELATIONSHIP, target), ws=workspace, sid=source_id, tid=target.id,
