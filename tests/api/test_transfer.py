@@ -97,3 +97,16 @@ async def test_an_export_of_the_embedded_store_is_one_instant(api, store, worksp
     assert (await write)["path"] == "/during"
     after = [line async for line in export_workspace(store, workspace)]
     assert [line["path"] for line in after if line["type"] == "context"] == ["/before", "/during"]
+
+
+async def test_a_version_1_export_still_imports(api, store, workspace):
+    """Version 1 wrote contexts, versions and context types only, with `workspace` on every line and no end line."""
+    await create(api, "/old/file", parents=True, data={"v": 1})
+    current = [line async for line in export_workspace(store, workspace)]
+    v1 = [{"type": "header", "format": "contextql-export", "formatVersion": 1, "workspace": workspace, "contexts": 2},
+          *({**line, "workspace": workspace} for line in current if line["type"] in ("contextType", "context", "version"))]
+    await store.delete_workspace(workspace)
+    assert (await import_workspace(store, v1)).imported == 2
+    assert [line async for line in export_workspace(store, workspace)][1:] == [
+        line for line in current[1:-1] if line["type"] in ("contextType", "context", "version")
+    ] + [{"type": "end", "counts": {"context": 2, "version": 2}}]
