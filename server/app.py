@@ -59,7 +59,7 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         )
         self.settings, self.state = settings, state
-        self.authenticator = Authenticator(settings, self.state.require_store)
+        self.authenticator = Authenticator(settings, self.state.require_store, lambda: self.state.admin_token)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> RequestContext:
         search = self.state.search
@@ -70,6 +70,7 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
             limits=self.settings.limits(),
             events=self.state.events,
             search=search.index if search is not None else None,
+            index_jobs=self.state.index_jobs,
             request=request,
             response=response,
         )
@@ -120,7 +121,10 @@ def create_app(
             state.search.worker.events = state.events  # a caller's worker publishes on this app's bus
         try:
             if store is not None:
-                yield
+                try:
+                    yield
+                finally:
+                    await state.index_jobs.close()
                 return
             async with _owned_store(settings, state):
                 yield
@@ -139,6 +143,7 @@ def create_app(
         try:
             yield
         finally:
+            await state.index_jobs.close()  # before the store and the index close under a running reindex
             runtime, state.search = state.search, None
             await stop_search(runtime)
             await opened.close()
