@@ -48,8 +48,9 @@ def test_serve_migrate_export_import(tmp_path):
             createContexts(createParents: true, inputs: [{path: "/cli/a", data: {x: 1}}, {path: "/cli/b"}]) { id } }"""})
         assert "errors" not in created.json()
 
-        # The running server holds the store: other commands say so in one line, naming its pid.
-        for command in (["verify", "--data-dir", str(data_dir)], ["--data-dir", str(data_dir), "export"],
+        # The running server holds the store: other commands say so in one line, naming its pid
+        # (`verify` and `reindex` ask the server instead: tests/search/test_running_server.py).
+        for command in (["migrate", "--data-dir", str(data_dir)], ["--data-dir", str(data_dir), "export"],
                         ["serve", "--data-dir", str(data_dir), "--port", str(free_port())]):
             held = run(*command, cwd=repo)
             assert held.returncode == 3, (command, held.stderr)
@@ -57,7 +58,7 @@ def test_serve_migrate_export_import(tmp_path):
                 f"error: the data directory {data_dir} is in use by another ContextQL process (pid {server.pid}): "
                 "stop it, or use the running server (the embedded store admits one process; for several, use Neo4j)"
             ), held.stderr
-        debug = run("--debug", "verify", "--data-dir", str(data_dir), cwd=repo)
+        debug = run("--debug", "migrate", "--data-dir", str(data_dir), cwd=repo)
         assert debug.returncode == 3 and "Traceback" in debug.stderr
         taken = run("serve", "--data-dir", str(tmp_path / "other"), "--port", str(port), cwd=repo)
         assert taken.returncode == 3 and f"cannot listen on 127.0.0.1:{port}" in taken.stderr, taken.stderr
