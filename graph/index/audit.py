@@ -91,6 +91,7 @@ async def reindex(store: GraphStore, index: VectorIndex, workspace: str, *, hist
         for start in range(0, len(page), 64):
             batch: list[ContextRecord] = page[start:start + 64]
             await index.refresh(batch)
+            await _overtaken(store, index, workspace, batch)
             if history:
                 versions = await store.versions_of(workspace, [rec.id for rec in batch])
                 await index.add_versions([v for vs in versions.values() for v in vs])
@@ -98,5 +99,21 @@ async def reindex(store: GraphStore, index: VectorIndex, workspace: str, *, hist
             count += len(batch)
             if advance is not None:
                 advance(len(batch))
-    await index.remove(workspace, sorted(set(indexed) - seen))
+    # Only what the graph still lacks now: a context moved during the scan may have been passed over.
+    unseen = sorted(set(indexed) - seen)
+    live = await store.get_by_ids(workspace, unseen) if unseen else {}
+    await index.remove(workspace, [cid for cid in unseen if cid not in live])
     return count
+
+
+async def _overtaken(store: GraphStore, index: VectorIndex, workspace: str, batch: list[ContextRecord]) -> None:
+    """Rewrite the entries of `batch` that changed in the graph while it was embedded.
+
+    On a running server the outbox worker may index such a write before this batch's refresh
+    lands, which would then leave the older state in place with the worker's task done. Read
+    after the refresh, the graph shows every write that could have been overtaken.
+    """
+    now = await store.get_by_ids(workspace, [rec.id for rec in batch])
+    await index.remove(workspace, [rec.id for rec in batch if rec.id not in now])
+    await index.refresh([cur for rec in batch if (cur := now.get(rec.id)) is not None
+                         and (cur.version, cur.path) != (rec.version, rec.path)])

@@ -8,6 +8,7 @@ import asyncio
 import httpx
 import pytest
 
+from contextql.graph.index import reindex, verify
 from contextql.resolvers import contexts as ops
 from contextql.server.app import create_app
 from contextql.server.search import SearchRuntime
@@ -103,3 +104,25 @@ async def test_the_local_admin_token_is_the_operator(hs, workspace):
     assert wrong.status_code == 401 and wrong.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     app_state(hs.app).admin_token = None  # the server stopped publishing: the old token is worthless
     assert (await hs.post("{ me { id } }", "cqlocal_right", workspace)).status_code == 401
+
+
+async def test_a_write_indexed_during_a_reindex_is_not_overwritten(store, workspace, search, ctx):
+    """On a running server the worker indexes writes while a reindex embeds: the newer state must win."""
+    [keys] = await ops.create(ctx(), [ops.NewContext(path="/keys", content=TEXT)], create_parents=False)
+    await search.drain()
+    refresh = search.index.refresh
+    overtaken = False
+
+    async def write_while_embedding(records):
+        nonlocal overtaken
+        if not overtaken and any(r.id == keys.id and r.version == 1 for r in records):
+            overtaken = True  # the write and the worker finish between the reindex's read and its refresh
+            await ops.update(ctx(), keys, ops.ContextChanges(content="Lunch is served at noon."), None)
+            await search.drain()
+        await refresh(records)
+
+    search.index.refresh = write_while_embedding  # type: ignore[method-assign]
+    assert await reindex(store, search.index, workspace) == 1
+    assert overtaken
+    assert (await search.index.heads(workspace))[keys.id] == (2, "/keys")
+    assert (await verify(store, search.index, workspace)).total == 0
