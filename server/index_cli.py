@@ -208,15 +208,16 @@ async def verify(settings: Settings, workspace: str, history: bool = True) -> in
     if server is not None:
         report = await _verify_through(server, workspace, history)
         checked = f"through {server.describe()}"
+        fix = ("its worker is still applying the outbox: run again shortly, or `contextql reindex`"
+               if report.pending else "run `contextql reindex`")
     else:
         report = await _verify_here(settings, workspace, history)
         checked = "in the data directory"
+        fix = "run `contextql reindex`" + (" (or start the server to drain the outbox)" if report.pending else "")
     err.print(f"checked {report.contexts} context(s)" + (f" and {report.versions} version(s)" if history else "")
               + f" {checked}", markup=False, highlight=False, soft_wrap=True)
     report.print(workspace)
     if report.total:
-        fix = ("the server's worker is still applying them; run again shortly, or `contextql reindex`"
-               if report.pending else "run `contextql reindex`")
         err.print(f"drift found: {fix}", markup=False, highlight=False, soft_wrap=True)
         return 1
     return 0

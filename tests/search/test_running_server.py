@@ -6,6 +6,7 @@ The server holds the store and the local index (one process each), so the comman
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import random
@@ -100,13 +101,14 @@ async def break_the_index(data_dir: Path) -> dict[str, str]:
     return {"keys": keys.id, "ghost": ghost.id}
 
 
-async def test_verify_and_reindex_through_the_running_server(tmp_path):
+def test_verify_and_reindex_through_the_running_server(tmp_path):
     data_dir = tmp_path / "data"
     server = Serve(data_dir, tmp_path / "serve.log")
     try:
-        created = server.data("""mutation { createContexts(createParents: true, inputs: [
-            {path: "/ops/keys", title: "Key rotation", content: "Rotate API keys yearly."},
-            {path: "/ops/backups", title: "Backups", content: "%s"}]) { id } }""" % BACKUP)
+        created = server.data(
+            "mutation($i: [CreateContextInput!]!) { createContexts(createParents: true, inputs: $i) { id } }",
+            i=[{"path": "/ops/keys", "title": "Key rotation", "content": "Rotate API keys yearly."},
+               {"path": "/ops/backups", "title": "Backups", "content": BACKUP}])
         assert len(created["createContexts"]) == 2
         server.data('mutation($c: String!) { updateContext(path: "/ops/keys", input: {content: $c}) { version } }',
                     c=ROTATE)
@@ -121,7 +123,7 @@ async def test_verify_and_reindex_through_the_running_server(tmp_path):
         server.stop()
     assert not (data_dir / "server.json").exists()  # withdrawn at stop
 
-    ids = await break_the_index(data_dir)
+    ids = asyncio.run(break_the_index(data_dir))
     server = Serve(data_dir, tmp_path / "serve.log")
     try:
         drifted = cli("verify", data_dir=data_dir)
@@ -151,7 +153,7 @@ async def test_verify_and_reindex_through_the_running_server(tmp_path):
         server.stop()
 
 
-async def test_the_server_dying_during_a_reindex(tmp_path):
+def test_the_server_dying_during_a_reindex(tmp_path):
     data_dir = tmp_path / "data"
     server = Serve(data_dir, tmp_path / "serve.log")
     try:
@@ -189,7 +191,7 @@ async def test_the_server_dying_during_a_reindex(tmp_path):
     assert "checked 201 context(s) in the data directory" in checked.stderr, checked.stderr
 
 
-async def test_could_not_check(tmp_path):
+def test_could_not_check(tmp_path):
     # not a data directory
     nowhere = cli("verify", data_dir=tmp_path / "nothing")
     assert nowhere.returncode == 2
