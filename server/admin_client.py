@@ -32,11 +32,15 @@ class AdminClient:
     async def __aexit__(self, *exc: object) -> None:
         await self._http.aclose()
 
-    async def call(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The operation's `data`; `StoreOpenError` for anything else."""
+    async def call(self, document: str, variables: dict[str, Any] | None = None, *,
+                   timeout: float | None = None) -> dict[str, Any]:
+        """The operation's `data`; `StoreOpenError` for anything else. `timeout`: seconds to wait for the
+        answer, for an operation that takes longer than the client's default."""
         where = self.server.describe()
         try:
-            response = await self._http.post(self.server.url, json={"query": document, "variables": variables or {}})
+            response = await self._http.post(
+                self.server.url, json={"query": document, "variables": variables or {}},
+                timeout=httpx.Timeout(10.0, read=timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT)
         except httpx.TimeoutException as exc:
             raise StoreOpenError(f"{where} did not answer in time ({type(exc).__name__}): it may be overloaded; "
                                  "try again", EXIT_UNAVAILABLE) from exc

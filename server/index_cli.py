@@ -30,6 +30,7 @@ out = Console()
 
 POLL = 0.5  # seconds between looks at a server's reindex job (well under the default rate limit)
 SHOWN = 20  # drifted entries listed per kind
+VERIFY_TIMEOUT = 3_600.0  # seconds: the server scans the whole workspace before it answers
 
 REINDEX = """mutation Reindex($recreate: Boolean!, $history: Boolean!) {
   reindex(recreate: $recreate, includeHistory: $history) { id state total done error errorCode }
@@ -252,7 +253,8 @@ async def _verify_through(server: RunningServer, workspace: str, history: bool) 
     async with AdminClient(server, workspace) as client:
         # One query: the server does not report its progress, so the bar only shows that it works.
         with _spinner(f"verify {workspace} (in the server, pid {server.pid})"):
-            data = (await client.call(DRIFT, {"history": history, "sample": SHOWN}))["indexDrift"]
+            data = (await client.call(DRIFT, {"history": history, "sample": SHOWN},
+                                      timeout=VERIFY_TIMEOUT))["indexDrift"]
     return DriftReport.answered(data, history)
 
 

@@ -126,3 +126,13 @@ async def test_a_write_indexed_during_a_reindex_is_not_overwritten(store, worksp
     assert overtaken
     assert (await search.index.heads(workspace))[keys.id] == (2, "/keys")
     assert (await verify(store, search.index, workspace)).total == 0
+
+
+async def test_index_drift_is_not_cut_short_by_the_query_time_limit(store, workspace, search, ctx):
+    """It scans the whole workspace: on a big one it takes longer than a reader's query may."""
+    await ops.create(ctx(), [ops.NewContext(path=f"/n{i}", content=TEXT) for i in range(30)], create_parents=False)
+    app = create_app(settings_for(workspace, resolver_timeout=1e-6), store=store, search=SearchRuntime(search.index))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        client = Client(http)
+        assert (await client.error("{ contexts(first: 50) { totalCount } }"))["extensions"]["code"] == "TIMEOUT"
+        assert (await client.data("{ indexDrift { missing { count } } }"))["indexDrift"]["missing"]["count"] == 30
