@@ -18,7 +18,7 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from contextql.graph.store import GraphStore
-from contextql.resolvers.principal import ANONYMOUS, UNAUTHENTICATED, Principal
+from contextql.resolvers.principal import ANONYMOUS, LOCAL_ADMIN, UNAUTHENTICATED, Principal
 from contextql.resolvers.request import RequestContext
 from contextql.schema import build_schema
 
@@ -93,7 +93,11 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
 
     async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
         """Persisted operations (server/guard/persisted.py) resolve the document before it runs."""
-        resolved = self.guard.persisted.resolve(request_data.query, request_data.extensions)
+        if context.principal is LOCAL_ADMIN and request_data.query is not None:
+            # The operator's own commands (`contextql verify`/`reindex`) run on an allow-listed server too.
+            resolved: str | GraphQLError | None = request_data.query
+        else:
+            resolved = self.guard.persisted.resolve(request_data.query, request_data.extensions)
         if isinstance(resolved, GraphQLError):
             return ExecutionResult(data=None, errors=[resolved])
         request_data = dataclasses.replace(request_data, query=resolved)

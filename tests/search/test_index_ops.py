@@ -136,3 +136,14 @@ async def test_index_drift_is_not_cut_short_by_the_query_time_limit(store, works
         client = Client(http)
         assert (await client.error("{ contexts(first: 50) { totalCount } }"))["extensions"]["code"] == "TIMEOUT"
         assert (await client.data("{ indexDrift { missing { count } } }"))["indexDrift"]["missing"]["count"] == 30
+
+
+async def test_the_operator_runs_its_commands_on_an_allow_listed_server(store, workspace, search):
+    app = create_app(settings_for(workspace, persisted_queries_only=True), store=store,
+                     search=SearchRuntime(search.index))
+    app_state(app).admin_token = "cqlocal_right"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+        client = Client(http)
+        refused = await client.error("{ indexDrift { inStep } }")
+        assert refused["extensions"]["code"] == "PERSISTED_QUERY_NOT_ALLOWED"
+        assert (await client.data("{ indexDrift { inStep } }", "cqlocal_right", workspace))["indexDrift"]["inStep"]
