@@ -115,8 +115,8 @@ async def _run(job: IndexJob, store: GraphStore, index: VectorIndex) -> None:
         job.done += n
 
     try:
-        if job.recreate:
-            await index.ensure(recreate=True)
+        if job.recreate or not index.ready:  # not ready: the index was unusable when the server started
+            await index.ensure(recreate=job.recreate)
         await reindex(store, index, job.workspace, history=job.history, total=total, advance=advance)
         job.state = "succeeded"
     except asyncio.CancelledError:

@@ -96,8 +96,15 @@ async def _open_index(settings: Settings, *, recreate: bool = False) -> VectorIn
 
 async def reindex(settings: Settings, workspace: str, recreate: bool, history: bool) -> int:
     server = _running_server(settings)
-    if server is not None:
-        return await _reindex_through(server, workspace, recreate, history)
+    code = (await _reindex_through(server, workspace, recreate, history) if server is not None
+            else await _reindex_here(settings, workspace, recreate, history))
+    if recreate:
+        err.print("the collections were recreated: every other workspace's entries are gone too, so reindex each "
+                  "of them (`--workspace`)", markup=False, highlight=False, soft_wrap=True)
+    return code
+
+
+async def _reindex_here(settings: Settings, workspace: str, recreate: bool, history: bool) -> int:
     from contextql.graph.index import reindex as rebuild
 
     from .stores import open_store

@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -211,10 +212,20 @@ def test_could_not_check(tmp_path):
         failed = cli("reindex", data_dir=data_dir)
         assert failed.returncode == 3, failed.stderr
         assert "failed: the search index failed" in one_line_error(failed)
+
+        # once the operator has fixed it, the running server rebuilds its index on request
+        (data_dir / "qdrant").unlink()
+        repaired = cli("reindex", data_dir=data_dir)
+        assert repaired.returncode == 0, repaired.stderr
+        assert cli("verify", data_dir=data_dir).returncode == 0
+        hits = server.data('{ search(query: "x", mode: KEYWORD) { context { path } } }')["search"]
+        assert hits == [{"context": {"path": "/a"}}]
     finally:
         server.stop()
 
-    # the same index, with no server: the command opens it and says why it cannot
+    # an unusable index with no server: the command opens it itself and says why it cannot check
+    shutil.rmtree(data_dir / "qdrant")
+    (data_dir / "qdrant").write_text("not an index\n")
     alone = cli("verify", data_dir=data_dir)
     assert alone.returncode == 2, alone.stderr
     assert one_line_error(alone).startswith(f"error: the search index at {data_dir / 'qdrant'} cannot be used")
