@@ -130,7 +130,7 @@ async def _reindex_here(settings: Settings, workspace: str, recreate: bool, hist
 
 
 async def _reindex_through(server: RunningServer, workspace: str, recreate: bool, history: bool) -> int:
-    from .admin_client import AdminClient
+    from .admin_client import EXIT_INTERNAL, AdminClient
     from .stores import EXIT_UNAVAILABLE, StoreOpenError
 
     async with AdminClient(server, workspace) as client:
@@ -155,7 +155,8 @@ async def _reindex_through(server: RunningServer, workspace: str, recreate: bool
         err.print(f"reindexed {job['done']} context(s) of workspace {workspace!r} through {server.describe()}",
                   markup=False, highlight=False, soft_wrap=True)
         return 0
-    code = EXIT_UNAVAILABLE if job["state"] == "CANCELLED" or job["errorCode"] == "SERVICE_UNAVAILABLE" else 70
+    code = (EXIT_UNAVAILABLE if job["state"] == "CANCELLED" or job["errorCode"] == "SERVICE_UNAVAILABLE"
+            else EXIT_INTERNAL)
     raise StoreOpenError(f"the reindex in {server.describe()} {job['state'].lower()}: {job['error']}", code)
 
 
