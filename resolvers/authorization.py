@@ -17,6 +17,7 @@ tool_permissions.py.)
 | manage_keys    | yes   |        |       |        |
 | read_audit     | yes   |        |       |        |
 | manage_workspace | yes |        |       |        |
+| manage_index   | yes   |        |       |        |
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from contextql.graph.errors import ContextQLError, ForbiddenError
 from .principal import Principal
 
 ACTIONS = ("read", "write", "execute_tool", "manage_types", "manage_tools", "manage_keys", "read_audit",
-           "manage_workspace")
+           "manage_workspace", "manage_index")
 
 MATRIX: dict[str, frozenset[str]] = {
     "admin": frozenset(ACTIONS),
@@ -83,11 +84,17 @@ def can(ctx: Any, action: str) -> bool:
     return True
 
 
+# Search-index operations (schema/index_ops.py): they read every entry of a workspace and rewrite it.
+INDEX_FIELDS = frozenset({"reindex", "indexDrift", "indexJob", "indexJobs"})
+
+
 def action_for(operation: str, field: str) -> str:
     """The action a root field needs: the one table every entry point goes through.
 
     Unknown mutations default to `write`, so a new entry point is never left open.
     """
+    if field in INDEX_FIELDS:
+        return "manage_index"
     if operation == "mutation":
         lowered = field.lower()
         if "apikey" in lowered:

@@ -22,7 +22,9 @@ class Principal:
     workspace_roles: Mapping[str, frozenset[str]] = field(default_factory=dict, hash=False)
     default_workspace: str | None = None
     expires_at: float | None = None
-    all_workspaces: bool = False  # only the local anonymous principal of an unauthenticated server
+    # Admin of every workspace: the local anonymous principal of an unauthenticated server, and the
+    # server's own operator on the local admin channel (server/local_admin.py).
+    all_workspaces: bool = False
 
     def member_of(self, workspace: str) -> bool:
         return self.all_workspaces or workspace in self.workspaces or workspace in self.workspace_roles
@@ -45,3 +47,7 @@ ANONYMOUS = Principal(id="anonymous", kind="anonymous", roles=frozenset({"admin"
 
 # A connection that has not authenticated yet (e.g. a WebSocket before `connection_init`): may do nothing.
 UNAUTHENTICATED = Principal(id="unauthenticated", kind="anonymous")
+
+# The operator of the server's machine, through the local admin channel (`contextql verify` / `reindex`
+# with the token the server wrote into its data directory): as much as opening the store directly.
+LOCAL_ADMIN = Principal(id="local-admin", kind="service", roles=frozenset({"admin"}), all_workspaces=True)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from contextql.graph.index import VectorIndex
 
     from .audit import AuditDraft
+    from .index_ops import IndexJobs
 
 
 @dataclass
@@ -35,6 +36,8 @@ class RequestContext:
     response: Response | WebSocket | None = None
     # The semantic-search index, or None when search is off.
     search: VectorIndex | None = None
+    # The server's reindex jobs (resolvers/index_ops.py); None outside a server.
+    index_jobs: IndexJobs | None = None
     # WebSocket `connection_init` payload (set by Strawberry); the auth issue verifies it.
     connection_params: dict[str, Any] | None = None
     # The audit entry of the mutation field being resolved (resolvers/audit.py).

@@ -16,6 +16,7 @@ from graphql import GraphQLError
 from .access import AccessMutation, AccessQuery
 from .errors import ErrorCodes
 from .guard import AccessGuard, guard_root_fields
+from .index_ops import IndexMutation, IndexQuery
 from .mutation import Mutation
 from .query import Query
 from .subscription import Subscription
@@ -52,8 +53,8 @@ def build_schema(
         *QueryDepthLimiter(max_depth=max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
     ]
-    query = merge_types("Query", (Query, AccessQuery))
-    mutation = merge_types("Mutation", (Mutation, AccessMutation))
+    query = merge_types("Query", (Query, AccessQuery, IndexQuery))
+    mutation = merge_types("Mutation", (Mutation, AccessMutation, IndexMutation))
     guard_root_fields(query, mutation)
     schema = ContextQLSchema(
         query=query,

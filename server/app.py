@@ -18,7 +18,7 @@ from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from contextql.graph.store import GraphStore
-from contextql.resolvers.principal import ANONYMOUS, UNAUTHENTICATED, Principal
+from contextql.resolvers.principal import ANONYMOUS, LOCAL_ADMIN, UNAUTHENTICATED, Principal
 from contextql.resolvers.request import RequestContext
 from contextql.schema import build_schema
 
@@ -60,7 +60,7 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         )
         self.settings, self.state = settings, state
-        self.authenticator = Authenticator(settings, self.state.require_store)
+        self.authenticator = Authenticator(settings, self.state.require_store, lambda: self.state.admin_token)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> RequestContext:
         search = self.state.search
@@ -71,6 +71,7 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
             limits=self.settings.limits(),
             events=self.state.events,
             search=search.index if search is not None else None,
+            index_jobs=self.state.index_jobs,
             request=request,
             response=response,
         )
@@ -93,7 +94,11 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
 
     async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
         """Persisted operations (server/guard/persisted.py) resolve the document before it runs."""
-        resolved = self.guard.persisted.resolve(request_data.query, request_data.extensions)
+        if context.principal is LOCAL_ADMIN and request_data.query is not None:
+            # The operator's own commands (`contextql verify`/`reindex`) run on an allow-listed server too.
+            resolved: str | GraphQLError | None = request_data.query
+        else:
+            resolved = self.guard.persisted.resolve(request_data.query, request_data.extensions)
         if isinstance(resolved, GraphQLError):
             return ExecutionResult(data=None, errors=[resolved])
         request_data = dataclasses.replace(request_data, query=resolved)
@@ -121,7 +126,10 @@ def create_app(
             state.search.worker.events = state.events  # a caller's worker publishes on this app's bus
         try:
             if store is not None:
-                yield
+                try:
+                    yield
+                finally:
+                    await state.index_jobs.close()
                 return
             async with _owned_store(settings, state):
                 yield
@@ -140,6 +148,7 @@ def create_app(
         try:
             yield
         finally:
+            await state.index_jobs.close()  # before the store and the index close under a running reindex
             runtime, state.search = state.search, None
             await stop_search(runtime)
             await opened.close()

@@ -21,6 +21,7 @@ from .stores import EXIT_CONFIG, EXIT_UNAVAILABLE, StoreOpenError, contextql_ver
 
 err = Console(stderr=True)
 EXIT_INTERNAL = 70  # a failure nobody foresaw (sysexits EX_SOFTWARE): not 1, which `verify` gives to drift
+EXIT_NOT_CHECKED = 2  # `verify` could not check, for any reason (the message says which)
 
 
 def _shared_options(*, suppress: bool) -> argparse.ArgumentParser:
@@ -64,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    code = _main(args)
+    if args.command == "verify" and code not in (0, 1, 130):
+        return EXIT_NOT_CHECKED  # whatever stopped it, as `diff` and `cmp` do: 1 is kept for drift
+    return code
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except KeyboardInterrupt:
@@ -115,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
         return asyncio.run(index_cli.reindex(settings, args.workspace or settings.workspace, args.recreate,
                                              not args.no_history))
     if args.command == "verify":
-        return asyncio.run(index_cli.verify(settings, args.workspace or settings.workspace))
+        return asyncio.run(index_cli.verify(settings, args.workspace or settings.workspace, not args.no_history))
     if args.command == "api-key":
         return asyncio.run(auth_cli.run(settings, args))
     if args.command == "export":

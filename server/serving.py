@@ -14,17 +14,32 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from .local_admin import Channel, endpoint
 from .settings import Settings
-
 from .state import app_state
 
 
 class GracefulServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
+    """With `channel`, the server publishes itself to the command line of its data directory
+    (server/local_admin.py) once it listens, and withdraws before it stops."""
+
+    def __init__(self, config: uvicorn.Config, app: Starlette, channel: Channel | None = None) -> None:
         super().__init__(config)
         self.app = app
+        self.channel = channel
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets=sockets)
+        if self.channel is None or not self.started or self.should_exit:
+            return
+        # The bound port, not the configured one: they differ with --port 0.
+        port = self.servers[0].sockets[0].getsockname()[1]
+        app_state(self.app).admin_token = self.channel.open(endpoint(self.config.host, port))
 
     async def shutdown(self, sockets=None) -> None:
+        if self.channel is not None:
+            app_state(self.app).admin_token = None
+            self.channel.close()
         await app_state(self.app).events.close_subscriptions(timeout=5.0)
         await super().shutdown(sockets=sockets)
 
@@ -38,7 +53,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 def serve(app: Starlette, settings: Settings) -> None:
     config = uvicorn.Config(app, **uvicorn_options(settings))
-    GracefulServer(config, app).run()
+    GracefulServer(config, app, Channel(settings.data_dir)).run()
 
 
 

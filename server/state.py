@@ -8,6 +8,7 @@ from starlette.applications import Starlette
 
 from contextql.graph.events import EventBus
 from contextql.graph.store import GraphStore
+from contextql.resolvers.index_ops import IndexJobs
 
 from .search import SearchRuntime
 from .settings import Settings
@@ -21,6 +22,10 @@ class AppState:
     store: GraphStore | None = None
     # None when search is off; the caller's runtime when it passed one with its store.
     search: SearchRuntime | None = None
+    # Reindex jobs started through the API (resolvers/index_ops.py).
+    index_jobs: IndexJobs = field(default_factory=IndexJobs)
+    # The local admin channel's token while the server publishes one (server/local_admin.py).
+    admin_token: str | None = field(default=None, repr=False)
 
     def require_store(self) -> GraphStore:
         """The store, for work that only runs once the app has started."""

@@ -63,8 +63,9 @@ def test_serve_migrate_export_import(tmp_path):
             else:
                 assert lost.returncode == 3 and lost.stderr.count("\n") <= 2, lost.stderr
                 assert "the export from http://127.0.0.1:" in lost.stderr and "Traceback" not in lost.stderr
-        # Other commands say so in one line, naming its pid.
-        for command in (["verify", "--data-dir", str(data_dir)],
+        # Other commands say so in one line, naming its pid (`verify` and `reindex` ask the server instead:
+        # tests/search/test_running_server.py).
+        for command in (["migrate", "--data-dir", str(data_dir)],
                         ["serve", "--data-dir", str(data_dir), "--port", str(free_port())]):
             held = run(*command, cwd=repo)
             assert held.returncode == 3, (command, held.stderr)
@@ -72,7 +73,7 @@ def test_serve_migrate_export_import(tmp_path):
                 f"error: the data directory {data_dir} is in use by another ContextQL process (pid {server.pid}): "
                 "stop it, or use the running server (the embedded store admits one process; for several, use Neo4j)"
             ), held.stderr
-        debug = run("--debug", "verify", "--data-dir", str(data_dir), cwd=repo)
+        debug = run("--debug", "migrate", "--data-dir", str(data_dir), cwd=repo)
         assert debug.returncode == 3 and "Traceback" in debug.stderr
         taken = run("serve", "--data-dir", str(tmp_path / "other"), "--port", str(port), cwd=repo)
         assert taken.returncode == 3 and f"cannot listen on 127.0.0.1:{port}" in taken.stderr, taken.stderr

@@ -233,6 +233,21 @@ class VectorIndex:
             if offset is None:
                 return found
 
+    async def history_heads(self, workspace: str) -> dict[str, set[int]]:
+        """context id -> the version numbers the history collection holds (their first chunk), for `verify`."""
+        found: dict[str, set[int]] = {}
+        offset = None
+        flt = models.Filter(must=[_match("workspace", workspace), models.FieldCondition(key="chunk", match=models.MatchValue(value=0))])
+        while True:
+            points, offset = await self._call(
+                "scroll", self.history, scroll_filter=flt, limit=1_000, offset=offset,
+                with_payload=["context_id", "number"], with_vectors=False,
+            )
+            for p in points:
+                found.setdefault(p.payload["context_id"], set()).add(int(p.payload["number"]))
+            if offset is None:
+                return found
+
     async def search(self, workspace: str, text: str, mode: str, where: SearchFilter, limit: int,
                      *, history: bool = False) -> list[IndexHit]:
         """Best chunk per context (per version with `history`), best first; `mode` is hybrid|dense|keyword."""

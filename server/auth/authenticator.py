@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from contextql.graph.errors import ForbiddenError
 from contextql.graph.store import GraphStore
 from contextql.resolvers.authorization import UnauthenticatedError
-from contextql.resolvers.principal import ANONYMOUS, Principal
+from contextql.resolvers.principal import ANONYMOUS, LOCAL_ADMIN, Principal
 
+from ..local_admin import TOKEN_PREFIX
 from ..settings import Settings
 from .api_keys import ApiKeyVerifier
 from .tokens import JwtVerifier
@@ -41,8 +43,10 @@ def requested_workspace(source: Mapping[str, Any]) -> str | None:
 
 
 class Authenticator:
-    def __init__(self, settings: Settings, store: Callable[[], GraphStore]) -> None:
+    def __init__(self, settings: Settings, store: Callable[[], GraphStore],
+                 local_token: Callable[[], str | None] | None = None) -> None:
         self.settings = settings
+        self.local_token = local_token  # the token of the local admin channel while it is open
         self.enabled = auth_configured(settings)
         has_jwt = bool(settings.auth_jwt_secret or settings.auth_jwks_url or settings.auth_oidc_issuer)
         self.jwt = JwtVerifier(settings) if has_jwt else None
@@ -53,9 +57,11 @@ class Authenticator:
 
         Identity is only ever taken from a verified token, never from claims a client states.
         """
+        token = _credential(source)
+        if token is not None and token.startswith(TOKEN_PREFIX):
+            return self._local_admin(token)
         if not self.enabled:
             return ANONYMOUS
-        token = _credential(source)
         if token is None:
             raise UnauthenticatedError("Authentication required: send `Authorization: Bearer <token or API key>`.")
         if token.startswith("cq_") and self.keys is not None:
@@ -63,6 +69,13 @@ class Authenticator:
         if self.jwt is not None and token.count(".") == 2:
             return await self.jwt.verify(token)
         raise UnauthenticatedError("The credential was not recognised: send a JWT or an API key.")
+
+    def _local_admin(self, token: str) -> Principal:
+        expected = self.local_token() if self.local_token is not None else None
+        if expected and hmac.compare_digest(token.encode(), expected.encode()):
+            return LOCAL_ADMIN
+        raise UnauthenticatedError("This local admin token is not this server's: it changes at every start, so "
+                                   "read it again from the data directory's server.json.")
 
     def workspace(self, principal: Principal, requested: str | None) -> str:
         """The workspace a request acts in: the requested one if the principal belongs to it, else its home.
