@@ -62,7 +62,13 @@ async def export(settings: Settings, args: argparse.Namespace, fail: Fail) -> in
     except StoreOpenError as error:
         if not error.in_use:
             raise
-        url = _local_url(settings)
+        from .local_admin import find_server
+
+        # The server of this data directory says where it listens and lends its local admin token
+        # (server/local_admin.py), so no API key is needed; else try the configured port.
+        running = find_server(settings.data_dir)
+        url = running.url.removesuffix("/graphql") if running else _local_url(settings)
+        key = key or (running.token if running else None)
         err.print(f"a running server holds {settings.data_dir.resolve()}: exporting through it at {url}",
                   markup=False, highlight=False, soft_wrap=True)
         return await _export_online(url, key, workspace, args.output, fail, describe(settings))
