@@ -130,7 +130,8 @@
   function onExecution(event) {
     const list = $("executions");
     if (event.__typename === "EventsDropped") { list.prepend(el("li", "op dropped", event.message)); return; }
-    const li = el("li"); li.append(el("span", "op " + (event.status === "failed" ? "deleted" : "created"), event.status),
+    const bad = event.status === "FAILED" || event.status === "TIMED_OUT";
+    const li = el("li"); li.append(el("span", "op " + (bad ? "deleted" : "created"), event.status),
       el("span", "path", event.tool + (event.context ? " @ " + event.context.path : "")), el("span", "meta", new Date(event.at).toLocaleTimeString()));
     list.prepend(li);
     while (list.children.length > 50) list.lastChild.remove();
