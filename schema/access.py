@@ -12,6 +12,7 @@ from contextql.resolvers.clock import from_datetime, to_datetime
 from contextql.resolvers.authorization import MATRIX
 
 from .connections import Connection, connection
+from .enums import AuditOutcome
 from .types import ContextInfo
 
 
@@ -101,9 +102,9 @@ class AuditEntry:
     def target(self) -> str:
         return self.record.target
 
-    @strawberry.field(description="ok, failed or denied.")
-    def outcome(self) -> str:
-        return self.record.outcome
+    @strawberry.field
+    def outcome(self) -> AuditOutcome:
+        return AuditOutcome(self.record.outcome)
 
     @strawberry.field(description="The error code when not ok.")
     def code(self) -> str | None:
@@ -135,10 +136,11 @@ class AccessQuery:
     @strawberry.field(description="The workspace's audit log, newest first (admins).")
     async def audit_log(
         self, info: ContextInfo, first: int | None = None, after: str | None = None,
-        principal: str | None = None, outcome: str | None = None,
+        principal: str | None = None, outcome: AuditOutcome | None = None,
     ) -> Connection[AuditEntry]:
-        page = await audit.entries(info.context, first, after, principal, outcome)
-        return connection(page, lambda r: AuditEntry(record=r), lambda: audit.count(info.context, principal, outcome))
+        word = None if outcome is None else outcome.value
+        page = await audit.entries(info.context, first, after, principal, word)
+        return connection(page, lambda r: AuditEntry(record=r), lambda: audit.count(info.context, principal, word))
 
 
 @strawberry.type

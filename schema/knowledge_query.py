@@ -11,6 +11,7 @@ from contextql.resolvers import builtin_tools, executions, relationships, tools
 from contextql.resolvers.clock import from_datetime
 
 from .connections import Connection, connection
+from .enums import ExecutionStatus
 from .knowledge_types import Execution, Info_, Subgraph, Tool
 
 
@@ -27,7 +28,7 @@ class ToolWhere:
 @strawberry.input(description="Filter over executions; fields combine with AND.")
 class ExecutionWhere:
     tool: str | None = None
-    status: str | None = None
+    status: ExecutionStatus | None = None
     principal: str | None = None
     started_after: datetime | None = None
     started_before: datetime | None = None
@@ -65,7 +66,7 @@ class KnowledgeQuery:
     ) -> Connection[Execution]:
         w = where or ExecutionWhere()
         condition = ExecutionFilter(
-            tool=w.tool, status=w.status, principal=w.principal,
+            tool=w.tool, status=None if w.status is None else w.status.value, principal=w.principal,
             started_after=None if w.started_after is None else from_datetime(w.started_after),
             started_before=None if w.started_before is None else from_datetime(w.started_before),
         )

@@ -26,6 +26,7 @@ from contextql.resolvers.clock import to_datetime
 from contextql.resolvers.request import RequestContext
 
 from .connections import Connection, connection
+from .enums import ExecutionStatus
 
 if TYPE_CHECKING:
     from .types import Context
@@ -144,9 +145,9 @@ class Execution:
     def id(self) -> strawberry.ID:
         return strawberry.ID(self.record.id)
 
-    @strawberry.field(description="running, succeeded, failed or timed_out.")
-    def status(self) -> str:
-        return self.record.status
+    @strawberry.field
+    def status(self) -> ExecutionStatus:
+        return ExecutionStatus(self.record.status)
 
     @strawberry.field
     def tool_name(self) -> str:

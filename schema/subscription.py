@@ -7,7 +7,6 @@ explicitly, and should refetch what it shows.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Annotated
@@ -19,22 +18,8 @@ from contextql.graph.events import ChangeEvent, ContextDetail, Dropped, Executio
 from contextql.resolvers import contexts as ops, subscriptions as subs
 from contextql.resolvers.clock import to_datetime
 
+from .enums import ContextOperation, ExecutionOperation, ExecutionStatus, IndexOperation, RelationshipOperation, stored
 from .types import Actor, Context, ContextInfo
-
-
-@strawberry.enum(description="What happened to a context.")
-class ContextOperation(enum.Enum):
-    CREATED = "created"
-    UPDATED = "updated"
-    MOVED = "moved"
-    DELETED = "deleted"
-    REVERTED = "reverted"
-
-
-@strawberry.enum(description="What happened to a relationship.")
-class RelationshipOperation(enum.Enum):
-    ADDED = "added"
-    REMOVED = "removed"
 
 
 @strawberry.type(description="Events were lost for this subscriber (it read too slowly, or the broker was away): refetch.")
@@ -167,9 +152,9 @@ class ToolExecutionEvent:
         assert isinstance(self.event.detail, ExecutionDetail)
         return self.event.detail
 
-    @strawberry.field(description="`started` or `finished`.")
-    def operation(self) -> str:
-        return self.event.operation
+    @strawberry.field(description="STARTED or FINISHED.")
+    def operation(self) -> ExecutionOperation:
+        return ExecutionOperation(self.event.operation)
 
     @strawberry.field(description="The execution's id.")
     def id(self) -> strawberry.ID:
@@ -183,9 +168,9 @@ class ToolExecutionEvent:
     def tool_version(self) -> str | None:
         return self.detail.tool_version
 
-    @strawberry.field(description="running, succeeded, failed or timed_out.")
-    def status(self) -> str:
-        return self.detail.status
+    @strawberry.field
+    def status(self) -> ExecutionStatus:
+        return ExecutionStatus(self.detail.status)
 
     @strawberry.field
     def error(self) -> str | None:
@@ -206,13 +191,6 @@ class ToolExecutionEvent:
     @strawberry.field(description="The context the execution wrote its output to, as it is now.")
     async def output_context(self, info: ContextInfo) -> Context | None:
         return await _live(info, self.detail.output_context_id)
-
-
-@strawberry.enum(description="What the search index did with a context.")
-class IndexOperation(enum.Enum):
-    INDEXED = "indexed"
-    REMOVED = "removed"
-    FAILED = "failed"
 
 
 @strawberry.type(description="The search index applied (or failed to apply) a context's change.")
@@ -278,7 +256,7 @@ class Subscription:
         kinds: list[str] | None = None,
         operations: list[ContextOperation] | None = None,
     ) -> AsyncGenerator[ContextChange, None]:
-        accepts = subs.context_filter(path_prefix, kinds, None if operations is None else [o.value for o in operations])
+        accepts = subs.context_filter(path_prefix, kinds, stored(operations))
         async for item in subs.stream(info.context, accepts):
             yield EventsDropped(count=item.count) if isinstance(item, Dropped) else ContextChangeEvent(event=item)
 
@@ -290,15 +268,15 @@ class Subscription:
         types: list[str] | None = None,
         operations: list[RelationshipOperation] | None = None,
     ) -> AsyncGenerator[RelationshipChange, None]:
-        accepts = subs.relationship_filter(types, None if operations is None else [o.value for o in operations])
+        accepts = subs.relationship_filter(types, stored(operations))
         async for item in subs.stream(info.context, accepts, subs.relationship_within(info.context, path_prefix)):
             yield EventsDropped(count=item.count) if isinstance(item, Dropped) else RelationshipChangeEvent(event=item)
 
     @strawberry.subscription(description="Tool executions starting and finishing, of one `tool` and/or some `status` values.")
     async def tool_executions(
-        self, info: ContextInfo, tool: str | None = None, status: list[str] | None = None
+        self, info: ContextInfo, tool: str | None = None, status: list[ExecutionStatus] | None = None
     ) -> AsyncGenerator[ToolExecutionChange, None]:
-        accepts = subs.execution_filter(tool, status)
+        accepts = subs.execution_filter(tool, stored(status))
         async for item in subs.stream(info.context, accepts):
             yield EventsDropped(count=item.count) if isinstance(item, Dropped) else ToolExecutionEvent(event=item)
 
@@ -307,7 +285,7 @@ class Subscription:
     async def index_changed(
         self, info: ContextInfo, path_prefix: str = "/", operations: list[IndexOperation] | None = None
     ) -> AsyncGenerator[IndexChange, None]:
-        accepts = subs.index_filter(path_prefix, None if operations is None else [o.value for o in operations])
+        accepts = subs.index_filter(path_prefix, stored(operations))
         async for item in subs.stream(info.context, accepts):
             yield EventsDropped(count=item.count) if isinstance(item, Dropped) else IndexChangeEvent(event=item)
 

@@ -18,6 +18,7 @@ from contextql.resolvers.request import RequestContext
 
 from .connections import Connection, connection
 from .context_graph import ContextGraphFields
+from .enums import VERSION_OPERATIONS, ContextOperation
 
 ContextInfo = Info[RequestContext, None]
 
@@ -103,9 +104,9 @@ class ContextVersion(Node, ContextState):
     def number(self) -> int:
         return self.record.number
 
-    @strawberry.field(description="create, update, move, revert or import.")
-    def operation(self) -> str:
-        return self.record.operation
+    @strawberry.field(description="What made this version: CREATED, UPDATED, MOVED or REVERTED.")
+    def operation(self) -> ContextOperation:
+        return VERSION_OPERATIONS[self.record.operation]
 
     @strawberry.field(description="Fields this version changed.")
     def changed(self) -> list[str]:

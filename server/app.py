@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket
 from graphql import ExecutionResult, GraphQLError
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types.unset import UNSET
 
 from contextql.graph.store import GraphStore
 from contextql.resolvers.principal import ANONYMOUS, LOCAL_ADMIN, UNAUTHENTICATED, Principal
@@ -30,7 +31,7 @@ from .guard.media import GraphQLResponseMediaType
 from .guard.setup import GuardSetup
 from .backup import backup_routes
 from .dashboard import dashboard_routes
-from .graphiql import graphiql_page, graphiql_routes
+from .graphiql import accepts_html, bare_get, graphiql_page, graphiql_routes, no_operation
 from .health import RETRY_AFTER, readiness, unavailable
 from .events import open_bus
 from .limits import BodySizeLimit
@@ -87,6 +88,15 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
         """Decide once per WebSocket who it acts as, from the `connection_init` payload (server/auth/)."""
         await authenticate_connection(self.authenticator, context)
         return await super().on_ws_connect(context)
+
+    def should_render_graphql_ide(self, request) -> bool:
+        return self.guard.graphiql and bare_get(request.method, request.query_params) and accepts_html(request.headers)
+
+    async def run(self, request, context=UNSET, root_value=UNSET):
+        if isinstance(request, Request) and bare_get(request.method, request.query_params) \
+                and not self.should_render_graphql_ide(request):
+            return no_operation(self.guard.graphiql)
+        return await super().run(request, context, root_value)
 
     async def render_graphql_ide(self, request):
         """Our GraphiQL page (server/graphiql.py): its assets are served here, not fetched from a CDN."""

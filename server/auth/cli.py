@@ -7,12 +7,15 @@ from datetime import datetime, timedelta, UTC
 
 from rich.console import Console
 
+from contextql.graph.access import ApiKeyRecord
+from contextql.graph.errors import BadUserInputError, NotFoundError
 from contextql.resolvers import api_keys, audit
 from contextql.resolvers.clock import from_datetime
 from contextql.resolvers.principal import Principal
 from contextql.resolvers.request import RequestContext
 
 from ..settings import Settings
+from ..stores import EXIT_CONFIG
 
 err = Console(stderr=True)
 out = Console()
@@ -35,10 +38,27 @@ def add_commands(commands: argparse._SubParsersAction, parents: list[argparse.Ar
     revoke.add_argument("--workspace", default=None)
 
 
-def _context(store, settings: Settings, workspaces: list[str]) -> RequestContext:
+def operator_context(store, settings: Settings, workspaces: list[str]) -> RequestContext:
     # Whoever runs the CLI holds the store's credentials: an admin of the workspaces it names.
     operator = Principal(id="cli", kind="service", roles=frozenset({"admin"}), workspaces=frozenset(workspaces))
     return RequestContext(store=store, principal=operator, workspace=workspaces[0], limits=settings.limits())
+
+
+# The audit entry is a draft that the key's own write commits (as for the GraphQL mutations, see
+# resolvers/audit.py): a key never exists without its entry, and an entry never claims a key that a
+# failed write left out. A failed command is not audited: it changed nothing and the operator, who
+# holds the store's credentials, sees the error on the terminal.
+
+async def create_key(
+    ctx: RequestContext, name: str, kind: str, roles: list[str], workspaces: list[str], expires_at: int
+) -> api_keys.IssuedKey:
+    audit.begin(ctx, "cli createApiKey", f"name={name}")
+    return await api_keys.create(ctx, name, kind, roles, workspaces, expires_at)
+
+
+async def revoke_key(ctx: RequestContext, key_id: str) -> ApiKeyRecord:
+    audit.begin(ctx, "cli revokeApiKey", f"id={key_id}")
+    return await api_keys.revoke(ctx, key_id)
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -46,26 +66,32 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
 
     store = await open_store(settings)
     try:
-        if args.key_action == "create":
-            workspaces = args.workspace or [settings.workspace]
-            ctx = _context(store, settings, workspaces)
-            expires = (from_datetime(datetime.now(UTC) + timedelta(days=args.expires_days))
-                       if args.expires_days else 0)
-            issued = await api_keys.create(ctx, args.name, args.kind, args.role, workspaces, expires)
-            await audit.record(ctx, "cli createApiKey", f"id={issued.record.id}", None)
-            err.print(f"API key {issued.record.id} ({', '.join(issued.record.roles)} in "
-                      f"{', '.join(issued.record.workspaces)}). The secret is shown only now:", soft_wrap=True)
-            out.print(issued.secret, soft_wrap=True)
-            return 0
-        ctx = _context(store, settings, [args.workspace or settings.workspace])
-        if args.key_action == "list":
-            for key in await api_keys.list_all(ctx):
-                state = "revoked" if key.revoked_at else "active"
-                out.print(f"{key.id}  {key.name}  {key.kind}  {','.join(key.roles)}  {','.join(key.workspaces)}  {state}")
-            return 0
-        revoked = await api_keys.revoke(ctx, args.id)
-        await audit.record(ctx, "cli revokeApiKey", f"id={revoked.id}", None)
-        err.print(f"API key {revoked.id} revoked.")
-        return 0
+        return await _act(store, settings, args)
+    except (BadUserInputError, NotFoundError) as mistake:
+        # A mistyped role or key id is the operator's to fix, not a failure of the program.
+        err.print(f"error: {mistake.message}", markup=False, highlight=False, soft_wrap=True)
+        return EXIT_CONFIG
     finally:
         await store.close()
+
+
+async def _act(store, settings: Settings, args: argparse.Namespace) -> int:
+    if args.key_action == "create":
+        workspaces = args.workspace or [settings.workspace]
+        ctx = operator_context(store, settings, workspaces)
+        expires = (from_datetime(datetime.now(UTC) + timedelta(days=args.expires_days))
+                   if args.expires_days else 0)
+        issued = await create_key(ctx, args.name, args.kind, args.role, workspaces, expires)
+        err.print(f"API key {issued.record.id} ({', '.join(issued.record.roles)} in "
+                  f"{', '.join(issued.record.workspaces)}). The secret is shown only now:", soft_wrap=True)
+        out.print(issued.secret, soft_wrap=True)
+        return 0
+    ctx = operator_context(store, settings, [args.workspace or settings.workspace])
+    if args.key_action == "list":
+        for key in await api_keys.list_all(ctx):
+            state = "revoked" if key.revoked_at else "active"
+            out.print(f"{key.id}  {key.name}  {key.kind}  {','.join(key.roles)}  {','.join(key.workspaces)}  {state}")
+        return 0
+    revoked = await revoke_key(ctx, args.id)
+    err.print(f"API key {revoked.id} revoked.")
+    return 0

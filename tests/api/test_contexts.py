@@ -133,7 +133,7 @@ async def test_revert_adds_a_version_equal_to_the_old_one(api):
     history = await api.data('{ context(path: "/r") { history { totalCount edges { node { number operation } } } } }')
     ops = [e["node"] for e in history["context"]["history"]["edges"]]
     assert history["context"]["history"]["totalCount"] == 3
-    assert ops == [{"number": 3, "operation": "revert"}, {"number": 2, "operation": "update"}, {"number": 1, "operation": "create"}]
+    assert ops == [{"number": 3, "operation": "REVERTED"}, {"number": 2, "operation": "UPDATED"}, {"number": 1, "operation": "CREATED"}]
     missing = await api.error('mutation { revertContext(path: "/r", toVersion: 9) { version } }')
     assert missing["extensions"]["code"] == "NOT_FOUND"
 

@@ -31,6 +31,33 @@ async def test_get_runs_queries_but_not_mutations(api):
 async def test_browsers_get_graphiql(api):
     page = await api.client.get("/graphql", headers={"accept": "text/html"})
     assert page.status_code == 200 and "graphiql" in page.text.lower()
+    # what Chromium sends when a person types the address
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+    page = await api.client.get("/graphql", headers={"accept": browser})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/graphql-response+json"])
+async def test_a_get_without_a_query_from_a_script_is_a_graphql_error_not_a_web_page(api, accept):
+    """`curl /graphql` (Accept: */*) and fetch() get JSON saying what to send; only a browser gets GraphiQL."""
+    headers = {} if accept is None else {"accept": accept}
+    if accept is None:
+        api.client.headers.pop("accept", None)
+    response = await api.client.get("/graphql", headers=headers)
+    assert response.status_code == 400
+    assert response.headers["content-type"].split(";")[0] in ("application/json", "application/graphql-response+json")
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert "query" in error["message"] and "browser" in error["message"] and "<html" not in response.text
+
+
+async def test_without_graphiql_a_bare_get_names_no_page(store, workspace):
+    app = create_app(settings_for(workspace, production=True), store=store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        for accept in ("*/*", "text/html"):
+            response = await client.get("/graphql", headers={"accept": accept})
+            assert response.status_code == 400 and response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+            assert "graphiql" not in response.text.lower()
 
 
 async def test_oversized_body_is_refused_before_parsing(store, workspace):

@@ -105,7 +105,7 @@ async def test_http_tool_success_timeout_error_and_invalid_output(api, tool_serv
     await create(api, "/in", data={"n": 1})
     await register(api, "double", tool_server + "/ok")
     ok = (await api.data(EXECUTE, tool="double", input={"q": 21}, ctx="/in", out="/results/double"))["executeTool"]
-    assert ok["status"] == "succeeded" and ok["output"] == {"answer": 42} and ok["toolVersion"] == "1.0.0"
+    assert ok["status"] == "SUCCEEDED" and ok["output"] == {"answer": 42} and ok["toolVersion"] == "1.0.0"
     assert ok["outputContext"] == {"path": "/results/double", "data": {"answer": 42}, "version": 1}
     again = (await api.data(EXECUTE, tool="double", input={"q": 1}, out="/results/double"))["executeTool"]
     assert again["outputContext"]["version"] == 2
@@ -115,14 +115,14 @@ async def test_http_tool_success_timeout_error_and_invalid_output(api, tool_serv
     await register(api, "liar", tool_server + "/bad")
     await register(api, "chatty", tool_server + "/big", max=1000)
     slow = (await api.data(EXECUTE, tool="slow", input={"q": 1}))["executeTool"]
-    assert slow["status"] == "timed_out" and slow["output"] is None and "300 ms" in slow["error"]
+    assert slow["status"] == "TIMED_OUT" and slow["output"] is None and "300 ms" in slow["error"]
     down = (await api.data(EXECUTE, tool="down", input={"q": 1}))["executeTool"]
-    assert down["status"] == "failed" and "HTTP 503" in down["error"]
+    assert down["status"] == "FAILED" and "HTTP 503" in down["error"]
     liar = (await api.data(EXECUTE, tool="liar", input={"q": 1}, out="/never"))["executeTool"]
-    assert liar["status"] == "failed" and "output schema" in liar["error"] and liar["outputContext"] is None
+    assert liar["status"] == "FAILED" and "output schema" in liar["error"] and liar["outputContext"] is None
     assert (await api.data('{ context(path: "/never") { id } }'))["context"] is None
     chatty = (await api.data(EXECUTE, tool="chatty", input={"q": 1}))["executeTool"]
-    assert chatty["status"] == "failed" and "1000 bytes" in chatty["error"]
+    assert chatty["status"] == "FAILED" and "1000 bytes" in chatty["error"]
 
     invalid = await api.error(EXECUTE, tool="double", input={"q": "x", "extra": 1})
     assert invalid["extensions"]["code"] == "VALIDATION_FAILED"
@@ -130,15 +130,15 @@ async def test_http_tool_success_timeout_error_and_invalid_output(api, tool_serv
 
     history = await api.data("""{
       all: executions(first: 10) { totalCount }
-      failed: executions(where: {status: "failed"}) { totalCount }
-      timedOut: executions(where: {status: "timed_out", tool: "slow"}) { edges { node { toolName principal { id } } } }
+      failed: executions(where: {status: FAILED}) { totalCount }
+      timedOut: executions(where: {status: TIMED_OUT, tool: "slow"}) { edges { node { toolName principal { id } } } }
       tool(name: "double") { executions { totalCount } }
       context(path: "/in") { executions { edges { node { status output } } } }
     }""")
     assert history["all"]["totalCount"] == 6 and history["failed"]["totalCount"] == 3
     assert history["timedOut"]["edges"][0]["node"] == {"toolName": "slow", "principal": {"id": "anonymous"}}
     assert history["tool"]["executions"]["totalCount"] == 2
-    assert history["context"]["executions"]["edges"] == [{"node": {"status": "succeeded", "output": {"answer": 42}}}]
+    assert history["context"]["executions"]["edges"] == [{"node": {"status": "SUCCEEDED", "output": {"answer": 42}}}]
 
 
 async def test_builtin_tools(api):
@@ -149,9 +149,9 @@ async def test_builtin_tools(api):
     render = await api.data(EXECUTE, tool="builtin.render", input={"path": "/acme/app", "template": "{{ data.db.host }}:{{ data.db.port }}"})
     assert render["executeTool"]["output"]["text"] == "h:2"
     broken = await api.data(EXECUTE, tool="builtin.render", input={"path": "/acme/app", "template": "{{ data.nope.x }}"})
-    assert broken["executeTool"]["status"] == "failed"
+    assert broken["executeTool"]["status"] == "FAILED"
     snap = (await api.data(EXECUTE, tool="builtin.snapshot", input={"path": "/acme", "to": "/backup/acme"}))["executeTool"]
-    assert snap["status"] == "succeeded" and snap["output"]["created"] == 2
+    assert snap["status"] == "SUCCEEDED" and snap["output"]["created"] == 2
     lineage = await api.data('{ context(path: "/backup/acme/app") { data provenance { nodes { recordedPath } producedBy { execution { toolName } } } } }')
     node = lineage["context"]
     assert node["data"] == {"db": {"port": 2}}

@@ -5,7 +5,7 @@
   (`apiKeys`, `auditLog`, `deleteWorkspace`) need no other credential.
 - A block must answer without errors, unless the README marks it with `<!-- fails: CODE -->` right before it
   (after a visible sentence saying so): then its first error must carry `extensions.code: CODE`. A tool run
-  answers its failures as data (`status: failed`), so any run that did not succeed fails the test too.
+  answers its failures as data (`status: FAILED`), so any run that did not succeed fails the test too.
 - The tool examples call `http://localhost:9000/summarise`. The test starts the README's own stand-in (the
   ```bash block that ends in `serve_forever()`), verbatim except for the port: a free one, since 9000 may be
   taken on a shared machine, substituted in the tool's URL as well.
@@ -98,7 +98,7 @@ def unsuccessful_runs(value: Any) -> list[Any]:
         return [bad for item in value for bad in unsuccessful_runs(item)]
     if not isinstance(value, dict):
         return []
-    own = [value] if value.get("status") in ("running", "failed", "timed_out") else []
+    own = [value] if value.get("status") in ("RUNNING", "FAILED", "TIMED_OUT") else []
     return own + [bad for item in value.values() for bad in unsuccessful_runs(item)]
 
 

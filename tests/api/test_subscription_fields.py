@@ -72,7 +72,7 @@ async def test_a_subscriber_selecting_every_field_gets_every_event(store, worksp
                 assert not message["payload"].get("errors"), message
                 seen[names[message["id"]]].append(message["payload"]["data"])
     tool = [d["toolExecutions"] for d in seen["toolExecutions"]]
-    assert {t["operation"] for t in tool} == {"started", "finished"}
+    assert {t["operation"] for t in tool} == {"STARTED", "FINISHED"}
     assert all(t["toolVersion"] == "1.0.0" and t["tool"] == "double" for t in tool)
     relationship = seen["relationshipChanged"][0]["relationshipChanged"]
     assert relationship["type"] == "CITES" and relationship["from"]["path"] == "/a" and relationship["to"]["path"] == "/b"

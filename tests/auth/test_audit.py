@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .tokens import hs256
 
-LOG = """query($principal: String, $outcome: String) {
+LOG = """query($principal: String, $outcome: AuditOutcome) {
   auditLog(first: 50, principal: $principal, outcome: $outcome) {
     edges { node { at principal principalKind operation target outcome code } } pageInfo { hasNextPage } } }"""
 
@@ -20,13 +20,13 @@ async def test_mutations_and_denials_are_recorded_and_only_admins_read_them(hs, 
 
     entries = [e["node"] for e in (await hs.data(LOG, admin))["auditLog"]["edges"]]
     assert [(e["principal"], e["operation"], e["target"], e["outcome"], e["code"]) for e in entries] == [
-        ("vic", "query auditLog", "", "denied", "FORBIDDEN"),
-        ("vic", "mutation createContext", "path=/b", "denied", "FORBIDDEN"),
-        ("ana", "mutation createContext", "path=/a", "failed", "CONFLICT"),
-        ("ana", "mutation createContext", "path=/a", "ok", None),
+        ("vic", "query auditLog", "", "DENIED", "FORBIDDEN"),
+        ("vic", "mutation createContext", "path=/b", "DENIED", "FORBIDDEN"),
+        ("ana", "mutation createContext", "path=/a", "FAILED", "CONFLICT"),
+        ("ana", "mutation createContext", "path=/a", "OK", None),
     ]
     assert all(e["principalKind"] == "user" and e["at"] for e in entries)
-    denied = (await hs.data(LOG, admin, outcome="denied"))["auditLog"]["edges"]
+    denied = (await hs.data(LOG, admin, outcome="DENIED"))["auditLog"]["edges"]
     assert {e["node"]["principal"] for e in denied} == {"vic"} and len(denied) == 2
     assert len((await hs.data(LOG, admin, principal="ana"))["auditLog"]["edges"]) == 2
 

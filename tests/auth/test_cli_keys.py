@@ -9,7 +9,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
+from contextql.graph.records import Page
+from contextql.server.auth.cli import create_key, operator_context, revoke_key
+from tests.api.conftest import settings_for
+from tests.contract.test_transactions import InjectedFault, failing_commit  # noqa: F401 (a fixture)
 from tests.test_cli import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,3 +66,48 @@ def test_create_use_and_revoke_a_key_from_the_command_line(tmp_path):
     assert key_id in listed.stdout and "active" in listed.stdout
     assert cli(data_dir, "api-key", "revoke", key_id, "--workspace", "acme").returncode == 0
     assert me(data_dir, secret).status_code == 401
+
+
+# The CLI's key writes, against each real store: the audit entry commits in the key's own transaction.
+
+async def test_a_cli_key_and_its_audit_entry_are_written_together(store, workspace, monkeypatch):
+    async def no_second_write(entries):
+        raise InjectedFault("the entry must travel with the key's write, not after it")
+
+    # a separate audit write after the key committed (what the CLI once did) would lose the entry here
+    monkeypatch.setattr(store, "append_audit", no_second_write)
+    ctx = operator_context(store, settings_for(workspace), [workspace])
+    issued = await create_key(ctx, "boot", "agent", ["admin"], [workspace], 0)
+    assert (await store.get_api_key(issued.record.id)) == issued.record
+    [entry] = await store.list_audit(workspace, Page(10))
+    assert (entry.principal, entry.operation, entry.target, entry.outcome) == ("cli", "cli createApiKey", "name=boot", "ok")
+    revoked = await revoke_key(operator_context(store, settings_for(workspace), [workspace]), issued.record.id)
+    assert revoked.revoked_at and (await store.get_api_key(issued.record.id)).revoked_at == revoked.revoked_at
+    newest = (await store.list_audit(workspace, Page(10)))[0]
+    assert (newest.operation, newest.target, newest.outcome) == ("cli revokeApiKey", f"id={issued.record.id}", "ok")
+
+
+async def test_a_cli_key_write_that_fails_before_commit_leaves_no_key_and_no_entry(store, workspace, failing_commit):
+    ctx = operator_context(store, settings_for(workspace), [workspace])
+    failing_commit()
+    with pytest.raises(InjectedFault):
+        await create_key(ctx, "boot", "agent", ["admin"], [workspace], 0)
+    assert await store.list_api_keys(workspace) == [] and await store.list_audit(workspace, Page(10)) == []
+
+    issued = await create_key(operator_context(store, settings_for(workspace), [workspace]), "boot", "agent",
+                              ["admin"], [workspace], 0)
+    failing_commit()
+    with pytest.raises(InjectedFault):
+        await revoke_key(operator_context(store, settings_for(workspace), [workspace]), issued.record.id)
+    assert (await store.get_api_key(issued.record.id)).revoked_at == 0
+    assert [e.operation for e in await store.list_audit(workspace, Page(10))] == ["cli createApiKey"]
+
+
+def test_a_mistyped_role_or_key_id_is_one_line_and_exit_code_2(tmp_path):
+    data_dir = tmp_path / "data"
+    for args, says in ((("create", "--name", "x", "--role", "boss"), "one or more roles of admin"),
+                       (("revoke", "nosuch"), "No API key 'nosuch'")):
+        answer = cli(data_dir, "api-key", *args)
+        assert answer.returncode == 2 and says in answer.stderr, answer.stderr
+        assert "Traceback" not in answer.stderr and "unexpected" not in answer.stderr
+        assert len(answer.stderr.strip().splitlines()) == 1, answer.stderr

@@ -84,4 +84,4 @@ async def test_tool_actions_follow_the_role_matrix(store, workspace, tool_server
         denied = await client.error(EXECUTE, as_role(workspace, "viewer"), tool="double", input={"q": 1})
         assert denied["extensions"]["code"] == "FORBIDDEN"
         ok = (await client.data(EXECUTE, as_role(workspace, "agent"), tool="double", input={"q": 4}))["executeTool"]
-        assert ok["status"] == "succeeded" and ok["output"] == {"answer": 8}
+        assert ok["status"] == "SUCCEEDED" and ok["output"] == {"answer": 8}

@@ -43,14 +43,12 @@ try {
       const t = document.querySelector(`li[data-path="${p}"] > .node .toggle`);
       return t && t.textContent !== "·";
     }, parent, { timeout: 15_000 });
-    // (the list may be redrawn by a later change while we click: look again until the node shows)
-    const deadline = Date.now() + 15_000;
-    while (!(await page.locator(`li[data-path="${node}"]`).count())) {
-      if (Date.now() > deadline) throw new Error(`${node} never showed in the tree`);
-      const toggle = page.locator(`li[data-path="${parent}"] > .node`);
-      if ((await toggle.locator(".toggle").textContent()) === "▸") await toggle.click();
-      await page.waitForTimeout(250);
-    }
+    // One click opens it for good: the page keeps which paths are open across redraws, so a redraw
+    // by a later change (even one whose answers arrive out of order) leaves it open.
+    const line = page.locator(`li[data-path="${parent}"] > .node`);
+    if ((await line.locator(".toggle").textContent()) === "▸") await line.click();
+    await page.waitForSelector(`li[data-path="${node}"]`, { timeout: 15_000 })
+      .catch(() => { throw new Error(`${node} never showed in the tree`); });
   }
   await page.waitForTimeout(300);
   await page.screenshot({ path: screenshot, fullPage: true });

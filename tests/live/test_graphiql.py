@@ -63,6 +63,17 @@ async def test_the_page_and_every_asset_it_names_are_served_locally(store, works
             assert asset.headers["content-type"].split(";")[0] in ("text/css", "text/javascript"), url
 
 
+async def test_only_a_browser_gets_the_page_curl_gets_a_graphql_error(store, workspace):
+    """Over a real socket: Accept: text/html gets GraphiQL; curl's `*/*` gets JSON saying what to send."""
+    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http) as http:
+        page = await http.get("/graphql", headers={"accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+        assert page.status_code == 200 and "<title>ContextQL</title>" in page.text
+        curl = await http.get("/graphql", headers={"accept": "*/*", "user-agent": "curl/8.5.0"})
+        assert curl.status_code == 400 and curl.headers["content-type"] == "application/json"
+        [error] = curl.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_REQUEST" and "open this address in a browser" in error["message"]
+
+
 async def test_production_mode_serves_neither_the_page_nor_its_assets(store, workspace):
     async with live_server(store, workspace, production=True) as server, \
             httpx.AsyncClient(base_url=server.http) as http:

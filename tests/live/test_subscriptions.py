@@ -123,7 +123,7 @@ async def test_relationship_and_tool_execution_subscriptions(store, workspace):
         async with WsClient(server.ws) as ws:
             rel = await ws.subscribe("""subscription { relationshipChanged(pathPrefix: "/g", types: ["DEPENDS_ON"]) {
                 ... on RelationshipChangeEvent { operation type targetKind from { path } to { path } principal { id } } } }""")
-            exe = await ws.subscribe("""subscription { toolExecutions(tool: "builtin.extract", status: ["succeeded"]) {
+            exe = await ws.subscribe("""subscription { toolExecutions(tool: "builtin.extract", status: [SUCCEEDED]) {
                 ... on ToolExecutionEvent { operation tool status context { path } } } }""")
             await _wait_for_subscriptions(server, 2)
             await gql(http, 'mutation { relate(from: "/other", to: {path: "/g/b"}, type: "DEPENDS_ON") { created } }')
@@ -142,7 +142,7 @@ async def test_relationship_and_tool_execution_subscriptions(store, workspace):
             {"operation": "ADDED", "type": "DEPENDS_ON", "targetKind": "context", "from": {"path": "/g/a"},
              "to": {"path": "/g/b"}, "principal": {"id": "anonymous"}},
         ]
-        assert got[exe] == [{"operation": "finished", "tool": "builtin.extract", "status": "succeeded", "context": {"path": "/g/a"}}]
+        assert got[exe] == [{"operation": "FINISHED", "tool": "builtin.extract", "status": "SUCCEEDED", "context": {"path": "/g/a"}}]
 
 
 async def test_bad_arguments_are_refused_with_a_code(store, workspace):

@@ -38,11 +38,24 @@
   const CHILDREN = `query($prefix: String!, $depth: Int!) {
     contexts(where: {path: {startsWith: $prefix}, depth: {eq: $depth}}, orderBy: [{field: PATH}], first: 100) {
       edges { node { id path name kind version children(first: 1) { totalCount } } } } }`;
-  const nodes = new Map(); // path -> {li, ul, expanded}
+  // Every change redraws the tree, and the answers of overlapping redraws can arrive in any order. So
+  // which paths are open is kept by path, apart from the items drawn; an item's click acts on that item;
+  // and an answer is drawn only into the list that is still on screen and still waiting for it. (Once a
+  // late answer of an older redraw took over an item's state: the click then toggled an item no longer
+  // shown, and the path never opened.)
+  const open = new Set(); // paths shown expanded
+  const nodes = new Map(); // path -> its item on screen (to flash it)
+  let tickets = 0; // each load of a list takes one; only the list's latest is drawn
+  let redraws = 0; // likewise for the whole tree
+
+  function mark(hasChildren, expanded) { return hasChildren ? (expanded ? "▾" : "▸") : "·"; }
 
   async function loadChildren(path, ul) {
+    const ticket = String(++tickets);
+    ul.dataset.ticket = ticket;
     const prefix = path === "/" ? "/" : path + "/";
     const data = await query(CHILDREN, { prefix, depth: depthOf(path) + 1 });
+    if (ul.dataset.ticket !== ticket || !ul.isConnected) return; // a newer load or redraw has it
     const seen = new Set();
     ul.replaceChildren();
     for (const { node } of data.contexts.edges) {
@@ -55,37 +68,39 @@
   }
 
   function treeItem(node) {
-    const previous = nodes.get(node.path);
     const hasChildren = node.children.totalCount > 0;
-    const expanded = !!(previous && previous.expanded);
     const li = el("li"); li.setAttribute("role", "treeitem"); li.dataset.path = node.path;
     const line = el("span", "node");
-    line.append(el("span", "toggle", hasChildren ? (expanded ? "▾" : "▸") : "·"),
-      el("span", "name", node.name), el("span", "kind", node.kind), el("span", "version", "v" + node.version));
+    const toggle = el("span", "toggle", mark(hasChildren, open.has(node.path)));
+    line.append(toggle, el("span", "name", node.name), el("span", "kind", node.kind), el("span", "version", "v" + node.version));
     const ul = el("ul"); ul.setAttribute("role", "group");
     li.append(line, ul);
-    nodes.set(node.path, { li, ul, expanded, hasChildren });
-    line.addEventListener("click", () => toggle(node.path));
-    if (expanded && hasChildren) loadChildren(node.path, ul).catch((e) => addFeed("dropped", e.message, ""));
+    nodes.set(node.path, li);
+    line.addEventListener("click", () => {
+      if (!hasChildren) return;
+      if (open.has(node.path)) {
+        open.delete(node.path);
+        ul.dataset.ticket = ""; // a load still under way must not reopen it
+        ul.replaceChildren();
+      } else {
+        open.add(node.path);
+        loadChildren(node.path, ul).catch((e) => addFeed("dropped", e.message, ""));
+      }
+      toggle.textContent = mark(hasChildren, open.has(node.path));
+    });
+    if (hasChildren && open.has(node.path)) loadChildren(node.path, ul).catch((e) => addFeed("dropped", e.message, ""));
     return li;
   }
 
-  async function toggle(path) {
-    const entry = nodes.get(path);
-    if (!entry || !entry.hasChildren) return;
-    entry.expanded = !entry.expanded;
-    entry.li.querySelector(".toggle").textContent = entry.expanded ? "▾" : "▸";
-    if (entry.expanded) await loadChildren(path, entry.ul); else entry.ul.replaceChildren();
-  }
-
-  // Draw the watched subtree; expanded nodes stay expanded and are reloaded (treeItem does that).
+  // Draw the watched subtree; open nodes stay open and are reloaded (treeItem does that).
   async function loadRoot() {
     $("tree-root").textContent = state.prefix;
     const ul = $("tree");
     if (state.prefix === "/") { await loadChildren("/", ul); return; }
+    const redraw = ++redraws;
     const data = await query(`query($path: String!) { context(path: $path) { id path name kind version children(first: 1) { totalCount } } }`,
       { path: state.prefix });
-    if (!nodes.has(state.prefix)) nodes.set(state.prefix, { expanded: true });  // the watched node starts open
+    if (redraw !== redraws) return; // a newer redraw is under way
     ul.replaceChildren(...(data.context ? [treeItem(data.context)] : []));
   }
 
@@ -96,7 +111,7 @@
     timer = setTimeout(() => {
       loadRoot().then(() => {
         const changed = nodes.get(path);
-        if (changed && changed.li) { changed.li.firstChild.classList.add("flash"); setTimeout(() => changed.li.firstChild.classList.remove("flash"), 1500); }
+        if (changed && changed.isConnected) { changed.firstChild.classList.add("flash"); setTimeout(() => changed.firstChild.classList.remove("flash"), 1500); }
       }).catch((e) => addFeed("dropped", e.message, ""));
     }, 50);
   }
@@ -130,7 +145,8 @@
   function onExecution(event) {
     const list = $("executions");
     if (event.__typename === "EventsDropped") { list.prepend(el("li", "op dropped", event.message)); return; }
-    const li = el("li"); li.append(el("span", "op " + (event.status === "failed" ? "deleted" : "created"), event.status),
+    const bad = event.status === "FAILED" || event.status === "TIMED_OUT";
+    const li = el("li"); li.append(el("span", "op " + (bad ? "deleted" : "created"), event.status),
       el("span", "path", event.tool + (event.context ? " @ " + event.context.path : "")), el("span", "meta", new Date(event.at).toLocaleTimeString()));
     list.prepend(li);
     while (list.children.length > 50) list.lastChild.remove();
@@ -148,7 +164,8 @@
     state.unsubscribe.forEach((stop) => stop());
     state.prefix = normalise(prefix); state.feed = 0; state.byOp = {}; state.byKind = {};
     $("prefix").value = state.prefix; $("feed").replaceChildren(); $("feed-count").textContent = "0";
-    renderCounts("by-operation", {}); renderCounts("by-kind", {}); nodes.clear();
+    renderCounts("by-operation", {}); renderCounts("by-kind", {});
+    nodes.clear(); open.clear(); open.add(state.prefix); // the watched node starts open
     history.replaceState(null, "", "?path=" + encodeURIComponent(state.prefix));
     state.unsubscribe = [
       subscribe(`subscription($p: String!) { contextChanged(pathPrefix: $p) { __typename
