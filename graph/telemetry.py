@@ -66,7 +66,7 @@ LADYBUG = Backend("ladybug")
 NEO4J = Backend("neo4j")
 
 
-class statement:  # noqa: N801 - used as `with statement(...)`, like a function
+class statement:  # lower case: used as `with statement(...)`, like a function
     """Time one graph statement (and span it when tracing is on). Never records its parameters."""
 
     __slots__ = ("_backend", "_query", "_span", "_start")
