@@ -36,7 +36,7 @@ from .events import open_bus
 from . import tracing
 from .limits import BodySizeLimit
 from .metrics import metrics_endpoint
-from .operation_telemetry import OperationTelemetry
+from .operation_telemetry import operation_extension
 from .request_id import RequestLog
 from .search import SearchRuntime, start_search, stop_search
 from .settings import Settings
@@ -56,7 +56,7 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
         self.guard = GuardSetup(settings)
         options = self.guard.schema_options()
         # First of the server's extensions: its operation span is current while the limits run (cost attribute).
-        options["extensions"] = [OperationTelemetry, *options["extensions"]]
+        options["extensions"] = [operation_extension(), *options["extensions"]]
         schema = build_schema(
             max_depth=settings.max_query_depth, max_aliases=settings.max_aliases, max_tokens=settings.max_tokens,
             **options,
@@ -124,7 +124,7 @@ def create_app(
     `search` is likewise the caller's when given with `store`.
     """
     settings = settings or Settings()
-    traced = tracing.configure()
+    traced = tracing.configure()  # before the schema: it picks the operation extension by it
     state = AppState(settings=settings, events=open_bus(settings), store=store, search=search)
 
     @contextlib.asynccontextmanager

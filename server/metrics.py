@@ -76,10 +76,19 @@ def operation_label(name: str | None) -> str:
     return _names(name) if _NAME.fullmatch(name) else "other"
 
 
+# (operation, type) -> its bound series: a label lookup costs more than the increment itself. Bounded, as
+# operation labels are.
+_series: dict[tuple[str, str], tuple[Callable[[], None], Callable[[float], None]]] = {}
+
+
 def record_operation(name: str | None, kind: str, seconds: float, codes: Iterable[str]) -> None:
-    label = operation_label(name)
-    OPERATIONS.labels(label, kind).inc()
-    OPERATION_SECONDS.labels(label, kind).observe(seconds)
+    key = (operation_label(name), kind)
+    series = _series.get(key)
+    if series is None:
+        series = _series[key] = (OPERATIONS.labels(*key).inc, OPERATION_SECONDS.labels(*key).observe)
+    count, observe = series
+    count()
+    observe(seconds)
     for code in codes:
         ERRORS.labels(_codes(code)).inc()
 

@@ -1,7 +1,7 @@
 """Per GraphQL operation, never per field: its metrics, its span, and what the access log says about it.
 
 Strawberry's OpenTelemetryExtension makes a span per resolved field, and merely defining `resolve` makes
-Strawberry wrap every field of every operation in it, traced or not. This subclass keeps its parse and
+Strawberry wrap every field of every operation in it, traced or not. `OperationTelemetry` keeps its parse and
 validation spans, drops `resolve`, and makes the operation span current, so the graph statements and index
 calls of the operation are its children (Strawberry's leaves it unattached: only its field spans had it as
 parent). The document is never recorded (it may hold values); its name, type and estimated cost are.
@@ -31,7 +31,20 @@ _TRACER = trace.get_tracer("contextql.graphql")
 _SCOPE_MAX = 20
 
 
+class OperationMetrics(SchemaExtension):
+    """Tracing off: one `on_operation` hook (each hook Strawberry runs costs, even an empty one)."""
+
+    def on_operation(self) -> Generator[None, None, None]:
+        start = perf_counter()
+        try:
+            yield
+        finally:
+            _record(self.execution_context, perf_counter() - start)
+
+
 class OperationTelemetry(OpenTelemetryExtension):
+    """Tracing on: the metrics, plus the operation span (current while it runs) and its parse and validate spans."""
+
     resolve = SchemaExtension.resolve  # type: ignore[assignment]  # not overridden: no per-field middleware
 
     def __init__(self, *, execution_context: ExecutionContext | None = None) -> None:
@@ -44,50 +57,41 @@ class OperationTelemetry(OpenTelemetryExtension):
 
     def on_operation(self) -> Generator[None, None, None]:
         start = perf_counter()
-        token = None
-        if tracing.enabled:
-            span = self._tracer.start_span("graphql.operation", kind=SpanKind.INTERNAL)
-            self._span_holder[LifecycleStep.OPERATION] = span
-            token = otel_context.attach(trace.set_span_in_context(span))
+        span = self._tracer.start_span("graphql.operation", kind=SpanKind.INTERNAL)
+        self._span_holder[LifecycleStep.OPERATION] = span
+        token = otel_context.attach(trace.set_span_in_context(span))
         try:
             yield
         finally:
-            ec = self.execution_context
-            name, kind = ec.operation_name, _operation_type(ec)
-            codes = [code_of(error) for error in _errors(ec)]
-            record_operation(name, kind, perf_counter() - start, codes)
-            scope = request_scope.current()
-            if scope is not None:
-                if len(scope.operations) < _SCOPE_MAX:
-                    scope.operations.append(name or "anonymous")
-                scope.error_codes.extend(codes[:_SCOPE_MAX - len(scope.error_codes)])
-            if token is not None:
-                self._end_span(name, kind, codes)
-                otel_context.detach(token)
+            name, kind, codes = _record(self.execution_context, perf_counter() - start)
+            span.update_name(f"{kind} {name}" if name else kind)
+            span.set_attribute("graphql.operation.type", kind)
+            if name:
+                span.set_attribute("graphql.operation.name", name)
+            if codes:
+                span.set_attribute("graphql.error.codes", codes)
+                if INTERNAL_CODE in codes:
+                    span.set_status(Status(StatusCode.ERROR, INTERNAL_CODE))
+            span.end()
+            otel_context.detach(token)
 
-    def _end_span(self, name: str | None, kind: str, codes: list[str]) -> None:
-        span = self._span_holder[LifecycleStep.OPERATION]
-        span.update_name(f"{kind} {name}" if name else kind)
-        span.set_attribute("graphql.operation.type", kind)
-        if name:
-            span.set_attribute("graphql.operation.name", name)
-        if codes:
-            span.set_attribute("graphql.error.codes", codes)
-            if INTERNAL_CODE in codes:
-                span.set_status(Status(StatusCode.ERROR, INTERNAL_CODE))
-        span.end()
 
-    def on_parse(self) -> Generator[None, None, None]:
-        if tracing.enabled:
-            yield from super().on_parse()
-        else:
-            yield
+def operation_extension() -> type[SchemaExtension]:
+    """The extension for this process: with spans only when tracing is on (server/tracing.py decides first)."""
+    return OperationTelemetry if tracing.enabled else OperationMetrics
 
-    def on_validate(self) -> Generator[None, None, None]:
-        if tracing.enabled:
-            yield from super().on_validate()
-        else:
-            yield
+
+def _record(ec: ExecutionContext, seconds: float) -> tuple[str | None, str, list[str]]:
+    """Metrics of one finished operation, and what the access log says of it."""
+    name, kind = ec.operation_name, _operation_type(ec)
+    codes = [code_of(error) for error in _errors(ec)]
+    record_operation(name, kind, seconds, codes)
+    scope = request_scope.current()
+    if scope is not None:
+        if len(scope.operations) < _SCOPE_MAX:
+            scope.operations.append(name or "anonymous")
+        scope.error_codes.extend(codes[:_SCOPE_MAX - len(scope.error_codes)])
+    return name, kind, codes
 
 
 def _operation_type(ec: ExecutionContext) -> str:
