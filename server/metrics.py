@@ -15,13 +15,14 @@ import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -135,11 +136,28 @@ def metrics_endpoint(settings: Settings, state: AppState) -> Callable[[Request],
 
 def _registry() -> CollectorRegistry:
     """This process's metrics, or every worker's when they share a PROMETHEUS_MULTIPROC_DIR."""
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
         return REGISTRY
+    _forget_dead_workers(Path(folder))
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
     return registry
+
+
+def _forget_dead_workers(folder: Path) -> None:
+    """A worker that died (and that uvicorn replaced) still has its open-subscriptions gauge in the folder;
+    nothing else tells prometheus-client it is gone, so a scrape does."""
+    for gauge in folder.glob("gauge_live*_*.db"):
+        pid = int(gauge.stem.rsplit("_", 1)[1]) if gauge.stem.rsplit("_", 1)[1].isdigit() else None
+        if pid is None or pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            mark_process_dead(pid, str(folder))
+        except PermissionError:
+            pass  # alive, another user's
 
 
 def _bearer_matches(request: Request, token: str) -> bool:

@@ -21,6 +21,12 @@ async def test_json_logs_with_request_and_trace_ids(tmp_path):
     port = free_port()
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
+    # A worker that died holding 5 subscriptions open: its gauge file stays behind (uvicorn would replace it).
+    dead = await asyncio.create_subprocess_exec(sys.executable, "-c", (
+        "from contextql.graph.telemetry import SUBSCRIPTIONS_OPEN; SUBSCRIPTIONS_OPEN.inc(5)"),
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
+    assert await dead.wait() == 0
+    assert (metrics_dir / f"gauge_livesum_{dead.pid}.db").exists()
     with OtlpReceiver() as receiver:
         env = {**os.environ, "CONTEXTQL_DATA_DIR": str(tmp_path / "data"), "CONTEXTQL_PORT": str(port),
                "CONTEXTQL_HOST": "127.0.0.1", "CONTEXTQL_SEARCH": "false", "CONTEXTQL_LOG_LEVEL": "info",
@@ -72,3 +78,5 @@ async def test_json_logs_with_request_and_trace_ids(tmp_path):
     assert value(scraped, "contextql_graphql_operations_total", operation="Make", type="mutation") == 2
     assert value(scraped, "contextql_graphql_errors_total", code="CONFLICT") == 1
     assert value(scraped, "contextql_store_statement_duration_seconds_count", backend="ladybug") > 0
+    assert value(scraped, "contextql_subscriptions_open") == 0  # the dead worker's 5 are forgotten
+    assert not (metrics_dir / f"gauge_livesum_{dead.pid}.db").exists()
