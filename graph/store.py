@@ -448,3 +448,7 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
     @abc.abstractmethod
     async def count_index_tasks(self, workspace: str | None = None) -> int:
         """Pending tasks (claimed or not), of one workspace or of all."""
+
+    @abc.abstractmethod
+    async def index_outbox_summary(self) -> tuple[int, int | None]:
+        """(pending tasks of every workspace, `enqueued_at` of the oldest or None): one read, for metrics."""

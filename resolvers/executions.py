@@ -20,6 +20,7 @@ from contextql.graph.errors import BadUserInputError, ConflictError, ContextQLEr
 from contextql.graph.events import ChangeEvent, ExecutionDetail
 from contextql.graph.knowledge.records import ExecutionFilter, ExecutionRecord, ToolVersionRecord
 from contextql.graph.records import ContextRecord
+from contextql.graph.telemetry import TOOL_RUNS
 
 from . import audit, builtin_tools, contexts as ops, paths, provenance, tool_http, tool_permissions, tools
 from .builtin_tools import Outcome
@@ -95,6 +96,7 @@ async def execute(
         # The run's audit entry commits with its outcome (unless writing the output carried it).
         await ctx.store.finish_execution(done, audit.effects(ctx))
         audit.committed(ctx)
+        TOOL_RUNS.labels(status).inc()
         await _publish(ctx, done, "finished")
         return done
 

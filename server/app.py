@@ -1,4 +1,5 @@
-"""The Starlette application: `/graphql` (HTTP, GraphiQL, WebSocket), `/healthz`, `/readyz`, `/admin/export`."""
+"""The Starlette application: `/graphql` (HTTP, GraphiQL, WebSocket), `/healthz`, `/readyz`, `/metrics`,
+`/admin/export`."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from strawberry.types.unset import UNSET
 
 from contextql.graph.store import GraphStore
+from contextql.resolvers import request_scope
 from contextql.resolvers.principal import ANONYMOUS, LOCAL_ADMIN, UNAUTHENTICATED, Principal
 from contextql.resolvers.request import RequestContext
 from contextql.schema import build_schema
@@ -34,7 +36,11 @@ from .dashboard import dashboard_routes
 from .graphiql import accepts_html, bare_get, graphiql_page, graphiql_routes, no_operation
 from .health import RETRY_AFTER, readiness, unavailable
 from .events import open_bus
+from . import tracing
 from .limits import BodySizeLimit
+from .metrics import metrics_endpoint
+from .operation_telemetry import operation_extension
+from .request_id import RequestLog
 from .search import SearchRuntime, start_search, stop_search
 from .settings import Settings
 from .sse import sse_endpoint
@@ -51,9 +57,12 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
 
     def __init__(self, settings: Settings, state: AppState) -> None:
         self.guard = GuardSetup(settings)
+        options = self.guard.schema_options()
+        # First of the server's extensions: its operation span is current while the limits run (cost attribute).
+        options["extensions"] = [operation_extension(), *options["extensions"]]
         schema = build_schema(
             max_depth=settings.max_query_depth, max_aliases=settings.max_aliases, max_tokens=settings.max_tokens,
-            **self.guard.schema_options(),
+            **options,
         )
         super().__init__(
             schema,
@@ -65,9 +74,12 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> RequestContext:
         search = self.state.search
+        principal = self._principal(request)
+        if (scope := request_scope.current()) is not None and principal is not UNAUTHENTICATED:
+            scope.principal = principal.id  # for this request's log lines
         return RequestContext(
             store=self.state.require_store(),
-            principal=self._principal(request),
+            principal=principal,
             workspace=request.scope.get("state", {}).get(WORKSPACE_KEY, self.settings.workspace),
             limits=self.settings.limits(),
             events=self.state.events,
@@ -87,6 +99,8 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
     async def on_ws_connect(self, context: RequestContext):
         """Decide once per WebSocket who it acts as, from the `connection_init` payload (server/auth/)."""
         await authenticate_connection(self.authenticator, context)
+        if (scope := request_scope.current()) is not None:
+            scope.principal = context.principal.id
         return await super().on_ws_connect(context)
 
     def should_render_graphql_ide(self, request) -> bool:
@@ -127,6 +141,7 @@ def create_app(
     `search` is likewise the caller's when given with `store`.
     """
     settings = settings or Settings()
+    traced = tracing.configure()  # before the schema: it picks the operation extension by it
     state = AppState(settings=settings, events=open_bus(settings), store=store, search=search)
 
     @contextlib.asynccontextmanager
@@ -145,6 +160,7 @@ def create_app(
                 yield
         finally:
             await state.events.stop()
+            tracing.flush()
 
     @contextlib.asynccontextmanager
     async def _owned_store(settings: Settings, state: AppState) -> AsyncIterator[None]:
@@ -186,6 +202,7 @@ def create_app(
             *backup_routes(state, graphql.authenticator),
             *(graphiql_routes() if graphql.guard.graphiql else []),
             *([Route("/debug/stats", debug_stats)] if settings.debug_stats else []),
+            *([Route("/metrics", metrics_endpoint(settings, state))] if settings.metrics else []),
         ],
         lifespan=lifespan,
     )
@@ -200,5 +217,9 @@ def create_app(
             allow_methods=["GET", "POST"], allow_headers=["*"], expose_headers=["Retry-After"],
             max_age=settings.cors_max_age,
         )
+    # Outside CORS and the limits, so their refusals get a request id and an access-log line too.
+    app.add_middleware(RequestLog)
+    if traced:
+        tracing.instrument(app)
     app.state.contextql = state  # read through server.state.app_state
     return app

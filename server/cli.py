@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import difflib
+import logging
+import logging.config
 import os
 import socket
 import traceback
@@ -208,15 +210,25 @@ def _serve(settings: Settings, reload: bool, workers: int = 1) -> int:
     where = f"http://{settings.host}:{settings.port}/graphql"
     if workers > 1:
         if not settings.redis_url:
-            err.print("warning: without CONTEXTQL_REDIS_URL each worker has its own subscribers and rate limits")
-        err.print(f"ContextQL {contextql_version()} on {where} ({describe(settings)}, {workers} workers)",
-                  markup=False, highlight=False, soft_wrap=True)
+            _announce(settings, "without CONTEXTQL_REDIS_URL each worker has its own subscribers and rate limits",
+                      warning=True)
+        _announce(settings, f"ContextQL {contextql_version()} on {where} ({describe(settings)}, {workers} workers)")
         serve_workers(settings, workers)
         return 0
-    err.print(f"ContextQL {contextql_version()} on {where} ({describe(settings)})", markup=False, highlight=False,
-              soft_wrap=True)
+    _announce(settings, f"ContextQL {contextql_version()} on {where} ({describe(settings)})")
     serve(create_app(settings), settings)
     return 0
+
+
+def _announce(settings: Settings, message: str, *, warning: bool = False) -> None:
+    """A start-up line: a log record when the logs are JSON (so every line of the server's output parses)."""
+    from .logs import log_format, logging_config
+
+    if log_format(settings.log_format) == "json":
+        logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
+        logging.getLogger("contextql.server").log(logging.WARNING if warning else logging.INFO, message)
+        return
+    err.print(f"warning: {message}" if warning else message, markup=False, highlight=False, soft_wrap=True)
 
 
 async def _try_store(settings: Settings) -> None:

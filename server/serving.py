@@ -9,12 +9,15 @@ first lets each protocol finish its streams properly.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 
 from .local_admin import Channel, endpoint
+from .logs import logging_config
 from .settings import Settings
 from .state import app_state
 
@@ -51,10 +54,14 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
             "ws_ping_timeout": settings.ws_ping_interval}
 
 
-def serve(app: Starlette, settings: Settings) -> None:
-    config = uvicorn.Config(app, **uvicorn_options(settings))
-    GracefulServer(config, app, Channel(settings.data_dir)).run()
+def logging_options(settings: Settings) -> dict[str, Any]:
+    """The server's log format in every process; the access log is ours (server/request_id.py), not uvicorn's."""
+    return {"log_config": logging_config(settings.log_level, settings.log_format), "access_log": False}
 
+
+def serve(app: Starlette, settings: Settings) -> None:
+    config = uvicorn.Config(app, **uvicorn_options(settings), **logging_options(settings))
+    GracefulServer(config, app, Channel(settings.data_dir)).run()
 
 
 def serve_workers(settings: Settings, workers: int) -> None:
@@ -67,4 +74,14 @@ def serve_workers(settings: Settings, workers: int) -> None:
                         ("HOST", settings.host), ("PORT", settings.port)):
         if value is not None:
             os.environ[f"CONTEXTQL_{name}"] = str(value)
-    uvicorn.run("contextql.server.app:create_app", factory=True, workers=workers, **uvicorn_options(settings))
+    # Metrics of every worker in files they share, so a scrape answered by any one of them counts all. Set
+    # before the workers start (prometheus-client picks its storage at import); kept if the operator set one.
+    own_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        own_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="contextql-metrics-")
+    try:
+        uvicorn.run("contextql.server.app:create_app", factory=True, workers=workers, **uvicorn_options(settings),
+                    **logging_options(settings))
+    finally:
+        if own_dir is not None:
+            shutil.rmtree(own_dir, ignore_errors=True)

@@ -48,7 +48,11 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(64, description="Deepest nesting of any input: a JSON value (variables, data), a GraphQL document.")
     schema_ref_bases: list[str] = Field([], description="Base URLs a context type's schema may `$ref` (fetched once, cached); "
                                                         "empty: every `$ref` must point inside the schema.")
-    log_level: str = "info"
+    log_level: str = Field("info", description="Least severe log level written: debug, info, warning, error.")
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", description="Log lines as JSON objects or plain text; auto: text on a terminal, JSON otherwise.")
+    metrics: bool = Field(True, description="Serve Prometheus metrics at GET /metrics.")
+    metrics_token: str | None = Field(None, description="Bearer token /metrics requires (unset: none).")
     ws_ping_interval: float | None = Field(
         None, description="Seconds between WebSocket keepalive pings (unset: none). A ping a slow subscriber cannot "
         "answer in time closes it with 1011, so by default subscribers are never cut off for reading slowly; "

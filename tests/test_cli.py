@@ -10,6 +10,7 @@ import sys
 import time
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 CLI = [sys.executable, "-m", "contextql.server"]
 
@@ -209,6 +210,14 @@ def test_two_workers_serve_one_port_against_neo4j(tmp_path, tmp_path_factory):
         for _ in range(6):  # whichever worker answers sees the same store
             seen = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": '{ context(path: "/w") { path } }'})
             assert seen.json() == {"data": {"context": {"path": "/w"}}}
+        # Whichever worker answers the scrape counts the operations of both (prometheus-client multiprocess mode).
+        scraped = {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                   for family in text_string_to_metric_families(httpx.get(f"http://127.0.0.1:{port}/metrics").text)
+                   for sample in family.samples}
+        operations = {labels: value for (name, labels), value in scraped.items()
+                      if name == "contextql_graphql_operations_total"}
+        assert operations == {(("operation", "anonymous"), ("type", "mutation")): 1,
+                              (("operation", "anonymous"), ("type", "query")): 6}
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0]

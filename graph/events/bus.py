@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+from ..telemetry import EVENTS_DROPPED, SUBSCRIPTIONS_OPEN
 from .event import ChangeEvent
 
 logger = logging.getLogger("contextql.events")
@@ -51,6 +52,7 @@ class Subscription:
             return
         if self.dropped or len(self.buffer) >= self.size:
             self.dropped += 1
+            EVENTS_DROPPED.inc()
         else:
             self.buffer.append(event)
         self._wake.set()
@@ -59,6 +61,7 @@ class Subscription:
         """Record events this subscriber missed for reasons outside it (e.g. a lost broker connection)."""
         if not self.closed:
             self.dropped += count
+            EVENTS_DROPPED.inc(count)
             self._wake.set()
 
     def close(self) -> None:
@@ -108,12 +111,15 @@ class EventBus(abc.ABC):
     def subscribe(self, workspace: str, accepts: Predicate, size: int | None = None) -> Subscription:
         subscription = Subscription(workspace, accepts, size or self.buffer_size)
         self.subscriptions.add(subscription)
+        SUBSCRIPTIONS_OPEN.inc()
         self._idle.clear()
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         subscription.close()
-        self.subscriptions.discard(subscription)
+        if subscription in self.subscriptions:
+            self.subscriptions.remove(subscription)
+            SUBSCRIPTIONS_OPEN.dec()
         if not self.subscriptions:
             self._idle.set()
 

@@ -28,6 +28,7 @@ from ..embeddings import EmbeddingService
 from ..embeddings.chunks import passages, split
 from ..embeddings.sparse import document_vector, query_vector
 from ..records import ContextRecord, VersionRecord
+from ..telemetry import span
 
 DENSE = "dense"
 KEYWORDS = "keywords"
@@ -103,7 +104,9 @@ class VectorIndex:
             return getattr(self._client(), method)(*args, **kwargs)
 
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._thread, run)
+            with span(f"qdrant {method}", **{"db.system": "qdrant", "db.system.name": "qdrant",
+                                             "db.operation.name": method}):
+                return await asyncio.get_running_loop().run_in_executor(self._thread, run)
         except ValueError:
             raise  # a wrong argument is a bug, not an outage
         except Exception as exc:

@@ -22,6 +22,7 @@ from ..events import ChangeEvent, IndexDetail, EventBus
 from ..outbox import NO_HISTORY, IndexTask, now_us
 from ..records import ContextRecord
 from ..store import GraphStore
+from ..telemetry import INDEX_APPLIED, INDEX_FAILURES, batch_span
 from .qdrant import VectorIndex
 
 logger = logging.getLogger("contextql.index")
@@ -47,6 +48,12 @@ class IndexWorker:
         """Claim one batch of due tasks and apply it; returns how many tasks were claimed."""
         now = now_us() if now is None else now
         tasks = await self.store.claim_index_tasks(now, int(self.lease * 1e6), self.batch, self.workspace)
+        if tasks:
+            with batch_span("index batch", [t.context_id for t in tasks], **{"contextql.index.tasks": len(tasks)}):
+                await self._apply_batch(tasks)
+        return len(tasks)
+
+    async def _apply_batch(self, tasks: list[IndexTask]) -> None:
         by_workspace: dict[str, list[IndexTask]] = defaultdict(list)
         for task in tasks:
             by_workspace[task.workspace].append(task)
@@ -59,6 +66,7 @@ class IndexWorker:
                 await self._write(workspace, group, live)
             except Exception as exc:  # the index (or the graph) failed: try again later
                 self.failed += len(group)
+                INDEX_FAILURES.inc(len(group))
                 logger.warning("index refresh of %d context(s) failed, will retry: %s", len(group), exc)
                 retries = []
                 for task in group:
@@ -72,11 +80,11 @@ class IndexWorker:
                 continue
             await self.store.complete_index_tasks(group)
             self.applied += len(group)
+            INDEX_APPLIED.inc(len(group))
             await self._publish(workspace, [
                 self._event(workspace, "indexed" if t.context_id in live else "removed", t.context_id,
                             live.get(t.context_id), IndexDetail(t.context_id, t.attempts + 1))
                 for t in group])
-        return len(tasks)
 
     async def apply(self, workspace: str, tasks: Sequence[IndexTask]) -> dict[str, ContextRecord]:
         """Make the index match the graph for these tasks' contexts; returns those still in the graph."""

@@ -52,6 +52,7 @@ from typing import Any, TypeVar, cast
 import ladybug
 
 from ..errors import ConflictError, StoreUnavailableError
+from ..telemetry import LADYBUG, in_context, statement
 
 T = TypeVar("T")
 
@@ -164,7 +165,7 @@ class AsyncTx:
     async def call(self, fn: Callable[[Tx], T]) -> T:
         """Run the deferred writes, then `fn`, on the writer thread."""
         pending, self._pending = self._pending, []
-        return await self._loop.run_in_executor(self._executor, self._run, pending, fn)
+        return await self._loop.run_in_executor(self._executor, in_context(self._run), pending, fn)
 
     def _run(self, pending: list[Callable[[Tx], Any]], fn: Callable[[Tx], T]) -> T:
         with self._engine._writer_thread_lock:
@@ -280,8 +281,15 @@ class Engine:
     # -- statements -------------------------------------------------------------
 
     def run_on(self, conn: ladybug.Connection, query: str, params: dict[str, Any] | None = None) -> Rows:
-        """Run one statement; the caller owns `conn` for the duration of the call."""
+        """Run one statement; the caller owns `conn` for the duration of the call.
+
+        The one place a statement reaches the engine, so it is timed (and spanned) here, rows included."""
         self._count()
+        with statement(LADYBUG, query):
+            return self._execute(conn, query, params)
+
+    @staticmethod
+    def _execute(conn: ladybug.Connection, query: str, params: dict[str, Any] | None) -> Rows:
         result = conn.execute(query, params or {})
         if isinstance(result, list):  # one result per statement: this code sends one statement per call
             for each in result:
@@ -298,7 +306,7 @@ class Engine:
         executor = self._read_threads
         if executor is None:
             raise RuntimeError("the Ladybug store is not open")
-        return await asyncio.get_running_loop().run_in_executor(executor, self._read_sync, query, params)
+        return await asyncio.get_running_loop().run_in_executor(executor, in_context(self._read_sync), query, params)
 
     def _read_sync(self, query: str, params: dict[str, Any] | None) -> Rows:
         if self._db is None:
@@ -320,7 +328,7 @@ class Engine:
             executor = self._write_thread
             if executor is None:
                 raise RuntimeError("the Ladybug store is not open")
-            return await asyncio.get_running_loop().run_in_executor(executor, self._write_sync, work)
+            return await asyncio.get_running_loop().run_in_executor(executor, in_context(self._write_sync), work)
 
     def _write_sync(self, work: Callable[[Tx], T]) -> T:
         with self._writer_thread_lock:

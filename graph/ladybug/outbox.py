@@ -113,6 +113,12 @@ async def count(engine: Engine, workspace: str | None) -> int:
     return int(rows[0][0]) if rows else 0
 
 
+async def summary(engine: Engine) -> tuple[int, int | None]:
+    rows = await engine.read("MATCH (t:IndexTask) RETURN count(t), min(t.enqueued_at)")
+    count, oldest = rows[0] if rows else (0, None)
+    return int(count), None if oldest is None else int(oldest)
+
+
 async def release_claims(engine: Engine) -> int:
     """Every claimed task due again (at start-up, when no other process can hold a claim)."""
     rows = await engine.write(lambda tx: tx.run(

@@ -343,3 +343,6 @@ class LadybugStore(LadybugKnowledge, GraphStore):
 
     async def count_index_tasks(self, workspace: str | None = None) -> int:
         return await outbox.count(self._engine, workspace)
+
+    async def index_outbox_summary(self) -> tuple[int, int | None]:
+        return await outbox.summary(self._engine)

@@ -16,6 +16,7 @@ from ..knowledge.records import (
     CONTEXT, Derivation, ExecutionRecord, NodeRef, RelationshipRecord, ToolRecord, ToolVersionRecord,
 )
 from ..records import ContextRecord, ContextTypeRecord, VersionRecord
+from ..telemetry import remember_queued
 from ..writes import Move, WriteTx
 from . import outbox
 from .access import AUDIT_FIELDS, Q_APPEND_AUDIT, Q_CREATE_KEY, Q_GET_KEY, _key as _api_key, _key_params
@@ -343,6 +344,7 @@ class LadybugWriteTx(WriteTx):
 
     async def enqueue_index(self, workspace: str, items: Sequence[tuple[str, int]]) -> None:
         items = list(items)
+        remember_queued(cid for cid, _ in items)
         self._tx.defer(lambda tx: outbox.enqueue(tx, workspace, items))
 
     async def append_audit(self, records: Sequence[AuditRecord]) -> None:

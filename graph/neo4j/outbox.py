@@ -46,6 +46,11 @@ WHERE $workspace IS NULL OR t.workspace = $workspace
 RETURN count(t) AS n
 """
 
+SUMMARY = """
+MATCH (t:IndexTask)
+RETURN count(t) AS n, min(t.enqueued_at) AS oldest
+"""
+
 FIELDS = ("context_id", "workspace", "since", "token", "enqueued_at", "not_before", "attempts", "last_error")
 
 

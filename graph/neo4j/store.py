@@ -45,6 +45,7 @@ from ..codec import (
 )
 from .filters import Neo4jFilterCompiler
 from .knowledge import Neo4jKnowledge
+from .run import run as run_statement
 from .writes import Neo4jWriteTx
 from ..writes import Work
 
@@ -310,6 +311,11 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         rows = await self._read(outbox.COUNT, workspace=workspace)
         return rows[0][0] if rows else 0
 
+    async def index_outbox_summary(self) -> tuple[int, int | None]:
+        rows = await self._read(outbox.SUMMARY)
+        count, oldest = rows[0] if rows else (0, None)
+        return int(count), None if oldest is None else int(oldest)
+
     # -- access control (graph/neo4j/access.py) ----------------------------------------------------------------------
 
     async def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
@@ -366,8 +372,7 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
 
         async def work(tx: neo4j.AsyncManagedTransaction) -> Any:
             self.queries += 1
-            result = await tx.run(query, params)
-            rows = await result.values()
+            rows = await run_statement(tx, query, params)
             # Raising here rolls the transaction back (domain errors are never retried).
             return check(rows) if check is not None else rows
 
@@ -383,8 +388,7 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         for attempt in (1, 2):
             try:
                 self.queries += 1
-                result = await session.run(neo4j.Query(query, timeout=limit), params)
-                return await result.values()
+                return await run_statement(session, neo4j.Query(query, timeout=limit), params)
             except (SessionExpired, TransientError):
                 if attempt == 2:
                     raise

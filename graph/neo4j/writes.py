@@ -28,6 +28,8 @@ from ..knowledge.records import (
 from ..records import ContextRecord, ContextTypeRecord, VersionRecord
 from ..writes import Move, WriteTx
 from . import cypher
+from ..telemetry import remember_queued
+from .run import run as run_statement
 from .access import AUDIT_FIELDS, _key as _api_key, _key_props
 from .knowledge import TARGETS
 from ..codec import UPDATABLE, context_props, context_record, type_props, version_props
@@ -416,8 +418,7 @@ class Neo4jWriteTx(WriteTx):
 
     async def _run(self, query: str, params: dict[str, Any]) -> list[list[Any]]:
         self._count()
-        result = await self._tx.run(query, params)
-        return await result.values()
+        return await run_statement(self._tx, query, params)
 
     async def _read(self, query: str, **params: Any) -> list[list[Any]]:
         await self.flush()
@@ -537,6 +538,7 @@ class Neo4jWriteTx(WriteTx):
 
     async def enqueue_index(self, workspace: str, items: Sequence[tuple[str, int]]) -> None:
         merged = {cid: int(since) for cid, since in items}
+        remember_queued(merged)
         self._defer(ENQUEUE, workspace=workspace, task=task_params(),
                     items=[{"id": cid, "since": since} for cid, since in merged.items()])
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from graphql import GraphQLError
+from opentelemetry import trace
 from strawberry.extensions import SchemaExtension
 
+from ..metrics import RATE_LIMITED
 from .cost import CostModel, estimate
 from .ratelimit import RateLimiter, retry_after
 
@@ -28,6 +30,7 @@ class OperationLimits(SchemaExtension):
             yield
             return
         cost = estimate(ec.schema._schema, ec.graphql_document, ec.operation_name, ec.variables, self.model)
+        trace.get_current_span().set_attribute("graphql.operation.cost", cost)  # the operation's span, if traced
         error = None
         if self.max_cost and cost > self.max_cost:
             error = GraphQLError(
@@ -39,6 +42,7 @@ class OperationLimits(SchemaExtension):
             context = ec.context
             wait = await self.limiter.take(_rate_key(context), cost)
             if wait > 0:
+                RATE_LIMITED.inc()
                 seconds = retry_after(wait)
                 error = GraphQLError(
                     f"Too many requests: retry in {seconds} s.",
