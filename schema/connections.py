@@ -52,7 +52,7 @@ def connection(page: Slice, wrap: Callable, count_total: Callable[[], Awaitable[
         page_info=PageInfo(
             has_next_page=page.has_next,
             has_previous_page=page.has_previous,
-            start_cursor=edges[0].cursor() if edges else None,
+            start_cursor=encode_cursor(page.scope, page.positions[0]) if edges else None,
             end_cursor=None if page.end is None else encode_cursor(page.scope, page.end),
         ),
         count_total=count_total,
