@@ -7,7 +7,7 @@ extension chain) and `complete_value`'s recursion, even for `Context.title`, whi
 its execution time (bench/results/profile-2026-12-01-run2.md).
 
 `LeanExecutor` calls such a field's function directly and coerces the value with the scalar's
-own `coerce_output_value`, the way `complete_value` does. A field qualifies ("trivial") only when
+own `coerce_output_value`, or executes the object's sub-selection, the way `complete_value` does. A field qualifies ("trivial") only when
 running it the normal way would do nothing else:
 
 - Strawberry built it (its `GraphQLField` links back to the `StrawberryField`), with no field
@@ -15,7 +15,8 @@ running it the normal way would do nothing else:
   arguments, not async, and the schema has no exception handlers;
 - its resolver is Strawberry's default attribute read, or a plain synchronous method that takes
   only `self` (no `info`, `root` or `parent`);
-- its type is a scalar or an enum, nullable or not;
+- its type is a scalar or an enum, or an object type whose `is_type_of` needs no resolve info
+  (none, or Strawberry's own), nullable or not; lists and abstract types are not;
 - the request has no schema-extension `resolve` hook (graphql-core middleware);
 - the field node carries no directive (`@include`/`@skip` are applied earlier, when fields are
   collected; anything else goes the normal way).
@@ -37,7 +38,7 @@ from graphql import (
     is_leaf_type,
 )
 from graphql.execution.collect_fields import GroupedFieldSet
-from graphql.execution.executor import to_nodes
+from graphql.execution.executor import invalid_return_type_error, to_nodes
 from graphql.pyutils import AwaitableOrValue, Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -47,12 +48,25 @@ __all__ = ["LeanExecutor", "trivial_field"]
 
 
 class Trivial(NamedTuple):
-    """How to resolve one trivial field: its value from the source, then the leaf's coercion."""
+    """How to resolve one trivial field: its value from the source, then the leaf's coercion, or
+    the object's sub-selection (`leaf` None)."""
 
     get: Callable[[Any], Any]
-    leaf: GraphQLLeafType
+    leaf: GraphQLLeafType | None
+    obj: GraphQLObjectType | None
     non_null: bool
     field: GraphQLField
+
+
+def _info_free(is_type_of: Callable[..., Any] | None) -> bool:
+    """Whether an object type's `is_type_of` can be called without a resolve info: none at all, or
+    the one Strawberry generates for types with interfaces (it never reads its `_info`)."""
+    if is_type_of is None:
+        return True
+    code = getattr(is_type_of, "__code__", None)
+    return (code is not None and code.co_name == "is_type_of"
+            and code.co_qualname.endswith("_get_is_type_of.<locals>.is_type_of")
+            and code.co_filename.endswith("strawberry/schema/schema_converter.py"))
 
 
 # Per object type (weakly: tests build many schemas), the field names already looked at.
@@ -69,8 +83,10 @@ def trivial_field(schema: GraphQLSchema, field: GraphQLField) -> Trivial | None:
         return None
     field_type: GraphQLOutputType = field.type
     non_null = isinstance(field_type, GraphQLNonNull)
-    leaf = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
-    if not is_leaf_type(leaf):
+    named = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+    leaf = named if is_leaf_type(named) else None
+    obj = named if isinstance(named, GraphQLObjectType) and _info_free(named.is_type_of) else None
+    if leaf is None and obj is None:
         return None
     resolver = definition.base_resolver
     get: Callable[[Any], Any]
@@ -88,7 +104,7 @@ def trivial_field(schema: GraphQLSchema, field: GraphQLField) -> Trivial | None:
             return None
         # What Strawberry's wrapper ends up calling: `base_resolver(source)`, i.e. the function with self.
         get = resolver.wrapped_func
-    return Trivial(get, leaf, non_null, field)
+    return Trivial(get, leaf, obj, non_null, field)
 
 
 def _trivial_fields(schema: GraphQLSchema, parent_type: GraphQLObjectType) -> dict[str, Trivial | None]:
@@ -180,8 +196,29 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                     raise TypeError(f"Cannot return null for non-nullable field {parent_type.name}."
                                     f"{field_details_list[0].node.name.value}.")
                 return None
-            return self.complete_leaf_value(fast.leaf, result)
+            if fast.leaf is not None:
+                return self.complete_leaf_value(fast.leaf, result)
+            obj = fast.obj
+            assert obj is not None
+            # `_info_free` let only is_type_of functions that never read their info through.
+            if obj.is_type_of is not None and not obj.is_type_of(result, None):  # type: ignore[arg-type]
+                raise invalid_return_type_error(obj, result, field_details_list)
+            field_path = Path(path, response_name, parent_type.name)
+            completed = self.collect_and_execute_subfields(obj, field_details_list, field_path, result,
+                                                           position_context)
+            if self.is_awaitable(completed):
+                return self._await_completed(completed, fast.field.type, field_details_list, field_path)
+            return completed
         except Exception as raw_error:
             self.handle_field_error(raw_error, fast.field.type, field_details_list,
                                     Path(path, response_name, parent_type.name))
+            return None
+
+    async def _await_completed(self, completed: Any, return_type: GraphQLOutputType, field_details_list: Any,
+                               path: Path) -> Any:
+        """As `execute_field`'s `await_completed`: an error while completing is this field's error."""
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None

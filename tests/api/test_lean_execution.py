@@ -114,8 +114,13 @@ async def test_plain_fields_of_context_are_taken_lean(both):
     trivial = {name for name, plan in _trivial_fields(schema._schema, context).items() if plan is not None}
     assert {"id", "path", "name", "kind", "title", "content", "data", "inherit", "depth", "version",
             "createdAt", "updatedAt"} <= trivial
-    # Objects, lists, arguments and async fields take graphql-core's own path.
-    assert not trivial & {"tags", "parent", "children", "createdBy", "effective", "history", "diff"}
+    # Lists, arguments, async fields and objects made by a resolver that wants more than `self`
+    # (none here) take graphql-core's own path; `createdBy` is a self-only method returning an Actor.
+    assert "createdBy" in trivial
+    assert not trivial & {"tags", "parent", "children", "effective", "history", "diff", "ancestors"}
+    edge = schema._schema.type_map["ContextEdge"]
+    assert isinstance(edge, GraphQLObjectType)
+    assert {name for name, plan in _trivial_fields(schema._schema, edge).items() if plan} == {"node", "cursor"}
     assert schema.execution_context_class is LeanExecutor
     page_info = schema._schema.type_map["PageInfo"]
     assert isinstance(page_info, GraphQLObjectType)
@@ -125,9 +130,13 @@ async def test_plain_fields_of_context_are_taken_lean(both):
 # -- values no store holds: nulls in non-null fields, fields that raise -------------------------------
 
 
-@strawberry.type
-class Item:
+@strawberry.interface
+class Named:
     name: str
+
+
+@strawberry.type
+class Item(Named):  # an interface: Strawberry gives Item an is_type_of
     label: str | None
     count: int
 
@@ -143,10 +152,19 @@ class Item:
 
 
 @strawberry.type
+class Plain:  # no interface: no is_type_of
+    value: int
+
+
+@strawberry.type
 class Holder:
     item: Item
     items: list[Item]
     optional: Item | None
+    missing: Item | None
+    required: Item
+    wrong: Item
+    plain: Plain
 
 
 @strawberry.type
@@ -155,7 +173,8 @@ class SmallQuery:
     def holder(self) -> Holder:
         good, nulled = Item(name="a", label=None, count=1), Item(name=None, label=None, count=2)  # type: ignore[arg-type]
         broken, other = Item(name="boom", label="l", count=3), Item(name="x", label="y", count=4)
-        return Holder(item=good, items=[good, nulled, broken, other], optional=nulled)
+        return Holder(item=good, items=[good, nulled, broken, other], optional=nulled, missing=None,
+                      required=None, wrong=Plain(value=1), plain=Plain(value=None))  # type: ignore[arg-type]
 
     @strawberry.field
     def bad(self) -> Item:
@@ -170,6 +189,12 @@ SMALL = [
     "{ holder { optional { label count } } }",
     "{ bad { count } }",
     "{ holder { items { ... on Item { name } name: name c: count } } }",
+    "{ holder { missing { name } item { name } } }",
+    "{ holder { required { name } } }",
+    "{ holder { wrong { name } } }",
+    "{ holder { plain { value } } }",
+    "{ holder { optional { shout } } }",
+    "{ holder { item { ... on Named { name } } } }",
 ]
 
 
