@@ -79,7 +79,9 @@ def trivial_field(schema: GraphQLSchema, field: GraphQLField) -> Trivial | None:
     if not isinstance(definition, StrawberryField) or field.args or definition.extensions or definition.is_async:
         return None
     strawberry_schema = getattr(schema, "_strawberry_schema", None)
-    if strawberry_schema is None or strawberry_schema.schema_converter.exception_handlers:
+    converter = getattr(strawberry_schema, "schema_converter", None)
+    # Exception handlers turn a resolver's error into a union member: not a plain read. Unknown: not trivial.
+    if getattr(converter, "exception_handlers", None) != ():
         return None
     field_type: GraphQLOutputType = field.type
     non_null = isinstance(field_type, GraphQLNonNull)

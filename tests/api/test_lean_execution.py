@@ -107,7 +107,7 @@ async def test_a_mutation_answer_is_the_same(both):
     await same(both, 'mutation { updateContext(path: "/m", input: {title: "N"}, expectedVersion: 7) { path } }')
 
 
-async def test_plain_fields_of_context_are_taken_lean(both):
+def test_plain_fields_of_context_are_taken_lean():
     schema = root.build_schema()
     context = schema._schema.type_map["Context"]
     assert isinstance(context, GraphQLObjectType)
