@@ -1,4 +1,4 @@
-"""A graphql-core executor that resolves trivial leaf fields in a tight loop.
+"""A graphql-core executor that resolves trivial fields (plain reads of the source) in a tight loop.
 
 graphql-core runs every field through `execute_field`: a `GraphQLResolveInfo` (Strawberry's
 subclass, 16 slots), Strawberry's resolver wrapper (an `Info`, argument conversion, the
@@ -7,8 +7,8 @@ extension chain) and `complete_value`'s recursion, even for `Context.title`, whi
 its execution time (bench/results/profile-2026-12-01-run2.md).
 
 `LeanExecutor` calls such a field's function directly and coerces the value with the scalar's
-own `coerce_output_value`, or executes the object's sub-selection, the way `complete_value` does. A field qualifies ("trivial") only when
-running it the normal way would do nothing else:
+own `coerce_output_value`, or executes the object's sub-selection, the way `complete_value` does.
+A field qualifies ("trivial") only when running it the normal way would do nothing else:
 
 - Strawberry built it (its `GraphQLField` links back to the `StrawberryField`), with no field
   extensions (permission classes are extensions; `RootGuard` on every root field is one), no
@@ -21,8 +21,8 @@ running it the normal way would do nothing else:
 - the field node carries no directive (`@include`/`@skip` are applied earlier, when fields are
   collected; anything else goes the normal way).
 
-Everything else — objects, lists, arguments, `__typename`, root fields — takes graphql-core's own
-path, in the same loop, so the order of fields, aliases, fragments and error paths are unchanged.
+Everything else — lists, abstract types, arguments, `__typename`, root fields (each has `RootGuard`) —
+takes graphql-core's own path, in the same loop, so the order of fields, aliases, fragments and error paths are unchanged.
 tests/api/test_lean_execution.py runs the same documents with and without this executor.
 """
 

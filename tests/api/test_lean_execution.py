@@ -122,6 +122,9 @@ def test_plain_fields_of_context_are_taken_lean():
     assert isinstance(edge, GraphQLObjectType)
     assert {name for name, plan in _trivial_fields(schema._schema, edge).items() if plan} == {"node", "cursor"}
     assert schema.execution_context_class is LeanExecutor
+    # Root fields keep their path: every one has RootGuard (authorisation, audit, time limit).
+    for root_type in (schema._schema.query_type, schema._schema.mutation_type):
+        assert root_type is not None and not any(_trivial_fields(schema._schema, root_type).values())
     page_info = schema._schema.type_map["PageInfo"]
     assert isinstance(page_info, GraphQLObjectType)
     assert all(_trivial_fields(schema._schema, page_info).values())
