@@ -96,7 +96,7 @@ async def generate(args: argparse.Namespace) -> dict[str, Any]:
                         content=f"{record.content.split(' rev ')[0]} rev {number}" if number % 2 == 0 else None,
                         title=f"{record.title.split(' #')[0]} #{number}" if number % 5 == 0 else None,
                     )
-                    record = await ops.update(ctx, record, changes, record.version)
+                    record = await ops.update(ctx, ops.Ref(id=record.id), changes, record.version)
                     updates += 1
                     elapsed = time.perf_counter() - t0
                     progress.update(task, completed=updates, rate=f"{updates / elapsed:,.0f}/s")

@@ -15,7 +15,40 @@ from contextql.graph.records import ContextRecord, Page
 from contextql.graph.store import GraphStore
 
 
-class ContextsById(DataLoader):
+_UNSET: Any = object()
+
+
+class RememberingLoader(DataLoader):
+    """A DataLoader whose `remember(key, value)` is a `clear(key).prime(key, value)` paid for only
+    when the key is loaded: priming makes a future per key, and a children page primes every
+    child it read (by id and by path) although few are ever loaded again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._remembered: dict[Any, Any] = {}
+
+    def remember(self, key: Any, value: Any) -> None:
+        self._cache.pop(self.get_cache_key(key), None)
+        self._remembered[key] = value
+
+    def load(self, key: Any) -> Any:
+        if self._remembered:
+            value = self._remembered.pop(key, _UNSET)
+            # A key primed or loaded after it was remembered keeps that newer entry.
+            if value is not _UNSET and self.get_cache_key(key) not in self._cache:
+                self.prime(key, value)
+        return super().load(key)
+
+    def clear(self, key: Any) -> Any:
+        self._remembered.pop(key, None)
+        return super().clear(key)
+
+    def clear_all(self) -> Any:
+        self._remembered.clear()
+        return super().clear_all()
+
+
+class ContextsById(RememberingLoader):
     def __init__(self, store: GraphStore, workspace: str) -> None:
         super().__init__()
         self.store, self.workspace = store, workspace
@@ -25,7 +58,7 @@ class ContextsById(DataLoader):
         return [found.get(i) for i in ids]
 
 
-class ContextsByPath(DataLoader):
+class ContextsByPath(RememberingLoader):
     def __init__(self, store: GraphStore, workspace: str) -> None:
         super().__init__()
         self.store, self.workspace = store, workspace
@@ -76,8 +109,8 @@ class Loaders:
         self.child_counts = ChildCounts(store, workspace)
 
     def prime(self, record: ContextRecord) -> None:
-        self.by_id.clear(record.id).prime(record.id, record)
-        self.by_path.clear(record.path).prime(record.path, record)
+        self.by_id.remember(record.id, record)
+        self.by_path.remember(record.path, record)
 
     def forget(self) -> None:
         """Drop every cached entry (after a write that changed many contexts)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -60,10 +61,18 @@ def contexts_scope(order: Sequence[Order]) -> Scope:
     return Scope("contexts", keyset.contexts(order))
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+@functools.cache
+def _cursor_prefix(scope: Scope) -> str:
+    return f'{{"c":{_ENCODER.encode(scope.connection)},"o":{_ENCODER.encode(scope.order)},"k":'
+
+
 def encode_cursor(scope: Scope, position: tuple[Any, ...]) -> str:
-    payload = json.dumps(
-        {"c": scope.connection, "o": scope.order, "k": list(position)}, separators=(",", ":"), ensure_ascii=False
-    )
+    """`{"c": connection, "o": order, "k": [values]}` as compact JSON; a page encodes one per edge,
+    so the scope's part is encoded once."""
+    payload = _cursor_prefix(scope) + _ENCODER.encode(list(position)) + "}"
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from contextql.resolvers.pagination import Slice, encode_cursor
+from contextql.resolvers.pagination import Scope, Slice, encode_cursor
 
 T = TypeVar("T")
 
@@ -23,7 +23,13 @@ class PageInfo:
 @strawberry.type
 class Edge(Generic[T]):
     node: T
-    cursor: str
+    scope: strawberry.Private[Scope]
+    position: strawberry.Private[tuple[Any, ...]]
+
+    @strawberry.field
+    def cursor(self) -> str:
+        # Encoded only when asked for: a nested page (`edges { node { ... } }`) never is.
+        return encode_cursor(self.scope, self.position)
 
 
 @strawberry.type
@@ -39,16 +45,14 @@ class Connection(Generic[T]):
 
 def connection(page: Slice, wrap: Callable, count_total: Callable[[], Awaitable[int]]) -> Connection:
     """Edges whose cursors name each row's position (its sort-key values), not its offset."""
-    edges = [
-        Edge(node=wrap(item), cursor=encode_cursor(page.scope, position))
-        for item, position in zip(page.items, page.positions)
-    ]
+    edges = [Edge(node=wrap(item), scope=page.scope, position=position)
+             for item, position in zip(page.items, page.positions)]
     return Connection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=page.has_next,
             has_previous_page=page.has_previous,
-            start_cursor=edges[0].cursor if edges else None,
+            start_cursor=encode_cursor(page.scope, page.positions[0]) if edges else None,
             end_cursor=None if page.end is None else encode_cursor(page.scope, page.end),
         ),
         count_total=count_total,

@@ -15,6 +15,7 @@ from graphql import GraphQLError
 
 from .access import AccessMutation, AccessQuery
 from .errors import ErrorCodes
+from .execution import LeanExecutor
 from .guard import AccessGuard, guard_root_fields
 from .index_ops import IndexMutation, IndexQuery
 from .mutation import Mutation
@@ -44,9 +45,12 @@ class ParsedOnce(ParserCache):
 
 def build_schema(
     *, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5_000, resolver_timeout: float | None = None,
-    extensions: Sequence = (), config: StrawberryConfig | None = None,
+    extensions: Sequence = (), config: StrawberryConfig | None = None, lean: bool = True,
 ) -> strawberry.Schema:
-    """`extensions` run after validation (cost, rate limits: server/guard/); `config` sets batching and suggestions."""
+    """`extensions` run after validation (cost, rate limits: server/guard/); `config` sets batching and suggestions.
+
+    `lean=False` runs graphql-core's own executor for every field (tests compare the two: schema/execution.py).
+    """
     # The shape rules are built once: ValidationCache keys on the rule classes, and a
     # limiter constructed per request makes new ones, so nothing would ever be a cache hit.
     shape_rules = [
@@ -62,6 +66,7 @@ def build_schema(
         config=config,
         subscription=Subscription,
         types=[Context, ContextVersion],
+        execution_context_class=LeanExecutor if lean else None,
         extensions=[
             ErrorCodes,
             lambda: AddValidationRules(shape_rules),

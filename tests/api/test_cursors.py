@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from contextql.graph.records import Page
-from contextql.resolvers.pagination import CHILDREN, cut, decode_cursor
+from contextql.resolvers.pagination import CHILDREN, HISTORY, cut, decode_cursor, encode_cursor
 from contextql.schema.connections import connection
 
 from .conftest import create
@@ -194,7 +194,15 @@ def test_rows_hidden_after_the_read_still_move_the_end_cursor():
     assert empty.edges == [] and empty.page_info.has_next_page and empty.page_info.has_previous_page
     assert decode_cursor(CHILDREN, empty.page_info.end_cursor) == ("c", "cc")
     shown = connection(cut(rows[:2], Page(3), CHILDREN), lambda r: r, _never)
-    assert shown.page_info.end_cursor == shown.edges[-1].cursor and not shown.page_info.has_next_page
+    assert shown.page_info.end_cursor == encode_cursor(CHILDREN, shown.edges[-1].position) and not shown.page_info.has_next_page
+
+
+@pytest.mark.parametrize(("scope", "position"), [(CHILDREN, ("ñame \u2028 \"q\" \\", "id")), (HISTORY, (21,))])
+def test_the_wire_format_is_compact_json_of_connection_order_and_values(scope, position):
+    payload = json.dumps({"c": scope.connection, "o": scope.order, "k": list(position)}, separators=(",", ":"),
+                         ensure_ascii=False)
+    assert encode_cursor(scope, position) == base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    assert decode_cursor(scope, encode_cursor(scope, position)) == position
 
 
 async def _never() -> int:

@@ -1,0 +1,226 @@
+"""A graphql-core executor that resolves trivial fields (plain reads of the source) in a tight loop.
+
+graphql-core runs every field through `execute_field`: a `GraphQLResolveInfo` (Strawberry's
+subclass, 16 slots), Strawberry's resolver wrapper (an `Info`, argument conversion, the
+extension chain) and `complete_value`'s recursion, even for `Context.title`, which only returns
+`self.record.title`. A children page of 50 has ~400 such fields, and that machinery was most of
+its execution time (bench/results/profile-2026-12-01-run2.md).
+
+`LeanExecutor` calls such a field's function directly and coerces the value with the scalar's
+own `coerce_output_value`, or executes the object's sub-selection, the way `complete_value` does.
+A field qualifies ("trivial") only when running it the normal way would do nothing else:
+
+- Strawberry built it (its `GraphQLField` links back to the `StrawberryField`), with no field
+  extensions (permission classes are extensions; `RootGuard` on every root field is one), no
+  arguments, not async, and the schema has no exception handlers;
+- its resolver is Strawberry's default attribute read, or a plain synchronous method that takes
+  only `self` (no `info`, `root` or `parent`);
+- its type is a scalar or an enum, or an object type whose `is_type_of` needs no resolve info
+  (none, or Strawberry's own), nullable or not; lists and abstract types are not;
+- the request has no schema-extension `resolve` hook (graphql-core middleware);
+- the field node carries no directive (`@include`/`@skip` are applied earlier, when fields are
+  collected; anything else goes the normal way).
+
+Everything else — lists, abstract types, arguments, `__typename`, root fields (each has `RootGuard`) —
+takes graphql-core's own path, in the same loop, so the order of fields, aliases, fragments and error paths are unchanged.
+tests/api/test_lean_execution.py runs the same documents with and without this executor.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any, NamedTuple
+from weakref import WeakKeyDictionary
+
+from graphql import (
+    GraphQLField, GraphQLLeafType, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType, GraphQLSchema,
+    is_leaf_type,
+)
+from graphql.execution.collect_fields import GroupedFieldSet
+from graphql.execution.executor import invalid_return_type_error, to_nodes
+from graphql.pyutils import AwaitableOrValue, Path, Undefined
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+__all__ = ["LeanExecutor", "trivial_field"]
+
+
+class Trivial(NamedTuple):
+    """How to resolve one trivial field: its value from the source, then the leaf's coercion, or
+    the object's sub-selection (`leaf` None)."""
+
+    get: Callable[[Any], Any]
+    leaf: GraphQLLeafType | None
+    obj: GraphQLObjectType | None
+    non_null: bool
+    field: GraphQLField
+
+
+def _info_free(is_type_of: Callable[..., Any] | None) -> bool:
+    """Whether an object type's `is_type_of` can be called without a resolve info: none at all, or
+    the one Strawberry generates for types with interfaces (it never reads its `_info`)."""
+    if is_type_of is None:
+        return True
+    code = getattr(is_type_of, "__code__", None)
+    return (code is not None and code.co_name == "is_type_of"
+            and code.co_qualname.endswith("_get_is_type_of.<locals>.is_type_of")
+            and code.co_filename.endswith("strawberry/schema/schema_converter.py"))
+
+
+# Per object type (weakly: tests build many schemas), the field names already looked at.
+_TRIVIAL: WeakKeyDictionary[GraphQLObjectType, dict[str, Trivial | None]] = WeakKeyDictionary()
+
+
+def trivial_field(schema: GraphQLSchema, field: GraphQLField) -> Trivial | None:
+    """The fast way to resolve `field`, or None when it must take graphql-core's normal path."""
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField) or field.args or definition.extensions or definition.is_async:
+        return None
+    strawberry_schema = getattr(schema, "_strawberry_schema", None)
+    converter = getattr(strawberry_schema, "schema_converter", None)
+    # Exception handlers turn a resolver's error into a union member: not a plain read. Unknown: not trivial.
+    if getattr(converter, "exception_handlers", None) != ():
+        return None
+    field_type: GraphQLOutputType = field.type
+    non_null = isinstance(field_type, GraphQLNonNull)
+    named = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+    leaf = named if is_leaf_type(named) else None
+    obj = named if isinstance(named, GraphQLObjectType) and _info_free(named.is_type_of) else None
+    if leaf is None and obj is None:
+        return None
+    resolver = definition.base_resolver
+    get: Callable[[Any], Any]
+    if resolver is None:
+        # Strawberry's basic field: `field.get_result` is `default_resolver(source, python_name)`.
+        if definition.default_resolver is getattr:
+            get = operator.attrgetter(definition.python_name)
+        else:
+            default, name = definition.default_resolver, definition.python_name
+            get = lambda source: default(source, name)  # noqa: E731
+    else:
+        if (resolver.arguments or resolver.is_async or resolver.self_parameter is None
+                or resolver.info_parameter or resolver.root_parameter or resolver.parent_parameter
+                or not callable(resolver.wrapped_func)):
+            return None
+        # What Strawberry's wrapper ends up calling: `base_resolver(source)`, i.e. the function with self.
+        get = resolver.wrapped_func
+    return Trivial(get, leaf, obj, non_null, field)
+
+
+def _trivial_fields(schema: GraphQLSchema, parent_type: GraphQLObjectType) -> dict[str, Trivial | None]:
+    known = _TRIVIAL.get(parent_type)
+    if known is None:
+        known = _TRIVIAL[parent_type] = {
+            name: trivial_field(schema, field) for name, field in parent_type.fields.items()
+        }
+    return known
+
+
+class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor (graphql-core's `IncrementalExecutor` plus operation extensions), with trivial
+    leaf fields resolved without a `GraphQLResolveInfo`. Pass it as `Schema(execution_context_class=...)`."""
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        middleware = self.middleware_manager
+        if middleware is not None and middleware.middlewares:
+            # A schema extension's `resolve` hook must see every field.
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        trivial = _trivial_fields(self.schema, parent_type)
+        if not any(trivial.values()):
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+
+        # graphql-core's `execute_fields`, with a branch for trivial fields.
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list in grouped_field_set.items():
+                node = field_details_list[0].node
+                fast = trivial.get(node.name.value)
+                if fast is not None and not node.directives and not node.arguments:
+                    result = self._complete_trivial(fast, parent_type, source_value, path, response_name,
+                                                    field_details_list, position_context)
+                else:
+                    result = self.execute_field(parent_type, source_value, field_details_list,
+                                                Path(path, response_name, parent_type.name), position_context)
+                    if result is Undefined:
+                        continue
+                results[response_name] = result
+                if is_awaitable(result):
+                    awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                field = awaitable_fields[0]
+                results[field] = await results[field]
+            else:
+                from graphql.pyutils import gather_with_cancel
+
+                awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
+                results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
+
+        return get_results()
+
+    def _complete_trivial(
+        self, fast: Trivial, parent_type: GraphQLObjectType, source: Any, path: Path | None, response_name: str,
+        field_details_list: Any, position_context: Any,
+    ) -> Any:
+        """`execute_field` + `complete_value` for a trivial field; errors are handled as there."""
+        try:
+            result = fast.get(source)
+            if self.is_awaitable(result):
+                # A plain method that returned an awaitable: hand it to graphql-core as is.
+                field_path = Path(path, response_name, parent_type.name)
+                info = self.build_resolve_info(fast.field, to_nodes(field_details_list), parent_type, field_path)
+                return self.complete_awaitable_value(
+                    fast.field.type, field_details_list, info, field_path, result, position_context)
+            if isinstance(result, Exception):
+                raise result
+            if result is None or result is Undefined:
+                if fast.non_null:
+                    raise TypeError(f"Cannot return null for non-nullable field {parent_type.name}."
+                                    f"{field_details_list[0].node.name.value}.")
+                return None
+            if fast.leaf is not None:
+                return self.complete_leaf_value(fast.leaf, result)
+            obj = fast.obj
+            assert obj is not None
+            # `_info_free` let only is_type_of functions that never read their info through.
+            if obj.is_type_of is not None and not obj.is_type_of(result, None):  # type: ignore[arg-type]
+                raise invalid_return_type_error(obj, result, field_details_list)
+            field_path = Path(path, response_name, parent_type.name)
+            completed = self.collect_and_execute_subfields(obj, field_details_list, field_path, result,
+                                                           position_context)
+            if self.is_awaitable(completed):
+                return self._await_completed(completed, fast.field.type, field_details_list, field_path)
+            return completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, fast.field.type, field_details_list,
+                                    Path(path, response_name, parent_type.name))
+            return None
+
+    async def _await_completed(self, completed: Any, return_type: GraphQLOutputType, field_details_list: Any,
+                               path: Path) -> Any:
+        """As `execute_field`'s `await_completed`: an error while completing is this field's error."""
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
