@@ -72,6 +72,8 @@ _codes = BoundedLabels(CODES_MAX)
 
 
 def operation_label(name: str | None) -> str:
+    if not isinstance(name, str):  # a WebSocket client may send any JSON as operationName
+        return "other" if name else "anonymous"
     if not name:
         return "anonymous"
     return _names(name) if _NAME.fullmatch(name) else "other"

@@ -84,6 +84,8 @@ def operation_extension() -> type[SchemaExtension]:
 def _record(ec: ExecutionContext, seconds: float) -> tuple[str | None, str, list[str]]:
     """Metrics of one finished operation, and what the access log says of it."""
     name, kind = ec.operation_name, _operation_type(ec)
+    if not isinstance(name, str):
+        name = None  # not a name at all (graphql-core refuses the operation)
     codes = [code_of(error) for error in _errors(ec)]
     record_operation(name, kind, seconds, codes)
     scope = request_scope.current()

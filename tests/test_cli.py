@@ -55,15 +55,17 @@ def test_serve_migrate_export_import(tmp_path):
         assert online.returncode == 0 and "exporting through it at" in online.stderr, online.stderr
         online_lines = [json.loads(line) for line in (tmp_path / "online.jsonl").read_text().splitlines()]
         assert [line["type"] for line in online_lines].count("context") == 3 and online_lines[-1]["type"] == "end"
-        # ... or not at all, in one line, when no server of that store answers there.
-        for elsewhere in (str(free_port()), str(port)):
-            lost = run("--data-dir", str(tmp_path / "other") if elsewhere == str(port) else str(data_dir), "export",
-                       cwd=repo, env={"CONTEXTQL_PORT": elsewhere})
-            if elsewhere == str(port):  # another folder: no store there at all
-                assert lost.returncode == 2 and "there is no ContextQL store" in lost.stderr, lost.stderr
-            else:
-                assert lost.returncode == 3 and lost.stderr.count("\n") <= 2, lost.stderr
-                assert "the export from http://127.0.0.1:" in lost.stderr and "Traceback" not in lost.stderr
+        # ... found by the file it keeps in the data directory (server.json), whatever CONTEXTQL_PORT says ...
+        moved = run("--data-dir", str(data_dir), "export", "-o", str(tmp_path / "again.jsonl"), cwd=repo,
+                    env={"CONTEXTQL_PORT": str(free_port())})
+        assert moved.returncode == 0 and f"127.0.0.1:{port}" in moved.stderr, moved.stderr
+        assert (tmp_path / "again.jsonl").read_text().count('"type":"context"') == 3
+        # ... no store at all in another folder; a server that does not answer: one line each.
+        nostore = run("--data-dir", str(tmp_path / "other"), "export", cwd=repo)
+        assert nostore.returncode == 2 and "there is no ContextQL store" in nostore.stderr, nostore.stderr
+        lost = run("--data-dir", str(data_dir), "export", "--server", f"http://127.0.0.1:{free_port()}", cwd=repo)
+        assert lost.returncode == 3 and lost.stderr.count("\n") <= 2, lost.stderr
+        assert "the export from http://127.0.0.1:" in lost.stderr and "Traceback" not in lost.stderr
         # Other commands say so in one line, naming its pid (`verify` and `reindex` ask the server instead:
         # tests/search/test_running_server.py).
         for command in (["migrate", "--data-dir", str(data_dir)],
@@ -93,7 +95,7 @@ def test_serve_migrate_export_import(tmp_path):
     lines = [json.loads(line) for line in export_file.read_text().splitlines()]
     kinds = [line["type"] for line in lines]
     assert kinds[:7] == ["header", "context", "version", "context", "version", "context", "version"]
-    assert kinds[-1] == "end" and set(kinds[7:-1]) == {"audit"}  # the write and the online export
+    assert kinds[-1] == "end" and set(kinds[7:-1]) == {"audit"}  # the write and the two online exports
     assert next(line for line in lines if line["type"] == "audit")["operation"] == "export"  # newest first
 
     again = run("--data-dir", str(data_dir), "import", str(export_file), cwd=repo)
@@ -101,7 +103,7 @@ def test_serve_migrate_export_import(tmp_path):
 
     restored_dir = tmp_path / "restored"
     imported = run("--data-dir", str(restored_dir), "import", str(export_file), cwd=repo)
-    assert imported.returncode == 0 and "imported 3 contexts, 3 versions, 2 audit entries" in imported.stderr, (
+    assert imported.returncode == 0 and "imported 3 contexts, 3 versions, 3 audit entries" in imported.stderr, (
         imported.stderr)
     copy = run("--data-dir", str(restored_dir), "export", cwd=repo)
     assert copy.stdout.splitlines()[1:] == export_file.read_text().splitlines()[1:]  # but the header's time

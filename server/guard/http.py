@@ -151,6 +151,8 @@ class RequestShapeGuard:
         except UnicodeDecodeError as exc:
             raise HTTPException(400, "The body must be JSON in UTF-8.") from exc
         for item in parsed if isinstance(parsed, list) else [parsed]:
+            if item.operation_name is not None and not isinstance(item.operation_name, str):
+                raise HTTPException(400, "`operationName` must be a string naming an operation of the document.")
             refusal = check_request(item.query, item.variables, self.max_json_depth)
             if refusal is not None:
                 raise InputTooDeep(refusal)

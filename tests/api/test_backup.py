@@ -109,7 +109,7 @@ async def build(api: Client, token: str, tool_url: str) -> tuple[str, datetime]:
     await do('mutation { setToolPermissions(name: "double", permissions: {read: ["*"], write: ["role:admin"], '
              'execute: ["role:admin", "principal:runner"]}) { name } }')
     ran = await do(EXECUTE, tool="double", input={"q": 21}, ctx="/raw", out="/results/double")
-    assert ran["executeTool"]["status"] == "succeeded"
+    assert ran["executeTool"]["status"] == "SUCCEEDED"
     await do(EXECUTE, tool="builtin.snapshot", input={"path": "/acme", "to": "/backup/acme"})
 
     await do(RELATE, **{"from": "/acme", "to": {"path": "/raw"}, "type": "DEPENDS_ON"})
