@@ -22,6 +22,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from contextql.graph.errors import ContextQLError
+from contextql.schema.errors import classify
 from contextql.resolvers.nesting import check_request, json_text_too_deep, raw_limit, too_deep
 
 SUBSCRIPTION_TRANSPORT_REQUIRED = "SUBSCRIPTION_TRANSPORT_REQUIRED"
@@ -157,6 +158,13 @@ class RequestShapeGuard:
             if refusal is not None:
                 raise InputTooDeep(refusal)
         return parsed
+
+    async def process_result(self, request, result):
+        # ErrorCodes (schema/errors.py) classifies the errors of an operation; one raised by an extension's
+        # own hook escapes it, and Strawberry would send its Python message as is: classified here too.
+        if result.errors and any("code" not in (error.extensions or {}) for error in result.errors):
+            result.errors = [classify(error) for error in result.errors]
+        return await super().process_result(request, result)  # type: ignore[misc]
 
     async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
         """Strawberry's own, except that a subscription is refused with a GraphQL error naming the

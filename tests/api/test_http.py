@@ -80,6 +80,14 @@ async def test_errors_have_codes_and_no_internals(api):
         assert "Traceback" not in text and "MATCH" not in text
 
 
+@pytest.mark.parametrize("name", [{"an": "object"}, ["a", "list"], 3])
+async def test_an_operation_name_that_is_not_a_string_is_a_400_with_a_code(api, name):
+    response = await api.client.post("/graphql", json={"query": "query A { __typename }", "operationName": name})
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert "operationName" in error["message"] and "expected string" not in error["message"]
+
+
 async def test_deep_queries_are_refused(api):
     nested = "{ context(path: \"/a\") { " + "parent { " * 20 + "path" + " }" * 20 + " } }"
     error = await api.error(nested)
