@@ -42,12 +42,21 @@ def test_wheel_adds_one_top_level_package(wheel: Path):
 
 
 def test_installs_next_to_the_pypi_package_named_schema(wheel: Path, tmp_path: Path):
-    target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
                     "schema==0.7.7", str(wheel)], check=True, timeout=600)
+    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    # ContextQL's dependencies come from the test environment, added as a plain path: its .pth files (this
+    # checkout's editable install among them) are not run, so `contextql` can only come from the wheel.
+    deps = next(p for p in map(Path, sys.path) if p.name == "site-packages" and (p / "strawberry").is_dir())
+    (site / "zz_test_dependencies.pth").write_text(f"{deps}\n")
     probe = ("import schema, contextql.server.cli as cli, contextql.schema.root as root; "
-             "print(schema.Schema.__module__, cli.main.__module__, root.__name__)")
-    shown = subprocess.run([sys.executable, "-c", probe], env={"PYTHONPATH": str(target)}, cwd=tmp_path,
-                           capture_output=True, text=True, timeout=120)
+             "print(schema.__file__, cli.__file__, root.__file__)")
+    shown = subprocess.run([str(python), "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
-    assert shown.stdout.split() == ["schema", "contextql.server.cli", "contextql.schema.root"]
+    files = [Path(f) for f in shown.stdout.split()]
+    assert files[0] == site / "schema.py"  # PyPI's schema, untouched
+    assert files[1] == site / "contextql" / "server" / "cli.py" and files[2] == site / "contextql" / "schema" / "root.py"
