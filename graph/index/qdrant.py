@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -235,17 +236,25 @@ class VectorIndex:
         for job in await self._call("plan_optimize"):
             ok = False
             try:
+                try:
+                    await asyncio.to_thread(job.copy)
+                finally:
+                    await self._call("resume_writes", job)
                 self._child = await asyncio.create_subprocess_exec(
                     *job.command(), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
                 _, err = await self._child.communicate()
                 ok = self._child.returncode == 0
-                if not ok:
+                if ok:
+                    await asyncio.to_thread(job.open)
+                else:
                     logger.warning("search index optimisation of %s failed: %s", job.name,
                                    err.decode(errors="replace").strip().splitlines()[-1:])
             finally:
                 self._child = None
-                if await self._call("finish_optimize", job, ok):
-                    done += 1
+                old = await self._call("finish_optimize", job, ok)
+            if old is not None:
+                await asyncio.to_thread(shutil.rmtree, old, True)
+                done += 1
         self.optimized += done
         return done
 
