@@ -35,8 +35,8 @@ WORKSPACE = "pace"
 
 
 async def run(n: int, batch: int) -> None:
-    contexts, _ = build_all(n)
-    contexts = contexts[:n]
+    found, _ = build_all(n + 100)
+    contexts = list({c["path"]: c for c in found}.values())[:n]  # a package installed twice repeats its paths
     embeddings = EmbeddingService(make_embedder("fastembed"))
     texts = [t for c in contexts for t in passages("", c["path"], c["content"])]
     started = time.perf_counter()

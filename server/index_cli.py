@@ -33,15 +33,16 @@ async def _open_index(settings: Settings, *, recreate: bool = False) -> VectorIn
     from .search import open_index
     from .stores import EXIT_UNAVAILABLE, StoreOpenError
 
+    from contextql.graph.index.engine import IndexInUseError
+    from contextql.graph.index.qdrant import IndexUnavailableError
+
     try:
         return await open_index(settings, recreate=recreate)
-    except RuntimeError as exc:
-        # Local-mode Qdrant admits one process; its refusal names no process and suggests a server.
-        if "already accessed by another instance" not in str(exc):
+    except IndexUnavailableError as exc:
+        # The embedded index admits one process at a time.
+        if not isinstance(exc.__cause__, IndexInUseError):
             raise
-        raise StoreOpenError(f"the search index in {settings.data_dir.resolve() / 'qdrant'} is in use by another "
-                             "process (a running server?): stop it, or use a Qdrant server (CONTEXTQL_QDRANT_URL)",
-                             EXIT_UNAVAILABLE) from exc
+        raise StoreOpenError(str(exc), EXIT_UNAVAILABLE) from exc
 
 
 async def reindex(settings: Settings, workspace: str, recreate: bool, history: bool) -> int:

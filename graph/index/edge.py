@@ -31,7 +31,7 @@ from typing import Any
 
 import qdrant_edge as edge
 
-from .engine import DENSE, FILTER_FIELDS, KEYWORDS, AnyOf, AtLeast, Point, Scored, Where
+from .engine import DENSE, FILTER_FIELDS, KEYWORDS, AnyOf, AtLeast, IndexInUseError, Point, Scored, Where
 
 RRF_K = 2  # what a Qdrant server's `Fusion.RRF` uses, so both deployments rank alike
 _SCHEMA = {"keyword": edge.PayloadSchemaType.Keyword, "integer": edge.PayloadSchemaType.Integer}
@@ -94,7 +94,14 @@ class EdgeEngine:
         if shard is None:
             path, _ = self._live(name)
             self._sweep(name, keep=path)
-            shard = self._shards[name] = edge.EdgeShard.load(str(path))
+            try:
+                shard = self._shards[name] = edge.EdgeShard.load(str(path))
+            except Exception as exc:
+                if "WouldBlock" in str(exc):  # the WAL's file lock: one process per shard
+                    raise IndexInUseError(
+                        f"the search index in {self.root} is in use by another process (a running server?): stop "
+                        "it, or use a Qdrant server (CONTEXTQL_QDRANT_URL)") from exc
+                raise
             # Points without HNSW yet: each has two vectors, and sparse ones are always indexed.
             info = shard.info()
             self._written[name] = max(0, 2 * info.points_count - info.indexed_vectors_count)
@@ -112,6 +119,7 @@ class EdgeEngine:
         return self._meta(name).exists() and self._live(name)[0].is_dir()
 
     def dense_size(self, name: str) -> int:
+        self._shard(name)  # opened now, so a shard another process holds is reported at start
         return int(json.loads(self._meta(name).read_text())["dim"])
 
     def create(self, name: str, dim: int) -> None:

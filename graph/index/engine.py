@@ -59,6 +59,10 @@ class Scored:
     payload: dict[str, Any] = field(repr=False)
 
 
+class IndexInUseError(RuntimeError):
+    """Another process holds the embedded index (`str()` says which folder and what to do)."""
+
+
 class IndexEngine(Protocol):
     def exists(self, name: str) -> bool: ...
 

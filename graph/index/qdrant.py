@@ -30,7 +30,7 @@ from ..embeddings import EmbeddingService
 from ..embeddings.chunks import passages, split
 from ..embeddings.sparse import document_vector, query_vector
 from ..records import ContextRecord, VersionRecord
-from .engine import AnyOf, AtLeast, IndexEngine, Point, Scored, Where
+from .engine import AnyOf, AtLeast, IndexEngine, IndexInUseError, Point, Scored, Where
 
 logger = logging.getLogger("contextql.index")
 _NS = uuid.UUID("5b0c2f1e-8d7a-4f0e-9a51-3c2b7e4d9f10")
@@ -108,6 +108,8 @@ class VectorIndex:
             return await asyncio.get_running_loop().run_in_executor(self._thread, run)
         except ValueError:
             raise  # a wrong argument is a bug, not an outage
+        except IndexInUseError as exc:
+            raise IndexUnavailableError(str(exc)) from exc
         except Exception as exc:
             raise IndexUnavailableError(f"the search index failed: {type(exc).__name__}") from exc
 

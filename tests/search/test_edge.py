@@ -6,10 +6,12 @@ import asyncio
 import random
 import time
 
+import pytest
+
 from contextql.graph.index import SearchFilter, VectorIndex
 from contextql.graph.index.edge import EdgeEngine
 from contextql.graph.index.engine import AnyOf, Point, Where
-from contextql.graph.index.qdrant import point_id
+from contextql.graph.index.qdrant import IndexUnavailableError, point_id
 from contextql.graph.records import ContextRecord
 
 WS = "w"
@@ -80,3 +82,13 @@ async def test_a_reopened_index_keeps_its_points_and_payload_indexes(tmp_path, e
     schema = again.engine._shards["keep"].info().payload_schema  # type: ignore[union-attr]
     assert {"workspace", "ancestors", "kind", "tags", "context_id"} <= set(schema)
     await again.close()
+
+
+async def test_an_index_another_process_holds_is_reported_as_in_use(tmp_path, embeddings):
+    first = VectorIndex(EdgeEngine(tmp_path / "index"), embeddings, collection="held")
+    await first.ensure()
+    second = VectorIndex(EdgeEngine(tmp_path / "index"), embeddings, collection="held")
+    with pytest.raises(IndexUnavailableError, match="in use by another process"):
+        await second.ensure()
+    await second.close()
+    await first.close()

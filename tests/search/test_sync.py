@@ -126,3 +126,15 @@ async def test_verify_reports_drift_and_reindex_repairs_it(store, workspace, sea
     assert (drift.missing, drift.orphaned, drift.pending) == ([a.id], [b.id], 0)
     assert await reindex(store, search.index, workspace) == 1
     assert (await verify(store, search.index, workspace)).total == 0
+
+
+async def test_the_worker_embeds_a_whole_batch_in_one_model_call(store, workspace, search, ctx):
+    await ops.create(ctx(), [NewContext(path=f"/batch/n{i}", content=f"Note number {i} about {ROTATE}")
+                             for i in range(40)], create_parents=True)
+    before = search.index.embeddings.model_calls
+    # 41 tasks (with /batch): current state and first version of each, the same text, embedded once
+    assert await search.worker.run_once() == 41
+    assert search.index.embeddings.model_calls == before + 1
+    assert (await verify(store, search.index, workspace)).total == 0
+    found = await find.search(ctx(), "note number 7", mode="keyword", include_history=True, limit=50)
+    assert {h.context.path for h in found} >= {"/batch/n7"}
