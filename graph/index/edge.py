@@ -31,9 +31,8 @@ from typing import Any
 
 import qdrant_edge as edge
 
-from .engine import DENSE, FILTER_FIELDS, KEYWORDS, AnyOf, AtLeast, IndexInUseError, Point, Scored, Where
+from .engine import DENSE, FILTER_FIELDS, KEYWORDS, RRF_K, AnyOf, AtLeast, IndexInUseError, Point, Scored, Where
 
-RRF_K = 2  # what a Qdrant server's `Fusion.RRF` uses, so both deployments rank alike
 _SCHEMA = {"keyword": edge.PayloadSchemaType.Keyword, "integer": edge.PayloadSchemaType.Integer}
 
 

@@ -17,6 +17,9 @@ from typing import Any, Protocol
 
 DENSE = "dense"
 KEYWORDS = "keywords"
+# RRF's k for Edge: 2, the constant of qdrant-client's local mode (which mirrors the server's fusion; the
+# Qdrant 1.12 of docker-compose.yml takes no k), so both deployments fuse alike. Tuning it is search quality's.
+RRF_K = 2
 # Payload fields that filters use, and the kind of index each gets.
 FILTER_FIELDS = {"workspace": "keyword", "context_id": "keyword", "ancestors": "keyword", "kind": "keyword",
                  "tags": "keyword", "chunk": "integer", "version": "integer"}

@@ -56,7 +56,7 @@ class QdrantClientEngine:
             kwargs = {"prefetch": [
                 models.Prefetch(query=dense, using=DENSE, filter=flt, limit=limit),
                 models.Prefetch(query=keywords, using=KEYWORDS, filter=flt, limit=limit),
-            ], "query": models.FusionQuery(fusion=models.Fusion.RRF)}
+            ], "query": models.FusionQuery(fusion=models.Fusion.RRF)}  # a server before 1.16 takes no k
         elif dense is not None:
             kwargs = {"query": dense, "using": DENSE}
         elif keywords is not None:
