@@ -8,13 +8,14 @@ Optimisation (merging segments, building HNSW) runs in a CHILD PROCESS on a copy
 `EdgeShard.optimize()` in-process starves every other Python thread of the GIL for the whole
 build (measured: a query waited 17 s behind an 8,000-point build), so it must not share the
 server's process. The steps (`VectorIndex.optimize` drives them):
-1. `plan_optimize` (index thread): flush the shard; from now on its updates are held back.
-2. `OptimizeJob.copy` (another thread): copy the shard's folder, which nothing writes meanwhile;
-   queries go on against the live shard (measured: copying 77 MB took 6.6 s on a busy disk).
+1. `plan_optimize` (index thread): from now on the shard's updates are held back.
+2. `OptimizeJob.copy` (another thread): flush the shard and copy its folder, which nothing writes
+   meanwhile; queries go on against the live shard (measured: copying 77 MB took 6.6 s on a busy disk).
 3. `resume_writes` (index thread): apply the held-back updates; from now on they are logged.
 4. the child process optimises the copy (the next generation's folder), then `OptimizeJob.open`
    loads it (another thread: loading segments takes a while).
-5. `finish_optimize` (index thread): replay the log on it, make it the live shard, close the old.
+5. `finish_optimize` (index thread): replay the log on it and make it the live shard; the old one
+   is closed and deleted off that thread (`OptimizeJob.retire`).
 Writes are never refused or waited on; between 1 and 3 they are applied a little later.
 """
 
@@ -41,6 +42,7 @@ class OptimizeJob:
     """One shard being optimised in a child process: the copy it works on, and the updates made meanwhile."""
 
     name: str
+    live: Any  # the live shard when the job began
     source: Path
     work: Path
     held: list[Any] | None = field(default_factory=list)  # updates not applied yet (None: applied as they come)
@@ -48,8 +50,14 @@ class OptimizeJob:
     shard: Any = None  # the optimised copy, loaded
 
     def copy(self) -> None:
+        self.live.flush()
         shutil.rmtree(self.work, ignore_errors=True)
         shutil.copytree(self.source, self.work)
+
+    def retire(self) -> None:
+        """Close and delete the shard the optimised copy replaced."""
+        self.live.close()
+        shutil.rmtree(self.source, ignore_errors=True)
 
     def open(self) -> None:
         self.shard = edge.EdgeShard.load(str(self.work))
@@ -209,10 +217,10 @@ class EdgeEngine:
         for name in list(self._shards):
             if name in self._jobs or self._written.get(name, 0) < self.optimize_after:
                 continue
-            self._shards[name].flush()
             self._written[name] = 0
             path, generation = self._live(name)
-            jobs.append(self._jobs.setdefault(name, OptimizeJob(name, path, self.root / f"{name}.{generation + 1}")))
+            jobs.append(self._jobs.setdefault(name, OptimizeJob(
+                name, self._shards[name], path, self.root / f"{name}.{generation + 1}")))
         return jobs
 
     def resume_writes(self, job: OptimizeJob) -> None:
@@ -222,29 +230,27 @@ class EdgeEngine:
             for operation in held:
                 self._apply(job.name, operation)
 
-    def finish_optimize(self, job: OptimizeJob, ok: bool) -> Path | None:
-        """Replay the updates made meanwhile on the optimised copy and make it live; returns the old
-        folder (for the caller to delete off this thread), None if the copy was discarded."""
+    def finish_optimize(self, job: OptimizeJob, ok: bool) -> bool:
+        """Replay the updates made meanwhile on the optimised copy and make it live; False if it was
+        discarded. The caller then retires the job (off this thread) when True."""
         if self._jobs.get(job.name) is not job or not ok or job.shard is None:  # dropped, closed or failed
             if self._jobs.get(job.name) is job:
                 del self._jobs[job.name]
             job.discard()
-            return None
+            return False
         del self._jobs[job.name]
         shard, job.shard = job.shard, None
         try:
-            for operation in job.log:
+            for operation in job.log:  # durable once applied: the WAL has them
                 shard.update(operation)
-            shard.flush()
             generation = int(job.work.name.rsplit(".", 1)[1])
             self._name(job.name, generation, self.dense_size(job.name))
         except Exception:
             shard.close()
             shutil.rmtree(job.work, ignore_errors=True)
             raise
-        self._shards.pop(job.name).close()
         self._shards[job.name] = shard
-        return job.source
+        return True
 
 
 def _condition(c: AnyOf | AtLeast) -> Any:

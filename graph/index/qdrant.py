@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -253,9 +252,9 @@ class VectorIndex:
                                    err.decode(errors="replace").strip().splitlines()[-1:])
             finally:
                 self._child = None
-                old = await self._call("finish_optimize", job, ok)
-            if old is not None:
-                await asyncio.to_thread(shutil.rmtree, old, True)
+                swapped = await self._call("finish_optimize", job, ok)
+            if swapped:
+                await asyncio.to_thread(job.retire)
                 done += 1
         self.optimized += done
         return done
