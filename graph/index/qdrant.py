@@ -165,13 +165,13 @@ class VectorIndex:
         A text embedded twice (a new context's first version is its current state) is embedded once."""
         if not records and not versions:
             return
-        loop = asyncio.get_running_loop()
-        current, past = await loop.run_in_executor(self._thread, _chunks, records, versions)
+        # Chunking and sparse vectors are pure Python: off the event loop, and off the index thread
+        # (where they would hold up queries).
+        current, past = await asyncio.to_thread(_chunks, records, versions)
         texts = list(dict.fromkeys(text for *_, text in current + past))
         vectors = dict(zip(texts, await self.embeddings.embed_documents(texts)))
         if records:
-            points = await loop.run_in_executor(self._thread, _points, current, vectors)
-            await self._call("upsert", self.current, points)
+            await self._call("upsert", self.current, await asyncio.to_thread(_points, current, vectors))
             tails: dict[int, list[str]] = defaultdict(list)  # chunk count -> contexts: drop the chunks past it
             counts: dict[str, int] = {}
             for rec, i, *_ in current:
@@ -182,7 +182,7 @@ class VectorIndex:
                 await self._call("delete", self.current, Where(must=(
                     AnyOf("context_id", tuple(ids)), AtLeast("chunk", count))))
         if versions:
-            await self._call("upsert", self.history, await loop.run_in_executor(self._thread, _points, past, vectors))
+            await self._call("upsert", self.history, await asyncio.to_thread(_points, past, vectors))
 
     async def remove(self, workspace: str, context_ids: Sequence[str]) -> None:
         """Remove every entry (current and history) of these contexts."""
