@@ -71,21 +71,18 @@ def _running_server(settings: Settings) -> RunningServer | None:
 
 
 async def _open_index(settings: Settings, *, recreate: bool = False) -> VectorIndex:
+    from contextql.graph.index.engine import IndexInUseError
     from contextql.graph.index.qdrant import IndexUnavailableError
 
     from .search import open_index
     from .stores import EXIT_UNAVAILABLE, StoreOpenError
 
-    where = settings.qdrant_url or str(settings.data_dir.resolve() / "qdrant")
+    where = settings.qdrant_url or str(settings.data_dir.resolve() / "index")
     try:
         return await open_index(settings, recreate=recreate)
     except (RuntimeError, IndexUnavailableError) as exc:
-        cause = f"{exc} {exc.__cause__ or ''}"
-        # Local-mode Qdrant admits one process; its refusal names no process and suggests a server.
-        if "already accessed by another instance" in cause:
-            raise StoreOpenError(f"the search index in {where} is in use by another process (a server started "
-                                 "before this version?): stop it, or use a Qdrant server (CONTEXTQL_QDRANT_URL)",
-                                 EXIT_UNAVAILABLE) from exc
+        if isinstance(exc.__cause__, IndexInUseError):  # the embedded index admits one process at a time
+            raise StoreOpenError(str(exc), EXIT_UNAVAILABLE) from exc
         reason = str(exc.__cause__ or exc).strip().splitlines()[0] if str(exc.__cause__ or exc).strip() else ""
         raise StoreOpenError(f"the search index at {where} cannot be used ({reason or type(exc).__name__}): "
                              "fix or remove it, then run `contextql reindex`", EXIT_UNAVAILABLE) from exc

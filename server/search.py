@@ -1,15 +1,25 @@
-"""Semantic search wiring: embedder + Qdrant index + outbox worker, from the settings."""
+"""Semantic search wiring: embedder + index engine + outbox worker, from the settings.
+
+The index engine is Qdrant Edge under `<data dir>/index` (embedded), or a Qdrant server or
+cluster by URL (`CONTEXTQL_QDRANT_URL`). Earlier versions kept the embedded index in
+qdrant-client's local mode under `<data dir>/qdrant`; a server that finds that folder rebuilds
+the index from the graph in the background and then deletes the folder (the graph is the truth).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
-from typing import Any
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from contextql.graph.embeddings import EmbeddingService
 from contextql.graph.embeddings.factory import make_embedder
 from contextql.graph.events import EventBus
-from contextql.graph.index import IndexWorker, VectorIndex
+from contextql.graph.index import IndexWorker, VectorIndex, reindex
+from contextql.graph.index.engine import IndexEngine
 from contextql.graph.index.qdrant import IndexUnavailableError
 from contextql.graph.store import GraphStore
 
@@ -22,25 +32,43 @@ logger = logging.getLogger("contextql.search")
 class SearchRuntime:
     index: VectorIndex
     worker: IndexWorker | None = None
+    rebuild: asyncio.Task | None = field(default=None, repr=False)  # of an index the old local mode made
 
     async def close(self) -> None:
+        if self.rebuild is not None:
+            self.rebuild.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.rebuild
         if self.worker is not None:
             await self.worker.stop()
         await self.index.close()
         self.index.embeddings.close()
 
 
-def qdrant_client(settings: Settings) -> Any:
-    """A Qdrant server/cluster by URL, else local mode under the data directory (one process at a time).
+def index_engine(settings: Settings) -> IndexEngine:
+    """A Qdrant server/cluster by URL, else Qdrant Edge under the data directory (one process at a time).
 
-    Raises when it cannot be made (an unwritable or locked directory): the index retries it."""
-    from qdrant_client import QdrantClient
-
+    Raises when it cannot be made (an unwritable directory): the index retries it."""
     if settings.qdrant_url:
-        return QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key or None, timeout=10)
+        from qdrant_client import QdrantClient
+
+        from contextql.graph.index.qdrant_engine import QdrantClientEngine
+
+        return QdrantClientEngine(QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key or None,
+                                               timeout=10))
+    from contextql.graph.index.edge import EdgeEngine
+
+    return EdgeEngine(edge_dir(settings))
+
+
+def edge_dir(settings: Settings) -> Path:
+    return settings.data_dir / "index"
+
+
+def legacy_dir(settings: Settings) -> Path | None:
+    """The folder of an index the old qdrant-client local mode made, if this deployment has one."""
     path = settings.data_dir / "qdrant"
-    path.mkdir(parents=True, exist_ok=True)
-    return QdrantClient(path=str(path))
+    return path if not settings.qdrant_url and path.is_dir() else None
 
 
 def make_embeddings(settings: Settings) -> EmbeddingService:
@@ -50,12 +78,12 @@ def make_embeddings(settings: Settings) -> EmbeddingService:
     ))
 
 
-async def open_index(settings: Settings, *, client: Any = None, embeddings: EmbeddingService | None = None,
+async def open_index(settings: Settings, *, engine: IndexEngine | None = None, embeddings: EmbeddingService | None = None,
                      recreate: bool = False, required: bool = True) -> VectorIndex:
     """The configured index. With `required=False` an unreachable index is logged, not raised:
     the worker creates the collections once it is back (graph writes never wait for it)."""
-    index = VectorIndex(client, embeddings or make_embeddings(settings), connect=lambda: qdrant_client(settings),
-                        collection=settings.qdrant_collection, server=bool(settings.qdrant_url))
+    index = VectorIndex(engine, embeddings or make_embeddings(settings), connect=lambda: index_engine(settings),
+                        collection=settings.qdrant_collection)
     try:
         await index.ensure(recreate=recreate)
     except IndexUnavailableError as exc:
@@ -78,7 +106,28 @@ async def start_search(settings: Settings, store: GraphStore, events: EventBus |
             logger.info("took over %d search-index task(s) claimed by a previous run", released)
     worker = IndexWorker(store, index, events=events)
     worker.start()
-    return SearchRuntime(index, worker)
+    index.start_maintenance(settings.index_optimize_interval)
+    runtime = SearchRuntime(index, worker)
+    legacy = legacy_dir(settings)
+    if legacy is not None:
+        logger.warning("search index: replacing the old local-mode index in %s with Qdrant Edge in %s, rebuilding "
+                       "workspace %r from the graph in the background (another workspace: `contextql reindex "
+                       "--workspace NAME`)", legacy, edge_dir(settings), settings.workspace)
+        runtime.rebuild = asyncio.create_task(rebuild_legacy(store, index, settings.workspace, legacy),
+                                              name="contextql-index-rebuild")
+    return runtime
+
+
+async def rebuild_legacy(store: GraphStore, index: VectorIndex, workspace: str, legacy: Path) -> None:
+    """Rebuild from the graph what the old index held, then delete it (so this happens once)."""
+    try:
+        count = await reindex(store, index, workspace)
+    except Exception as exc:  # the old folder stays: the next start tries again
+        logger.warning("search index rebuild failed (%s); it is retried at the next start, or run "
+                       "`contextql reindex`", exc)
+        return
+    await asyncio.to_thread(shutil.rmtree, legacy, True)
+    logger.info("search index rebuilt: %d context(s) of workspace %r; removed %s", count, workspace, legacy)
 
 
 async def stop_search(runtime: SearchRuntime | None) -> None:

@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONTEXTQL_", env_file=".env", extra="ignore")
 
     graph: Literal["ladybug", "neo4j"] = Field("ladybug", description="Graph store: embedded LadybugDB or Neo4j.")
-    data_dir: Path = Field(Path(".contextql"), description="Folder for the embedded graph (and later the local index).")
+    data_dir: Path = Field(Path(".contextql"), description="Folder for the embedded graph and its search index (index/).")
     ladybug_buffer_pool_mb: int | None = Field(
         None, ge=64, description="Memory cap of the embedded graph engine, MB (unset: 512 + the database's size on disk)."
     )
@@ -86,8 +86,10 @@ class Settings(BaseSettings):
     persisted_queries_only: bool = Field(False, description="Allow-list mode: only registered operations run.")
     # Semantic search (README "Semantic search"): a Qdrant index kept in step with the graph.
     search: bool = Field(True, description="Keep a semantic-search index and serve `search`/`similar`.")
-    qdrant_url: str | None = Field(None, description="Qdrant server or cluster URL; unset: local mode under data_dir/qdrant.")
+    qdrant_url: str | None = Field(None, description="Qdrant server or cluster URL; unset: Qdrant Edge under data_dir/index.")
     qdrant_api_key: str | None = None
+    index_optimize_interval: float = Field(
+        30.0, gt=0, description="Seconds between checks whether the embedded index needs optimising (in a child process).")
     qdrant_collection: str = Field("contextql", description="Collection name (history goes to <name>_history).")
     embedder: Literal["fastembed", "openai"] = Field("fastembed", description="fastembed (ONNX) or an OpenAI-compatible HTTP endpoint.")
     embedding_model: str | None = Field(None, description="fastembed model name or folder (unset: bundled all-MiniLM-L6-v2 int8), or the endpoint's model.")

@@ -14,7 +14,7 @@ class EmbeddingService:
 
     Concurrent `embed_query` calls within `window` seconds share one model call (up to
     `max_batch` texts), which the ONNX runtime does far faster than one text at a time.
-    Query vectors are kept in an LRU cache; document batches go straight to the model.
+    Query vectors are kept in an LRU cache; document batches go to the model `max_batch` texts at a time.
     """
 
     def __init__(self, embedder: Embedder, *, max_batch: int = 64, window: float = 0.002,
@@ -34,9 +34,12 @@ class EmbeddingService:
         self.model_calls = 0
 
     async def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        if not texts:
-            return []
-        return await self._run(list(texts))
+        """One call for many texts; run as model calls of `max_batch` texts, so that a query
+        waiting for the model's thread waits for one such call, not for the whole batch."""
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), self.max_batch):
+            vectors += await self._run(list(texts[start:start + self.max_batch]))
+        return vectors
 
     async def embed_query(self, text: str) -> list[float]:
         cached = self._cache.get(text)

@@ -1,6 +1,8 @@
-"""The semantic-search index: Qdrant collections kept in step with the graph through the outbox.
+"""The semantic-search index: collections kept in step with the graph through the outbox.
 
-- `qdrant.py`  `VectorIndex`: points, payload, dense + BM25-style sparse vectors, hybrid queries.
+- `qdrant.py`  `VectorIndex`: points, payload, dense + BM25-style sparse vectors, hybrid queries,
+               over an index engine (`engine.py`): Qdrant Edge in-process (`edge.py`, embedded)
+               or qdrant-client against a Qdrant server (`qdrant_engine.py`).
 - `sync.py`    `IndexWorker`: claims outbox tasks, refreshes the index from the graph, retries with backoff.
 - `audit.py`   `verify` (drift between graph and index) and `reindex` (rebuild from the graph).
 The graph is the truth: the index may lag, and search checks every hit against the graph.

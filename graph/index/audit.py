@@ -90,11 +90,10 @@ async def reindex(store: GraphStore, index: VectorIndex, workspace: str, *, hist
     async for page in graph_heads(store, workspace):
         for start in range(0, len(page), 64):
             batch: list[ContextRecord] = page[start:start + 64]
-            await index.refresh(batch)
+            versions = await store.versions_of(workspace, [rec.id for rec in batch]) if history else {}
+            # one embedding call for both; a version equal to the current state is embedded once
+            await index.write(batch, [v for vs in versions.values() for v in vs])
             await _overtaken(store, index, workspace, batch)
-            if history:
-                versions = await store.versions_of(workspace, [rec.id for rec in batch])
-                await index.add_versions([v for vs in versions.values() for v in vs])
             seen.update(rec.id for rec in batch)
             count += len(batch)
             if advance is not None:

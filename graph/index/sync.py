@@ -31,7 +31,7 @@ PRINCIPAL = "contextql.index"  # the `principal` of index events: the worker, no
 
 
 class IndexWorker:
-    def __init__(self, store: GraphStore, index: VectorIndex, *, workspace: str | None = None, batch: int = 32,
+    def __init__(self, store: GraphStore, index: VectorIndex, *, workspace: str | None = None, batch: int = 256,
                  poll: float = 0.25, lease: float = 120.0, backoff: float = 0.5, backoff_max: float = 60.0,
                  events: EventBus | None = None) -> None:
         self.store, self.index, self.workspace = store, index, workspace
@@ -95,11 +95,11 @@ class IndexWorker:
     async def _write(self, workspace: str, tasks: Sequence[IndexTask], live: dict[str, ContextRecord]) -> None:
         ids = [t.context_id for t in tasks]
         await self.index.remove(workspace, [cid for cid in ids if cid not in live])
-        await self.index.refresh(list(live.values()))
         since = {t.context_id: t.since for t in tasks if t.context_id in live and t.since < NO_HISTORY}
-        if since:
-            versions = await self.store.versions_of(workspace, list(since))
-            await self.index.add_versions([v for cid, vs in versions.items() for v in vs if v.number >= since[cid]])
+        versions = await self.store.versions_of(workspace, list(since)) if since else {}
+        # One embedding call for the whole batch, current state and history together.
+        await self.index.write(list(live.values()),
+                               [v for cid, vs in versions.items() for v in vs if v.number >= since[cid]])
 
     @staticmethod
     def _event(workspace: str, operation: str, context_id: str, record: ContextRecord | None,

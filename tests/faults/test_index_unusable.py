@@ -16,7 +16,7 @@ SEARCH = '{ search(query: "alpha") { score context { path } } }'
 async def test_server_starts_and_search_recovers(tmp_path, workspace):
     data = tmp_path / "data"
     data.mkdir()
-    (data / "qdrant").write_text("not a directory")  # the local index cannot be opened here
+    (data / "index").write_text("not a directory")  # the embedded index cannot be opened here
     settings = Settings(workspace=workspace, data_dir=data, _env_file=None)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -29,8 +29,8 @@ async def test_server_starts_and_search_recovers(tmp_path, workspace):
             ready = await client.get("/readyz")
             assert ready.status_code == 503 and ready.json()["checks"]["search"] != "ok"
 
-            (data / "qdrant").unlink()  # the fault is gone
-            shutil.rmtree(data / "qdrant", ignore_errors=True)
+            (data / "index").unlink()  # the fault is gone
+            shutil.rmtree(data / "index", ignore_errors=True)
             up = await client.post("/graphql", json={"query": SEARCH})
             assert up.status_code == 200 and "errors" not in up.json(), up.json()
             assert (await client.get("/readyz")).status_code == 200

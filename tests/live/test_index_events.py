@@ -1,19 +1,18 @@
 """`indexChanged` over a live server: the outbox worker's results, on the in-process and the Redis bus.
 
-The worker runs in the background as in production, over a real local-mode Qdrant behind the
-fault-injecting client of tests/search (an outage is `qdrant.down = True`).
+The worker runs in the background as in production, over a real Qdrant Edge index behind the
+fault-injecting engine of tests/search (an outage is `engine.down = True`).
 """
 
 from __future__ import annotations
 
 import httpx
 import pytest
-from qdrant_client import QdrantClient
-
 from contextql.graph.index import IndexWorker, VectorIndex
+from contextql.graph.index.edge import EdgeEngine
 from contextql.server.search import SearchRuntime
 from tests.search.conftest import embeddings  # noqa: F401  (session fixture: the bundled model)
-from tests.search.faults import FlakyQdrant
+from tests.search.faults import FlakyEngine
 
 from .servers import live_server
 from .test_subscriptions import CREATE, UPDATE, gql
@@ -46,8 +45,8 @@ async def _until(ws, op, context_id: str, operation: str, timeout: float = 30) -
 
 async def test_index_changed_reports_indexed_then_failed_then_indexed(store, workspace, embeddings, tmp_path,
                                                                     bus_settings):
-    qdrant = FlakyQdrant(QdrantClient(path=str(tmp_path / "qdrant")))
-    index = VectorIndex(qdrant, embeddings, collection="live")
+    engine = FlakyEngine(EdgeEngine(tmp_path / "index"))
+    index = VectorIndex(engine, embeddings, collection="live")
     await index.ensure()
     worker = IndexWorker(store, index, workspace=workspace, backoff=0.05, backoff_max=0.2, poll=0.02)
     worker.start()
@@ -67,18 +66,18 @@ async def test_index_changed_reports_indexed_then_failed_then_indexed(store, wor
                 assert indexed["nextRetryAt"] is None and indexed["error"] is None
                 assert {e["path"] for e in seen} <= {"/ix", "/ix/a"}  # the parent, created with it
 
-                qdrant.down = True  # Qdrant unreachable: the write succeeds, indexing fails and backs off
+                engine.down = True  # the index unreachable: the write succeeds, indexing fails and backs off
                 await gql(http, UPDATE, p="/ix/a", t="Key rotation v2")
                 failed = (await _until(ws, op, created["id"], "FAILED"))[-1]
                 assert failed["version"] == 2 and failed["attempts"] == 1 and failed["path"] == "/ix/a"
                 assert failed["nextRetryAt"] is not None and "ConnectionRefusedError" in failed["error"]
 
-                qdrant.down = False  # restored: the next retry goes through
+                engine.down = False  # restored: the next retry goes through
                 seen = await _until(ws, op, created["id"], "INDEXED")
                 assert all(e["operation"] == "FAILED" for e in seen[:-1])
                 assert seen[-1]["version"] == 2 and seen[-1]["attempts"] >= 2
                 assert seen[-1]["context"] == {"version": 2}
     finally:
-        qdrant.down = False
+        engine.down = False
         await worker.stop()
         await index.close()

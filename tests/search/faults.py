@@ -1,8 +1,8 @@
-"""A fault injected at the index client.
+"""A fault injected at the index engine.
 
 No Qdrant server binary can be installed on these machines, so an outage cannot be caused
-for real (there is no server process to stop): `FlakyQdrant` wraps the real client and,
-while `down`, fails every call the way a lost connection does.
+for real (there is no server process to stop): `FlakyEngine` wraps the real engine (Edge or
+qdrant-client) and, while `down`, fails every call the way a lost connection does.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 
-class FlakyQdrant:
+class FlakyEngine:
     def __init__(self, real: Any) -> None:
         self.real = real
         self.down = False
@@ -24,7 +24,7 @@ class FlakyQdrant:
         def call(*args: Any, **kwargs: Any) -> Any:
             if self.down:
                 self.failed_calls += 1
-                raise ConnectionRefusedError(f"injected fault: Qdrant is unreachable ({name})")
+                raise ConnectionRefusedError(f"injected fault: the index is unreachable ({name})")
             return attr(*args, **kwargs)
 
         return call

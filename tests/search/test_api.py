@@ -37,7 +37,7 @@ async def test_search_errors_carry_codes(search_api, search):
     assert (await search_api.error(SEARCH, q="x", where={"pathPrefix": "/../x"}))["extensions"]["code"] == "BAD_USER_INPUT"
     error = await search_api.error("query { similar(to: \"00000000-0000-0000-0000-000000000000\") { score } }")
     assert error["extensions"]["code"] == "NOT_FOUND"
-    search.qdrant.down = True
+    search.engine.down = True
     error = await search_api.error(SEARCH, q="anything")
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE" and "try again" in error["message"]
     # writes go on while the index is down

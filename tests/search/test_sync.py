@@ -28,7 +28,7 @@ async def test_index_outage_never_blocks_writes_and_recovers_with_zero_drift(sto
     await search.drain()
     assert (await verify(store, search.index, workspace)).total == 0
 
-    search.qdrant.down = True  # Qdrant unreachable from here on
+    search.engine.down = True  # the index unreachable from here on
     oncall = await create(ctx, "/team/oncall", ONCALL, title="On-call")
     keys = await ops.update(ctx(), keys, ContextChanges(content=ROTATE + " Rotate every 90 days."), None)
     moved, _ = await ops.move(ctx(), backups, "/team/backups", None)
@@ -36,13 +36,13 @@ async def test_index_outage_never_blocks_writes_and_recovers_with_zero_drift(sto
     # every graph write succeeded; the worker fails, keeps the tasks and backs off
     # (/team, /team/oncall, /ops/keys, /team/backups, /ops)
     assert await search.worker.run_once() == 5
-    assert search.worker.failed == 5 and search.qdrant.failed_calls > 0
+    assert search.worker.failed == 5 and search.engine.failed_calls > 0
     assert await store.count_index_tasks(workspace) == 5
     peek = now_us() + 500_000  # past the (short) test backoff; leased for 1 µs after that
     tasks = {t.context_id: t for t in await store.claim_index_tasks(peek, 1, 10, workspace)}
     assert tasks[oncall.id].attempts == 1 and "ConnectionRefusedError" in tasks[oncall.id].last_error
 
-    search.qdrant.down = False  # restored
+    search.engine.down = False  # restored
     await search.drain()
     drift = await verify(store, search.index, workspace)
     assert (drift.total, drift.pending) == (0, 0), drift
@@ -126,3 +126,15 @@ async def test_verify_reports_drift_and_reindex_repairs_it(store, workspace, sea
     assert (drift.missing, drift.orphaned, drift.pending) == ([a.id], [b.id], 0)
     assert await reindex(store, search.index, workspace) == 1
     assert (await verify(store, search.index, workspace)).total == 0
+
+
+async def test_the_worker_embeds_a_whole_batch_in_one_model_call(store, workspace, search, ctx):
+    await ops.create(ctx(), [NewContext(path=f"/batch/n{i}", content=f"Note number {i} about {ROTATE}")
+                             for i in range(40)], create_parents=True)
+    before = search.index.embeddings.model_calls
+    # 41 tasks (with /batch): current state and first version of each, the same text, embedded once
+    assert await search.worker.run_once() == 41
+    assert search.index.embeddings.model_calls == before + 1
+    assert (await verify(store, search.index, workspace)).total == 0
+    found = await find.search(ctx(), "note number 7", mode="keyword", include_history=True, limit=50)
+    assert {h.context.path for h in found} >= {"/batch/n7"}
