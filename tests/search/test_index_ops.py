@@ -87,7 +87,7 @@ async def test_drift_then_a_reindex_job_repairs_it(hs, ctx, workspace):
 async def test_a_failing_index_fails_the_job_with_its_code(hs, ctx, search, workspace):
     admin = token(workspace, "admin")
     await ops.create(ctx(), [ops.NewContext(path="/a", content=TEXT)], create_parents=False)
-    search.qdrant.down = True
+    search.engine.down = True
     assert (await hs.error(DRIFT, admin))["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     job = await finished(hs, admin, (await hs.data(REINDEX, admin))["reindex"]["id"])
     assert (job["state"], job["errorCode"]) == ("FAILED", "SERVICE_UNAVAILABLE"), job
@@ -110,18 +110,18 @@ async def test_a_write_indexed_during_a_reindex_is_not_overwritten(store, worksp
     """On a running server the worker indexes writes while a reindex embeds: the newer state must win."""
     [keys] = await ops.create(ctx(), [ops.NewContext(path="/keys", content=TEXT)], create_parents=False)
     await search.drain()
-    refresh = search.index.refresh
+    write = search.index.write
     overtaken = False
 
-    async def write_while_embedding(records):
+    async def write_while_embedding(records, versions):
         nonlocal overtaken
         if not overtaken and any(r.id == keys.id and r.version == 1 for r in records):
             overtaken = True  # the write and the worker finish between the reindex's read and its refresh
             await ops.update(ctx(), keys, ops.ContextChanges(content="Lunch is served at noon."), None)
             await search.drain()
-        await refresh(records)
+        await write(records, versions)
 
-    search.index.refresh = write_while_embedding  # type: ignore[method-assign]
+    search.index.write = write_while_embedding  # type: ignore[method-assign]
     assert await reindex(store, search.index, workspace) == 1
     assert overtaken
     assert (await search.index.heads(workspace))[keys.id] == (2, "/keys")

@@ -201,7 +201,7 @@ def test_could_not_check(tmp_path):
     # a server whose index cannot be used: it still serves, and says why it cannot check
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    (data_dir / "qdrant").write_text("not an index\n")
+    (data_dir / "index").write_text("not an index\n")
     server = Serve(data_dir, tmp_path / "serve.log")
     try:
         server.data('mutation { createContext(input: {path: "/a", content: "x"}) { id } }')
@@ -214,7 +214,7 @@ def test_could_not_check(tmp_path):
         assert "failed: the search index failed" in one_line_error(failed)
 
         # once the operator has fixed it, the running server rebuilds its index on request
-        (data_dir / "qdrant").unlink()
+        (data_dir / "index").unlink()
         repaired = cli("reindex", data_dir=data_dir)
         assert repaired.returncode == 0, repaired.stderr
         assert cli("verify", data_dir=data_dir).returncode == 0
@@ -224,8 +224,8 @@ def test_could_not_check(tmp_path):
         server.stop()
 
     # an unusable index with no server: the command opens it itself and says why it cannot check
-    shutil.rmtree(data_dir / "qdrant")
-    (data_dir / "qdrant").write_text("not an index\n")
+    shutil.rmtree(data_dir / "index")
+    (data_dir / "index").write_text("not an index\n")
     alone = cli("verify", data_dir=data_dir)
     assert alone.returncode == 2, alone.stderr
-    assert one_line_error(alone).startswith(f"error: the search index at {data_dir / 'qdrant'} cannot be used")
+    assert one_line_error(alone).startswith(f"error: the search index at {data_dir / 'index'} cannot be used")
