@@ -25,6 +25,7 @@ import argparse
 import datetime
 import hashlib
 import json
+import os
 import re
 import time
 from collections import defaultdict
@@ -64,24 +65,32 @@ class Vectors:
         self.embedded = 0
         self.seconds = 0.0
 
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
-        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+    def __call__(self, texts: Sequence[str], *, alone: bool = False) -> np.ndarray:
+        """Vectors of `texts`. The int8 model quantises activations per batch, so a text's vector moves a
+        little (cosine about 0.99) with its batch-mates: `alone` embeds each text by itself, as the server
+        embeds a query when no other query is waiting; documents go in batches, as the index worker sends them."""
+        keys = [("1:" if alone else "") + hashlib.sha1(t.encode()).hexdigest() for t in texts]
         missing = list(dict.fromkeys(k for k in keys if k not in self.cache))
         if missing:
             by_key = dict(zip(keys, texts))
             started = time.perf_counter()
-            for start in range(0, len(missing), 512):
-                part = missing[start:start + 512]
+            step = 1 if alone else 256
+            for start in range(0, len(missing), step):
+                part = missing[start:start + step]
                 for key, vector in zip(part, self.model.embed([by_key[k] for k in part])):
                     self.cache[key] = np.asarray(vector, dtype=np.float32)
+                if start % 256 == 0:
+                    self.save()  # a long run stopped half-way keeps what it embedded
+            self.save()
             self.seconds += time.perf_counter() - started
             self.embedded += len(missing)
-            self.save()
         return np.stack([self.cache[k] for k in keys])
 
     def save(self) -> None:
         keys = list(self.cache)
-        np.savez(self.path, keys=np.array(keys), vectors=np.stack([self.cache[k] for k in keys]))
+        partial = self.path.with_suffix(f".{os.getpid()}.npz")  # two runs may share the cache: replace, never mix
+        np.savez(partial, keys=np.array(keys), vectors=np.stack([self.cache[k] for k in keys]))
+        os.replace(partial, self.path)
 
 
 # -- metrics ----------------------------------------------------------------------------------------------------
@@ -199,15 +208,18 @@ class Pipeline:
 
 
 def context_path(set_name: str, p: Pair) -> str:
-    """A readable path like a user would give it, from the pair's id (`/stdlib/json/dumps`)."""
-    parts = [re.sub(r"[^A-Za-z0-9_-]", "-", part) for part in re.split(r"[./]", p.id) if part]
-    return "/" + "/".join([set_name, *parts])
+    """A path as a user would give it, one level under the set (`/stdlib/json.dumps`, `/man/ls.1`): no
+    intermediate parents, so the server's tree holds exactly the pairs' contexts plus `/<set>`."""
+    return f"/{set_name}/" + re.sub(r"[^A-Za-z0-9._~@+=,-]", "-", p.id).lstrip(".")[:128]
 
 
-def run_pipeline(set_name: str, pairs: list[Pair], embed: Vectors, q: np.ndarray, pipe: Pipeline) -> dict[str, list[Ranking]]:
+def run_pipeline(set_name: str, pairs: list[Pair], embed: Vectors, q: np.ndarray, pipe: Pipeline,
+                 extra: Sequence[tuple[str, str, str]] = ()) -> dict[str, list[Ranking]]:
+    """Rankings per mode; document i is pair i, then `extra` contexts (title, path, content) no query wants."""
+    contexts = [(p.title, context_path(set_name, p), p.document) for p in pairs] + list(extra)
     texts, owner = [], []
-    for i, p in enumerate(pairs):
-        for text in pipe.passages(p.title, context_path(set_name, p), p.document):
+    for i, (title, path, content) in enumerate(contexts):
+        for text in pipe.passages(title, path, content):
             texts.append(text)
             owner.append(i)
     owner_arr = np.array(owner)
@@ -258,18 +270,71 @@ def _contexts(points: Sequence[int], owner: np.ndarray) -> Ranking:
 
 # -- the run ----------------------------------------------------------------------------------------------------
 
+def _sparse_with(tokenize: Callable[[str], list[str]]):
+    """sparse.py's document and query vectors over another tokeniser (same BM25 weights and hashing)."""
+    from collections import Counter
+
+    from contextql.graph.embeddings import sparse
+
+    def document_vector(text: str) -> tuple[list[int], list[float]]:
+        counts = Counter(tokenize(text))
+        length = sum(counts.values()) or 1
+        norm = sparse.K1 * (1 - sparse.B + sparse.B * length / sparse.AVG_LEN)
+        weights: dict[int, float] = defaultdict(float)
+        for token, tf in counts.items():
+            weights[sparse.index_of(token)] += tf * (sparse.K1 + 1) / (tf + norm)
+        return list(weights), list(weights.values())
+
+    def query_vector(text: str) -> tuple[list[int], list[float]]:
+        indices = sorted({sparse.index_of(t) for t in tokenize(text)})
+        return indices, [1.0] * len(indices)
+
+    return document_vector, query_vector
+
+
+def _stemmed(keep_raw: bool) -> Callable[[str], list[str]]:
+    """The current tokens, plain words replaced by (or, with `keep_raw`, joined by) their Snowball stem;
+    whole identifiers (`os.path.join`, `err_key_42`) stay as written."""
+    import Stemmer
+
+    from contextql.graph.embeddings.sparse import tokens
+
+    stem = Stemmer.Stemmer("english").stemWord
+
+    def tokenize(text: str) -> list[str]:
+        out = []
+        for token in tokens(text):
+            if not token.isalpha():
+                out.append(token)
+                continue
+            root = stem(token)
+            if keep_raw and root != token:
+                out.append(token)
+            out.append(root)
+        return out
+
+    return tokenize
+
+
 def ablations() -> dict[str, Pipeline]:
     """Variants that each change one thing of the pipeline, to see where quality is lost."""
+    from contextql.graph.embeddings.chunks import passages
+
+    stem_doc, stem_query = _sparse_with(_stemmed(keep_raw=False))
+    both_doc, both_query = _sparse_with(_stemmed(keep_raw=True))
     return {
         "pipeline, rrf k=60": Pipeline.current(rrf_k=60),
         "pipeline, sparse per context": Pipeline.current(sparse_per_context=True),
+        "pipeline, stemmed tokens": Pipeline(passages, stem_doc, stem_query),
+        "pipeline, word + stem tokens": Pipeline(passages, both_doc, both_query),
+        "pipeline, stemmed tokens, rrf k=60": Pipeline(passages, stem_doc, stem_query, rrf_k=60),
     }
 
 
 def evaluate(set_name: str, pairs: list[Pair], embed: Vectors, with_ablations: bool) -> dict[str, dict]:
     rows: dict[str, dict] = {}
     timer = time.perf_counter()
-    q = embed([p.query for p in pairs])
+    q = embed([p.query for p in pairs], alone=True)
     runs = {"bm25": bm25(pairs, stem=False), "bm25+stem": bm25(pairs, stem=True),
             "dense whole doc": dense_whole(pairs, embed, q), "dense chunks max-sim": dense_chunks(pairs, embed, q)}
     best_sparse = max(("bm25", "bm25+stem"), key=lambda m: score(runs[m])["recall@10"])
@@ -286,6 +351,17 @@ def evaluate(set_name: str, pairs: list[Pair], embed: Vectors, with_ablations: b
     return rows
 
 
+def render(report: dict) -> str:
+    """The report as a markdown table: set x method x recall@10 x MRR@10."""
+    m = report["machine"]
+    lines = [f"Commit {m.get('git_commit')}{' (dirty)' if m.get('git_dirty') else ''}; model {report['model']}.", "",
+             "| set (pairs) | method | recall@10 | MRR@10 |", "|---|---|---|---|"]
+    for set_name, result in report["sets"].items():
+        for name, row in result["rows"].items():
+            lines.append(f"| {set_name} ({result['pairs']}) | {name} | {row['recall@10']:.3f} | {row['mrr@10']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     from bench.machine import describe
 
@@ -294,7 +370,11 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3_000, help="pairs drawn per set (fewer if the set is smaller)")
     parser.add_argument("--ablations", action="store_true", help="also score pipeline variants")
     parser.add_argument("--out", type=Path, help="write the report as JSON here")
+    parser.add_argument("--render", type=Path, help="only print the table of a JSON report written before")
     args = parser.parse_args()
+    if args.render:
+        print(render(json.loads(args.render.read_text())))
+        return
     embed = Vectors()
     report: dict = {"machine": describe(), "model": embed.model.name + " (bundled int8 ONNX, fastembed)", "sets": {}}
     for set_name in args.sets.split(","):
@@ -305,6 +385,7 @@ def main() -> None:
             print(f"  {name:45s} recall@10 {row['recall@10']:.3f}  MRR@10 {row['mrr@10']:.3f}", flush=True)
     out = args.out or RESULTS / f"search-quality-{datetime.date.today().isoformat()}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
+    print(render(report))
     print(out)
 
 
