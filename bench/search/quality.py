@@ -292,25 +292,29 @@ def _sparse_with(tokenize: Callable[[str], list[str]]):
     return document_vector, query_vector
 
 
-def _stemmed(keep_raw: bool) -> Callable[[str], list[str]]:
-    """The current tokens, plain words replaced by (or, with `keep_raw`, joined by) their Snowball stem;
-    whole identifiers (`os.path.join`, `err_key_42`) stay as written."""
+def _words(stems: str) -> Callable[[str], list[str]]:
+    """sparse.tokens with another treatment of plain words: `none` (the tokens before stems), `both` (the
+    word and its stem). Whole identifiers (`os.path.join`, `err_key_42`) stay as written either way."""
     import Stemmer
 
-    from contextql.graph.embeddings.sparse import tokens
+    from contextql.graph.embeddings.sparse import _IDENT, _PART, _STOP
 
     stem = Stemmer.Stemmer("english").stemWord
 
     def tokenize(text: str) -> list[str]:
-        out = []
-        for token in tokens(text):
-            if not token.isalpha():
-                out.append(token)
-                continue
-            root = stem(token)
-            if keep_raw and root != token:
-                out.append(token)
-            out.append(root)
+        out: list[str] = []
+        for match in _IDENT.finditer(text):
+            word = match.group(0)
+            lower = word.lower()
+            parts = [p.lower() for p in _PART.findall(word)]
+            if len(parts) != 1 or parts[0] != lower:
+                out.append(lower)
+            for part in parts:
+                if part in _STOP:
+                    continue
+                out.append(part)
+                if stems == "both" and part.isalpha() and stem(part) != part:
+                    out.append(stem(part))
         return out
 
     return tokenize
@@ -320,14 +324,11 @@ def ablations() -> dict[str, Pipeline]:
     """Variants that each change one thing of the pipeline, to see where quality is lost."""
     from contextql.graph.embeddings.chunks import passages
 
-    stem_doc, stem_query = _sparse_with(_stemmed(keep_raw=False))
-    both_doc, both_query = _sparse_with(_stemmed(keep_raw=True))
     return {
-        "pipeline, rrf k=60": Pipeline.current(rrf_k=60),
-        "pipeline, sparse per context": Pipeline.current(sparse_per_context=True),
-        "pipeline, stemmed tokens": Pipeline(passages, stem_doc, stem_query),
-        "pipeline, word + stem tokens": Pipeline(passages, both_doc, both_query),
-        "pipeline, stemmed tokens, rrf k=60": Pipeline(passages, stem_doc, stem_query, rrf_k=60),
+        "pipeline, Qdrant RRF k=60": Pipeline.current(rrf_k=60),
+        "pipeline, one sparse vector per context": Pipeline.current(sparse_per_context=True),
+        "pipeline, tokens without stems": Pipeline(passages, *_sparse_with(_words("none"))),
+        "pipeline, tokens word + stem": Pipeline(passages, *_sparse_with(_words("both"))),
     }
 
 

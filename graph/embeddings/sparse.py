@@ -2,14 +2,21 @@
 
 Tokens are lower-cased words plus whole identifiers (`ERR_KEY_42`, `rotate_api_keys`,
 `os.path.join`) and their parts, so an exact error code or function name matches even
-when the dense model does not know it. Indices are stable 31-bit hashes of the token.
+when the dense model does not know it. Words (and identifiers' word parts) become their English
+Snowball stem (`rotating`, `rotates` -> `rotat`), so other forms of a word match: on the outside
+sets of bench/search/quality.py this beat keeping the word beside its stem. Whole identifiers
+are never stemmed. Indices are stable 31-bit hashes of the token, so an index written with
+other tokens (before stems) must be rebuilt (`contextql reindex`).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import zlib
 from collections import Counter
+
+import Stemmer
 
 K1 = 1.2
 B = 0.75
@@ -22,6 +29,16 @@ _STOP = frozenset(
 )
 
 
+_local = threading.local()  # a PyStemmer Stemmer must not be shared between threads
+
+
+def _stem(word: str) -> str:
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer.stemWord(word)
+
+
 def tokens(text: str) -> list[str]:
     out: list[str] = []
     for match in _IDENT.finditer(text):
@@ -30,7 +47,10 @@ def tokens(text: str) -> list[str]:
         parts = [p.lower() for p in _PART.findall(word)]
         if len(parts) != 1 or parts[0] != lower:
             out.append(lower)  # the whole identifier, as written
-        out.extend(p for p in parts if p not in _STOP)
+        for part in parts:
+            if part in _STOP:
+                continue
+            out.append(_stem(part) if part.isalpha() else part)
     return out
 
 
