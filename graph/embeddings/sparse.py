@@ -19,6 +19,9 @@ from collections import Counter
 
 import Stemmer
 
+# Changes whenever `tokens` or `index_of` would give another vector for the same text: an index that
+# recorded another version holds keyword vectors that no longer meet the queries' (1: no stems, 2: stems).
+TOKENS_VERSION = 2
 K1 = 1.2
 B = 0.75
 AVG_LEN = 120.0  # typical tokens per passage; only shapes length normalisation
