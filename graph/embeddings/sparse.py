@@ -4,8 +4,8 @@ Tokens are lower-cased words plus whole identifiers (`ERR_KEY_42`, `rotate_api_k
 `os.path.join`) and their parts, so an exact error code or function name matches even
 when the dense model does not know it. Words (and identifiers' word parts) become their
 English Snowball stem (`rotating`, `rotates` -> `rotat`), so other forms of a word match
-(bench/results/search-quality-2026-12-01.md: KEYWORD recall@10 +0.011 to +0.024 and MRR@10
-+0.025 on two outside sets; keeping the word beside its stem did no better). Whole identifiers
+(bench/results/search-quality-2026-12-01.md, two outside sets: KEYWORD recall@10 +0.011 to
++0.024, MRR@10 +0.007 to +0.025; keeping the word beside its stem was worse on man pages). Whole identifiers
 are never stemmed. Indices are stable 31-bit hashes of the token, so an index written with
 other tokens (before stems) must be rebuilt (`contextql reindex`).
 """
