@@ -43,13 +43,21 @@ async def through_api(set_name: str, pairs, limit: int = 10):
     store = LadybugStore(str(tmp / "graph.lbug"))
     await store.open()
     await migrate(store)
-    index = await open_index(settings)
+    # The qdrant-client engine (a Qdrant server's, here in local mode), whose points can be read back with
+    # their vectors; Qdrant Edge, the embedded default, fuses the same way (RRF, k=2) and passes the same
+    # search tests (tests/search runs on both engines).
+    from qdrant_client import QdrantClient
+
+    from contextql.graph.index.qdrant_engine import QdrantClientEngine
+
+    engine = QdrantClientEngine(QdrantClient(path=str(tmp / "qdrant")), server=False)
+    index = await open_index(settings, engine=engine)
     items = [ops.NewContext(path=context_path(set_name, p), title=p.title, content=p.document) for p in pairs]
     for start in range(0, len(items), 500):
         await ops.create(RequestContext(store=store, principal=ANONYMOUS, workspace=WS), items[start:start + 500], True)
     started = time.perf_counter()
     await IndexWorker(store, index, workspace=WS, batch=128).drain(timeout=3_600)
-    info = {"engine": "index as configured by default (Settings)", "indexing_s": round(time.perf_counter() - started, 1)}
+    info = {"engine": "qdrant-client (local mode) through the index engine contract", "indexing_s": round(time.perf_counter() - started, 1)}
     stored = await _stored_vectors(index)
     out: dict[str, list[list[str]]] = {}
     for mode in ("dense", "keyword", "hybrid"):
@@ -63,13 +71,12 @@ async def through_api(set_name: str, pairs, limit: int = 10):
 
 
 async def _stored_vectors(index) -> dict[tuple[str, int], list[float]]:
-    """(path, chunk) -> the dense vector the index holds. Reads the qdrant-client index's internals
-    (`_call`, `current`): adapt this when the engine changes."""
+    """(path, chunk) -> the dense vector the index holds, read from the qdrant-client engine's own client."""
     found: dict[tuple[str, int], list[float]] = {}
     offset = None
     while True:
-        points, offset = await index._call("scroll", index.current, limit=1_000, offset=offset,
-                                           with_payload=["path", "chunk"], with_vectors=["dense"])
+        points, offset = index.engine.client.scroll(index.current, limit=1_000, offset=offset,
+                                                    with_payload=["path", "chunk"], with_vectors=["dense"])
         for p in points:
             found[(p.payload["path"], int(p.payload["chunk"]))] = p.vector["dense"]
         if offset is None:
