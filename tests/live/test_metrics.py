@@ -10,7 +10,6 @@ from collections.abc import Iterable
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from qdrant_client import QdrantClient
 
 from contextql.graph.events import ChangeEvent, ContextDetail
 from contextql.graph.index import IndexWorker, VectorIndex
@@ -18,7 +17,8 @@ from contextql.server.app import create_app
 from contextql.server.search import SearchRuntime
 from contextql.server.settings import Settings
 from tests.search.conftest import embeddings  # noqa: F401  (session fixture: the bundled model)
-from tests.search.faults import FlakyQdrant
+from contextql.graph.index.edge import EdgeEngine
+from tests.search.faults import FlakyEngine
 
 from .servers import live_server
 from .test_subscriptions import CHANGES, CREATE, gql
@@ -60,7 +60,7 @@ async def until(check, timeout: float = 30) -> None:
 
 
 async def test_metrics_after_a_mixed_workload(store, workspace, embeddings, tmp_path):
-    qdrant = FlakyQdrant(QdrantClient(path=str(tmp_path / "qdrant")))
+    qdrant = FlakyEngine(EdgeEngine(tmp_path / "index"))
     index = VectorIndex(qdrant, embeddings, collection="metrics")
     await index.ensure()
     worker = IndexWorker(store, index, workspace=workspace, backoff=0.05, backoff_max=0.2, poll=0.02)
