@@ -8,7 +8,7 @@ import uuid
 from contextql.graph.index import IndexWorker
 from contextql.server.search import SearchRuntime
 from tests.api.test_knowledge import EXECUTE, IN, OUT, REGISTER, tool_server  # noqa: F401 - real tool server
-from tests.search.conftest import embeddings, search  # noqa: F401 - real embedder and local Qdrant
+from tests.search.conftest import embeddings, index_engine, search  # noqa: F401 - real embedder and index engines
 
 from .conftest import HS256_SETTINGS, client_for
 from .tokens import hs256
