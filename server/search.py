@@ -74,7 +74,7 @@ def legacy_dir(settings: Settings) -> Path | None:
 def make_embeddings(settings: Settings) -> EmbeddingService:
     return EmbeddingService(make_embedder(
         settings.embedder, model=settings.embedding_model, url=settings.embedding_url,
-        api_key=settings.embedding_api_key, cache_dir=settings.data_dir / "models",
+        api_key=settings.embedding_api_key, cache_dir=settings.data_dir / "models", threads=settings.embedding_threads,
     ))
 
 

@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     embedding_model: str | None = Field(None, description="fastembed model name or folder (unset: bundled all-MiniLM-L6-v2 int8), or the endpoint's model.")
     embedding_url: str | None = Field(None, description="Base URL of an OpenAI-compatible /v1/embeddings endpoint.")
     embedding_api_key: str | None = None
+    embedding_threads: int | None = Field(
+        None, ge=1, description="ONNX Runtime threads of the fastembed model (unset: ONNX Runtime's default, one per core).")
     redis_url: str | None = Field(None, description="redis://host:6379/0: share change events between API instances.")
     redis_channel: str = Field("contextql:events", description="Redis pub/sub channel of change events.")
     subscription_buffer: int = Field(1000, description="Events buffered per subscriber before it is told some were dropped.")

@@ -8,7 +8,7 @@ from .base import Embedder
 
 
 def make_embedder(kind: str, *, model: str | None = None, url: str | None = None, api_key: str | None = None,
-                  cache_dir: Path | None = None) -> Embedder:
+                  cache_dir: Path | None = None, threads: int | None = None) -> Embedder:
     """`fastembed` (bundled model unless `model` names another) or `openai` (an HTTP endpoint at `url`)."""
     if kind == "openai":
         from .http_engine import HttpEmbedder
@@ -21,5 +21,5 @@ def make_embedder(kind: str, *, model: str | None = None, url: str | None = None
     from .fastembed_engine import FastEmbedder
 
     if model and Path(model).is_dir():
-        return FastEmbedder(model_path=Path(model), cache_dir=cache_dir)
-    return FastEmbedder(model or None, cache_dir=cache_dir)
+        return FastEmbedder(model_path=Path(model), cache_dir=cache_dir, threads=threads)
+    return FastEmbedder(model or None, cache_dir=cache_dir, threads=threads)
