@@ -32,7 +32,7 @@ from typing import Any
 
 import qdrant_edge as edge
 
-from .engine import DENSE, FILTER_FIELDS, KEYWORDS, RRF_K, AnyOf, AtLeast, IndexInUseError, Point, Scored, Where
+from .engine import DENSE, FILTER_FIELDS, HIT_FIELDS, KEYWORDS, RRF_K, AnyOf, AtLeast, IndexInUseError, Point, Scored, Where
 
 _SCHEMA = {"keyword": edge.PayloadSchemaType.Keyword, "integer": edge.PayloadSchemaType.Integer}
 
@@ -175,18 +175,18 @@ class EdgeEngine:
         self._apply(name, edge.UpdateOperation.delete_points_by_filter(_filter(where)))
 
     def query(self, name: str, where: Where, limit: int, *, dense: list[float] | None = None,
-              sparse: tuple[list[int], list[float]] | None = None) -> list[Scored]:
+              sparse: tuple[list[int], list[float]] | None = None, fields: Sequence[str] = HIT_FIELDS) -> list[Scored]:
         flt = _filter(where)
         dense_q = edge.Query.Nearest(dense, using=DENSE) if dense is not None else None
         sparse_q = edge.Query.Nearest(edge.SparseVector(sparse[0], sparse[1]), using=KEYWORDS) if sparse else None
         if dense_q is not None and sparse_q is not None:
             request = edge.QueryRequest(
                 # the stubs list `Fusion` where the binding takes its variants (`Fusion.Rrf`)
-                limit=limit, filter=flt, with_payload=True, query=edge.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]
+                limit=limit, filter=flt, with_payload=list(fields), query=edge.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]
                 prefetches=[edge.Prefetch(limit=limit, query=dense_q, filter=flt),
                             edge.Prefetch(limit=limit, query=sparse_q, filter=flt)])
         elif dense_q is not None or sparse_q is not None:
-            request = edge.QueryRequest(limit=limit, filter=flt, with_payload=True, query=dense_q or sparse_q)
+            request = edge.QueryRequest(limit=limit, filter=flt, with_payload=list(fields), query=dense_q or sparse_q)
         else:
             raise ValueError("a query needs a dense or a sparse vector")
         return [Scored(float(p.score), p.payload or {}) for p in self._shard(name).query(request)]

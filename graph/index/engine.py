@@ -25,6 +25,10 @@ FILTER_FIELDS = {"workspace": "keyword", "context_id": "keyword", "ancestors": "
                  "tags": "keyword", "chunk": "integer", "version": "integer"}
 
 
+# What a search hit needs of a point's payload: reading all of it (ancestors, tags, title, ...) cost Edge
+# about 1 ms more per 40 hits, measured on 50,000 points.
+HIT_FIELDS: tuple[str, ...] = ("context_id", "version", "path", "text", "number")
+
 @dataclass(frozen=True)
 class AnyOf:
     """The payload field `key` holds one of `values` (for a list field: contains one of them)."""
@@ -84,8 +88,9 @@ class IndexEngine(Protocol):
     def delete(self, name: str, where: Where) -> None: ...
 
     def query(self, name: str, where: Where, limit: int, *, dense: list[float] | None = None,
-              sparse: tuple[list[int], list[float]] | None = None) -> list[Scored]:
-        """Best first. With both vectors: each one prefetches `limit` candidates, fused by RRF in the engine."""
+              sparse: tuple[list[int], list[float]] | None = None, fields: Sequence[str] = HIT_FIELDS) -> list[Scored]:
+        """Best first, with the payload `fields` of each hit. With both vectors: each one prefetches `limit`
+        candidates, fused by RRF in the engine."""
         ...
 
     def scroll(self, name: str, where: Where, fields: Sequence[str], offset: Any, limit: int

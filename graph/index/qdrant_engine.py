@@ -11,7 +11,7 @@ from typing import Any
 
 from qdrant_client import models
 
-from .engine import DENSE, FILTER_FIELDS, KEYWORDS, AnyOf, AtLeast, Point, Scored, Where
+from .engine import DENSE, FILTER_FIELDS, HIT_FIELDS, KEYWORDS, AnyOf, AtLeast, Point, Scored, Where
 
 
 class QdrantClientEngine:
@@ -48,7 +48,7 @@ class QdrantClientEngine:
         self.client.delete(name, points_selector=models.FilterSelector(filter=_filter(where)), wait=True)
 
     def query(self, name: str, where: Where, limit: int, *, dense: list[float] | None = None,
-              sparse: tuple[list[int], list[float]] | None = None) -> list[Scored]:
+              sparse: tuple[list[int], list[float]] | None = None, fields: Sequence[str] = HIT_FIELDS) -> list[Scored]:
         flt = _filter(where)
         keywords = models.SparseVector(indices=sparse[0], values=sparse[1]) if sparse else None
         kwargs: dict[str, Any]
@@ -63,7 +63,7 @@ class QdrantClientEngine:
             kwargs = {"query": keywords, "using": KEYWORDS}
         else:
             raise ValueError("a query needs a dense or a sparse vector")
-        result = self.client.query_points(name, query_filter=flt, limit=limit, with_payload=True, **kwargs)
+        result = self.client.query_points(name, query_filter=flt, limit=limit, with_payload=list(fields), **kwargs)
         return [Scored(float(p.score), p.payload or {}) for p in result.points]
 
     def scroll(self, name: str, where: Where, fields: Sequence[str], offset: Any, limit: int
