@@ -62,12 +62,12 @@ async def export(settings: Settings, args: argparse.Namespace, fail: Fail) -> in
     except StoreOpenError as error:
         if not error.in_use:
             raise
-        from .local_admin import find_server
+        from .local_admin import endpoint, find_server
 
         # The server of this data directory says where it listens and lends its local admin token
         # (server/local_admin.py), so no API key is needed; else try the configured port.
         running = find_server(settings.data_dir)
-        url = running.url.removesuffix("/graphql") if running else _local_url(settings)
+        url = (running.url if running else endpoint(settings.host, settings.port)).removesuffix("/graphql")
         key = key or (running.token if running else None)
         err.print(f"a running server holds {settings.data_dir.resolve()}: exporting through it at {url}",
                   markup=False, highlight=False, soft_wrap=True)
@@ -79,11 +79,6 @@ async def export(settings: Settings, args: argparse.Namespace, fail: Fail) -> in
             return await _write(lines, workspace, args.output, fail)
     finally:
         await store.close()
-
-
-def _local_url(settings: Settings) -> str:
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(settings.host, settings.host)  # bound to all: ask locally
-    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
 
 
 async def _export_online(
