@@ -10,6 +10,8 @@ from typing import Any
 
 from rich.console import Console
 
+from .variants import VARIANTS
+
 DISTURBED = 0.3  # cores used by other processes during a phase above which its row is marked †
 
 
@@ -22,23 +24,41 @@ def ratios(cql: dict[str, Any], peer: dict[str, Any]) -> dict[str, float | None]
     return {
         "rps": _ratio(cql["rps"], peer["rps"]),
         "p50": _ratio(cql["latency_ms"]["p50"], peer["latency_ms"]["p50"]),
+        "p95": _ratio(cql["latency_ms"]["p95"], peer["latency_ms"]["p95"]),
         "p99": _ratio(cql["latency_ms"]["p99"], peer["latency_ms"]["p99"]),
         "server_cpu_ms": _ratio(cql["cpu_ms_per_request"].get("server"), peer["cpu_ms_per_request"].get("server")),
         "statements": _ratio(cql["statements_per_request"], peer["statements_per_request"]),
     }
 
 
+def servers_of(row: dict[str, Any]) -> list[str]:
+    return [name for name in VARIANTS if name in row]
+
+
+def row_ratios(row: dict[str, Any], servers: list[str]) -> dict[str, dict[str, float | None]]:
+    """Each ContextQL variant against the peer, and the other variants also against ContextQL on Neo4j."""
+    out = {f"{s}/peer": ratios(row[s], row["peer"]) for s in servers if s != "peer"}
+    if "contextql" in servers:
+        out |= {f"{s}/contextql": ratios(row[s], row["contextql"]) for s in servers if s not in ("peer", "contextql")}
+    return out
+
+
+def _ratios_of(row: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    return row["ratios"] if "ratios" in row else {"contextql/peer": row["ratio"]}  # runs before the variants
+
+
 def print_row(console: Console, row: dict[str, Any]) -> None:
-    for server in ("contextql", "peer"):
+    for server in servers_of(row):
         r = row[server]
         lat = r["latency_ms"]
         console.print(
-            f"{row['scenario']:16} c={row['concurrency']:<3} {server:9} {r['rps']:>8.1f} req/s "
+            f"{row['scenario']:16} c={row['concurrency']:<3} {server:17} {r['rps']:>8.1f} req/s "
             f"(rounds {r['rounds_rps']})  p50 {lat['p50']:.2f}  p95 {lat['p95']:.2f}  p99 {lat['p99']:.2f} ms  "
             f"server {r['cpu_ms_per_request'].get('server')} ms/req  stmts {r['statements_per_request']}  "
             f"errors {r['errors']}"
         )
-    console.print(f"{'':16} ratio ContextQL/peer {row['ratio']}")
+    for pair, ratio in _ratios_of(row).items():
+        console.print(f"{'':16} {pair}: req/s {ratio['rps']}, p95 {ratio['p95']}, server CPU {ratio['server_cpu_ms']}")
 
 
 def _f(value: Any, digits: int = 2) -> str:
@@ -55,11 +75,13 @@ def _mark(r: dict[str, Any]) -> str:
 
 def markdown(result: dict[str, Any], name: str) -> str:
     m = result["machine"]
-    others = [row[s]["cpu_cores"].get("other", 0) for row in result["runs"] for s in ("contextql", "peer")]
+    others = [row[s]["cpu_cores"].get("other", 0) for row in result["runs"] for s in servers_of(row)]
     others += [row["ceiling"]["cpu_cores"].get("other", 0) for row in result.get("ceiling") or []]
     mean_other = sum(others) / len(others) if others else 0.0
     s = result["settings"]
     peer = result["servers"]["peer"]["versions"]
+    order = s.get("servers") or ["contextql", "peer"]
+    ladybug = result["servers"].get("contextql-ladybug")
     lines = [
         f"# ContextQL vs @neo4j/graphql 7 on Apollo Server 4 — {result['date']}",
         "",
@@ -81,35 +103,42 @@ def markdown(result: dict[str, Any], name: str) -> str:
         f"strawberry {m['packages'].get('strawberry-graphql')}, graphql-core {m['packages'].get('graphql-core')}, "
         f"neo4j (Python) {m['packages'].get('neo4j')}, uvicorn {m['packages'].get('uvicorn')}.",
         f"- Machine: {m['cpu_model']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, {m['python']}, "
-        f"{m.get('java')}. The load generator, both servers and Neo4j share these cores. Busy cores from "
+        f"{m.get('java')}. The load generator, the servers and Neo4j share these cores. Busy cores from "
         f"other processes before the run: {result['machine_load'].get('busy_cores_before_load')}.",
+        *([f"- contextql-ladybug: ContextQL on embedded LadybugDB {m['packages'].get('ladybug')}, in the server's "
+           "process, over a copy of the Neo4j workspace made at the start of the run (`contextql export` from "
+           "Neo4j, `contextql import` into a new data directory, ids, versions and timestamps kept; "
+           f"{ladybug['data']['copied_from_neo4j_s']} s)."] if ladybug else []),
+        *(["- contextql-w2: `contextql serve --workers 2` on the same Neo4j (each worker its own driver)."]
+          if "contextql-w2" in order else []),
         f"- Each server: {s['warmup_s']} s warm-up then {s['duration_s_per_server'] / 2:g} s measured, twice "
-        "(ContextQL then peer, then peer then ContextQL), per scenario and concurrency level. "
-        "Before timing, both servers' answers were compared on "
+        f"({', '.join(order)}, then the reverse), per scenario and concurrency level. "
+        "Before timing, each ContextQL server's answers were compared with the peer's on "
         f"{s['check_samples']} targets per scenario: "
         + ", ".join(f"{k} {'equal' if v['equal'] else 'DIFFERENT'}" for k, v in result["equivalence"].items()) + ".",
         "",
-        "Server CPU is the server process's utime+stime over the measured seconds, divided by requests "
-        "(Neo4j's CPU is shown apart). Statements are Cypher statements sent to Neo4j per operation "
-        "(ContextQL: GET /debug/stats; the peer: `run` calls counted in its driver). Ratios are "
-        "ContextQL / peer: req/s above 1 favours ContextQL; latency, CPU and statements above 1 favour the peer.",
+        "Server CPU is the utime+stime of the server process and its children (the workers of `--workers 2`) "
+        "over the measured seconds, divided by requests (Neo4j's CPU is shown apart). Statements are Cypher "
+        "statements sent to the database per operation (ContextQL: GET /debug/stats; the peer: `run` calls "
+        "counted in its driver). Ratios are A / B: req/s above 1 favours A; latency, CPU and statements above 1 "
+        "favour B.",
         "",
         "| scenario | c | server | req/s | p50 ms | p95 ms | p99 ms | server CPU ms/req | Neo4j CPU ms/req "
         "| statements/op | errors |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in result["runs"]:
-        for server in ("contextql", "peer"):
+        for i, server in enumerate(servers_of(row)):
             r = row[server]
             lat, cpu = r["latency_ms"], r["cpu_ms_per_request"]
             lines.append(
-                f"| {row['scenario'] if server == 'contextql' else ''} | {row['concurrency']} | {server}{_mark(r)} "
+                f"| {'' if i else row['scenario']} | {row['concurrency']} | {server}{_mark(r)} "
                 f"| {_f(r['rps'], 1)} | {_f(lat['p50'])} | {_f(lat['p95'])} | {_f(lat['p99'])} "
                 f"| {_f(cpu.get('server'))} | {_f(cpu.get('neo4j'))} | {_f(r['statements_per_request'])} "
                 f"| {r['errors']} |")
-        ra = row["ratio"]
-        lines.append(f"| | | **ContextQL/peer** | **{_f(ra['rps'])}** | {_f(ra['p50'])} | | {_f(ra['p99'])} "
-                     f"| {_f(ra['server_cpu_ms'])} | | {_f(ra['statements'])} | |")
+        for pair, ra in _ratios_of(row).items():
+            lines.append(f"| | | **{pair}** | **{_f(ra['rps'])}** | {_f(ra['p50'])} | {_f(ra.get('p95'))} "
+                         f"| {_f(ra['p99'])} | {_f(ra['server_cpu_ms'])} | | {_f(ra['statements'])} | |")
     if result.get("ceiling"):
         lines += ["", "## Ceiling: a bare Starlette JSON endpoint on uvicorn (no GraphQL, no database)", "",
                   "| c | req/s | p50 ms | p95 ms | p99 ms | server CPU ms/req | load generator CPU ms/req "
@@ -123,7 +152,7 @@ def markdown(result: dict[str, Any], name: str) -> str:
     lines += ["", "## Where the CPU went (cores busy during the measured seconds)", "",
               "| scenario | c | server | server | Neo4j | load generator | other |", "|---|---:|---|---:|---:|---:|---:|"]
     for row in result["runs"]:
-        for server in ("contextql", "peer"):
+        for server in servers_of(row):
             c = row[server]["cpu_cores"]
             lines.append(f"| {row['scenario']} | {row['concurrency']} | {server} | {_f(c.get('server'))} "
                          f"| {_f(c.get('neo4j'))} | {_f(c.get('driver'))} | {_f(c.get('other'))} |")
@@ -131,7 +160,17 @@ def markdown(result: dict[str, Any], name: str) -> str:
               "whole system on this machine; `other` is CPU used by processes outside the benchmark, and "
               "rows where it is high were disturbed. The peer's mutation sets the title only; ContextQL's "
               "`updateContext` also writes a version, an outbox task and an audit entry in the same "
-              "transaction (that is the product).", ""]
+              "transaction (that is the product)."]
+    if ladybug:
+        lines += ["", "contextql-ladybug's server CPU includes the database: LadybugDB runs inside the server "
+                  "process, so that figure is ContextQL and its store together, where the Neo4j variants and the "
+                  "peer show the database apart (Neo4j CPU); compare it with server + Neo4j of the others. Its "
+                  "writes go to its own copy, so after the mutation scenario the two stores' titles differ."]
+    if "contextql-w2" in order:
+        lines += ["", "contextql-w2's statements are not counted (GET /debug/stats answers the counter of whichever "
+                  "worker took the connection); they are those of contextql, the same code. Keep-alive "
+                  "connections stay with the worker that accepted them, so at c = 1 one worker serves."]
+    lines += [""]
     if result.get("profile"):
         lines += [f"Profile of ContextQL under load: [{result['profile']}]({result['profile']}).", ""]
     return "\n".join(lines)

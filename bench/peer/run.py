@@ -1,22 +1,27 @@
 """ContextQL against its peer (@neo4j/graphql 7 on @apollo/server 4), side by side, same Neo4j, same tree.
 
-    python -m bench.peer [--quick] [--reuse] [--duration 16] [--warmup 3] [--concurrency 1,16] [--profile]
+    python -m bench.peer [--quick] [--reuse] [--servers all] [--duration 16] [--warmup 3] [--concurrency 1,16]
+                         [--profile]
 
 1. Starts a Neo4j 5.26 (bench/neo4j_runner.py; or uses --neo4j-uri) and loads the seeded tree with
    `bench.generate` (50,000 contexts; `--reuse` keeps a store generated earlier with the same shape).
-2. Starts three servers on loopback: `contextql serve` (uvicorn, CONTEXTQL_DEBUG_STATS on), the peer
-   (`node bench/peer/server.mjs`, its lockfile installed with `npm ci` when needed) and the ceiling
-   (a bare Starlette JSON endpoint, bench/peer/ceiling.py).
-3. Checks that ContextQL and the peer answer every scenario the same way (same paths, titles,
+2. Starts the servers of `--servers` (bench/peer/variants.py; all by default) on loopback:
+   `contextql serve` on that Neo4j (uvicorn, CONTEXTQL_DEBUG_STATS on), the same with `--workers 2`
+   (contextql-w2), the same on embedded LadybugDB (contextql-ladybug: a copy of the Neo4j workspace
+   made by `contextql export` | `contextql import`), the peer (`node bench/peer/server.mjs`, its
+   lockfile installed with `npm ci` when needed) and the ceiling (a bare Starlette JSON endpoint,
+   bench/peer/ceiling.py).
+3. Checks that each ContextQL server answers every scenario as the peer does (same paths, titles,
    counts, versions...) on sample targets, and that a title written through one is read through
    the other. Nothing is timed when they differ.
-4. Times each scenario at each concurrency level, the two servers alternated: ContextQL then the
-   peer, then the peer then ContextQL, each round a warm-up and `--duration`/2 seconds measured, so
-   each server gets `--duration` seconds in all. Then the ceiling. The load comes from this process
-   (closed-loop workers over keep-alive `httpx` connections), never from a server's.
+4. Times each scenario at each concurrency level, the servers alternated: in `--servers` order, then
+   reversed, each round a warm-up and `--duration`/2 seconds measured, so each server gets
+   `--duration` seconds in all. Then the ceiling. The load comes from this process (closed-loop
+   workers over keep-alive `httpx` connections), never from a server's.
 5. Per server and phase: req/s, p50/p95/p99, server CPU ms per request (/proc/<pid>/stat
-   utime+stime), Neo4j CPU ms per request, statements per operation (GET /debug/stats on both;
-   the peer counts the driver's `run` calls), and the ratio ContextQL/peer.
+   utime+stime of the server and its worker processes), Neo4j CPU ms per request, statements per
+   operation (GET /debug/stats; the peer counts the driver's `run` calls), and the ratios of each
+   ContextQL server to the peer and to ContextQL on Neo4j.
 6. Writes bench/results/peer-<date>[-runN].json and .md. With --profile, then profiles ContextQL
    under load with py-spy for each scenario (bench/peer/profile.py) and writes profile-<date>.md.
 """
@@ -42,17 +47,17 @@ from rich.console import Console
 
 from bench import machine
 from bench.load import cpu_seconds, percentile, require_loopback, store_queries, system_busy_seconds
-from bench.run import _free_port, _manifest_matches, _server, _step, _wait_quiet, stop_server, wait_healthy
-from bench.tree import build_tree
+from bench.run import _free_port, _manifest_matches, _server_env, _step, _wait_quiet, stop_server, wait_healthy
+from bench.tree import WORKSPACE, build_tree
 
 from . import report
 from .scenarios import SCENARIOS, Scenario, check, extra_targets
+from .variants import VARIANTS, parse_servers, tree_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 PEER_DIR = ROOT / "bench" / "peer"
 RESULTS = ROOT / "bench" / "results"
 console = Console(stderr=True, soft_wrap=True)
-SERVERS = ("contextql", "peer")
 
 
 # -- servers -----------------------------------------------------------------------------------------
@@ -69,6 +74,34 @@ def _process(name: str, command: list[str], env: dict[str, str], log: Path, url:
         yield proc
     finally:
         stop_server(proc)
+
+
+def _copy_to_ladybug(uri: str, work: Path) -> Path:
+    """A new LadybugDB data directory holding the workspace as it is in Neo4j now (titles earlier runs wrote
+    included): `contextql export` from Neo4j, `contextql import` into the directory, which keeps ids, versions
+    and timestamps, so both stores answer alike."""
+    backup, data_dir = work / "bench-export.jsonl", work / "ladybug"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    cli = [sys.executable, "-m", "contextql.server"]
+    _step("export (neo4j)", [*cli, "export", "--workspace", WORKSPACE, "-o", str(backup)],
+          _server_env("neo4j", {"neo4j_uri": uri}))
+    _step("import (ladybug)", [*cli, "import", str(backup), "--workspace", WORKSPACE],
+          _server_env("ladybug", {"data_dir": str(data_dir)}))
+    backup.unlink()
+    return data_dir
+
+
+def _contextql(stack: contextlib.ExitStack, name: str, target: dict[str, str], log: Path
+               ) -> tuple[str, subprocess.Popen, list[str], dict[str, str]]:
+    """`contextql serve` for one variant (bench/peer/variants.py), as `python -m bench` serves it."""
+    variant, port = VARIANTS[name], _free_port()
+    env = _server_env(variant.backend, target)
+    command = [sys.executable, "-m", "contextql.server", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if variant.workers > 1:
+        command += ["--workers", str(variant.workers)]
+    url = f"http://127.0.0.1:{port}"
+    proc = stack.enter_context(_process(name, command, env, log, url))
+    return url, proc, command, {k: v for k, v in env.items() if k.startswith("CONTEXTQL_")}
 
 
 def _ensure_peer_installed() -> None:
@@ -89,7 +122,8 @@ def _peer_versions() -> dict[str, str | None]:
 
 async def _post(client: httpx.AsyncClient, scenario: Scenario, server: str, target: dict[str, Any]
                 ) -> tuple[float, str | None, Any]:
-    request = (scenario.contextql if server == "contextql" else scenario.peer)(target)
+    kind = VARIANTS[server].kind
+    request = (scenario.contextql if kind == "contextql" else scenario.peer)(target)
     started = time.perf_counter_ns()
     try:
         response = await client.post("/graphql", json={"query": request.query, "variables": request.variables})
@@ -97,7 +131,7 @@ async def _post(client: httpx.AsyncClient, scenario: Scenario, server: str, targ
         if response.status_code != 200:
             return elapsed, f"HTTP {response.status_code}: {response.text[:200]}", None
         body = response.json()
-        return elapsed, check(scenario, server, body, target), body
+        return elapsed, check(scenario, kind, body, target), body
     except (httpx.HTTPError, ValueError) as error:
         return (time.perf_counter_ns() - started) / 1e6, f"{type(error).__name__}: {error}", None
 
@@ -140,15 +174,17 @@ async def _measured(client: httpx.AsyncClient, scenario: Scenario, server: str, 
                     send=_post) -> dict[str, Any]:
     if args.warmup > 0:
         await _phase(client, scenario, server, targets, concurrency, args.warmup, args.max_requests, "warmup", send)
-    q0 = await store_queries(client)
-    cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
+    counted = server not in VARIANTS or VARIANTS[server].counts_statements
+    q0 = await store_queries(client) if counted else None
+    # The server's CPU with its children (the workers of `serve --workers N`); Neo4j's is one process.
+    cpu0 = {k: tree_cpu_seconds(p) if k == "server" else cpu_seconds(p) for k, p in pids.items()}
     system0, driver0 = system_busy_seconds(), time.process_time()
     result = await _phase(client, scenario, server, targets, concurrency, args.duration / 2, args.max_requests,
                           seed, send)
     driver_cpu = time.process_time() - driver0
     system1 = system_busy_seconds()
-    cpu1 = {k: cpu_seconds(p) for k, p in pids.items()}
-    q1 = await store_queries(client)
+    cpu1 = {k: tree_cpu_seconds(p) if k == "server" else cpu_seconds(p) for k, p in pids.items()}
+    q1 = await store_queries(client) if counted else None
     cpu = {k: cpu1[k] - cpu0[k] for k in pids if cpu0[k] is not None and cpu1[k] is not None}
     cpu["driver"] = driver_cpu
     if system0 is not None and system1 is not None:
@@ -195,41 +231,45 @@ async def _answer(client: httpx.AsyncClient, scenario: Scenario, server: str, ta
     _, problem, body = await _post(client, scenario, server, target)
     if problem:
         raise SystemExit(f"{server} {scenario.name} {target}: {problem}")
-    return scenario.normalize(server, body["data"])
+    return scenario.normalize(VARIANTS[server].kind, body["data"])
 
 
 async def equivalence(clients: dict[str, httpx.AsyncClient], targets: dict[str, Any], names: list[str],
-                      samples: int) -> dict[str, Any]:
-    """Both servers give the same answer for each scenario on `samples` targets; raises when not."""
+                      servers: list[str], samples: int) -> dict[str, Any]:
+    """Every ContextQL variant gives the peer's answer for each scenario on `samples` targets; raises when not."""
     checked: dict[str, Any] = {}
     by_path = SCENARIOS["context_by_path"]
-    for name in names:
+    ours = [s for s in servers if s != "peer"]
+    # Mutations last: after one, the embedded variant's copy and Neo4j may differ where only one was written.
+    for name in sorted(names, key=lambda n: SCENARIOS[n].mutation):
         scenario = SCENARIOS[name]
-        rng = random.Random(f"equivalence:{name}")
-        seen = 0
-        for _ in range(samples):
-            target = scenario.pick(rng, targets)
-            if scenario.mutation:
-                # One title written through each server, then read back through the other.
-                a = await _answer(clients["contextql"], scenario, "contextql", target)
-                b = await _answer(clients["peer"], scenario, "peer", target)
-                read = await _answer(clients["peer"], by_path, "peer", target)
-                if not (a == b and read["title"] == target["title"]):
-                    raise SystemExit(f"{name} differs for {target}: contextql {a}, peer {b}, peer reads {read}")
-                other = dict(target, title=target["title"] + " (peer)")
-                await _answer(clients["peer"], scenario, "peer", other)
-                read = await _answer(clients["contextql"], by_path, "contextql", other)
-                if read["title"] != other["title"]:
-                    raise SystemExit(f"{name}: the peer wrote {other['title']!r}, ContextQL reads {read['title']!r}")
-            else:
-                a = await _answer(clients["contextql"], scenario, "contextql", target)
-                b = await _answer(clients["peer"], scenario, "peer", target)
-                if a != b:
-                    raise SystemExit(f"{name} differs for {target}:\n contextql {json.dumps(a)[:1500]}\n"
-                                     f" peer      {json.dumps(b)[:1500]}")
-            seen += 1
-        checked[name] = {"targets": seen, "equal": True}
-        console.print(f"equivalent: {name} ({seen} targets)")
+        for server in ours:
+            rng = random.Random(f"equivalence:{name}")
+            for _ in range(samples):
+                target = scenario.pick(rng, targets)
+                a = await _answer(clients[server], scenario, server, target)
+                if scenario.mutation:
+                    # A title written through ContextQL is read through the peer (the embedded variant: through
+                    # itself), then the peer writes it too, and on Neo4j one the peer writes is read through ContextQL.
+                    reader = "peer" if VARIANTS[server].on_neo4j else server
+                    read = await _answer(clients[reader], by_path, reader, target)
+                    b = await _answer(clients["peer"], scenario, "peer", target)
+                    if not (a == b and read["title"] == target["title"]):
+                        raise SystemExit(f"{name} differs for {target}: {server} {a}, peer {b}, {reader} reads {read}")
+                    if VARIANTS[server].on_neo4j:
+                        other = dict(target, title=target["title"] + " (peer)")
+                        await _answer(clients["peer"], scenario, "peer", other)
+                        read = await _answer(clients[server], by_path, server, other)
+                        if read["title"] != other["title"]:
+                            raise SystemExit(f"{name}: the peer wrote {other['title']!r}, {server} reads "
+                                             f"{read['title']!r}")
+                else:
+                    b = await _answer(clients["peer"], scenario, "peer", target)
+                    if a != b:
+                        raise SystemExit(f"{name} differs for {target}:\n {server} {json.dumps(a)[:1500]}\n"
+                                         f" peer {json.dumps(b)[:1500]}")
+        checked[name] = {"targets": samples, "equal": True, "servers": ours}
+        console.print(f"equivalent: {name} ({samples} targets; {', '.join(ours)} = peer)")
     return checked
 
 
@@ -247,24 +287,25 @@ async def drive(urls: dict[str, str], pids: dict[str, dict[str, int]], targets: 
     async with contextlib.AsyncExitStack() as stack:
         clients = {k: await stack.enter_async_context(httpx.AsyncClient(base_url=u, limits=limits, timeout=60.0))
                    for k, u in urls.items()}
-        for server in SERVERS:
+        servers: list[str] = args.servers
+        for server in servers:
             if await store_queries(clients[server]) is None:
                 raise SystemExit(f"{server} does not answer GET /debug/stats")
-        checked = await equivalence(clients, targets, names, args.check_samples)
+        checked = await equivalence(clients, targets, names, servers, args.check_samples)
         rows: list[dict[str, Any]] = []
         for name in names:
             scenario = SCENARIOS[name]
             for concurrency in levels:
-                parts: dict[str, list[dict[str, Any]]] = {s: [] for s in SERVERS}
-                for round_number, order in enumerate((SERVERS, SERVERS[::-1])):
+                parts: dict[str, list[dict[str, Any]]] = {s: [] for s in servers}
+                for round_number, order in enumerate((servers, servers[::-1])):
                     for server in order:
                         parts[server].append(await _measured(
                             clients[server], scenario, server, targets, concurrency, args, pids[server],
                             f"measure{round_number}"))
                 row: dict[str, Any] = {"scenario": name, "title": scenario.title, "concurrency": concurrency}
-                for server in SERVERS:
+                for server in servers:
                     row[server] = _merge(parts[server])
-                row["ratio"] = report.ratios(row["contextql"], row["peer"])
+                row["ratios"] = report.row_ratios(row, servers)
                 rows.append(row)
                 report.print_row(console, row)
         ceiling: list[dict[str, Any]] = []
@@ -313,6 +354,11 @@ def run(args: argparse.Namespace) -> Path:
                                "--reset"])
         manifest = json.loads(manifest_path.read_text())
         targets = manifest["targets"] | extra_targets(build_tree(args.contexts, args.depth, args.fanout, args.seed))
+        copy_s, data_dir = None, work / "ladybug"
+        if "contextql-ladybug" in args.servers:
+            started = time.perf_counter()
+            data_dir = _copy_to_ladybug(uri, work)
+            copy_s = round(time.perf_counter() - started, 1)
 
         quiet = _wait_quiet(args.wait_quiet)
         peer_port, ceiling_port = _free_port(), _free_port()
@@ -323,9 +369,17 @@ def run(args: argparse.Namespace) -> Path:
         peer_env = base_env | {"NEO4J_URI": uri, "PORT": str(peer_port), "NODE_ENV": "production"}
         ceiling_cmd = [sys.executable, "-m", "uvicorn", "bench.peer.ceiling:app", "--host", "127.0.0.1",
                        "--port", str(ceiling_port), "--log-level", "warning"]
+        servers: dict[str, dict[str, Any]] = {}
         with contextlib.ExitStack() as stack:
-            url, cql, command, cql_env = stack.enter_context(_server("neo4j", {"neo4j_uri": uri}, work / "contextql.log"))
-            urls["contextql"] = url
+            neo = {"neo4j": neo4j_server.pid} if neo4j_server else {}
+            pids: dict[str, dict[str, int]] = {}
+            for name in args.servers:
+                if name == "peer":
+                    continue
+                target = {"neo4j_uri": uri} if VARIANTS[name].on_neo4j else {"data_dir": str(data_dir)}
+                urls[name], proc, command, cql_env = _contextql(stack, name, target, work / f"{name}.log")
+                pids[name] = {"server": proc.pid, **(neo if VARIANTS[name].on_neo4j else {})}
+                servers[name] = {"command": ["python", *command[1:]], "env": cql_env}
             peer = stack.enter_context(_process("peer", ["node", "server.mjs"], peer_env, work / "peer.log",
                                                 urls["peer"], cwd=PEER_DIR))
             ceiling = None
@@ -334,23 +388,25 @@ def run(args: argparse.Namespace) -> Path:
                                                        urls["ceiling"]))
             else:
                 del urls["ceiling"]
-            neo = {"neo4j": neo4j_server.pid} if neo4j_server else {}
-            pids = {"contextql": {"server": cql.pid, **neo}, "peer": {"server": peer.pid, **neo}}
+            pids["peer"] = {"server": peer.pid, **neo}
             if ceiling is not None:
                 pids["ceiling"] = {"server": ceiling.pid}
             measured = asyncio.run(drive(urls, pids, targets, args))
             profile_path = None
-            if args.profile:
+            if args.profile and "contextql" in pids:
                 from . import profile
 
                 profile_path = asyncio.run(profile.profile_all(
-                    urls["contextql"], cql.pid, targets, args, work / "profile", args.results_dir))
-        servers = {
-            "contextql": {"command": ["python", *command[1:]], "env": cql_env},
+                    urls["contextql"], pids["contextql"]["server"], targets, args, work / "profile",
+                    args.results_dir))
+        servers |= {
             "peer": {"command": ["node", "bench/peer/server.mjs"], "versions": _peer_versions(),
                      "env": {"NODE_ENV": "production"}},
             "ceiling": {"command": ["python", *ceiling_cmd[1:]]},
         }
+        if copy_s is not None:
+            servers["contextql-ladybug"]["data"] = {"copied_from_neo4j_s": copy_s,
+                                                    "how": "contextql export (Neo4j) | contextql import (LadybugDB)"}
     finally:
         if neo4j_server is not None:
             neo4j_server.stop()
@@ -361,7 +417,7 @@ def run(args: argparse.Namespace) -> Path:
         "neo4j": neo4j_info,
         "servers": servers,
         "tree": manifest["tree"] | {"reused": reuse},
-        "settings": {"warmup_s": args.warmup, "duration_s_per_server": args.duration, "rounds": 2,
+        "settings": {"servers": args.servers, "warmup_s": args.warmup, "duration_s_per_server": args.duration, "rounds": 2,
                      "concurrency": args.concurrency, "max_requests": args.max_requests,
                      "check_samples": args.check_samples, "quick": args.quick},
         "machine_load": quiet,
@@ -389,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fanout", type=int, default=10)
     p.add_argument("--seed", type=int, default=20250101)
     p.add_argument("--scenarios", default="all", help=f"comma-separated, or all ({', '.join(SCENARIOS)})")
+    p.add_argument("--servers", default="all", help=f"comma-separated, or all ({', '.join(VARIANTS)}); the peer "
+                   "is always one")
     p.add_argument("--concurrency", default="1,16")
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up before each measured round")
     p.add_argument("--duration", type=float, default=16.0,
@@ -408,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work-dir", type=Path, default=ROOT / "bench" / ".work")
     p.add_argument("--results-dir", type=Path, default=RESULTS)
     args = p.parse_args(argv)
+    args.servers = parse_servers(args.servers)
     if args.quick:
         args.warmup, args.duration, args.check_samples = min(args.warmup, 1.0), min(args.duration, 4.0), 3
         args.profile_duration = min(args.profile_duration, 5.0)

@@ -6,10 +6,18 @@
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 from collections import Counter
+from typing import Any
 
-from bench.peer import stacks
+import pytest
+
+from bench.load import cpu_seconds
+from bench.peer import report, stacks
+from bench.peer.run import _merge
 from bench.peer.scenarios import SCENARIOS, extra_targets, peer_cursor
+from bench.peer.variants import VARIANTS, parse_servers, tree_cpu_seconds
 from bench.tree import build_tree
 
 
@@ -62,3 +70,62 @@ def test_stack_groups_attribute_stdlib_to_the_caller_and_loop_to_the_loop() -> N
     assert b.groups["asyncio / uvloop event loop"] == 4
     assert "server/cli.py:_serve" not in b.project_inclusive
     assert b.project_inclusive["graph/neo4j/convert.py:to_dict"] == 1
+
+
+def test_servers_selection_keeps_the_peer_and_the_known_order() -> None:
+    assert parse_servers("all") == list(VARIANTS)
+    assert parse_servers("contextql-w2,peer") == ["peer", "contextql-w2"]
+    for bad in ("contextql", "peer", "peer,contextql-neo4j"):
+        with pytest.raises(SystemExit):
+            parse_servers(bad)
+    assert VARIANTS["contextql-ladybug"].kind == "contextql" and not VARIANTS["contextql-ladybug"].on_neo4j
+    assert not VARIANTS["contextql-w2"].counts_statements
+
+
+BUSY = """
+import sys, time
+while time.process_time() < 0.3:
+    pass
+print("busy", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_server_cpu_counts_the_workers_below_it() -> None:
+    # A grandchild burns 0.3 s of CPU, as a worker under uvicorn's supervisor would.
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {BUSY!r}])"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None and parent.stdout.readline() == "busy\n"
+        alone = cpu_seconds(parent.pid)
+        with_workers = tree_cpu_seconds(parent.pid)
+        assert alone is not None and with_workers is not None
+        assert with_workers - alone >= 0.25  # clock ticks of 10 ms
+    finally:
+        parent.communicate("", timeout=30)
+
+
+def test_report_has_a_row_and_ratios_per_server() -> None:
+    def part(requests: int) -> dict[str, Any]:
+        return {"wall": 1.0, "latencies": [1.0] * requests, "errors": [], "cpu_s": {"server": 0.001 * requests},
+                "statements": None}
+
+    row: dict[str, Any] = {"scenario": "nested", "title": "nested", "concurrency": 1}
+    for server, requests in zip(VARIANTS, (100, 200, 150, 120)):
+        row[server] = _merge([part(requests), part(requests)])
+    row["ratios"] = report.row_ratios(row, list(VARIANTS))
+    assert set(row["ratios"]) == {"contextql/peer", "contextql-ladybug/peer", "contextql-w2/peer",
+                                  "contextql-ladybug/contextql", "contextql-w2/contextql"}
+    assert row["ratios"]["contextql-ladybug/contextql"]["rps"] == 1.5
+    result = {
+        "date": "d", "machine": {"cores": 2, "packages": {"ladybug": "0"}, "cpu_model": "c", "memory_gib": 1,
+                                 "os": "o", "python": "p"},
+        "neo4j": {}, "tree": {"contexts": 10, "seed": 1}, "machine_load": {},
+        "servers": {"peer": {"versions": {}}, "contextql-ladybug": {"data": {"copied_from_neo4j_s": 1.0}}},
+        "settings": {"servers": list(VARIANTS), "quick": True, "warmup_s": 1, "duration_s_per_server": 4,
+                     "check_samples": 3},
+        "equivalence": {"nested": {"equal": True}}, "runs": [row], "ceiling": [],
+    }
+    text = report.markdown(result, "x.json")
+    assert all(f"| {server} |" in text for server in VARIANTS)
+    assert "**contextql-w2/contextql**" in text and "includes the database" in text
