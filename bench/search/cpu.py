@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_healthy(url, server, log)
+        print(f"server pid {server.pid}", flush=True)
         time.sleep(1.0)  # start-up work (index open, maintenance task) settles
         runs = asyncio.run(measure(url, server.pid, texts, phases, args.warmup, args.duration))
     finally:
