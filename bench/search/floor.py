@@ -66,7 +66,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             service.close()
     return {"embedder": service.name, "cache_size": cursor.cache_size, "max_batch": service.max_batch,
-            "window_s": service.window, "runs": runs}
+            "batching": "the queries that wait while a batch is at the model", "runs": runs}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -45,7 +45,8 @@ class FastEmbedder:
 
     def session(self) -> Any:
         """The ONNX Runtime session (for tests and benchmarks)."""
-        return self._model.model.model
+        inner: Any = self._model.model
+        return inner.model
 
 
 def without_spinning(model: Any) -> bool:
@@ -55,9 +56,9 @@ def without_spinning(model: Any) -> bool:
     made is replaced by one with the same options, model file and providers plus `NO_SPINNING`; its
     tokenizer and pooling stay fastembed's. False (and the spinning session kept) where a fastembed or
     ONNX Runtime version lays this out differently."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # type: ignore[import-untyped]
 
-    inner = getattr(model, "model", None)
+    inner: Any = getattr(model, "model", None)
     session = getattr(inner, "model", None)
     path = getattr(session, "_model_path", None)
     if not isinstance(session, ort.InferenceSession) or not path:
