@@ -4,7 +4,7 @@
 
 The embedder is made exactly as the server makes it (`contextql.server.search.make_embeddings`: the bundled
 int8 MiniLM through fastembed with ONNX Runtime's default threads, one model thread behind
-`EmbeddingService`, whose `embed_query` micro-batches concurrent callers within 2 ms). c callers run a
+`EmbeddingService`, whose `embed_query` batches the callers that wait while a batch is at the model). c callers run a
 closed loop of `embed_query` over the same query list in the same order as the load generator (one shared
 cursor), so with a list longer than the query cache no call is answered from the cache. It runs while the
 server is not running, so the two never compete for the cores.
@@ -66,7 +66,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             service.close()
     return {"embedder": service.name, "cache_size": cursor.cache_size, "max_batch": service.max_batch,
-            "window_s": service.window, "runs": runs}
+            "batching": "the queries that wait while a batch is at the model", "runs": runs}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,22 +12,24 @@ from .base import Embedder
 class EmbeddingService:
     """Async front of an `Embedder`.
 
-    Concurrent `embed_query` calls within `window` seconds share one model call (up to
-    `max_batch` texts), which the ONNX runtime does far faster than one text at a time.
+    Queries are batched as they come: with no query batch at the model, a query goes at once (at the
+    end of the event loop's current step, with any others that arrived in it); while a batch is at
+    the model, the queries that arrive wait and then go together as the next one (up to `max_batch`
+    texts), which the ONNX runtime does far faster than one text at a time. So a lone query waits
+    for no timer, and under load the batches grow with the load.
     Query vectors are kept in an LRU cache; document batches go to the model `max_batch` texts at a time.
     """
 
-    def __init__(self, embedder: Embedder, *, max_batch: int = 64, window: float = 0.002,
-                 cache_size: int = 2_048) -> None:
+    def __init__(self, embedder: Embedder, *, max_batch: int = 64, cache_size: int = 2_048) -> None:
         self.embedder = embedder
         self.dim = embedder.dim
         self.name = embedder.name
         self.max_batch = max_batch
-        self.window = window
         self._cache: OrderedDict[str, list[float]] = OrderedDict()
         self._cache_size = cache_size
         self._pending: list[tuple[str, asyncio.Future]] = []
-        self._flusher: asyncio.Task | None = None
+        self._flush_scheduled = False
+        self._in_flight = 0  # query batches at the model (0 or 1, more only past `max_batch` waiting texts)
         self._resolving: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
         # One thread: the model uses several cores per call itself.
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="embed")
@@ -49,21 +51,23 @@ class EmbeddingService:
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._pending.append((text, future))
         if len(self._pending) >= self.max_batch:
-            self._flush_now()
-        elif self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush_later())
+            self._flush()
+        elif not self._in_flight and not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_idle)
         vector = await future
         self._remember(text, vector)
         return vector
 
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(self.window)
-        self._flusher = None
-        self._flush_now()
+    def _flush_idle(self) -> None:
+        self._flush_scheduled = False
+        if not self._in_flight:  # else the batch at the model flushes these when it is done
+            self._flush()
 
-    def _flush_now(self) -> None:
-        batch, self._pending = self._pending, []
+    def _flush(self) -> None:
+        batch, self._pending = self._pending[:self.max_batch], self._pending[self.max_batch:]
         if batch:
+            self._in_flight += 1
             task = asyncio.create_task(self._resolve(batch))
             self._resolving.add(task)
             task.add_done_callback(self._resolving.discard)
@@ -77,6 +81,10 @@ class EmbeddingService:
                 if not future.done():
                     future.set_exception(exc)
             return
+        finally:
+            self._in_flight -= 1
+            if self._pending and not self._in_flight:  # what arrived meanwhile is the next batch
+                self._flush()
         for text, future in batch:
             if not future.done():
                 future.set_result(vectors[text])

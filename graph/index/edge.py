@@ -36,6 +36,22 @@ from .engine import DENSE, FILTER_FIELDS, HIT_FIELDS, KEYWORDS, RRF_K, AnyOf, At
 
 _SCHEMA = {"keyword": edge.PayloadSchemaType.Keyword, "integer": edge.PayloadSchemaType.Integer}
 
+# Edge's search pool has one thread per CPU by default, and its idle threads yield-spin (rayon) after
+# every query: measured in the server, about 2 ms of CPU per HYBRID request in threads that found no
+# work (bench/results/search-cpu-2026-12-01.md). One thread runs a query's segments one after another
+# on the calling thread; a server's concurrency comes from its many requests, not from one query.
+SEARCH_THREADS = 1
+
+
+def _config(dim: int, *, search_threads: int | None, optimizers: Any = None) -> Any:
+    """The shard configuration of a collection. Loading a shard with it checks that the vectors match
+    and keeps the shard's optimiser settings (None: unspecified)."""
+    return edge.EdgeConfig(
+        vectors={DENSE: edge.EdgeVectorParams(size=dim, distance=edge.Distance.Cosine)},
+        sparse_vectors={KEYWORDS: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
+        optimizers=optimizers, max_search_threads=search_threads,
+    )
+
 
 @dataclass
 class OptimizeJob:
@@ -48,6 +64,7 @@ class OptimizeJob:
     held: list[Any] | None = field(default_factory=list)  # updates not applied yet (None: applied as they come)
     log: list[Any] = field(default_factory=list)  # updates since the copy, to replay on it
     shard: Any = None  # the optimised copy, loaded
+    config: Any = None  # what the copy is loaded with (the live shard's search threads)
 
     def copy(self) -> None:
         self.live.flush()
@@ -60,7 +77,7 @@ class OptimizeJob:
         shutil.rmtree(self.source, ignore_errors=True)
 
     def open(self) -> None:
-        self.shard = edge.EdgeShard.load(str(self.work))
+        self.shard = edge.EdgeShard.load(str(self.work), self.config)
 
     def discard(self) -> None:
         if self.shard is not None:
@@ -73,8 +90,10 @@ class OptimizeJob:
 
 
 class EdgeEngine:
-    def __init__(self, root: Path, *, optimize_after: int = 2_000, indexing_threshold_kb: int | None = None) -> None:
+    def __init__(self, root: Path, *, optimize_after: int = 2_000, indexing_threshold_kb: int | None = None,
+                 search_threads: int | None = SEARCH_THREADS) -> None:
         self.root = root
+        self.search_threads = search_threads  # None: Edge's default, one per CPU
         self.optimize_after = optimize_after  # points written since the last optimisation
         self.indexing_threshold_kb = indexing_threshold_kb  # segments past this get HNSW (None: Edge's default)
         self._shards: dict[str, Any] = {}
@@ -102,7 +121,7 @@ class EdgeEngine:
             path, _ = self._live(name)
             self._sweep(name, keep=path)
             try:
-                shard = self._shards[name] = edge.EdgeShard.load(str(path))
+                shard = self._shards[name] = edge.EdgeShard.load(str(path), self._load_config(name))
             except Exception as exc:
                 if "WouldBlock" in str(exc):  # the WAL's file lock: one process per shard
                     raise IndexInUseError(
@@ -113,6 +132,11 @@ class EdgeEngine:
             info = shard.info()
             self._written[name] = max(0, 2 * info.points_count - info.indexed_vectors_count)
         return shard
+
+    def _load_config(self, name: str) -> Any:
+        """What a shard of `name` is opened with: its own settings, with this engine's search threads."""
+        dim = int(json.loads(self._meta(name).read_text())["dim"])
+        return _config(dim, search_threads=self.search_threads)
 
     def _sweep(self, name: str, keep: Path | None) -> None:
         """Remove the folders of `name` the meta file does not name (an interrupted optimisation or drop)."""
@@ -131,11 +155,8 @@ class EdgeEngine:
 
     def create(self, name: str, dim: int) -> None:
         self.drop(name)
-        config = edge.EdgeConfig(
-            vectors={DENSE: edge.EdgeVectorParams(size=dim, distance=edge.Distance.Cosine)},
-            sparse_vectors={KEYWORDS: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
-            optimizers=edge.EdgeOptimizersConfig(indexing_threshold=self.indexing_threshold_kb),
-        )
+        config = _config(dim, search_threads=self.search_threads,
+                         optimizers=edge.EdgeOptimizersConfig(indexing_threshold=self.indexing_threshold_kb))
         shard = edge.EdgeShard.create(str(self.root / f"{name}.1"), config)
         for key, schema in FILTER_FIELDS.items():
             shard.update(edge.UpdateOperation.create_field_index(key, _SCHEMA[schema]))
@@ -220,7 +241,7 @@ class EdgeEngine:
             self._written[name] = 0
             path, generation = self._live(name)
             jobs.append(self._jobs.setdefault(name, OptimizeJob(
-                name, self._shards[name], path, self.root / f"{name}.{generation + 1}")))
+                name, self._shards[name], path, self.root / f"{name}.{generation + 1}", config=self._load_config(name))))
         return jobs
 
     def resume_writes(self, job: OptimizeJob) -> None:
