@@ -79,13 +79,15 @@ def make_embeddings(settings: Settings) -> EmbeddingService:
 
 
 async def open_index(settings: Settings, *, engine: IndexEngine | None = None, embeddings: EmbeddingService | None = None,
-                     recreate: bool = False, required: bool = True) -> VectorIndex:
+                     recreate: bool = False, required: bool = True, replace_outdated: bool = False) -> VectorIndex:
     """The configured index. With `required=False` an unreachable index is logged, not raised:
-    the worker creates the collections once it is back (graph writes never wait for it)."""
+    the worker creates the collections once it is back (graph writes never wait for it).
+    With `replace_outdated`, collections made for another model or tokenizer are made anew (empty;
+    `index.replaced` says so)."""
     index = VectorIndex(engine, embeddings or make_embeddings(settings), connect=lambda: index_engine(settings),
                         collection=settings.qdrant_collection)
     try:
-        await index.ensure(recreate=recreate)
+        await index.ensure(recreate=recreate, replace_outdated=replace_outdated)
     except IndexUnavailableError as exc:
         if required:
             raise
@@ -99,7 +101,10 @@ async def start_search(settings: Settings, store: GraphStore, events: EventBus |
     With `events`, the worker publishes `index` events (indexed / removed / failed) there."""
     if not settings.search:
         return None
-    index = await open_index(settings, required=False)
+    # The embedded index is this server's own: one made for another model or tokenizer is replaced and
+    # rebuilt. A Qdrant server's collections may serve other instances, so there it stays an error
+    # (search answers it) until an operator runs `contextql reindex --recreate`.
+    index = await open_index(settings, required=False, replace_outdated=not settings.qdrant_url)
     if store.single_process:
         released = await store.release_index_claims()  # a killed process's claims, not 120 s later
         if released:
@@ -113,21 +118,28 @@ async def start_search(settings: Settings, store: GraphStore, events: EventBus |
         logger.warning("search index: replacing the old local-mode index in %s with Qdrant Edge in %s, rebuilding "
                        "workspace %r from the graph in the background (another workspace: `contextql reindex "
                        "--workspace NAME`)", legacy, edge_dir(settings), settings.workspace)
-        runtime.rebuild = asyncio.create_task(rebuild_legacy(store, index, settings.workspace, legacy),
+    elif index.replaced:
+        logger.warning("search index: the embedded index in %s was made for another model or tokenizer; "
+                       "rebuilding workspace %r from the graph in the background (another workspace: "
+                       "`contextql reindex --workspace NAME`)", edge_dir(settings), settings.workspace)
+    if legacy is not None or index.replaced:
+        runtime.rebuild = asyncio.create_task(rebuild(store, index, settings.workspace, legacy),
                                               name="contextql-index-rebuild")
     return runtime
 
 
-async def rebuild_legacy(store: GraphStore, index: VectorIndex, workspace: str, legacy: Path) -> None:
-    """Rebuild from the graph what the old index held, then delete it (so this happens once)."""
+async def rebuild(store: GraphStore, index: VectorIndex, workspace: str, legacy: Path | None) -> None:
+    """Rebuild the index from the graph, then delete the old local-mode folder if there was one
+    (so this happens once)."""
     try:
         count = await reindex(store, index, workspace)
-    except Exception as exc:  # the old folder stays: the next start tries again
-        logger.warning("search index rebuild failed (%s); it is retried at the next start, or run "
-                       "`contextql reindex`", exc)
+    except Exception as exc:  # an old local-mode folder stays: the next start tries again
+        logger.warning("search index rebuild failed (%s); run `contextql reindex`", exc)
         return
-    await asyncio.to_thread(shutil.rmtree, legacy, True)
-    logger.info("search index rebuilt: %d context(s) of workspace %r; removed %s", count, workspace, legacy)
+    if legacy is not None:
+        await asyncio.to_thread(shutil.rmtree, legacy, True)
+    logger.info("search index rebuilt: %d context(s) of workspace %r%s", count, workspace,
+                f"; removed {legacy}" if legacy is not None else "")
 
 
 async def stop_search(runtime: SearchRuntime | None) -> None:

@@ -112,7 +112,7 @@ class EdgeEngine:
     def _name(self, name: str, generation: int, dim: int) -> None:
         """Make generation `generation` the live one (atomic)."""
         temp = self.root / f".{name}.json.tmp"
-        temp.write_text(json.dumps({"dim": dim, "generation": generation}))
+        temp.write_text(json.dumps({"dim": dim, "generation": generation, "keywords": KEYWORDS}))
         os.replace(temp, self._meta(name))
 
     def _shard(self, name: str) -> Any:
@@ -149,8 +149,14 @@ class EdgeEngine:
     def exists(self, name: str) -> bool:
         return self._meta(name).exists() and self._live(name)[0].is_dir()
 
-    def dense_size(self, name: str) -> int:
-        self._shard(name)  # opened now, so a shard another process holds is reported at start
+    def layout(self, name: str) -> tuple[int, str | None]:
+        meta = json.loads(self._meta(name).read_text())
+        keywords = meta.get("keywords", "keywords")  # before the name carried the tokenizer's version
+        if keywords == KEYWORDS:
+            self._shard(name)  # opened now, so a shard another process holds is reported at start
+        return int(meta["dim"]), keywords
+
+    def _dim(self, name: str) -> int:
         return int(json.loads(self._meta(name).read_text())["dim"])
 
     def create(self, name: str, dim: int) -> None:
@@ -265,7 +271,7 @@ class EdgeEngine:
             for operation in job.log:  # durable once applied: the WAL has them
                 shard.update(operation)
             generation = int(job.work.name.rsplit(".", 1)[1])
-            self._name(job.name, generation, self.dense_size(job.name))
+            self._name(job.name, generation, self._dim(job.name))
         except Exception:
             shard.close()
             shutil.rmtree(job.work, ignore_errors=True)

@@ -15,8 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from contextql.graph.embeddings.sparse import TOKENS_VERSION
+
 DENSE = "dense"
-KEYWORDS = "keywords"
+# The sparse vector's name carries the tokenizer's version: a collection whose keyword vectors another
+# tokenizer made is found by its name and rebuilt, instead of silently missing the queries' tokens.
+KEYWORDS = f"keywords_v{TOKENS_VERSION}"
 # RRF's k for Edge: 2, the constant of qdrant-client's local mode (which mirrors the server's fusion; the
 # Qdrant 1.12 of docker-compose.yml takes no k), so both deployments fuse alike. Tuning it is search quality's.
 RRF_K = 2
@@ -73,8 +77,8 @@ class IndexInUseError(RuntimeError):
 class IndexEngine(Protocol):
     def exists(self, name: str) -> bool: ...
 
-    def dense_size(self, name: str) -> int:
-        """The dense vector size of an existing collection."""
+    def layout(self, name: str) -> tuple[int, str | None]:
+        """The dense vector size of an existing collection and the name of its sparse vector."""
         ...
 
     def create(self, name: str, dim: int) -> None:

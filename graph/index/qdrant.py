@@ -30,7 +30,7 @@ from ..embeddings.chunks import passages, split
 from ..embeddings.sparse import document_vector, query_vector
 from ..records import ContextRecord, VersionRecord
 from ..telemetry import span
-from .engine import AnyOf, AtLeast, IndexEngine, IndexInUseError, Point, Scored, Where
+from .engine import KEYWORDS, AnyOf, AtLeast, IndexEngine, IndexInUseError, Point, Scored, Where
 
 logger = logging.getLogger("contextql.index")
 _NS = uuid.UUID("5b0c2f1e-8d7a-4f0e-9a51-3c2b7e4d9f10")
@@ -59,6 +59,10 @@ class IndexHit:
 
 class IndexUnavailableError(Exception):
     """The index could not be reached or refused the call (the caller decides what that means)."""
+
+
+class IndexOutdatedError(IndexUnavailableError):
+    """A collection was made for another model or tokenizer: it must be rebuilt (`reindex --recreate`)."""
 
 
 def ancestors(path: str) -> list[str]:
@@ -92,6 +96,7 @@ class VectorIndex:
         self._maintenance: asyncio.Task | None = None
         self._child: asyncio.subprocess.Process | None = None
         self.ready = False  # collections checked or created
+        self.replaced = False  # an outdated collection was made anew by `ensure` (empty: rebuild it)
         self.optimized = 0  # optimisations swapped in (Edge)
 
     def _engine(self) -> IndexEngine:
@@ -127,22 +132,31 @@ class VectorIndex:
 
     # -- collections ------------------------------------------------------------
 
-    async def ensure(self, *, recreate: bool = False) -> None:
-        """Create the collections (vector size from the model); recreate if asked or the size changed."""
+    async def ensure(self, *, recreate: bool = False, replace_outdated: bool = False) -> None:
+        """Create the collections (vector size from the model); recreate if asked. A collection made
+        for another model or tokenizer raises `IndexOutdatedError`, or with `replace_outdated` is made
+        anew (empty) and `replaced` says so, for the caller to rebuild it."""
         for name in (self.current, self.history):
             exists = await self._call("exists", name)
             if exists and not recreate:
-                size = await self._call("dense_size", name)
-                if size == self.embeddings.dim:
+                problem = self._outdated(name, *await self._call("layout", name))
+                if problem is None:
                     continue
-                raise IndexUnavailableError(
-                    f"collection {name} holds {size}-dimensional vectors but the model makes "
-                    f"{self.embeddings.dim}: run `contextql reindex --recreate`"
-                )
+                if not replace_outdated:
+                    raise IndexOutdatedError(f"{problem}: run `contextql reindex --recreate`")
+                self.replaced = True
             if exists:
                 await self._call("drop", name)
             await self._call("create", name, self.embeddings.dim)
         self.ready = True
+
+    def _outdated(self, name: str, dim: int, keywords: str | None) -> str | None:
+        if dim != self.embeddings.dim:
+            return f"collection {name} holds {dim}-dimensional vectors but the model makes {self.embeddings.dim}"
+        if keywords != KEYWORDS:
+            return (f"collection {name} holds keyword vectors of an older tokenizer ({keywords}, this version "
+                    f"makes {KEYWORDS})")
+        return None
 
     async def close(self) -> None:
         await self.stop_maintenance()

@@ -22,8 +22,9 @@ class QdrantClientEngine:
     def exists(self, name: str) -> bool:
         return bool(self.client.collection_exists(name))
 
-    def dense_size(self, name: str) -> int:
-        return int(self.client.get_collection(name).config.params.vectors[DENSE].size)
+    def layout(self, name: str) -> tuple[int, str | None]:
+        params = self.client.get_collection(name).config.params
+        return int(params.vectors[DENSE].size), next(iter(params.sparse_vectors or {}), None)
 
     def create(self, name: str, dim: int) -> None:
         self.client.create_collection(
