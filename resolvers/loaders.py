@@ -16,6 +16,16 @@ from contextql.graph.store import GraphStore
 
 
 _UNSET: Any = object()
+MISSING: Any = object()
+
+
+def cached(loader: DataLoader, key: Any) -> Any:
+    """What `await loader.load(key)` would give right away (primed, or loaded earlier in this
+    request), else `MISSING`: a field that finds its value here can be resolved without a coroutine."""
+    future = loader._cache.get(loader.get_cache_key(key)) if loader.cache else None
+    if future is None or not future.done() or future.cancelled() or future.exception() is not None:
+        return MISSING
+    return future.result()
 
 
 class RememberingLoader(DataLoader):
