@@ -71,6 +71,7 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         )
         self.settings, self.state = settings, state
+        self.limits = settings.limits()  # frozen: one for every request
         self.authenticator = Authenticator(settings, self.state.require_store, lambda: self.state.admin_token)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> RequestContext:
@@ -82,7 +83,7 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
             store=self.state.require_store(),
             principal=principal,
             workspace=request.scope.get("state", {}).get(WORKSPACE_KEY, self.settings.workspace),
-            limits=self.settings.limits(),
+            limits=self.limits,
             events=self.state.events,
             search=search.index if search is not None else None,
             index_jobs=self.state.index_jobs,
