@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .records import ContextRecord, ContextTypeRecord, VersionRecord
+from .records import ContextRecord, ContextTypeRecord, VersionRecord, stored_json
 
 # Set by update_context: everything but identity and place in the tree.
 UPDATABLE = ("kind", "title", "content", "data", "tags", "inherit", "version",
@@ -26,6 +26,11 @@ def dump_json(value: Any) -> str:
 
 def load_json(text: str | None) -> Any:
     return json.loads(text) if text else {}
+
+
+def _data(text: str | None) -> dict[str, Any]:
+    """A record's `data`, decoded when first read (`records.stored_json`): most reads never do."""
+    return stored_json(text) if text else {}
 
 
 def context_props(record: ContextRecord, workspace: str | None = None) -> dict[str, Any]:
@@ -59,7 +64,7 @@ def context_record(props: Mapping[str, Any]) -> ContextRecord:
         kind=props["kind"],
         title=props["title"],
         content=props["content"],
-        data=load_json(props["data"]),
+        data=_data(props["data"]),
         tags=list(props.get("tags") or ()),
         inherit=props["inherit"],
         version=props["version"],
@@ -99,7 +104,7 @@ def version_record(props: Mapping[str, Any]) -> VersionRecord:
         kind=props["kind"],
         title=props["title"],
         content=props["content"],
-        data=load_json(props["data"]),
+        data=_data(props["data"]),
         tags=list(props.get("tags") or ()),
         inherit=props["inherit"],
         author=props["author"],

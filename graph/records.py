@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,49 @@ class VersionRecord:
     @property
     def id(self) -> str:
         return f"{self.context_id}:{self.number}"
+
+
+class _StoredJSON(str):
+    """A stored JSON document not decoded yet (see `stored_json`)."""
+
+    __slots__ = ()
+
+
+def stored_json(text: str) -> dict[str, Any]:
+    """`data` as stored, decoded the first time the record's `data` is read.
+
+    Most reads never look at `data` (a children page, a nested tree, a filtered list select paths
+    and titles), yet decoding it was the largest share of a children page's CPU
+    (bench/results/profile-2026-12-01-run3.md). The record still behaves as if it held the dict:
+    `data`, equality, repr, `replace` and pickling all see the decoded value."""
+    return cast(dict[str, Any], _StoredJSON(text))
+
+
+class _DecodedOnRead:
+    """Replaces the slot of a record's `data` field: hands out the dict, decoding a `stored_json`
+    placeholder once (and keeping the result, so every read sees the same dict)."""
+
+    __slots__ = ("slot",)
+
+    def __init__(self, slot: Any) -> None:
+        self.slot = slot
+
+    def __get__(self, record: Any, owner: type | None = None) -> Any:
+        if record is None:
+            return self
+        value = self.slot.__get__(record, owner)
+        if type(value) is _StoredJSON:
+            value = json.loads(value)
+            self.slot.__set__(record, value)
+        return value
+
+    def __set__(self, record: Any, value: Any) -> None:
+        # Only the dataclass's __init__ gets here (via object.__setattr__); the records stay frozen.
+        self.slot.__set__(record, value)
+
+
+for _record_type in (ContextRecord, VersionRecord):
+    _record_type.data = _DecodedOnRead(_record_type.__dict__["data"])  # type: ignore[misc,assignment]
 
 
 @dataclass(frozen=True, slots=True)

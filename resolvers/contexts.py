@@ -7,7 +7,7 @@ to the store in one atomic call.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from . import audit, paths
 from .clock import now_us
 from .context_types import Validators, validators_for
 from .inheritance import EffectiveView, effective_view, merge_patch
+from .loaders import MISSING, cached
 from .json_patch import apply_json_patch, json_patch
 from .pagination import CHILDREN, HISTORY, Slice, contexts_scope, cut, probe, window
 from .request import RequestContext
@@ -193,6 +194,24 @@ async def children(ctx: RequestContext, record: ContextRecord, first: int | None
 
 async def child_count(ctx: RequestContext, record: ContextRecord) -> int:
     return await ctx.loaders.child_counts.load(record.id)
+
+
+def children_known(ctx: RequestContext, record: ContextRecord, first: int | None, after: str | None
+                   ) -> Slice[ContextRecord] | None:
+    """`children` when this request has the page already (read ahead, or loaded before), else None.
+
+    Its rows were primed into the loaders when the page was read, so they are not primed again
+    (that could put an older record back over a newer one)."""
+    page = window(ctx.limits, CHILDREN, first, after)
+    window_plus_one = probe(page)
+    rows = cached(ctx.loaders.children, (record.id, window_plus_one.limit, window_plus_one.after))
+    return None if rows is MISSING else cut(rows, page, CHILDREN)
+
+
+def child_count_soon(ctx: RequestContext, record: ContextRecord) -> int | Awaitable[int]:
+    """The number of children: the count itself when this request has it, else the load."""
+    known = cached(ctx.loaders.child_counts, record.id)
+    return child_count(ctx, record) if known is MISSING else known
 
 
 async def ancestors(ctx: RequestContext, record: ContextRecord) -> list[ContextRecord]:

@@ -6,6 +6,7 @@ to another and serve stale data).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from typing import Any
 
@@ -16,6 +17,16 @@ from contextql.graph.store import GraphStore
 
 
 _UNSET: Any = object()
+MISSING: Any = object()
+
+
+def cached(loader: DataLoader, key: Any) -> Any:
+    """What `await loader.load(key)` would give right away (primed, or loaded earlier in this
+    request), else `MISSING`: a field that finds its value here can be resolved without a coroutine."""
+    future = loader._cache.get(loader.get_cache_key(key)) if loader.cache else None
+    if future is None or not future.done() or future.cancelled() or future.exception() is not None:
+        return MISSING
+    return future.result()
 
 
 class RememberingLoader(DataLoader):
@@ -102,11 +113,26 @@ class ChildCounts(DataLoader):
 
 
 class Loaders:
+    """The request's loaders, each made when first used (most requests use one or two)."""
+
     def __init__(self, store: GraphStore, workspace: str) -> None:
-        self.by_id = ContextsById(store, workspace)
-        self.by_path = ContextsByPath(store, workspace)
-        self.children = ChildrenPages(store, workspace)
-        self.child_counts = ChildCounts(store, workspace)
+        self.store, self.workspace = store, workspace
+
+    @functools.cached_property
+    def by_id(self) -> ContextsById:
+        return ContextsById(self.store, self.workspace)
+
+    @functools.cached_property
+    def by_path(self) -> ContextsByPath:
+        return ContextsByPath(self.store, self.workspace)
+
+    @functools.cached_property
+    def children(self) -> ChildrenPages:
+        return ChildrenPages(self.store, self.workspace)
+
+    @functools.cached_property
+    def child_counts(self) -> ChildCounts:
+        return ChildCounts(self.store, self.workspace)
 
     def prime(self, record: ContextRecord) -> None:
         self.by_id.remember(record.id, record)
@@ -114,5 +140,7 @@ class Loaders:
 
     def forget(self) -> None:
         """Drop every cached entry (after a write that changed many contexts)."""
-        for loader in (self.by_id, self.by_path, self.children, self.child_counts):
-            loader.clear_all()
+        for name in ("by_id", "by_path", "children", "child_counts"):
+            made = self.__dict__.get(name)
+            if made is not None:
+                made.clear_all()

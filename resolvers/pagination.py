@@ -62,6 +62,8 @@ def contexts_scope(order: Sequence[Order]) -> Scope:
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+# What `_ENCODER` (ensure_ascii=False) writes for a str.
+_encode_string = json.encoder.encode_basestring
 
 
 @functools.cache
@@ -69,10 +71,18 @@ def _cursor_prefix(scope: Scope) -> str:
     return f'{{"c":{_ENCODER.encode(scope.connection)},"o":{_ENCODER.encode(scope.order)},"k":'
 
 
+def _encode_values(position: tuple[Any, ...]) -> str:
+    # Positions are mostly strings (a name and an id): those are encoded with the encoder's own
+    # string function, which is what `_ENCODER.encode` does for them, without its per-call set-up.
+    if all(type(value) is str for value in position):
+        return "[" + ",".join(map(_encode_string, position)) + "]"
+    return _ENCODER.encode(list(position))
+
+
 def encode_cursor(scope: Scope, position: tuple[Any, ...]) -> str:
     """`{"c": connection, "o": order, "k": [values]}` as compact JSON; a page encodes one per edge,
     so the scope's part is encoded once."""
-    payload = _cursor_prefix(scope) + _ENCODER.encode(list(position)) + "}"
+    payload = _cursor_prefix(scope) + _encode_values(position) + "}"
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import strawberry
 
@@ -36,14 +36,16 @@ class Edge(Generic[T]):
 class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
-    count_total: strawberry.Private[Callable[[], Awaitable[int]]]
+    count_total: strawberry.Private[Callable[[], int | Awaitable[int]]]
 
     @strawberry.field(description="Number of items across all pages (computed only when selected).")
-    async def total_count(self) -> int:
-        return await self.count_total()
+    def total_count(self) -> int:
+        # Not `async`: a count read with the page is returned as is; a count still to be read is
+        # returned as its awaitable, which graphql-core awaits as it would an async resolver's.
+        return cast(int, self.count_total())
 
 
-def connection(page: Slice, wrap: Callable, count_total: Callable[[], Awaitable[int]]) -> Connection:
+def connection(page: Slice, wrap: Callable, count_total: Callable[[], int | Awaitable[int]]) -> Connection:
     """Edges whose cursors name each row's position (its sort-key values), not its offset."""
     edges = [Edge(node=wrap(item), scope=page.scope, position=position)
              for item, position in zip(page.items, page.positions)]

@@ -58,6 +58,13 @@ class Trivial(NamedTuple):
     field: GraphQLField
 
 
+# Values a scalar field returns most often; none is awaitable, an exception or nullish.
+_PLAIN = frozenset({str, int, float, bool})
+# One field of a selection: response name, field details, its trivial resolution (None: graphql-core's
+# path) and, for a scalar, its `serialize`.
+_Step = tuple[str, Any, "Trivial | None", "Callable[[Any], Any] | None"]
+
+
 def _info_free(is_type_of: Callable[..., Any] | None) -> bool:
     """Whether an object type's `is_type_of` can be called without a resolve info: none at all, or
     the one Strawberry generates for types with interfaces (it never reads its `_info`)."""
@@ -134,8 +141,8 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         if middleware is not None and middleware.middlewares:
             # A schema extension's `resolve` hook must see every field.
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
-        trivial = _trivial_fields(self.schema, parent_type)
-        if not any(trivial.values()):
+        plan = self._plan(parent_type, grouped_field_set)
+        if plan is None:
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
 
         # graphql-core's `execute_fields`, with a branch for trivial fields.
@@ -143,10 +150,25 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list in grouped_field_set.items():
-                node = field_details_list[0].node
-                fast = trivial.get(node.name.value)
-                if fast is not None and not node.directives and not node.arguments:
+            for response_name, field_details_list, fast, serialize in plan:
+                if serialize is not None and fast is not None:
+                    # A scalar field: a plain value is serialized right here (what `complete_leaf_value`
+                    # does); anything else (None, an error, an awaitable, a custom scalar's value, a
+                    # nullish serialization) takes the general trivial path below.
+                    try:
+                        value = fast.get(source_value)
+                        if type(value) in _PLAIN:
+                            serialized = serialize(value)
+                            if serialized is not None and serialized is not Undefined:
+                                results[response_name] = serialized
+                                continue
+                        result = self._complete_got(value, fast, parent_type, path, response_name,
+                                                    field_details_list, position_context)
+                    except Exception as raw_error:
+                        self.handle_field_error(raw_error, fast.field.type, field_details_list,
+                                                Path(path, response_name, parent_type.name))
+                        result = None
+                elif fast is not None:
                     result = self._complete_trivial(fast, parent_type, source_value, path, response_name,
                                                     field_details_list, position_context)
                 else:
@@ -178,43 +200,75 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
 
         return get_results()
 
+    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> list[_Step] | None:
+        """How to run each field of this selection on `parent_type`, or None when no field is trivial.
+
+        graphql-core memoizes the sub-selection of a list's items, so the 50 items of a page share
+        one grouped field set and one plan (kept per request, with the set, so its id stays unique)."""
+        plans: dict[tuple[GraphQLObjectType, int], tuple[GroupedFieldSet, list[_Step] | None]]
+        plans = self.__dict__.setdefault("_lean_plans", {})
+        known = plans.get((parent_type, id(grouped_field_set)))
+        if known is not None:
+            return known[1]
+        trivial = _trivial_fields(self.schema, parent_type)
+        steps: list[_Step] | None = None
+        if any(trivial.values()):
+            steps = []
+            for response_name, field_details_list in grouped_field_set.items():
+                node = field_details_list[0].node
+                fast = trivial.get(node.name.value)
+                if fast is None or node.directives or node.arguments:
+                    steps.append((response_name, field_details_list, None, None))
+                else:
+                    serialize = fast.leaf.serialize if fast.leaf is not None else None
+                    steps.append((response_name, field_details_list, fast, serialize))
+        plans[(parent_type, id(grouped_field_set))] = (grouped_field_set, steps)
+        return steps
+
     def _complete_trivial(
         self, fast: Trivial, parent_type: GraphQLObjectType, source: Any, path: Path | None, response_name: str,
         field_details_list: Any, position_context: Any,
     ) -> Any:
         """`execute_field` + `complete_value` for a trivial field; errors are handled as there."""
         try:
-            result = fast.get(source)
-            if self.is_awaitable(result):
-                # A plain method that returned an awaitable: hand it to graphql-core as is.
-                field_path = Path(path, response_name, parent_type.name)
-                info = self.build_resolve_info(fast.field, to_nodes(field_details_list), parent_type, field_path)
-                return self.complete_awaitable_value(
-                    fast.field.type, field_details_list, info, field_path, result, position_context)
-            if isinstance(result, Exception):
-                raise result
-            if result is None or result is Undefined:
-                if fast.non_null:
-                    raise TypeError(f"Cannot return null for non-nullable field {parent_type.name}."
-                                    f"{field_details_list[0].node.name.value}.")
-                return None
-            if fast.leaf is not None:
-                return self.complete_leaf_value(fast.leaf, result)
-            obj = fast.obj
-            assert obj is not None
-            # `_info_free` let only is_type_of functions that never read their info through.
-            if obj.is_type_of is not None and not obj.is_type_of(result, None):  # type: ignore[arg-type]
-                raise invalid_return_type_error(obj, result, field_details_list)
-            field_path = Path(path, response_name, parent_type.name)
-            completed = self.collect_and_execute_subfields(obj, field_details_list, field_path, result,
-                                                           position_context)
-            if self.is_awaitable(completed):
-                return self._await_completed(completed, fast.field.type, field_details_list, field_path)
-            return completed
+            return self._complete_got(fast.get(source), fast, parent_type, path, response_name, field_details_list,
+                                      position_context)
         except Exception as raw_error:
             self.handle_field_error(raw_error, fast.field.type, field_details_list,
                                     Path(path, response_name, parent_type.name))
             return None
+
+    def _complete_got(
+        self, result: Any, fast: Trivial, parent_type: GraphQLObjectType, path: Path | None, response_name: str,
+        field_details_list: Any, position_context: Any,
+    ) -> Any:
+        """`complete_value` for the value a trivial field's function returned (errors: the caller's)."""
+        if self.is_awaitable(result):
+            # A plain method that returned an awaitable: hand it to graphql-core as is.
+            field_path = Path(path, response_name, parent_type.name)
+            info = self.build_resolve_info(fast.field, to_nodes(field_details_list), parent_type, field_path)
+            return self.complete_awaitable_value(
+                fast.field.type, field_details_list, info, field_path, result, position_context)
+        if isinstance(result, Exception):
+            raise result
+        if result is None or result is Undefined:
+            if fast.non_null:
+                raise TypeError(f"Cannot return null for non-nullable field {parent_type.name}."
+                                f"{field_details_list[0].node.name.value}.")
+            return None
+        if fast.leaf is not None:
+            return self.complete_leaf_value(fast.leaf, result)
+        obj = fast.obj
+        assert obj is not None
+        # `_info_free` let only is_type_of functions that never read their info through.
+        if obj.is_type_of is not None and not obj.is_type_of(result, None):  # type: ignore[arg-type]
+            raise invalid_return_type_error(obj, result, field_details_list)
+        field_path = Path(path, response_name, parent_type.name)
+        completed = self.collect_and_execute_subfields(obj, field_details_list, field_path, result,
+                                                       position_context)
+        if self.is_awaitable(completed):
+            return self._await_completed(completed, fast.field.type, field_details_list, field_path)
+        return completed
 
     async def _await_completed(self, completed: Any, return_type: GraphQLOutputType, field_details_list: Any,
                                path: Path) -> Any:

@@ -99,8 +99,10 @@ class RootGuard(FieldExtension):
             if operation == "query" and timeout and field not in UNTIMED:
                 # Mutations are not cut short: a write may already be committing (the store's
                 # transaction timeout bounds them instead).
+                # `asyncio.timeout`, not `wait_for`: the same limit without a task per query.
                 try:
-                    return await asyncio.wait_for(_maybe_await(result), timeout)
+                    async with asyncio.timeout(timeout):
+                        return await _maybe_await(result)
                 except TimeoutError:
                     raise ResolverTimeoutError(
                         f"`{field}` took longer than {timeout:g} s: ask for less, or narrow the filter."

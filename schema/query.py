@@ -58,7 +58,7 @@ class Query(SearchQuery, ToolSearchQuery, KnowledgeQuery):
         condition = to_filter(where)
         if selects(info.selected_fields[0], "totalCount"):
             page, total = await ops.find_counted(info.context, condition, to_order(order_by), first, after)
-            return connection(page, lambda r: Context(record=r), lambda: _known(total))
+            return connection(page, lambda r: Context(record=r), lambda: total)
         page = await ops.find(info.context, condition, to_order(order_by), first, after)
         return connection(page, lambda r: Context(record=r), lambda: ops.count(info.context, condition))
 
@@ -71,6 +71,3 @@ class Query(SearchQuery, ToolSearchQuery, KnowledgeQuery):
     async def context_types(self, info: ContextInfo) -> list[ContextType]:
         return [ContextType(record=r) for r in await context_types.list_all(info.context)]
 
-
-async def _known(value: int) -> int:
-    return value

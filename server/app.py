@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -70,6 +71,7 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         )
         self.settings, self.state = settings, state
+        self.limits = settings.limits()  # frozen: one for every request
         self.authenticator = Authenticator(settings, self.state.require_store, lambda: self.state.admin_token)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None) -> RequestContext:
@@ -81,7 +83,7 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
             store=self.state.require_store(),
             principal=principal,
             workspace=request.scope.get("state", {}).get(WORKSPACE_KEY, self.settings.workspace),
-            limits=self.settings.limits(),
+            limits=self.limits,
             events=self.state.events,
             search=search.index if search is not None else None,
             index_jobs=self.state.index_jobs,
@@ -166,6 +168,11 @@ def create_app(
     async def _owned_store(settings: Settings, state: AppState) -> AsyncIterator[None]:
         state.store = opened = await open_store(settings)
         state.search = await start_search(settings, opened, state.events)
+        # What exists now (modules, the schema, the driver) lives as long as the server: out of the
+        # collector's way, a full collection walks a request's objects only (~85 ms -> ~9 ms each,
+        # one every few hundred requests; bench/results/profile-2026-12-01-run3.md).
+        gc.collect()
+        gc.freeze()
         if not auth_configured(settings):
             logger.warning(
                 "ContextQL embedded mode: no authentication, everyone acts as the local principal "

@@ -197,7 +197,8 @@ def test_rows_hidden_after_the_read_still_move_the_end_cursor():
     assert shown.page_info.end_cursor == encode_cursor(CHILDREN, shown.edges[-1].position) and not shown.page_info.has_next_page
 
 
-@pytest.mark.parametrize(("scope", "position"), [(CHILDREN, ("ñame \u2028 \"q\" \\", "id")), (HISTORY, (21,))])
+@pytest.mark.parametrize(("scope", "position"), [(CHILDREN, ("ñame \u2028 \"q\" \\", "id")), (HISTORY, (21,)),
+                                                (CHILDREN, ("\x00\x1f\x7f ☃ \U0001f600", ""))])
 def test_the_wire_format_is_compact_json_of_connection_order_and_values(scope, position):
     payload = json.dumps({"c": scope.connection, "o": scope.order, "k": list(position)}, separators=(",", ":"),
                          ensure_ascii=False)
