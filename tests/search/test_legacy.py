@@ -23,15 +23,20 @@ from contextql.server.search import open_index, start_search, stop_search
 from contextql.server.settings import Settings
 
 
-async def test_the_old_local_mode_index_is_rebuilt_with_one_message(tmp_path, caplog):
+async def indexed_elsewhere(tmp_path) -> LadybugStore:
+    """A store whose one context is in no outbox: only a rebuild can index it (as the old index held it)."""
     store = LadybugStore(str(tmp_path / "graph.lbug"))  # the layout `serve --data-dir` uses
     await store.open()
     await migrate(store)
     ctx = RequestContext(store=store, principal=ANONYMOUS, workspace="default")
     await ops.create(ctx, [ops.NewContext(path="/ops/backups", content="Backups run nightly at 02:00.")],
                      create_parents=True)
-    # The old index had these contexts; the outbox is empty, so only the rebuild can index them here.
     await store.complete_index_tasks(await store.claim_index_tasks(2**62, 1, 100, "default"))
+    return store
+
+
+async def test_the_old_local_mode_index_is_rebuilt_with_one_message(tmp_path, caplog):
+    store = await indexed_elsewhere(tmp_path)
     old = QdrantClient(path=str(tmp_path / "qdrant"))
     old.create_collection("contextql", vectors_config={"dense": models.VectorParams(size=4, distance=models.Distance.COSINE)})
     old.close()
@@ -64,13 +69,7 @@ async def test_the_old_local_mode_index_is_rebuilt_with_one_message(tmp_path, ca
 
 
 async def test_an_embedded_index_of_an_older_tokenizer_is_replaced_and_rebuilt(tmp_path, caplog):
-    store = LadybugStore(str(tmp_path / "graph.lbug"))
-    await store.open()
-    await migrate(store)
-    ctx = RequestContext(store=store, principal=ANONYMOUS, workspace="default")
-    await ops.create(ctx, [ops.NewContext(path="/ops/backups", content="Backups run nightly at 02:00.")],
-                     create_parents=True)
-    await store.complete_index_tasks(await store.claim_index_tasks(2**62, 1, 100, "default"))
+    store = await indexed_elsewhere(tmp_path)
     settings = Settings(workspace="default", data_dir=tmp_path, _env_file=None)
     runtime = await start_search(settings, store)
     assert runtime is not None and runtime.rebuild is None
