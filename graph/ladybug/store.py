@@ -28,10 +28,10 @@ import contextlib
 import os
 import threading
 from collections.abc import AsyncIterator, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .. import keyset
-from ..cypher_filters import CypherFilterCompiler, limit_clause, order_clause, page_limit, seek_clause
+from ..cypher_filters import TRUE, CypherFilterCompiler, limit_clause, order_clause, page_limit, seek_clause
 from ..errors import ConflictError
 from ..filters import Filter, Order
 from ..records import ContextRecord, ContextTypeRecord, Page, VersionRecord
@@ -40,7 +40,7 @@ from ..access import ApiKeyRecord, AuditRecord
 from . import access
 from ..outbox import IndexTask
 from . import outbox
-from .engine import DEFAULT_CHECKPOINT_WAL_BYTES, Engine, Tx
+from .engine import DEFAULT_CHECKPOINT_WAL_BYTES, Engine, Reader, Rows, Tx
 from .knowledge import LadybugKnowledge
 from .rows import C_COLS, SEP, T_COLS, V_COLS, _context, _key, _now_us, _type, _unique, _version
 from .writes import LadybugWriteTx
@@ -61,6 +61,43 @@ def default_buffer_pool_mb(path: str) -> int:
         with contextlib.suppress(OSError):  # not created yet
             on_disk += os.path.getsize(path + suffix)
     return MIN_BUFFER_POOL_MB + (on_disk >> 20)
+
+
+_BY_PATH = keyset.contexts(())
+_RANK = (keyset.Key("rank", int),)  # rows ranked by the statement itself
+
+
+def _find_statement(workspace: str, where: Filter | None, order: Sequence[Order], page: Page
+                    ) -> tuple[str, dict[str, Any]]:
+    """A page of `find_contexts`, each row its sort keys then `C_COLS` (see `_ranked`). The scan
+    keeps only the ids and the sort keys; the page's columns are read by primary key (a scan
+    returning every column reads them for every row: 23 ms instead of 9 for a filtered page of
+    50,000 contexts, measured)."""
+    clause, params = LadybugFilterCompiler("c").compile(where)
+    keys = keyset.contexts(order)
+    seek, after = seek_clause("c", keys, page)
+    carried = ", ".join(f"c.{key.field} AS k{n}" for n, key in enumerate(keys))
+    ordered = ", ".join(f"k{n}" + (" DESC" if key.descending else "") for n, key in enumerate(keys))
+    query = (
+        f"MATCH (c:Context) WHERE c.workspace = $ws AND {clause} AND {seek} "
+        f"WITH c.id AS id, {carried} ORDER BY {ordered} {limit_clause(page)} "
+        f"MATCH (c:Context {{id: id}}) RETURN {', '.join(f'k{n}' for n in range(len(keys)))}, {C_COLS}"
+    )
+    return query, {**params, **after, "ws": workspace}
+
+
+def _ranked(rows: Rows, keys: keyset.Keyset) -> list[ContextRecord]:
+    """Records of rows `[*sort keys, *C_COLS]` in the keys' order: the MATCH by id after the
+    ORDER BY does not keep it. Sort keys are never null; strings compare by code point in both."""
+    for n in reversed(range(len(keys))):  # stable sorts, last key first
+        rows.sort(key=lambda row: row[n], reverse=keys[n].descending)
+    return [_context(row[len(keys):]) for row in rows]
+
+
+def _count(run: Reader, workspace: str, where: Filter | None) -> int:
+    clause, params = LadybugFilterCompiler("c").compile(where)
+    rows = run(f"MATCH (c:Context) WHERE c.workspace = $ws AND {clause} RETURN count(c)", {**params, "ws": workspace})
+    return int(rows[0][0]) if rows else 0
 
 
 class LadybugFilterCompiler(CypherFilterCompiler):
@@ -209,26 +246,49 @@ class LadybugStore(LadybugKnowledge, GraphStore):
     async def find_contexts(
         self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page
     ) -> list[ContextRecord]:
-        compiler = LadybugFilterCompiler("c")
-        clause, params = compiler.compile(where)
-        keys = keyset.contexts(order)
-        seek, after = seek_clause("c", keys, page)
         if page_limit(page) == 0:
             return []
-        rows = await self._engine.read(
-            f"MATCH (c:Context) WHERE c.workspace = $ws AND {clause} AND {seek} RETURN {C_COLS} "
-            f"ORDER BY {order_clause('c', keys)} {limit_clause(page)}",
-            {**params, **after, "ws": workspace},
-        )
-        return [_context(row) for row in rows]
+        query, params = _find_statement(workspace, where, order, page)
+        return _ranked(await self._engine.read(query, params), keyset.contexts(order))
+
+    async def find_and_count_contexts(
+        self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page
+    ) -> tuple[list[ContextRecord], int]:
+        keys = keyset.contexts(order)
+        if page_limit(page) == 0:
+            return [], await self.count_contexts(workspace, where)
+        if keys == _BY_PATH:
+            # One scan counts the matches and picks the page: collect "path NUL id" of the
+            # matches past the seek position, sort, keep the first `limit`, read those by id.
+            clause, params = LadybugFilterCompiler("c").compile(where)
+            seek, after = seek_clause("c", keys, page)
+            picked = "c.path + $sep + c.id" if seek == TRUE else f"CASE WHEN {seek} THEN c.path + $sep + c.id END"
+            query = (
+                f"MATCH (c:Context) WHERE c.workspace = $ws AND {clause} "
+                f"WITH count(c) AS n, list_slice(list_sort(collect({picked})), 1, $limit) AS picked "
+                "UNWIND range(1, size(picked)) AS i WITH n, i, split_part(picked[i], $sep, 2) AS id "
+                f"MATCH (c:Context {{id: id}}) RETURN n, i, {C_COLS}"
+            )
+            bound = {**params, **after, "ws": workspace, "sep": SEP, "limit": page_limit(page)}
+
+            def by_path(run: Reader) -> tuple[list[ContextRecord], int]:
+                rows = run(query, bound)
+                if rows:
+                    return _ranked([row[1:] for row in rows], _RANK), int(rows[0][0])
+                if seek == TRUE:
+                    return [], 0  # no match at all
+                return [], _count(run, workspace, where)  # matches, all before the position
+
+            return await self._engine.read_with(by_path)
+        query, params = _find_statement(workspace, where, order, page)
+
+        def other_order(run: Reader) -> tuple[list[ContextRecord], int]:
+            return _ranked(run(query, params), keys), _count(run, workspace, where)
+
+        return await self._engine.read_with(other_order)
 
     async def count_contexts(self, workspace: str, where: Filter | None) -> int:
-        clause, params = LadybugFilterCompiler("c").compile(where)
-        rows = await self._engine.read(
-            f"MATCH (c:Context) WHERE c.workspace = $ws AND {clause} RETURN count(c)",
-            {**params, "ws": workspace},
-        )
-        return int(rows[0][0]) if rows else 0
+        return await self._engine.read_with(lambda run: _count(run, workspace, where))
 
     # -- contexts: writes ---------------------------------------------------
 
