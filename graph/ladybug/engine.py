@@ -252,6 +252,10 @@ class Engine:
             writer = ladybug.Connection(db)
             self.run_on(writer, f"CALL var_length_extend_max_depth={MAX_TREE_DEPTH}")
             readers = [ladybug.Connection(db) for _ in range(self.readers)]
+            for reader in readers:
+                # A request's reads are small: run them on the calling reader thread instead of
+                # waking the engine's workers for each (concurrency comes from the reader threads).
+                reader.set_max_threads_for_exec(1)
         except BaseException:
             db.close()
             raise
