@@ -2,13 +2,17 @@
 
     python -m bench.peer.cpu --neo4j-uri bolt://127.0.0.1:7697 \
         --manifest bench/.work/peer-n5000-s20250101/manifest.json [--requests 200] [--blocks 6]
+    python -m bench.peer.cpu --ladybug bench/.work/peer-n5000-s20250101/ladybug \
+        --manifest bench/.work/peer-n5000-s20250101/manifest.json --variants lean
 
 Requests and timing of the HTTP server (`bench.peer.run`) depend on how many cores the machine
 lends it; this tool measures what a change does to the server's own work. The app of
 `contextql serve` (middleware, Strawberry's HTTP view, the schema, the store over a real Neo4j)
 is called as an ASGI application directly, without uvicorn or a client, one request at a time;
 `time.process_time()` around each block of requests counts this process's CPU, which is the
-server's (the Neo4j driver included; the JVM is another process). Variants alternate block by
+server's (the Neo4j driver included; the JVM is another process). With `--ladybug DIR` the store is the
+embedded LadybugDB in DIR (a data directory: `graph.lbug` inside), so the database's own work is counted
+too; `update_title` writes into it, so point it at a copy, never at a run's original. Variants alternate block by
 block, so both see the same machine; the median block is reported.
 
 Variants: `lean` (the schema as built) and `plain` (`build_schema(lean=False)`: graphql-core's
@@ -96,8 +100,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     manifest = json.loads(Path(args.manifest).read_text())
     tree = manifest["tree"]
     targets = manifest["targets"] | extra_targets(build_tree(tree["contexts"], tree["depth"], tree["fanout"], tree["seed"]))
-    settings = settings_for("neo4j", neo4j_uri=args.neo4j_uri, log_level="warning", rate_limit_operations=0,
-                            rate_limit_cost=0, search=False)
+    common: dict[str, Any] = {"log_level": "warning", "rate_limit_operations": 0, "rate_limit_cost": 0,
+                              "search": False}
+    if args.ladybug is not None:
+        settings = settings_for("ladybug", data_dir=args.ladybug, **common)
+    else:
+        settings = settings_for("neo4j", neo4j_uri=args.neo4j_uri, **common)
     store = await open_bench_store(settings)
     variants = {name: _app(store, settings, lean=name == "lean") for name in args.variants.split(",")}
     results: dict[str, Any] = {}
@@ -129,7 +137,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.peer.cpu", description=__doc__.split("\n\n")[0])
-    p.add_argument("--neo4j-uri", required=True)
+    backend = p.add_mutually_exclusive_group(required=True)
+    backend.add_argument("--neo4j-uri")
+    backend.add_argument("--ladybug", type=Path, metavar="DIR",
+                         help="an embedded LadybugDB data directory (a COPY: update_title writes into it)")
     p.add_argument("--manifest", required=True, help="manifest.json written by the peer run's generate step")
     p.add_argument("--scenarios", default="context_by_path,children_page,nested,filtered_list,update_title")
     p.add_argument("--variants", default="lean,plain")

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import sys
 from collections import Counter
@@ -129,3 +130,27 @@ def test_report_has_a_row_and_ratios_per_server() -> None:
     text = report.markdown(result, "x.json")
     assert all(f"| {server} |" in text for server in VARIANTS)
     assert "**contextql-w2/contextql**" in text and "includes the database" in text
+
+
+def test_cpu_tool_runs_every_scenario_on_an_embedded_copy(tmp_path) -> None:
+    """`bench.peer.cpu --ladybug`: a small generated tree, every scenario answered (and checked) in-process."""
+    from bench.peer import cpu
+
+    data, manifest = tmp_path / "ladybug", tmp_path / "manifest.json"
+    subprocess.run([sys.executable, "-m", "bench.generate", "--backend", "ladybug", "--data-dir", str(data),
+                    "--contexts", "1500", "--history-contexts", "2", "--history-versions", "2",
+                    "--manifest", str(manifest)], check=True, capture_output=True)
+    out = tmp_path / "cpu.json"
+    assert cpu.main(["--ladybug", str(data), "--manifest", str(manifest), "--variants", "lean",
+                     "--requests", "3", "--blocks", "1", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert set(results) == set(SCENARIOS)
+    assert all(r["ms_per_request"]["lean"] > 0 for r in results.values())
+
+
+def test_cpu_tool_takes_exactly_one_backend() -> None:
+    from bench.peer import cpu
+
+    for argv in ([], ["--neo4j-uri", "bolt://x", "--ladybug", "d"]):
+        with pytest.raises(SystemExit):
+            cpu.main([*argv, "--manifest", "m.json"])

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -57,6 +58,8 @@ from ..telemetry import LADYBUG, in_context, statement
 T = TypeVar("T")
 
 Rows = list[list[Any]]
+# Runs one read statement on the connection a `read_with` call borrowed.
+Reader = Callable[[str, "dict[str, Any] | None"], Rows]
 
 # Deepest CHILD_OF chain a variable-length pattern follows (the engine default of
 # 30 stops silently). Callers also check the depth they reached.
@@ -249,6 +252,10 @@ class Engine:
             writer = ladybug.Connection(db)
             self.run_on(writer, f"CALL var_length_extend_max_depth={MAX_TREE_DEPTH}")
             readers = [ladybug.Connection(db) for _ in range(self.readers)]
+            for reader in readers:
+                # A request's reads are small: run them on the calling reader thread instead of
+                # waking the engine's workers for each (concurrency comes from the reader threads).
+                reader.set_max_threads_for_exec(1)
         except BaseException:
             db.close()
             raise
@@ -308,12 +315,23 @@ class Engine:
             raise RuntimeError("the Ladybug store is not open")
         return await asyncio.get_running_loop().run_in_executor(executor, in_context(self._read_sync), query, params)
 
+    async def read_with(self, work: Callable[[Reader], T]) -> T:
+        """Run `work` on one pooled connection in one reader-thread call: several read statements
+        (the later ones chosen from the earlier ones' rows) for the cost of one thread hop."""
+        executor = self._read_threads
+        if executor is None:
+            raise RuntimeError("the Ladybug store is not open")
+        return await asyncio.get_running_loop().run_in_executor(executor, in_context(self._read_work), work)
+
     def _read_sync(self, query: str, params: dict[str, Any] | None) -> Rows:
+        return self._read_work(lambda run: run(query, params))
+
+    def _read_work(self, work: Callable[[Reader], T]) -> T:
         if self._db is None:
             raise RuntimeError("the Ladybug store is not open")
         conn = self._pool.get()
         try:
-            return self.run_on(conn, query, params)
+            return work(functools.partial(self.run_on, conn))
         except RuntimeError as exc:
             domain = _domain_error(exc)
             if domain is not None:

@@ -26,6 +26,13 @@ SET t.since = CASE WHEN t.since < $since[i] THEN t.since ELSE $since[i] END,
   t.token = $token, t.not_before = $now, t.claimed_until = 0, t.attempts = 0
 RETURN t.context_id
 """
+# The same for one context (most writes): scalar parameters bind cheaper than one-element lists.
+Q_REFRESH_ONE = """
+MATCH (t:IndexTask {context_id: $id})
+SET t.since = CASE WHEN t.since < $since THEN t.since ELSE $since END,
+  t.token = $token, t.not_before = $now, t.claimed_until = 0, t.attempts = 0
+RETURN t.context_id
+"""
 Q_CREATE = """
 UNWIND range(1, $n) AS i
 CREATE (t:IndexTask {context_id: $ids[i], workspace: $ws, since: $since[i], token: $token, enqueued_at: $now,
@@ -64,6 +71,11 @@ def enqueue(tx: Tx, workspace: str, items: Sequence[tuple[str, int]], batch: int
     """Record (context id, since) index tasks in the caller's open transaction."""
     token, now = new_token(), now_us()
     items = list(dict(items).items())
+    if len(items) == 1:
+        (cid, since), = items
+        if not tx.run(Q_REFRESH_ONE, {"id": cid, "since": int(since), "token": token, "now": now}):
+            tx.run(Q_CREATE, {"n": 1, "ids": [cid], "since": [int(since)], "token": token, "now": now, "ws": workspace})
+        return
     for start in range(0, len(items), batch):
         chunk = items[start:start + batch]
         params = {"n": len(chunk), "ids": [cid for cid, _ in chunk], "since": [int(s) for _, s in chunk],

@@ -28,19 +28,19 @@ import contextlib
 import os
 import threading
 from collections.abc import AsyncIterator, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .. import keyset
-from ..cypher_filters import CypherFilterCompiler, limit_clause, order_clause, page_limit, seek_clause
+from ..cypher_filters import TRUE, CypherFilterCompiler, limit_clause, order_clause, page_limit, seek_clause
 from ..errors import ConflictError
 from ..filters import Filter, Order
-from ..records import ContextRecord, ContextTypeRecord, Page, VersionRecord
+from ..records import ContextRecord, ContextTypeRecord, Page, TreePlan, TreeRead, VersionRecord
 from ..store import GraphStore
 from ..access import ApiKeyRecord, AuditRecord
 from . import access
 from ..outbox import IndexTask
 from . import outbox
-from .engine import DEFAULT_CHECKPOINT_WAL_BYTES, Engine, Tx
+from .engine import DEFAULT_CHECKPOINT_WAL_BYTES, Engine, Reader, Rows, Tx
 from .knowledge import LadybugKnowledge
 from .rows import C_COLS, SEP, T_COLS, V_COLS, _context, _key, _now_us, _type, _unique, _version
 from .writes import LadybugWriteTx
@@ -61,6 +61,109 @@ def default_buffer_pool_mb(path: str) -> int:
         with contextlib.suppress(OSError):  # not created yet
             on_disk += os.path.getsize(path + suffix)
     return MIN_BUFFER_POOL_MB + (on_disk >> 20)
+
+
+Q_AT_PATHS = (
+    "UNWIND $keys AS k MATCH (p:ContextPath {key: k}) MATCH (c:Context {id: p.context_id}) "
+    f"WHERE c.workspace = $ws RETURN {C_COLS}"
+)
+# One page of children per parent and (`n`) how many children it has, in one statement: per
+# parent, sort the "name NUL id" strings of the children past the seek position (NUL sorts
+# first, so this is the order by name, then id), keep the first `limit`, then read those
+# children by primary key. A parent whose page is empty has no row. One parent is matched by
+# a parameter: the UNWIND of a single-element list costs twice as much (1.3 against 2.4 ms,
+# measured), and the page + count of the old two statements 2.6 ms.
+_LEVEL_TAIL = (
+    "WITH {carry}count(c) AS n, list_slice(list_sort(collect({picked})), 1, $limit) AS picked "
+    "UNWIND picked AS item WITH {carry}n, split_part(item, $sep, 2) AS child "
+    f"MATCH (c:Context {{{{id: child}}}}) RETURN {{parent}}, n, {C_COLS}"
+)
+_ONE_PARENT = (
+    "MATCH (p:Context {{id: $pid}}) WHERE p.workspace = $ws OPTIONAL MATCH (p)<-[:CHILD_OF]-(c:Context) "
+    + _LEVEL_TAIL.replace("{carry}", "").replace("{parent}", "$pid")
+)
+_PARENTS = (
+    "UNWIND $pids AS pid MATCH (p:Context {{id: pid}}) WHERE p.workspace = $ws "
+    "OPTIONAL MATCH (p)<-[:CHILD_OF]-(c:Context) "
+    + _LEVEL_TAIL.replace("{carry}", "pid, ").replace("{parent}", "pid")
+)
+Q_COUNT_CHILDREN = (
+    "UNWIND $pids AS pid MATCH (p:Context {id: pid}) WHERE p.workspace = $ws "
+    "OPTIONAL MATCH (p)<-[:CHILD_OF]-(c:Context) RETURN pid, count(c)"
+)
+
+
+def _children_level(
+    run: Reader, workspace: str, parent_ids: list[str], page: Page, count: bool
+) -> tuple[dict[str, list[ContextRecord]], dict[str, int]]:
+    """Each parent's page of children (every parent a key) and, with `count`, how many it has."""
+    pages: dict[str, list[ContextRecord]] = {pid: [] for pid in parent_ids}
+    counts: dict[str, int] = {}
+    limit = page_limit(page)
+    if limit == 0:
+        return pages, _count_children(run, workspace, parent_ids) if count else {}
+    seek, after = seek_clause("c", keyset.CHILDREN, page)
+    picked = "c.name + $sep + c.id" if seek == TRUE else f"CASE WHEN {seek} THEN c.name + $sep + c.id END"
+    params = {**after, "ws": workspace, "sep": SEP, "limit": limit}
+    if len(parent_ids) == 1:
+        rows = run(_ONE_PARENT.format(picked=picked), {**params, "pid": parent_ids[0]})
+    else:
+        rows = run(_PARENTS.format(picked=picked), {**params, "pids": parent_ids})
+    for row in rows:
+        pages[row[0]].append(_context(row[2:]))
+        counts[row[0]] = int(row[1])
+    for children in pages.values():
+        children.sort(key=lambda rec: (rec.name, rec.id))
+    if count:
+        missing = [pid for pid in parent_ids if pid not in counts]
+        if missing and page.after is not None:  # children, if any, all before the position
+            counts.update(_count_children(run, workspace, missing))
+        else:
+            counts.update(dict.fromkeys(missing, 0))
+    return pages, counts if count else {}
+
+
+def _count_children(run: Reader, workspace: str, parent_ids: list[str]) -> dict[str, int]:
+    result = dict.fromkeys(parent_ids, 0)
+    result.update({pid: int(n) for pid, n in run(Q_COUNT_CHILDREN, {"pids": parent_ids, "ws": workspace})})
+    return result
+
+
+_BY_PATH = keyset.contexts(())
+_RANK = (keyset.Key("rank", int),)  # rows ranked by the statement itself
+
+
+def _find_statement(workspace: str, where: Filter | None, order: Sequence[Order], page: Page
+                    ) -> tuple[str, dict[str, Any]]:
+    """A page of `find_contexts`, each row its sort keys then `C_COLS` (see `_ranked`). The scan
+    keeps only the ids and the sort keys; the page's columns are read by primary key (a scan
+    returning every column reads them for every row: 23 ms instead of 9 for a filtered page of
+    50,000 contexts, measured)."""
+    clause, params = LadybugFilterCompiler("c").compile(where)
+    keys = keyset.contexts(order)
+    seek, after = seek_clause("c", keys, page)
+    carried = ", ".join(f"c.{key.field} AS k{n}" for n, key in enumerate(keys))
+    ordered = ", ".join(f"k{n}" + (" DESC" if key.descending else "") for n, key in enumerate(keys))
+    query = (
+        f"MATCH (c:Context) WHERE c.workspace = $ws AND {clause} AND {seek} "
+        f"WITH c.id AS id, {carried} ORDER BY {ordered} {limit_clause(page)} "
+        f"MATCH (c:Context {{id: id}}) RETURN {', '.join(f'k{n}' for n in range(len(keys)))}, {C_COLS}"
+    )
+    return query, {**params, **after, "ws": workspace}
+
+
+def _ranked(rows: Rows, keys: keyset.Keyset) -> list[ContextRecord]:
+    """Records of rows `[*sort keys, *C_COLS]` in the keys' order: the MATCH by id after the
+    ORDER BY does not keep it. Sort keys are never null; strings compare by code point in both."""
+    for n in reversed(range(len(keys))):  # stable sorts, last key first
+        rows.sort(key=lambda row: row[n], reverse=keys[n].descending)
+    return [_context(row[len(keys):]) for row in rows]
+
+
+def _count(run: Reader, workspace: str, where: Filter | None) -> int:
+    clause, params = LadybugFilterCompiler("c").compile(where)
+    rows = run(f"MATCH (c:Context) WHERE c.workspace = $ws AND {clause} RETURN count(c)", {**params, "ws": workspace})
+    return int(rows[0][0]) if rows else 0
 
 
 class LadybugFilterCompiler(CypherFilterCompiler):
@@ -150,85 +253,95 @@ class LadybugStore(LadybugKnowledge, GraphStore):
         paths = _unique(paths)
         if not paths:
             return {}
-        rows = await self._engine.read(
-            "UNWIND $keys AS k MATCH (p:ContextPath {key: k}) MATCH (c:Context {id: p.context_id}) "
-            f"WHERE c.workspace = $ws RETURN {C_COLS}",
-            {"keys": [_key(workspace, p) for p in paths], "ws": workspace},
-        )
+        rows = await self._engine.read(Q_AT_PATHS, {"keys": [_key(workspace, p) for p in paths], "ws": workspace})
         return {rec.path: rec for rec in map(_context, rows)}
+
+    async def read_tree(self, workspace: str, paths: Sequence[str], plan: TreePlan) -> TreeRead:
+        """The contexts, then per level one statement for the page and the count (see
+        `_children_level`), all in one reader-thread call."""
+        keys = [_key(workspace, p) for p in _unique(paths)]
+
+        def work(run: Reader) -> TreeRead:
+            found = run(Q_AT_PATHS, {"keys": keys, "ws": workspace}) if keys else []
+            read = TreeRead(contexts={rec.path: rec for rec in map(_context, found)})
+            parents = [record.id for record in read.contexts.values()]
+            level: TreePlan | None = plan
+            while level is not None and parents:
+                if level.page is None:
+                    if level.count:
+                        read.counts.update(_count_children(run, workspace, parents))
+                    break
+                pages, counts = _children_level(run, workspace, parents, level.page, level.count)
+                read.children.update(pages)
+                read.counts.update(counts)
+                parents = [child.id for page in pages.values() for child in page]
+                level = level.below
+            return read
+
+        return await self._engine.read_with(work)
 
     async def list_children(
         self, workspace: str, parent_ids: Sequence[str], page: Page
     ) -> dict[str, list[ContextRecord]]:
-        limit = page_limit(page)
         parent_ids = _unique(parent_ids)
-        result: dict[str, list[ContextRecord]] = {pid: [] for pid in parent_ids}
-        if not parent_ids or limit == 0:
-            return result
-        seek, after = seek_clause("c", keyset.CHILDREN, page)
-        if len(parent_ids) == 1:
-            rows = await self._engine.read(
-                f"MATCH (p:Context {{id: $pid}})<-[:CHILD_OF]-(c:Context) WHERE p.workspace = $ws AND {seek} "
-                f"RETURN $pid, {C_COLS} ORDER BY {order_clause('c', keyset.CHILDREN)} {limit_clause(page)}",
-                {**after, "pid": parent_ids[0], "ws": workspace},
-            )
-        else:
-            # One statement for all parents: per parent, sort the "name NUL id" strings of
-            # the children past the seek position, keep the first `limit`, then fetch those
-            # children by primary key. NUL sorts first, so this is the order by name, then id.
-            rows = await self._engine.read(
-                "UNWIND $pids AS pid "
-                "MATCH (p:Context {id: pid}) WHERE p.workspace = $ws "
-                f"OPTIONAL MATCH (p)<-[:CHILD_OF]-(c:Context) WHERE {seek} "
-                "WITH pid, list_slice(list_sort(collect(c.name + $sep + c.id)), 1, $limit) AS picked "
-                "UNWIND picked AS item "
-                "WITH pid, split_part(item, $sep, 2) AS child "
-                "MATCH (c:Context {id: child}) "
-                f"RETURN pid, {C_COLS}",
-                {**after, "pids": parent_ids, "ws": workspace, "sep": SEP, "limit": limit},
-            )
-        for row in rows:
-            result[row[0]].append(_context(row[1:]))
-        for children in result.values():
-            children.sort(key=lambda rec: (rec.name, rec.id))
-        return result
+        if not parent_ids or page_limit(page) == 0:
+            return {pid: [] for pid in parent_ids}
+        return await self._engine.read_with(
+            lambda run: _children_level(run, workspace, parent_ids, page, count=False)[0]
+        )
 
     async def count_children(self, workspace: str, parent_ids: Sequence[str]) -> dict[str, int]:
         parent_ids = _unique(parent_ids)
-        result = dict.fromkeys(parent_ids, 0)
         if not parent_ids:
-            return result
-        rows = await self._engine.read(
-            "UNWIND $pids AS pid MATCH (p:Context {id: pid}) WHERE p.workspace = $ws "
-            "OPTIONAL MATCH (p)<-[:CHILD_OF]-(c:Context) RETURN pid, count(c)",
-            {"pids": parent_ids, "ws": workspace},
-        )
-        result.update({pid: int(n) for pid, n in rows})
-        return result
+            return {}
+        return await self._engine.read_with(lambda run: _count_children(run, workspace, parent_ids))
 
     async def find_contexts(
         self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page
     ) -> list[ContextRecord]:
-        compiler = LadybugFilterCompiler("c")
-        clause, params = compiler.compile(where)
-        keys = keyset.contexts(order)
-        seek, after = seek_clause("c", keys, page)
         if page_limit(page) == 0:
             return []
-        rows = await self._engine.read(
-            f"MATCH (c:Context) WHERE c.workspace = $ws AND {clause} AND {seek} RETURN {C_COLS} "
-            f"ORDER BY {order_clause('c', keys)} {limit_clause(page)}",
-            {**params, **after, "ws": workspace},
-        )
-        return [_context(row) for row in rows]
+        query, params = _find_statement(workspace, where, order, page)
+        return _ranked(await self._engine.read(query, params), keyset.contexts(order))
+
+    async def find_and_count_contexts(
+        self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page
+    ) -> tuple[list[ContextRecord], int]:
+        keys = keyset.contexts(order)
+        if page_limit(page) == 0:
+            return [], await self.count_contexts(workspace, where)
+        if keys == _BY_PATH:
+            # One scan counts the matches and picks the page: collect "path NUL id" of the
+            # matches past the seek position, sort, keep the first `limit`, read those by id.
+            clause, params = LadybugFilterCompiler("c").compile(where)
+            seek, after = seek_clause("c", keys, page)
+            picked = "c.path + $sep + c.id" if seek == TRUE else f"CASE WHEN {seek} THEN c.path + $sep + c.id END"
+            query = (
+                f"MATCH (c:Context) WHERE c.workspace = $ws AND {clause} "
+                f"WITH count(c) AS n, list_slice(list_sort(collect({picked})), 1, $limit) AS picked "
+                "UNWIND range(1, size(picked)) AS i WITH n, i, split_part(picked[i], $sep, 2) AS id "
+                f"MATCH (c:Context {{id: id}}) RETURN n, i, {C_COLS}"
+            )
+            bound = {**params, **after, "ws": workspace, "sep": SEP, "limit": page_limit(page)}
+
+            def by_path(run: Reader) -> tuple[list[ContextRecord], int]:
+                rows = run(query, bound)
+                if rows:
+                    return _ranked([row[1:] for row in rows], _RANK), int(rows[0][0])
+                if seek == TRUE:
+                    return [], 0  # no match at all
+                return [], _count(run, workspace, where)  # matches, all before the position
+
+            return await self._engine.read_with(by_path)
+        query, params = _find_statement(workspace, where, order, page)
+
+        def other_order(run: Reader) -> tuple[list[ContextRecord], int]:
+            return _ranked(run(query, params), keys), _count(run, workspace, where)
+
+        return await self._engine.read_with(other_order)
 
     async def count_contexts(self, workspace: str, where: Filter | None) -> int:
-        clause, params = LadybugFilterCompiler("c").compile(where)
-        rows = await self._engine.read(
-            f"MATCH (c:Context) WHERE c.workspace = $ws AND {clause} RETURN count(c)",
-            {**params, "ws": workspace},
-        )
-        return int(rows[0][0]) if rows else 0
+        return await self._engine.read_with(lambda run: _count(run, workspace, where))
 
     # -- contexts: writes ---------------------------------------------------
 
