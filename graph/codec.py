@@ -109,11 +109,13 @@ def context_record_of(props: Mapping[str, Any], fields: frozenset[str] | None) -
     property map holding at least those properties (stored names are the attribute names)."""
     if fields is None:
         return context_record(props)
-    values = {name: props.get(name) for name in fields}
-    if "data" in fields:
-        values["data"] = _data(values["data"])
-    if "tags" in fields:
-        values["tags"] = list(values["tags"] or ())
+    values = props
+    if "data" in fields or "tags" in fields:
+        values = dict(props)
+        if "data" in fields:
+            values["data"] = _data(values.get("data"))
+        if "tags" in fields:
+            values["tags"] = list(values.get("tags") or ())
     return partial_context_record(values, fields)
 
 

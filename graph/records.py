@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -153,13 +155,20 @@ _CONTEXT_SLOTS = {name: ContextRecord.__dict__[name] for name in CONTEXT_FIELDS}
 _set_fetched = PartialContextRecord.__dict__["fetched"].__set__
 
 
-def partial_context_record(values: dict[str, Any], fetched: frozenset[str]) -> PartialContextRecord:
-    """A record holding `values` (already decoded, keyed by attribute) for the attributes `fetched`."""
+def partial_context_record(values: Mapping[str, Any], fetched: frozenset[str]) -> PartialContextRecord:
+    """A record holding `values` (already decoded, keyed by attribute; a missing one is None, as a
+    missing property in a Cypher map projection) for the attributes `fetched`."""
     record = object.__new__(PartialContextRecord)
-    for name in fetched:
-        _CONTEXT_SLOTS[name].__set__(record, values[name])
+    for name, set_slot in _setters(fetched):
+        set_slot(record, values.get(name))
     _set_fetched(record, fetched)
     return record
+
+
+@functools.lru_cache(maxsize=256)
+def _setters(fetched: frozenset[str]) -> tuple[tuple[str, Any], ...]:
+    # A read builds dozens of records of one projection: look the slots up once per projection.
+    return tuple((name, _CONTEXT_SLOTS[name].__set__) for name in sorted(fetched))
 
 
 def is_complete(record: ContextRecord) -> bool:
