@@ -10,14 +10,22 @@ back what any backend wrote.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .records import ContextRecord, ContextTypeRecord, VersionRecord, stored_json
+from . import keyset
+from .filters import Order
+
+from .records import (ALWAYS_FETCHED, CONTEXT_FIELDS, ContextRecord, ContextTypeRecord, VersionRecord,
+                      partial_context_record, stored_json)
 
 # Set by update_context: everything but identity and place in the tree.
 UPDATABLE = ("kind", "title", "content", "data", "tags", "inherit", "version",
              "created_at", "updated_at", "created_by", "updated_by")
+
+
+# Sort keys stored on the node but derived from another attribute of the record.
+_KEY_ATTRIBUTES = {"name": "path", "depth": "path"}
 
 
 def dump_json(value: Any) -> str:
@@ -73,6 +81,42 @@ def context_record(props: Mapping[str, Any]) -> ContextRecord:
         created_by=props["created_by"],
         updated_by=props["updated_by"],
     )
+
+
+def fetched(fields: frozenset[str] | None) -> frozenset[str] | None:
+    """What a projected read fetches for `fields` (attributes of `ContextRecord`): those and
+    `ALWAYS_FETCHED`; None (complete records) when that is every attribute or `fields` is None."""
+    if fields is None:
+        return None
+    unknown = fields - CONTEXT_FIELDS
+    if unknown:
+        raise ValueError(f"not attributes of a context: {sorted(unknown)}")
+    wanted = fields | ALWAYS_FETCHED
+    return None if wanted == CONTEXT_FIELDS else wanted
+
+
+def with_order_keys(fields: frozenset[str] | None, order: Sequence[Order]) -> frozenset[str] | None:
+    """`fields` and the attributes holding the sort keys of `find_contexts` in `order` (each row's
+    position, hence its cursor, is read from them: `keyset.position`)."""
+    if fields is None:
+        return None
+    keys = {_KEY_ATTRIBUTES.get(key.field, key.field) for key in keyset.contexts(order)}
+    return None if keys - CONTEXT_FIELDS else fields | keys
+
+
+def context_record_of(props: Mapping[str, Any], fields: frozenset[str] | None) -> ContextRecord:
+    """`context_record`, or a `PartialContextRecord` of `fields` (as returned by `fetched`) from a
+    property map holding at least those properties (stored names are the attribute names)."""
+    if fields is None:
+        return context_record(props)
+    values = props
+    if "data" in fields or "tags" in fields:
+        values = dict(props)
+        if "data" in fields:
+            values["data"] = _data(values.get("data"))
+        if "tags" in fields:
+            values["tags"] = list(values.get("tags") or ())
+    return partial_context_record(values, fields)
 
 
 def version_props(record: VersionRecord, workspace: str | None = None) -> dict[str, Any]:

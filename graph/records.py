@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -111,6 +113,73 @@ for _record_type in (ContextRecord, VersionRecord):
     _record_type.data = _DecodedOnRead(_record_type.__dict__["data"])  # type: ignore[misc,assignment]
 
 
+CONTEXT_FIELDS: frozenset[str] = frozenset(f.name for f in dataclasses.fields(ContextRecord))
+# What every projected read fetches whatever the selection: identity and place in the tree (loader
+# keys, cursors of the children keyset (name, id), guards, `parent`), a few bytes each.
+ALWAYS_FETCHED: frozenset[str] = frozenset({"id", "workspace", "path", "parent_id"})
+
+
+class UnfetchedFieldError(RuntimeError):
+    """A partial record was asked for an attribute its read did not fetch: a bug in the look-ahead
+    (schema/lookahead.py) or a partial record used where a complete one is needed. Not an
+    AttributeError, so that `getattr(record, name, default)` cannot quietly return the default."""
+
+
+class PartialContextRecord(ContextRecord):
+    """A context with only the attributes one read fetched (a projection of the selection, as
+    @neo4j/graphql reads only what a query selects): `content` and `data` are most of a stored
+    context, and most reads never show them.
+
+    The attributes not fetched are unset slots, so reading one raises `UnfetchedFieldError`; so do
+    equality, hashing, `replace` and `context_props` (they read every field), which keeps a partial
+    record out of write paths. It is never primed into the request's loaders by id or path
+    (`resolvers.loaders.Loaders.prime` skips it): those hand out complete records."""
+
+    __slots__ = ("fetched",)
+    fetched: frozenset[str]
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup failed, i.e. for an unset slot (or a name that does not exist).
+        if name in CONTEXT_FIELDS:
+            raise UnfetchedFieldError(
+                f"{name!r} was not fetched for context {object.__getattribute__(self, 'id')!r} "
+                f"(fetched: {', '.join(sorted(self.fetched))})")
+        raise AttributeError(name)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in sorted(self.fetched))
+        return f"PartialContextRecord({shown})"
+
+
+_CONTEXT_SLOTS = {name: ContextRecord.__dict__[name] for name in CONTEXT_FIELDS}
+_set_fetched = PartialContextRecord.__dict__["fetched"].__set__
+
+
+def partial_context_record(values: Mapping[str, Any], fetched: frozenset[str]) -> PartialContextRecord:
+    """A record holding `values` (already decoded, keyed by attribute; a missing one is None, as a
+    missing property in a Cypher map projection) for the attributes `fetched`."""
+    record = object.__new__(PartialContextRecord)
+    for name, set_slot in _setters(fetched):
+        set_slot(record, values.get(name))
+    _set_fetched(record, fetched)
+    return record
+
+
+@functools.lru_cache(maxsize=256)
+def _setters(fetched: frozenset[str]) -> tuple[tuple[str, Any], ...]:
+    # A read builds dozens of records of one projection: look the slots up once per projection.
+    return tuple((name, _CONTEXT_SLOTS[name].__set__) for name in sorted(fetched))
+
+
+def is_complete(record: ContextRecord) -> bool:
+    return type(record) is not PartialContextRecord
+
+
+def fetched_fields(record: ContextRecord) -> frozenset[str] | None:
+    """The attributes a record holds: None when it is complete."""
+    return record.fetched if type(record) is PartialContextRecord else None
+
+
 @dataclass(frozen=True, slots=True)
 class ContextTypeRecord:
     """A named JSON Schema that contexts of that kind must satisfy."""
@@ -145,6 +214,10 @@ class TreePlan:
     page: Page | None = None
     count: bool = False
     below: TreePlan | None = None
+    # The record attributes (of `ContextRecord`) read of every context this plan returns, at every
+    # level; None: all of them. A backend may return complete records anyway (LadybugDB does); one
+    # that projects returns `PartialContextRecord`s holding at least these and `ALWAYS_FETCHED`.
+    fields: frozenset[str] | None = None
 
 
 @dataclass(slots=True)

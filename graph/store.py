@@ -90,6 +90,8 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
     async def read_tree(self, workspace: str, paths: Sequence[str], plan: TreePlan) -> TreeRead:
         """Contexts by path and, following `plan`, their children pages and counts, level by level.
 
+        A backend may honour `plan.fields` and return `PartialContextRecord`s (this default does not).
+
         This default makes one call per level and kind; a backend that can, answers in ONE
         statement (a nested query is then one round trip, as a GraphQL operation should be).
         """
@@ -129,9 +131,14 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
         `graph.keyset.contexts(order)`; `page.after` holds one value per key)."""
 
     async def find_and_count_contexts(
-        self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page
+        self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page,
+        fields: frozenset[str] | None = None,
     ) -> tuple[list[ContextRecord], int]:
-        """`find_contexts` and `count_contexts` of the same filter (one statement where the backend can)."""
+        """`find_contexts` and `count_contexts` of the same filter (one statement where the backend can).
+
+        `fields`: the record attributes the caller reads (None: all). A backend may then return
+        `PartialContextRecord`s holding at least those, `ALWAYS_FETCHED` and the sort keys'
+        attributes (this default returns complete records)."""
         return await self.find_contexts(workspace, where, order, page), await self.count_contexts(workspace, where)
 
     @abc.abstractmethod

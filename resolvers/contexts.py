@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from contextql.graph import tree
@@ -16,14 +16,14 @@ from contextql.graph.events import ChangeEvent, ContextDetail
 from contextql.graph.errors import BadUserInputError, ConflictError, NotFoundError
 from contextql.graph.filters import Filter, Order, subtree
 from contextql.graph.knowledge.records import SourceRef
-from contextql.graph.records import ContextRecord, Page, TreePlan, VersionRecord
+from contextql.graph.records import ContextRecord, Page, TreePlan, VersionRecord, fetched_fields
 from contextql.graph.writes import WriteEffects
 
 from . import audit, paths
 from .clock import now_us
 from .context_types import Validators, validators_for
 from .inheritance import EffectiveView, effective_view, merge_patch
-from .loaders import MISSING, cached
+from .loaders import MISSING, ChildrenKey, cached
 from .json_patch import apply_json_patch, json_patch
 from .pagination import CHILDREN, HISTORY, Slice, contexts_scope, cut, probe, window
 from .request import RequestContext
@@ -90,12 +90,14 @@ async def by_id(ctx: RequestContext, context_id: str) -> ContextRecord | None:
 @dataclass(frozen=True)
 class ChildrenWanted:
     """What an operation selects below a context: a page of its children (`first`/`after` as
-    given), whether their `totalCount`, and the same again below each child."""
+    given), whether their `totalCount`, and the same again below each child. `fields`, on the
+    outermost only: the record attributes the whole selection reads (None: all, see `TreePlan`)."""
 
     first: int | None = None
     after: str | None = None
     count: bool = False
     below: ChildrenWanted | None = None
+    fields: frozenset[str] | None = None
 
 
 async def by_path_with_children(ctx: RequestContext, raw_path: str, wanted: ChildrenWanted) -> ContextRecord | None:
@@ -103,29 +105,34 @@ async def by_path_with_children(ctx: RequestContext, raw_path: str, wanted: Chil
 
     What is read is primed into the request's loaders, so the fields below find it there; a
     selection the plan cannot express (a malformed cursor, say) is left to those fields.
+    Records read with only the selection's `fields` are partial: the pages of children are primed
+    under keys naming that projection (see `children_key`), and by id and path only complete
+    records are (`Loaders.prime` skips the others).
     """
     path = paths.normalize(raw_path)
     plan = _tree_plan(ctx, wanted)
+    if plan is not None:
+        plan = replace(plan, fields=wanted.fields)
     if plan is None:
         return await by_path(ctx, path)
     read = await ctx.store.read_tree(ctx.workspace, [path], plan)
     for record in read.contexts.values():
         ctx.loaders.prime(record)
-    parents = [record.id for record in read.contexts.values()]
+    parents = list(read.contexts.values())
     level: TreePlan | None = plan
     while level is not None and parents:
-        for parent_id in parents:
-            if level.count and parent_id in read.counts:
-                ctx.loaders.child_counts.prime(parent_id, read.counts[parent_id])
+        for parent in parents:
+            if level.count and parent.id in read.counts:
+                ctx.loaders.child_counts.prime(parent.id, read.counts[parent.id])
         if level.page is None:
             break
         below = []
-        for parent_id in parents:
-            page = read.children.get(parent_id, [])
-            ctx.loaders.children.prime((parent_id, level.page.limit, level.page.after), page)
+        for parent in parents:
+            page = read.children.get(parent.id, [])
+            ctx.loaders.children.prime(children_key(parent, level.page), page)
             for child in page:
                 ctx.loaders.prime(child)
-                below.append(child.id)
+                below.append(child)
         parents, level = below, level.below
     found = read.contexts.get(path)
     if found is None:
@@ -166,12 +173,14 @@ async def find(
 
 
 async def find_counted(
-    ctx: RequestContext, where: Filter | None, order: Sequence[Order], first: int | None, after: str | None
+    ctx: RequestContext, where: Filter | None, order: Sequence[Order], first: int | None, after: str | None,
+    fields: frozenset[str] | None = None,
 ) -> tuple[Slice[ContextRecord], int]:
-    """`find` and how many match in all, read together."""
+    """`find` and how many match in all, read together; `fields`: the record attributes the
+    selection reads (None: all), the rows may then be partial records (never primed anywhere)."""
     scope = contexts_scope(order)
     page = window(ctx.limits, scope, first, after)
-    rows, total = await ctx.store.find_and_count_contexts(ctx.workspace, where, order, probe(page))
+    rows, total = await ctx.store.find_and_count_contexts(ctx.workspace, where, order, probe(page), fields)
     return cut(rows, page, scope), total
 
 
@@ -185,11 +194,19 @@ async def parent(ctx: RequestContext, record: ContextRecord) -> ContextRecord | 
 
 async def children(ctx: RequestContext, record: ContextRecord, first: int | None, after: str | None) -> Slice[ContextRecord]:
     page = window(ctx.limits, CHILDREN, first, after)
-    window_plus_one = probe(page)
-    rows = await ctx.loaders.children.load((record.id, window_plus_one.limit, window_plus_one.after))
+    rows = await ctx.loaders.children.load(children_key(record, probe(page)))
     for row in rows:
         ctx.loaders.prime(row)
     return cut(rows, page, CHILDREN)
+
+
+def children_key(parent: ContextRecord, page: Page) -> ChildrenKey:
+    """The key of `parent`'s page of children in the request's loader. It names the attributes
+    `parent` holds (None when complete): a partial parent was read by a projected read, whose pages
+    of children hold the same attributes, and finds them; a complete parent (or one of another
+    projection, from another root field) never finds a page of partial records missing what its
+    own selection reads, and loads its own (complete) page."""
+    return parent.id, page.limit, page.after, fetched_fields(parent)
 
 
 async def child_count(ctx: RequestContext, record: ContextRecord) -> int:
@@ -203,8 +220,7 @@ def children_known(ctx: RequestContext, record: ContextRecord, first: int | None
     Its rows were primed into the loaders when the page was read, so they are not primed again
     (that could put an older record back over a newer one)."""
     page = window(ctx.limits, CHILDREN, first, after)
-    window_plus_one = probe(page)
-    rows = cached(ctx.loaders.children, (record.id, window_plus_one.limit, window_plus_one.after))
+    rows = cached(ctx.loaders.children, children_key(record, probe(page)))
     return None if rows is MISSING else cut(rows, page, CHILDREN)
 
 

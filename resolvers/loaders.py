@@ -12,7 +12,7 @@ from typing import Any
 
 from aiodataloader import DataLoader
 
-from contextql.graph.records import ContextRecord, Page
+from contextql.graph.records import ContextRecord, Page, is_complete
 from contextql.graph.store import GraphStore
 
 
@@ -80,26 +80,29 @@ class ContextsByPath(RememberingLoader):
 
 
 Position = tuple[Any, ...] | None
+# (parent_id, limit, after, projection): see `resolvers.contexts.children_key`.
+ChildrenKey = tuple[str, int, Position, frozenset[str] | None]
 
 
 class ChildrenPages(DataLoader):
-    """Keys are `(parent_id, limit, after)` (`after`: a (name, id) position or None); parents
-    asking for the same window share one store call."""
+    """Keys are `ChildrenKey`s (`after`: a (name, id) position or None); parents asking for the
+    same window share one store call. A page loaded here is always of complete records; only a
+    projected read ahead primes pages of partial ones, under keys naming their projection."""
 
     def __init__(self, store: GraphStore, workspace: str) -> None:
         super().__init__()
         self.store, self.workspace = store, workspace
 
-    async def batch_load_fn(self, keys: list[tuple[str, int, Position]]) -> list[list[ContextRecord]]:
+    async def batch_load_fn(self, keys: list[ChildrenKey]) -> list[list[ContextRecord]]:
         by_window: dict[tuple[int, Position], list[str]] = defaultdict(list)
-        for parent_id, limit, after in keys:
+        for parent_id, limit, after, _ in keys:
             by_window[(limit, after)].append(parent_id)
         pages: dict[tuple[str, int, Position], list[ContextRecord]] = {}
         for (limit, after), parents in by_window.items():
             found = await self.store.list_children(self.workspace, parents, Page(limit, after))
             for parent_id in parents:
                 pages[(parent_id, limit, after)] = found.get(parent_id, [])
-        return [pages[key] for key in keys]
+        return [pages[key[:3]] for key in keys]
 
 
 class ChildCounts(DataLoader):
@@ -135,6 +138,10 @@ class Loaders:
         return ChildCounts(self.store, self.workspace)
 
     def prime(self, record: ContextRecord) -> None:
+        """Remember a record read by this request, if complete: `by_id` and `by_path` hand out
+        complete records only (a partial one would break any field, or write, that reads more)."""
+        if not is_complete(record):
+            return
         self.by_id.remember(record.id, record)
         self.by_path.remember(record.path, record)
 

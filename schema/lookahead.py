@@ -2,15 +2,36 @@
 
 Only the shape `children(first:, after:) { totalCount edges { node { children ... } } }` is
 planned (fragments included); anything else is resolved field by field through the loaders.
+
+`context_fields` says which record attributes a selection reads (as @neo4j/graphql projects only
+the selected properties), so a read can leave out `content` and `data` when nobody shows them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from contextql.resolvers.contexts import ChildrenWanted
+
+# What each field of `Context` (schema/types.py) reads of its record, besides `ALWAYS_FETCHED`
+# (id, workspace, path, parent_id: identity, cursors, loader keys). A field not named here (effective,
+# history, diff, the graph fields... and any field added later) reads the whole record.
+CONTEXT_FIELD_READS: dict[str, frozenset[str]] = {
+    "__typename": frozenset(),
+    "id": frozenset(), "workspace": frozenset(), "path": frozenset(), "name": frozenset(), "depth": frozenset(),
+    "parent": frozenset(), "ancestors": frozenset(), "descendants": frozenset(),
+    "kind": frozenset({"kind"}), "title": frozenset({"title"}), "content": frozenset({"content"}),
+    "data": frozenset({"data"}), "tags": frozenset({"tags"}), "inherit": frozenset({"inherit"}),
+    "version": frozenset({"version"}),
+    "createdAt": frozenset({"created_at"}), "updatedAt": frozenset({"updated_at"}),
+    "createdBy": frozenset({"created_by"}), "updatedBy": frozenset({"updated_by"}),
+}
+# The fields of a `Connection[Context]` and its edges that read no record (a cursor reads the
+# keyset's attributes, which every projected read fetches).
+_CONNECTION_FIELDS = frozenset({"__typename", "totalCount", "pageInfo", "cursor"})
 
 
 def _fields(selections: Iterable[Selection]) -> Iterator[SelectedField]:
@@ -52,3 +73,55 @@ def children_wanted(field: Selection) -> ChildrenWanted | None:
     node = _first(edges.selections, "node") if edges is not None else None
     below = children_wanted(node) if node is not None else None
     return ChildrenWanted(first=first, after=after, count=count, below=below)
+
+
+def tree_wanted(field: Selection) -> ChildrenWanted | None:
+    """`children_wanted` of a root `context` field, with the attributes its whole selection reads."""
+    wanted = children_wanted(field)
+    return None if wanted is None else replace(wanted, fields=context_fields(field))
+
+
+def context_fields(field: Selection) -> frozenset[str] | None:
+    """The record attributes that `field` (returning a Context) reads, at any depth of its
+    `children`, or None for the whole record.
+
+    One set for every level: a request's pages of children are keyed by the projection of their
+    parent (resolvers.contexts.children_key), so the projection must say what every level below
+    reads. Fragments count whatever their type condition, and @include/@skip are not evaluated:
+    both can only add attributes."""
+    found: set[str] = set()
+    return frozenset(found) if _context_reads(field.selections, found) else None
+
+
+def connection_fields(field: Selection) -> frozenset[str] | None:
+    """`context_fields` for a field returning a `Connection[Context]`."""
+    found: set[str] = set()
+    return frozenset(found) if _connection_reads(field.selections, found) else None
+
+
+def _context_reads(selections: Iterable[Selection], found: set[str]) -> bool:
+    """Adds what a Context's selection reads to `found`; False when that is the whole record."""
+    for selected in _fields(selections):
+        if selected.name == "children":
+            if not _connection_reads(selected.selections, found):
+                return False
+            continue
+        reads = CONTEXT_FIELD_READS.get(selected.name)
+        if reads is None:
+            return False
+        found |= reads
+    return True
+
+
+def _connection_reads(selections: Iterable[Selection], found: set[str]) -> bool:
+    for selected in _fields(selections):
+        if selected.name == "edges":
+            for inner in _fields(selected.selections):
+                if inner.name == "node":
+                    if not _context_reads(inner.selections, found):
+                        return False
+                elif inner.name not in _CONNECTION_FIELDS:
+                    return False
+        elif selected.name not in _CONNECTION_FIELDS:
+            return False
+    return True

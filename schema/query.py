@@ -10,7 +10,7 @@ from contextql.resolvers import context_types, contexts as ops
 from .connections import Connection, connection
 from .filters import to_filter, to_order
 from .inputs import ContextOrderBy, ContextWhere
-from .lookahead import children_wanted, selects
+from .lookahead import connection_fields, selects, tree_wanted
 from .knowledge_query import KnowledgeQuery
 from .search import SearchQuery
 from .tool_search import ToolSearchQuery
@@ -22,7 +22,7 @@ class Query(SearchQuery, ToolSearchQuery, KnowledgeQuery):
     @strawberry.field(description="One context by path (or by id); null when there is none.")
     async def context(self, info: ContextInfo, path: str | None = None, id: strawberry.ID | None = None) -> Context | None:
         if path is not None and id is None:
-            wanted = children_wanted(info.selected_fields[0])
+            wanted = tree_wanted(info.selected_fields[0])
             if wanted is not None:
                 found = await ops.by_path_with_children(info.context, path, wanted)
             else:
@@ -57,7 +57,8 @@ class Query(SearchQuery, ToolSearchQuery, KnowledgeQuery):
     ) -> Connection[Context]:
         condition = to_filter(where)
         if selects(info.selected_fields[0], "totalCount"):
-            page, total = await ops.find_counted(info.context, condition, to_order(order_by), first, after)
+            page, total = await ops.find_counted(info.context, condition, to_order(order_by), first, after,
+                                                 connection_fields(info.selected_fields[0]))
             return connection(page, lambda r: Context(record=r), lambda: total)
         page = await ops.find(info.context, condition, to_order(order_by), first, after)
         return connection(page, lambda r: Context(record=r), lambda: ops.count(info.context, condition))

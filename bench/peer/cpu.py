@@ -15,8 +15,9 @@ embedded LadybugDB in DIR (a data directory: `graph.lbug` inside), so the databa
 too; `update_title` writes into it, so point it at a copy, never at a run's original. Variants alternate block by
 block, so both see the same machine; the median block is reported.
 
-Variants: `lean` (the schema as built) and `plain` (`build_schema(lean=False)`: graphql-core's
-own executor for every field; schema/execution.py). To compare two commits, run one process per
+Variants: `lean` (the schema as built), `plain` (`build_schema(lean=False)`: graphql-core's
+own executor for every field; schema/execution.py) and `whole` (as built, but the look-ahead asks
+for whole records: no projection push-down, schema/lookahead.py). To compare two commits, run one process per
 commit with `--variants lean` (another checkout first on PYTHONPATH as `contextql`), alternately,
 and compare the medians of their `--json` files.
 """
@@ -44,6 +45,22 @@ from bench.tree import build_tree
 from .scenarios import SCENARIOS, Request, check, extra_targets
 
 ASGIApp = Any
+
+
+@contextlib.contextmanager
+def _switched(variant: str) -> Any:
+    """`whole`: the look-ahead reports every attribute as read (the reads before projection)."""
+    if variant != "whole":
+        yield
+        return
+    from contextql.schema import lookahead, query
+
+    with contextlib.ExitStack() as undo:
+        for module, name in ((lookahead, "context_fields"), (query, "connection_fields")):
+            original = getattr(module, name)
+            setattr(module, name, lambda field: None)
+            undo.callback(setattr, module, name, original)
+        yield
 
 
 def _app(store: Any, settings: Any, lean: bool) -> ASGIApp:
@@ -107,7 +124,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     else:
         settings = settings_for("neo4j", neo4j_uri=args.neo4j_uri, **common)
     store = await open_bench_store(settings)
-    variants = {name: _app(store, settings, lean=name == "lean") for name in args.variants.split(",")}
+    variants = {name: _app(store, settings, lean=name != "plain") for name in args.variants.split(",")}
     results: dict[str, Any] = {}
     try:
         async with contextlib.AsyncExitStack() as stack:
@@ -116,12 +133,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             for name in args.scenarios.split(","):
                 samples: dict[str, list[float]] = {v: [] for v in variants}
                 for variant, app in variants.items():  # warm-up: caches, JIT-free but imports and pools
-                    await _block(app, name, targets, random.Random(f"warm:{variant}"), max(20, args.requests // 5))
+                    with _switched(variant):
+                        await _block(app, name, targets, random.Random(f"warm:{variant}"), max(20, args.requests // 5))
                 for block in range(args.blocks):
                     order = list(variants.items()) if block % 2 == 0 else list(reversed(variants.items()))
                     for variant, app in order:
                         rng = random.Random(f"{name}:{block}")  # the same targets for every variant
-                        samples[variant].append(await _block(app, name, targets, rng, args.requests))
+                        with _switched(variant):
+                            samples[variant].append(await _block(app, name, targets, rng, args.requests))
                 medians = {v: statistics.median(s) for v, s in samples.items()}
                 results[name] = {"ms_per_request": medians, "blocks": samples}
                 line = "  ".join(f"{v} {m:.3f} ms/req (blocks {min(samples[v]):.2f}-{max(samples[v]):.2f})"

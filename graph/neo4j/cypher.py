@@ -88,6 +88,7 @@ RETURN properties(c) AS props
 """
 
 # A page and the total of the same filter, in one statement (a connection selecting totalCount).
+# {props}: `tree_read.projection("c", ...)`, every property or only those the selection reads.
 FIND_AND_COUNT_CONTEXTS = """
 CALL () {
   MATCH (c:Context)
@@ -99,7 +100,7 @@ CALL () {
   WHERE c.workspace = $workspace AND c.path IS NOT NULL AND {where} AND {seek}
   WITH c ORDER BY c.workspace, {order}
   LIMIT $limit
-  RETURN collect(properties(c)) AS page
+  RETURN collect({props}) AS page
 }
 RETURN total, page
 """

@@ -40,7 +40,10 @@ from . import access
 from . import cypher, outbox, tree_read
 from ..codec import (
     context_record,
+    context_record_of,
+    fetched,
     type_record,
+    with_order_keys,
     version_record,
 )
 from .filters import Neo4jFilterCompiler
@@ -201,11 +204,14 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         return [context_record(row[0]) for row in rows]
 
     async def find_and_count_contexts(
-        self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page
+        self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page,
+        fields: frozenset[str] | None = None,
     ) -> tuple[list[ContextRecord], int]:
-        query, params = self._find(cypher.FIND_AND_COUNT_CONTEXTS, where, order, page)
+        projected = fetched(with_order_keys(fields, order))
+        template = cypher.FIND_AND_COUNT_CONTEXTS.replace("{props}", tree_read.projection("c", projected))
+        query, params = self._find(template, where, order, page)
         [(total, found)] = await self._read(query, workspace=workspace, **params)
-        return [context_record(props) for props in found], int(total)
+        return [context_record_of(props, projected) for props in found], int(total)
 
     @staticmethod
     def _find(template: str, where: Filter | None, order: Sequence[Order], page: Page) -> tuple[str, dict[str, Any]]:

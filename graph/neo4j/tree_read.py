@@ -2,7 +2,9 @@
 
 Composed from one block per level (`neo4j/graphql` style): level d binds `c{d}`, pages its
 children with the keyset of `graph.keyset.CHILDREN` (parameters prefixed per level), and
-returns them as maps `{props, kids, n}` nested for the level below.
+returns them as maps `{props, kids, n}` nested for the level below. `props` holds only the
+properties the plan's `fields` name (`projection`), so the driver unpacks what the selection shows
+and not every context's `content` and `data`.
 """
 
 from __future__ import annotations
@@ -12,14 +14,22 @@ from typing import Any
 from .. import keyset
 from ..cypher_filters import order_clause, page_limit, seek_clause
 from ..records import ContextRecord, TreePlan, TreeRead
-from ..codec import context_record
+from ..codec import context_record_of, fetched
+
+
+def projection(var: str, fields: frozenset[str] | None) -> str:
+    """The properties of `var` to return: all of them, or a map projection of `fields` (a
+    `codec.fetched` set; sorted, so that one selection always gives one statement text)."""
+    if fields is None:
+        return f"properties({var})"
+    return f"{var} {{{', '.join('.' + name for name in sorted(fields))}}}"
 
 
 def _count(var: str) -> str:
     return f"COUNT {{ ({var})<-[:CHILD_OF]-() }}"
 
 
-def _level(parent: str, plan: TreePlan, depth: int, params: dict[str, Any]) -> str:
+def _level(parent: str, plan: TreePlan, depth: int, params: dict[str, Any], fields: frozenset[str] | None) -> str:
     """A CALL block binding `kids{depth}`: the page of `parent`'s children and what is below them."""
     assert plan.page is not None
     var = f"c{depth}"
@@ -27,27 +37,28 @@ def _level(parent: str, plan: TreePlan, depth: int, params: dict[str, Any]) -> s
     params.update(after)
     params[f"limit{depth}"] = page_limit(plan.page)
     below = plan.below
-    inner = _level(var, below, depth + 1, params) if below is not None and below.page is not None else ""
-    fields = [f"props: properties({var})"]
+    inner = _level(var, below, depth + 1, params, fields) if below is not None and below.page is not None else ""
+    entries = [f"props: {projection(var, fields)}"]
     if inner:
-        fields.append(f"kids: kids{depth + 1}")
+        entries.append(f"kids: kids{depth + 1}")
     if below is not None and below.count:
-        fields.append(f"n: {_count(var)}")
+        entries.append(f"n: {_count(var)}")
     return f"""
 CALL ({parent}) {{
   MATCH ({var}:Context {{workspace: $workspace, parent_id: {parent}.id}})
   WHERE {var}.name IS NOT NULL AND {seek}
   WITH {var} ORDER BY {var}.workspace, {var}.parent_id, {order_clause(var, keyset.CHILDREN)}
   LIMIT $limit{depth}{inner}
-  RETURN collect({{{", ".join(fields)}}}) AS kids{depth}
+  RETURN collect({{{", ".join(entries)}}}) AS kids{depth}
 }}"""
 
 
 def statement(plan: TreePlan) -> tuple[str, dict[str, Any]]:
     """The statement for `plan` and its parameters (besides `$workspace` and `$paths`)."""
     params: dict[str, Any] = {}
-    body = _level("c0", plan, 1, params) if plan.page is not None else ""
-    returned = ["properties(c0) AS props"]
+    fields = fetched(plan.fields)
+    body = _level("c0", plan, 1, params, fields) if plan.page is not None else ""
+    returned = [f"{projection('c0', fields)} AS props"]
     returned.append("kids1" if body else "[] AS kids1")
     returned.append(f"{_count('c0')} AS n" if plan.count else "null AS n")
     query = f"""
@@ -60,15 +71,16 @@ RETURN {", ".join(returned)}
 
 def decode(rows: list[list[Any]], plan: TreePlan) -> TreeRead:
     read = TreeRead()
+    fields = fetched(plan.fields)
     for props, kids, count in rows:
-        record = context_record(props)
+        record = context_record_of(props, fields)
         read.contexts[record.path] = record
-        _decode_level(read, record.id, kids, count, plan)
+        _decode_level(read, record.id, kids, count, plan, fields)
     return read
 
 
 def _decode_level(read: TreeRead, parent_id: str, kids: list[dict[str, Any]] | None, count: int | None,
-                  plan: TreePlan | None) -> None:
+                  plan: TreePlan | None, fields: frozenset[str] | None) -> None:
     if plan is None:
         return
     if plan.count and count is not None:
@@ -77,8 +89,8 @@ def _decode_level(read: TreeRead, parent_id: str, kids: list[dict[str, Any]] | N
         return
     page: list[ContextRecord] = []
     for kid in kids or []:
-        child = context_record(kid["props"])
+        child = context_record_of(kid["props"], fields)
         page.append(child)
-        _decode_level(read, child.id, kid.get("kids"), kid.get("n"), plan.below)
+        _decode_level(read, child.id, kid.get("kids"), kid.get("n"), plan.below, fields)
     page.sort(key=lambda rec: (rec.name, rec.id))
     read.children[parent_id] = page

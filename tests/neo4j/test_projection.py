@@ -1,0 +1,169 @@
+"""Projection push-down on Neo4j: the statements return only the selected properties, and the partial
+records they give cannot be misused (reading what was not fetched fails loudly)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from contextql.graph import codec
+from contextql.graph.codec import context_props, fetched
+from contextql.graph.filters import Order, subtree
+from contextql.graph.neo4j import Neo4jStore
+from contextql.graph.neo4j import tree_read
+from contextql.graph.records import (ALWAYS_FETCHED, CONTEXT_FIELDS, ContextRecord, Page, PartialContextRecord,
+                                     TreePlan, UnfetchedFieldError, fetched_fields, is_complete)
+from contextql.migrations import migrate
+from contextql.resolvers.loaders import Loaders
+from tests.contract.factories import context, snapshot
+from tests.neo4j_server import ensure_neo4j
+
+TITLE = frozenset({"title"})
+
+
+@pytest.fixture(scope="module")
+async def neo4j_store(tmp_path_factory):
+    store = Neo4jStore(uri=ensure_neo4j(tmp_path_factory), user="neo4j", password="", database="neo4j")
+    await store.open()
+    await migrate(store)
+    yield store
+    await store.close()
+
+
+def _nested(fields: frozenset[str] | None) -> TreePlan:
+    return TreePlan(page=Page(11), count=True, below=TreePlan(page=Page(11)), fields=fields)
+
+
+# -- the statements ---------------------------------------------------------------------------------
+
+
+def test_fetched_adds_identity_and_gives_none_for_everything():
+    assert fetched(None) is None
+    assert fetched(TITLE) == ALWAYS_FETCHED | TITLE
+    assert fetched(CONTEXT_FIELDS) is None
+    assert fetched(CONTEXT_FIELDS - ALWAYS_FETCHED) is None
+    with pytest.raises(ValueError, match="name"):
+        fetched(frozenset({"name"}))  # a derived property, not a record attribute
+
+
+def test_projection_is_a_sorted_map_projection_or_every_property():
+    assert tree_read.projection("c1", None) == "properties(c1)"
+    assert tree_read.projection("c1", frozenset({"title", "id", "path"})) == "c1 {.id, .path, .title}"
+
+
+def test_a_projected_tree_statement_names_only_the_fields_at_every_level():
+    query, _ = tree_read.statement(_nested(TITLE))
+    assert "properties(" not in query
+    projected = "{.id, .parent_id, .path, .title, .workspace}"
+    assert f"c0 {projected} AS props" in query
+    assert f"props: c1 {projected}" in query and f"props: c2 {projected}" in query
+    # the same selection gives the same text (Neo4j caches plans by text)
+    assert tree_read.statement(_nested(frozenset({"title"})))[0] == query
+
+
+def test_an_unprojected_tree_statement_returns_every_property_as_before():
+    query, _ = tree_read.statement(_nested(None))
+    assert "properties(c0) AS props" in query
+    assert "props: properties(c1)" in query and "props: properties(c2)" in query
+    assert "{." not in query
+
+
+def test_with_order_keys_adds_the_attributes_of_the_sort_keys():
+    assert codec.with_order_keys(None, [Order("title")]) is None
+    assert codec.with_order_keys(TITLE, []) == TITLE | {"path"}
+    assert codec.with_order_keys(frozenset(), [Order("updated_at", descending=True), Order("depth")]) == {
+        "updated_at", "path"}
+
+
+# -- partial records ----------------------------------------------------------------------------------
+
+
+def _partial(fields: frozenset[str] = TITLE) -> PartialContextRecord:
+    full = context("ws", "/a/b", title="T", content="long text", data={"k": [1, 2]}, tags=["x"])
+    props = context_props(full)
+    record = codec.context_record_of(props, fetched(fields))
+    assert isinstance(record, PartialContextRecord)
+    return record
+
+
+def test_a_partial_record_holds_what_was_fetched_and_derives_name_and_depth():
+    record = _partial(frozenset({"title", "data", "tags"}))
+    assert (record.path, record.name, record.depth, record.title) == ("/a/b", "b", 2, "T")
+    assert record.data == {"k": [1, 2]} and record.tags == ["x"]
+    assert fetched_fields(record) == ALWAYS_FETCHED | {"title", "data", "tags"}
+    assert not is_complete(record) and isinstance(record, ContextRecord)
+    assert "title='T'" in repr(record) and "content" not in repr(record)
+
+
+@pytest.mark.parametrize("name", sorted(CONTEXT_FIELDS - ALWAYS_FETCHED - TITLE))
+def test_reading_an_attribute_that_was_not_fetched_fails_loudly(name):
+    record = _partial()
+    with pytest.raises(UnfetchedFieldError, match=name):
+        getattr(record, name)
+    with pytest.raises(UnfetchedFieldError):
+        getattr(record, name, "a default")  # never a quiet default
+
+
+def test_a_partial_record_cannot_be_compared_copied_with_changes_or_written():
+    record = _partial()
+    with pytest.raises(UnfetchedFieldError):
+        record.replace(title="new")  # what every write path does first
+    with pytest.raises(UnfetchedFieldError):
+        context_props(record)  # what every store write stores
+    with pytest.raises(UnfetchedFieldError):
+        _ = record == _partial()
+    assert not hasattr(record, "no_such_attribute")  # other names stay ordinary AttributeErrors
+
+
+def test_a_partial_record_is_never_primed_into_the_loaders_by_id_or_path():
+    record = _partial()
+    loaders = Loaders(store=None, workspace="ws")  # type: ignore[arg-type]
+    loaders.prime(record)
+    assert record.id not in loaders.by_id._remembered and record.path not in loaders.by_path._remembered
+    complete = context("ws", "/a/c")
+    loaders.prime(complete)
+    assert loaders.by_id._remembered[complete.id] is complete
+
+
+# -- against Neo4j ------------------------------------------------------------------------------------
+
+
+async def _tree(store: Neo4jStore) -> tuple[str, list[ContextRecord]]:
+    workspace = f"proj-{uuid.uuid4().hex[:8]}"
+    root = context(workspace, "/r", content="root text", data={"a": 1})
+    kids = [context(workspace, f"/r/k{i}", root, title=f"k{i}", content="x" * 300, data={"i": i}) for i in range(3)]
+    grand = [context(workspace, f"/r/k0/g{i}", kids[0], title=f"g{i}") for i in range(2)]
+    records = [root, *kids, *grand]
+    await store.create_contexts(records, [snapshot(r) for r in records])
+    return workspace, records
+
+
+async def test_read_tree_returns_partial_records_of_the_plan_fields_and_the_same_values(neo4j_store):
+    workspace, records = await _tree(neo4j_store)
+    by_path = {r.path: r for r in records}
+    full = await neo4j_store.read_tree(workspace, ["/r"], _nested(None))
+    lean = await neo4j_store.read_tree(workspace, ["/r"], _nested(TITLE))
+    assert all(is_complete(r) for r in full.contexts.values())
+    assert full.counts == lean.counts and full.counts[by_path["/r"].id] == 3
+    assert list(full.children) == list(lean.children)
+    for parent_id, page in lean.children.items():
+        assert [(r.id, r.path, r.parent_id, r.title) for r in page] == [
+            (r.id, r.path, r.parent_id, r.title) for r in full.children[parent_id]]
+    root = lean.contexts["/r"]
+    assert isinstance(root, PartialContextRecord) and root.title == by_path["/r"].title
+    with pytest.raises(UnfetchedFieldError):
+        _ = root.content
+    assert all(isinstance(r, PartialContextRecord) for page in lean.children.values() for r in page)
+
+
+async def test_find_and_count_projects_with_the_sort_keys(neo4j_store):
+    workspace, _ = await _tree(neo4j_store)
+    where, order = subtree("/r", include_self=False), [Order("title", descending=True)]
+    full, total = await neo4j_store.find_and_count_contexts(workspace, where, order, Page(10))
+    lean, lean_total = await neo4j_store.find_and_count_contexts(workspace, where, order, Page(10), fields=frozenset())
+    assert total == lean_total == 5
+    assert [(r.id, r.path, r.title) for r in lean] == [(r.id, r.path, r.title) for r in full]
+    assert all(fetched_fields(r) == ALWAYS_FETCHED | {"title"} for r in lean)
+    everything, _ = await neo4j_store.find_and_count_contexts(workspace, where, order, Page(10), fields=CONTEXT_FIELDS)
+    assert everything == full and all(is_complete(r) for r in everything)
