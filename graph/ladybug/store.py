@@ -305,8 +305,10 @@ class LadybugStore(LadybugKnowledge, GraphStore):
         return _ranked(await self._engine.read(query, params), keyset.contexts(order))
 
     async def find_and_count_contexts(
-        self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page
+        self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page,
+        fields: frozenset[str] | None = None,
     ) -> tuple[list[ContextRecord], int]:
+        # `fields` is not used: in process, whole records cost no transfer (the scan reads ids only).
         keys = keyset.contexts(order)
         if page_limit(page) == 0:
             return [], await self.count_contexts(workspace, where)
