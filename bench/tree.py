@@ -207,11 +207,12 @@ def targets(tree: Tree, *, sample: int = 2_000, history_contexts: int = 50, seed
     for node in nodes:
         if node.parent in kids:
             kids[node.parent].append(node)
-    children = [
-        {"path": n.path, "children": n.children,
-         "positions": [[c.path.rsplit("/", 1)[-1], c.id] for c in rng.sample(kids[n.index], min(20, len(kids[n.index])))]}
-        for n in wide
-    ]
+    def positions(parent: Node) -> list[list[str]]:
+        # Not after the last child: that page is rightly empty, and a scenario measures full pages.
+        keys = sorted([c.path.rsplit("/", 1)[-1], c.id] for c in kids[parent.index])[:-1]
+        return rng.sample(keys, min(20, len(keys)))
+
+    children = [{"path": n.path, "children": n.children, "positions": positions(n)} for n in wide]
     # History: spread over depths 2..deepest (never the wide parents: they are in another scenario).
     pool = [n for n in nodes if n.depth >= 2 and n.index not in set(tree.wide)]
     history = [n.path for n in rng.sample(pool, min(history_contexts, len(pool)))]

@@ -5,28 +5,16 @@ from __future__ import annotations
 import uuid
 
 import neo4j
-import pytest
 
 from contextql.graph.neo4j import Neo4jStore
 from contextql.graph import keyset
 from contextql.graph.cypher_filters import seek_clause
 from contextql.graph.neo4j import cypher
 from contextql.graph.records import Page
-from contextql.migrations import migrate
-from tests.neo4j_server import ensure_neo4j
 
 from tests.contract.factories import context, snapshot
 
 SCANS = {"NodeByLabelScan", "AllNodesScan", "NodeIndexScan", "NodeUniqueIndexScan"}
-
-
-@pytest.fixture(scope="module")
-async def neo4j_store(tmp_path_factory):
-    store = Neo4jStore(uri=ensure_neo4j(tmp_path_factory), user="neo4j", password="", database="neo4j")
-    await store.open()
-    await migrate(store)
-    yield store
-    await store.close()
 
 
 def operators(plan: dict) -> set[str]:

@@ -14,21 +14,10 @@ from contextql.graph.neo4j import Neo4jStore
 from contextql.graph.neo4j import tree_read
 from contextql.graph.records import (ALWAYS_FETCHED, CONTEXT_FIELDS, ContextRecord, Page, PartialContextRecord,
                                      TreePlan, UnfetchedFieldError, fetched_fields, is_complete)
-from contextql.migrations import migrate
 from contextql.resolvers.loaders import Loaders
 from tests.contract.factories import context, snapshot
-from tests.neo4j_server import ensure_neo4j
 
 TITLE = frozenset({"title"})
-
-
-@pytest.fixture(scope="module")
-async def neo4j_store(tmp_path_factory):
-    store = Neo4jStore(uri=ensure_neo4j(tmp_path_factory), user="neo4j", password="", database="neo4j")
-    await store.open()
-    await migrate(store)
-    yield store
-    await store.close()
 
 
 def _nested(fields: frozenset[str] | None) -> TreePlan:
