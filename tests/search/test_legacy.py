@@ -19,7 +19,7 @@ from contextql.resolvers import contexts as ops
 from contextql.resolvers import search as find
 from contextql.resolvers.principal import ANONYMOUS
 from contextql.resolvers.request import RequestContext
-from contextql.server.search import open_index, start_search, stop_search
+from contextql.server.search import SearchRuntime, open_index, start_search, stop_search
 from contextql.server.settings import Settings
 
 
@@ -35,6 +35,17 @@ async def indexed_elsewhere(tmp_path) -> LadybugStore:
     return store
 
 
+async def rebuilt_at_start(settings: Settings, store: LadybugStore, caplog, why: str) -> SearchRuntime:
+    """Start search, wait for the rebuild it starts, and check it said so once, naming `why`."""
+    with caplog.at_level(logging.INFO, logger="contextql.search"):
+        runtime = await start_search(settings, store)
+        assert runtime is not None and runtime.rebuild is not None
+        await runtime.rebuild
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(said) == 1 and why in said[0] and "rebuilding" in said[0], said
+    return runtime
+
+
 async def test_the_old_local_mode_index_is_rebuilt_with_one_message(tmp_path, caplog):
     store = await indexed_elsewhere(tmp_path)
     old = QdrantClient(path=str(tmp_path / "qdrant"))
@@ -42,13 +53,8 @@ async def test_the_old_local_mode_index_is_rebuilt_with_one_message(tmp_path, ca
     old.close()
 
     settings = Settings(workspace="default", data_dir=tmp_path, _env_file=None)
-    with caplog.at_level(logging.INFO, logger="contextql.search"):
-        runtime = await start_search(settings, store)
-        assert runtime is not None and runtime.rebuild is not None
-        await runtime.rebuild
+    runtime = await rebuilt_at_start(settings, store, caplog, "old local-mode index")
     try:
-        said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-        assert len(said) == 1 and "old local-mode index" in said[0] and "rebuilding" in said[0], said
         assert not (tmp_path / "qdrant").exists() and (tmp_path / "index" / "contextql.json").exists()
         assert (await verify(store, runtime.index, "default")).total == 0
         ctx = RequestContext(store=store, principal=ANONYMOUS, workspace="default", search=runtime.index)
@@ -79,13 +85,8 @@ async def test_an_embedded_index_of_an_older_tokenizer_is_replaced_and_rebuilt(t
         meta = tmp_path / "index" / f"{name}.json"
         meta.write_text(json.dumps({k: v for k, v in json.loads(meta.read_text()).items() if k != "keywords"}))
 
-    with caplog.at_level(logging.INFO, logger="contextql.search"):
-        runtime = await start_search(settings, store)
-        assert runtime is not None and runtime.rebuild is not None
-        await runtime.rebuild
+    runtime = await rebuilt_at_start(settings, store, caplog, "another model or tokenizer")
     try:
-        said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-        assert len(said) == 1 and "another model or tokenizer" in said[0] and "rebuilding" in said[0], said
         assert json.loads((tmp_path / "index" / "contextql.json").read_text())["keywords"] == KEYWORDS
         assert (await verify(store, runtime.index, "default")).total == 0
         ctx = RequestContext(store=store, principal=ANONYMOUS, workspace="default", search=runtime.index)
