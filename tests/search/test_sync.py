@@ -138,3 +138,20 @@ async def test_the_worker_embeds_a_whole_batch_in_one_model_call(store, workspac
     assert (await verify(store, search.index, workspace)).total == 0
     found = await find.search(ctx(), "note number 7", mode="keyword", include_history=True, limit=50)
     assert {h.context.path for h in found} >= {"/batch/n7"}
+
+
+async def test_stale_best_hits_give_way_to_the_next_live_ones(store, workspace, search, ctx):
+    """The graph is read for the best `limit` hits first; stale ones among them are replaced from further down."""
+    first = await create(ctx, "/r/one", ROTATE, title="Key rotation")
+    second = await create(ctx, "/r/two", ROTATE + " Keys are rotated every quarter.", title="Key rotation, quarterly")
+    await create(ctx, "/r/three", "Rotate the API keys of every service, then revoke the old ones.", title="Rotation")
+    await search.drain()
+    ranked = await paths_found(ctx, "rotate API keys", mode="keyword", limit=3)
+    assert sorted(ranked) == ["/r/one", "/r/three", "/r/two"]
+    # the index lags behind the graph (worker not run): the two best hits are now stale
+    best = {"/r/one": first, "/r/two": second, "/r/three": None}
+    for path in ranked[:2]:
+        record = best[path] or await ops.by_path(ctx(), path)
+        await ops.delete(ctx(), record, recursive=False)
+    assert await paths_found(ctx, "rotate API keys", mode="keyword", limit=1) == [ranked[2]]
+    assert await paths_found(ctx, "rotate API keys", mode="keyword", limit=2) == [ranked[2]]
