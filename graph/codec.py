@@ -63,6 +63,17 @@ def context_props(record: ContextRecord, workspace: str | None = None) -> dict[s
     }
 
 
+def updated_props(record: ContextRecord, previous: ContextRecord | None = None) -> dict[str, Any]:
+    """The stored properties `set_state` writes: every `UPDATABLE` one, or, given the state it
+    replaces, only those that differ from it. An update that rewrites unchanged columns costs the
+    embedded engine a copy of each column's 2,048-row vector until the next checkpoint, and the
+    checkpoint rewrites them (bench/results/profile-2026-12-02-mutation.md)."""
+    props = context_props(record)
+    if previous is None:
+        return {k: props[k] for k in UPDATABLE}
+    return {k: props[k] for k in UPDATABLE if getattr(record, k) != getattr(previous, k)}
+
+
 def context_record(props: Mapping[str, Any]) -> ContextRecord:
     return ContextRecord(
         id=props["id"],

@@ -172,8 +172,9 @@ class WriteTx(abc.ABC):
         (keys: the `PURGED` names)."""
 
     @abc.abstractmethod
-    async def set_state(self, record: ContextRecord) -> None:
-        """Overwrite a context's fields except identity and place in the tree."""
+    async def set_state(self, record: ContextRecord, previous: ContextRecord | None = None) -> None:
+        """Overwrite a context's fields except identity and place in the tree; given `previous`, the
+        state it replaces (read in this transaction), only the fields that differ from it."""
 
     @abc.abstractmethod
     async def move(self, workspace: str, root: ContextRecord, new_parent_id: str | None, moves: Sequence[Move]) -> None:

@@ -8,6 +8,7 @@ commit (see `engine.AsyncTx`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from ..access import ApiKeyRecord, AuditRecord
@@ -15,6 +16,7 @@ from ..knowledge import codec
 from ..knowledge.records import (
     CONTEXT, Derivation, ExecutionRecord, NodeRef, RelationshipRecord, ToolRecord, ToolVersionRecord,
 )
+from ..codec import updated_props
 from ..records import ContextRecord, ContextTypeRecord, VersionRecord
 from ..telemetry import remember_queued
 from ..writes import Move, WriteTx
@@ -60,13 +62,14 @@ Q_CREATE_TYPES = f"""
 UNWIND range(1, $n_rows) AS i
 CREATE (t:ContextType {{{columns("key", *TYPE_FIELDS)}}})
 """
-Q_SET_STATE = """
-MATCH (c:Context {id: $id}) SET c.kind = $kind, c.title = $title, c.content = $content,
-c.data = $data, c.tags = $tags, c.inherit = $inherit, c.version = $version,
-c.created_at = $created_at, c.updated_at = $updated_at, c.created_by = $created_by, c.updated_by = $updated_by
-"""
-SET_STATE_FIELDS = ("id", "kind", "title", "content", "data", "tags", "inherit", "version",
-                    "created_at", "updated_at", "created_by", "updated_by")
+
+
+@functools.cache
+def q_set_state(fields: tuple[str, ...]) -> str:
+    """SET of these fields only: each updated column costs the engine a copy of its 2,048-row
+    vector until the next checkpoint, which then rewrites it (see engine.py, "Memory and checkpoints")."""
+    return "MATCH (c:Context {id: $id}) SET " + ", ".join(f"c.{name} = ${name}" for name in fields)
+
 Q_MOVE_PATHS = """
 UNWIND range(1, $n_rows) AS i
 WITH i, $id[i] AS moved
@@ -310,9 +313,10 @@ class LadybugWriteTx(WriteTx):
 
         return await self._tx.call(run)
 
-    async def set_state(self, record: ContextRecord) -> None:
-        row = _context_row(record)
-        self._tx.defer(lambda tx: tx.run(Q_SET_STATE, {k: row[k] for k in SET_STATE_FIELDS}))
+    async def set_state(self, record: ContextRecord, previous: ContextRecord | None = None) -> None:
+        props = updated_props(record, previous)
+        query = q_set_state(tuple(props))
+        self._tx.defer(lambda tx: tx.run(query, {**props, "id": record.id}))
 
     async def move(self, workspace: str, root: ContextRecord, new_parent_id: str | None, moves: Sequence[Move]) -> None:
         old_keys = [_key(workspace, m.old_path) for m in moves]

@@ -32,7 +32,7 @@ from ..telemetry import remember_queued
 from .run import run as run_statement
 from .access import AUDIT_FIELDS, _key as _api_key, _key_props
 from .knowledge import TARGETS
-from ..codec import UPDATABLE, context_props, context_record, type_props, version_props
+from ..codec import context_props, context_record, type_props, updated_props, version_props
 from .outbox import task_params
 
 LOCK_TREE = """
@@ -521,9 +521,8 @@ class Neo4jWriteTx(WriteTx):
             counts[name] = int(rows[0][0]) if rows else 0
         return counts
 
-    async def set_state(self, record: ContextRecord) -> None:
-        props = context_props(record)
-        self._defer(SET_STATE, workspace=record.workspace, id=record.id, props={k: props[k] for k in UPDATABLE})
+    async def set_state(self, record: ContextRecord, previous: ContextRecord | None = None) -> None:
+        self._defer(SET_STATE, workspace=record.workspace, id=record.id, props=updated_props(record, previous))
 
     async def move(self, workspace: str, root: ContextRecord, new_parent_id: str | None, moves: Sequence[Move]) -> None:
         self._defer(
