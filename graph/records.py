@@ -215,8 +215,8 @@ class TreePlan:
     count: bool = False
     below: TreePlan | None = None
     # The record attributes (of `ContextRecord`) read of every context this plan returns, at every
-    # level; None: all of them. A backend may return complete records anyway (LadybugDB does); one
-    # that projects returns `PartialContextRecord`s holding at least these and `ALWAYS_FETCHED`.
+    # level; None: all of them. A backend may return complete records anyway; one that projects
+    # (both do) returns `PartialContextRecord`s holding at least these and `ALWAYS_FETCHED`.
     fields: frozenset[str] | None = None
 
 

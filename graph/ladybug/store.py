@@ -42,7 +42,8 @@ from ..outbox import IndexTask
 from . import outbox
 from .engine import DEFAULT_CHECKPOINT_WAL_BYTES, Engine, Reader, Rows, Tx
 from .knowledge import LadybugKnowledge
-from .rows import C_COLS, SEP, T_COLS, V_COLS, _context, _key, _now_us, _type, _unique, _version
+from ..codec import context_record_of, fetched
+from .rows import C_COLS, CONTEXT_FIELDS, SEP, T_COLS, V_COLS, _context, _key, _now_us, _type, _unique, _version
 from .writes import LadybugWriteTx
 from ..writes import Work
 
@@ -76,7 +77,7 @@ Q_AT_PATHS = (
 _LEVEL_TAIL = (
     "WITH {carry}count(c) AS n, list_slice(list_sort(collect({picked})), 1, $limit) AS picked "
     "UNWIND picked AS item WITH {carry}n, split_part(item, $sep, 2) AS child "
-    f"MATCH (c:Context {{{{id: child}}}}) RETURN {{parent}}, n, {C_COLS}"
+    "MATCH (c:Context {{id: child}}) RETURN {parent}, n, {cols}"
 )
 _ONE_PARENT = (
     "MATCH (p:Context {{id: $pid}}) WHERE p.workspace = $ws OPTIONAL MATCH (p)<-[:CHILD_OF]-(c:Context) "
@@ -93,10 +94,27 @@ Q_COUNT_CHILDREN = (
 )
 
 
+def _columns(fields: frozenset[str] | None) -> tuple[tuple[str, ...], str]:
+    """The context columns a read returns: all, or the projection `fields` (as `codec.fetched` gives).
+    Leaving out `content` and `data` made a 10-parent level 0.6-1.2 ms cheaper in the engine
+    (of ~3 ms), besides the decoding saved."""
+    names = CONTEXT_FIELDS if fields is None else tuple(sorted(fields))
+    return names, C_COLS if fields is None else ", ".join(f"c.{name}" for name in names)
+
+
+def _records(rows: Sequence[Sequence[Any]], names: tuple[str, ...], fields: frozenset[str] | None
+             ) -> list[ContextRecord]:
+    if fields is None:
+        return [_context(row) for row in rows]
+    return [context_record_of(dict(zip(names, row)), fields) for row in rows]
+
+
 def _children_level(
-    run: Reader, workspace: str, parent_ids: list[str], page: Page, count: bool
+    run: Reader, workspace: str, parent_ids: list[str], page: Page, count: bool,
+    fields: frozenset[str] | None = None,
 ) -> tuple[dict[str, list[ContextRecord]], dict[str, int]]:
-    """Each parent's page of children (every parent a key) and, with `count`, how many it has."""
+    """Each parent's page of children (every parent a key) and, with `count`, how many it has;
+    `fields`: the attributes to fetch (`codec.fetched`), None for complete records."""
     pages: dict[str, list[ContextRecord]] = {pid: [] for pid in parent_ids}
     counts: dict[str, int] = {}
     limit = page_limit(page)
@@ -105,12 +123,13 @@ def _children_level(
     seek, after = seek_clause("c", keyset.CHILDREN, page)
     picked = "c.name + $sep + c.id" if seek == TRUE else f"CASE WHEN {seek} THEN c.name + $sep + c.id END"
     params = {**after, "ws": workspace, "sep": SEP, "limit": limit}
+    names, cols = _columns(fields)
     if len(parent_ids) == 1:
-        rows = run(_ONE_PARENT.format(picked=picked), {**params, "pid": parent_ids[0]})
+        rows = run(_ONE_PARENT.format(picked=picked, cols=cols), {**params, "pid": parent_ids[0]})
     else:
-        rows = run(_PARENTS.format(picked=picked), {**params, "pids": parent_ids})
-    for row in rows:
-        pages[row[0]].append(_context(row[2:]))
+        rows = run(_PARENTS.format(picked=picked, cols=cols), {**params, "pids": parent_ids})
+    for row, record in zip(rows, _records([row[2:] for row in rows], names, fields)):
+        pages[row[0]].append(record)
         counts[row[0]] = int(row[1])
     for children in pages.values():
         children.sort(key=lambda rec: (rec.name, rec.id))
@@ -260,10 +279,13 @@ class LadybugStore(LadybugKnowledge, GraphStore):
         """The contexts, then per level one statement for the page and the count (see
         `_children_level`), all in one reader-thread call."""
         keys = [_key(workspace, p) for p in _unique(paths)]
+        fields = fetched(plan.fields)
+        names, cols = _columns(fields)
+        at_paths = Q_AT_PATHS if fields is None else Q_AT_PATHS.replace(C_COLS, cols)
 
         def work(run: Reader) -> TreeRead:
-            found = run(Q_AT_PATHS, {"keys": keys, "ws": workspace}) if keys else []
-            read = TreeRead(contexts={rec.path: rec for rec in map(_context, found)})
+            found = run(at_paths, {"keys": keys, "ws": workspace}) if keys else []
+            read = TreeRead(contexts={rec.path: rec for rec in _records(found, names, fields)})
             parents = [record.id for record in read.contexts.values()]
             level: TreePlan | None = plan
             while level is not None and parents:
@@ -271,7 +293,7 @@ class LadybugStore(LadybugKnowledge, GraphStore):
                     if level.count:
                         read.counts.update(_count_children(run, workspace, parents))
                     break
-                pages, counts = _children_level(run, workspace, parents, level.page, level.count)
+                pages, counts = _children_level(run, workspace, parents, level.page, level.count, fields)
                 read.children.update(pages)
                 read.counts.update(counts)
                 parents = [child.id for page in pages.values() for child in page]

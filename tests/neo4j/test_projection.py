@@ -128,24 +128,6 @@ async def _tree(store: Neo4jStore) -> tuple[str, list[ContextRecord]]:
     return workspace, records
 
 
-async def test_read_tree_returns_partial_records_of_the_plan_fields_and_the_same_values(neo4j_store):
-    workspace, records = await _tree(neo4j_store)
-    by_path = {r.path: r for r in records}
-    full = await neo4j_store.read_tree(workspace, ["/r"], _nested(None))
-    lean = await neo4j_store.read_tree(workspace, ["/r"], _nested(TITLE))
-    assert all(is_complete(r) for r in full.contexts.values())
-    assert full.counts == lean.counts and full.counts[by_path["/r"].id] == 3
-    assert list(full.children) == list(lean.children)
-    for parent_id, page in lean.children.items():
-        assert [(r.id, r.path, r.parent_id, r.title) for r in page] == [
-            (r.id, r.path, r.parent_id, r.title) for r in full.children[parent_id]]
-    root = lean.contexts["/r"]
-    assert isinstance(root, PartialContextRecord) and root.title == by_path["/r"].title
-    with pytest.raises(UnfetchedFieldError):
-        _ = root.content
-    assert all(isinstance(r, PartialContextRecord) for page in lean.children.values() for r in page)
-
-
 async def test_find_and_count_projects_with_the_sort_keys(neo4j_store):
     workspace, _ = await _tree(neo4j_store)
     where, order = subtree("/r", include_self=False), [Order("title", descending=True)]
