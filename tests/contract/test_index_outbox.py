@@ -119,3 +119,27 @@ async def test_a_single_process_store_takes_over_claims_at_start(store, workspac
         assert released >= 1 and [t.context_id for t in again] == [claimed[0].context_id]
     else:
         assert released == 0 and again == []
+
+
+async def test_a_write_makes_a_retried_task_due_now_and_an_older_since_wins(store, workspace):
+    """The refresh of a pending task writes the lease, attempts and `since` only when they differ
+    (LadybugDB: fewer column copies); the outcome must be the same as writing them every time."""
+    tree = await create_tree(store, workspace, ["/m", "/m/x"])
+    m, x = tree["/m"], tree["/m/x"]
+    now = now_us()
+    tasks = await claim_all(store, workspace, now)
+    await store.retry_index_task(tasks[x.id], now + 60_000_000, "index down")
+    await store.complete_index_tasks([tasks[m.id]])
+    # moving /m re-enqueues /m/x with no history to index: due now, attempts reset, the older since (1) kept
+    await store.move_context(workspace, m.id, m.version, "/n", move_version(m, "/n"))
+    pending = (await claim_all(store, workspace))[x.id]
+    assert (pending.attempts, pending.since) == (0, 1)
+    await store.complete_index_tasks(list((await claim_all(store, workspace, now_us() + LEASE + 1)).values()))
+    # a task with no history (a second move), then an update: the update's since (its version) wins
+    n = (await store.get_by_paths(workspace, ["/n"]))["/n"]
+    await store.move_context(workspace, n.id, n.version, "/o", move_version(n, "/o"))
+    x = (await store.get_by_paths(workspace, ["/o/x"]))["/o/x"]
+    assert (await claim_all(store, workspace, now_us() + 2 * LEASE))[x.id].since == NO_HISTORY
+    new, version = changed(x, title="x2")
+    await store.update_context(new, x.version, version)
+    assert (await claim_all(store, workspace, now_us() + 2 * LEASE))[x.id].since == new.version
