@@ -17,7 +17,7 @@ def _nested(fields: frozenset[str] | None) -> TreePlan:
     return TreePlan(page=Page(11), count=True, below=TreePlan(page=Page(11)), fields=fields)
 
 
-async def _tree(store: GraphStore, workspace: str) -> tuple[str, list[ContextRecord]]:
+async def projection_tree(store: GraphStore, workspace: str) -> tuple[str, list[ContextRecord]]:
     root = context(workspace, "/r", content="root text", data={"a": 1})
     kids = [context(workspace, f"/r/k{i}", root, title=f"k{i}", content="x" * 300, data={"i": i}) for i in range(3)]
     grand = [context(workspace, f"/r/k0/g{i}", kids[0], title=f"g{i}") for i in range(2)]
@@ -27,7 +27,7 @@ async def _tree(store: GraphStore, workspace: str) -> tuple[str, list[ContextRec
 
 
 async def test_read_tree_returns_partial_records_of_the_plan_fields_and_the_same_values(store, workspace):
-    workspace, records = await _tree(store, workspace)
+    workspace, records = await projection_tree(store, workspace)
     by_path = {r.path: r for r in records}
     full = await store.read_tree(workspace, ["/r"], _nested(None))
     lean = await store.read_tree(workspace, ["/r"], _nested(TITLE))

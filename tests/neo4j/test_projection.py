@@ -10,12 +10,12 @@ import pytest
 from contextql.graph import codec
 from contextql.graph.codec import context_props, fetched
 from contextql.graph.filters import Order, subtree
-from contextql.graph.neo4j import Neo4jStore
 from contextql.graph.neo4j import tree_read
 from contextql.graph.records import (ALWAYS_FETCHED, CONTEXT_FIELDS, ContextRecord, Page, PartialContextRecord,
                                      TreePlan, UnfetchedFieldError, fetched_fields, is_complete)
 from contextql.resolvers.loaders import Loaders
-from tests.contract.factories import context, snapshot
+from tests.contract.factories import context
+from tests.contract.test_projected_reads import projection_tree
 
 TITLE = frozenset({"title"})
 
@@ -118,18 +118,8 @@ def test_a_partial_record_is_never_primed_into_the_loaders_by_id_or_path():
 # -- against Neo4j ------------------------------------------------------------------------------------
 
 
-async def _tree(store: Neo4jStore) -> tuple[str, list[ContextRecord]]:
-    workspace = f"proj-{uuid.uuid4().hex[:8]}"
-    root = context(workspace, "/r", content="root text", data={"a": 1})
-    kids = [context(workspace, f"/r/k{i}", root, title=f"k{i}", content="x" * 300, data={"i": i}) for i in range(3)]
-    grand = [context(workspace, f"/r/k0/g{i}", kids[0], title=f"g{i}") for i in range(2)]
-    records = [root, *kids, *grand]
-    await store.create_contexts(records, [snapshot(r) for r in records])
-    return workspace, records
-
-
 async def test_find_and_count_projects_with_the_sort_keys(neo4j_store):
-    workspace, _ = await _tree(neo4j_store)
+    workspace, _ = await projection_tree(neo4j_store, f"proj-{uuid.uuid4().hex[:8]}")
     where, order = subtree("/r", include_self=False), [Order("title", descending=True)]
     full, total = await neo4j_store.find_and_count_contexts(workspace, where, order, Page(10))
     lean, lean_total = await neo4j_store.find_and_count_contexts(workspace, where, order, Page(10), fields=frozenset())
