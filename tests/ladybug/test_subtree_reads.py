@@ -1,0 +1,136 @@
+"""LadybugDB path-prefix reads by walking the subtree (graph/ladybug/subtree.py) against a plain
+filter over every context: random trees, random prefixes, random pages."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from contextql.graph.filters import And, Compare, Filter
+from contextql.graph.ladybug import LadybugStore
+from contextql.graph.ladybug.subtree import WALK_DEPTH, SubtreePolicy, subtree_root
+from contextql.graph.records import ContextRecord, Page
+from tests.contract.factories import context, create_tree, move_version, snapshot
+
+ALWAYS = SubtreePolicy(min_table=0, max_share=1.0)
+NEVER = SubtreePolicy(min_table=10**12)
+
+
+@pytest.fixture
+async def lady(tmp_path) -> LadybugStore:
+    from contextql.migrations import migrate
+
+    store = LadybugStore(str(tmp_path / "graph.lbug"), subtree_policy=ALWAYS)
+    await store.open()
+    await migrate(store)
+    yield store
+    await store.close()
+
+
+_workspaces = itertools.count()
+NAMES = ["a", "b", "ab", "b1", "a-b"]
+
+
+@st.composite
+def trees(draw: st.DrawFn) -> list[tuple[str, str]]:
+    """(path, kind) in creation order (parents first); names share prefixes on purpose."""
+    nodes: list[tuple[str, str]] = []
+    for _ in range(draw(st.integers(1, 30))):
+        parent = draw(st.sampled_from(["", *(path for path, _ in nodes)]))
+        path = f"{parent}/{draw(st.sampled_from(NAMES))}"
+        if all(path != other for other, _ in nodes):
+            nodes.append((path, draw(st.sampled_from(["x", "y"]))))
+    return nodes
+
+
+@st.composite
+def prefixes(draw: st.DrawFn, paths: list[str]) -> str:
+    path = draw(st.sampled_from(paths))
+    return draw(st.sampled_from([path, path + "/", path[: draw(st.integers(0, len(path)))], path + "/zz"]))
+
+
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+
+
+@FUZZ
+@given(data=st.data())
+async def test_walk_equals_a_plain_filter(lady, data):
+    nodes = data.draw(trees())
+    workspace = f"w{next(_workspaces)}"
+    built: dict[str, ContextRecord] = {}
+    for path, kind in nodes:
+        built[path] = context(workspace, path, built.get(path.rsplit("/", 1)[0]), kind=kind)
+    await lady.create_contexts(list(built.values()), [snapshot(rec) for rec in built.values()])
+    kinds = dict(nodes)
+    prefix = data.draw(prefixes([path for path, _ in nodes]))
+    by_kind = data.draw(st.booleans())
+    where: Filter = Compare("path", "startsWith", prefix)
+    if by_kind:
+        where = And((where, Compare("kind", "eq", "x")))
+    expected = sorted(path for path, kind in kinds.items() if path.startswith(prefix) and (kind == "x" or not by_kind))
+    limit = data.draw(st.integers(1, 5))
+    after_path = data.draw(st.one_of(st.none(), st.sampled_from(sorted(kinds))))
+    after = None if after_path is None else (after_path,)
+    rows, total = await lady.find_and_count_contexts(workspace, where, [], Page(limit, after))
+    assert total == len(expected)
+    assert [row.path for row in rows] == [p for p in expected if after_path is None or p > after_path][:limit]
+    assert await lady.count_contexts(workspace, where) == len(expected)
+
+
+async def test_the_walk_is_taken_and_a_big_subtree_is_scanned_next_time(lady, workspace):
+    tree = await create_tree(lady, workspace, ["/r", "/r/a", "/r/a/b", "/r/c"])
+    where = Compare("path", "startsWith", "/r/")
+    assert (await lady.count_contexts(workspace, where)) == 3
+    assert lady._subtree_sizes._sizes[tree["/r"].id][0] == 3  # walked: its size is known
+    lady.subtree_policy = SubtreePolicy(min_table=0, max_share=0.1)
+    assert await lady.count_contexts(workspace, where) == 3  # walked (unknown size), then too big
+    before = lady.queries
+    assert await lady.find_and_count_contexts(workspace, where, [], Page(2)) == (
+        [tree["/r/a"], tree["/r/a/b"]], 3)
+    assert lady.queries - before == 2  # the root's id, then the scan
+
+
+async def test_a_subtree_deeper_than_the_walk_is_read_by_the_scan(lady, workspace):
+    chain = ["/d" + "/n" * level for level in range(WALK_DEPTH + 5)]
+    await create_tree(lady, workspace, chain)
+    where = Compare("path", "startsWith", "/d/")
+    rows, total = await lady.find_and_count_contexts(workspace, where, [], Page(100))
+    assert total == len(chain) - 1
+    assert [row.path for row in rows] == sorted(chain[1:])
+    assert await lady.count_contexts(workspace, where) == len(chain) - 1
+
+
+async def test_moves_and_creates_are_seen_by_the_next_walk(lady, workspace):
+    tree = await create_tree(lady, workspace, ["/s", "/s/a", "/s/a/b", "/t"])
+    where = Compare("path", "startsWith", "/t/")
+    assert await lady.count_contexts(workspace, where) == 0
+    a = tree["/s/a"]
+    await lady.move_context(workspace, a.id, a.version, "/t/a", move_version(a, "/t/a"))
+    rows, total = await lady.find_and_count_contexts(workspace, where, [], Page(10))
+    assert ([row.path for row in rows], total) == (["/t/a", "/t/a/b"], 2)
+    assert await lady.count_contexts(workspace, Compare("path", "startsWith", "/s/")) == 0
+
+
+@pytest.mark.parametrize(
+    ("where", "root"),
+    [
+        (Compare("path", "startsWith", "/a/b/"), "/a/b"),
+        (Compare("path", "startsWith", "/a/b"), "/a"),
+        (Compare("path", "startsWith", "/a"), None),
+        (Compare("path", "startsWith", "/"), None),
+        (Compare("path", "startsWith", "a/b"), None),
+        (Compare("path", "eq", "/a/b"), None),
+        (And((Compare("path", "startsWith", "/a/"), Compare("path", "startsWith", "/a/b/c"))), "/a/b"),
+        (And((Compare("kind", "eq", "x"), Compare("path", "startsWith", "/q/"))), "/q"),
+        (None, None),
+    ],
+)
+def test_subtree_root(where, root):
+    assert subtree_root(where) == root
+
+
+@pytest.fixture
+def workspace() -> str:
+    return f"ws{next(_workspaces)}"
