@@ -3,11 +3,14 @@ filter over every context: random trees, random prefixes, random pages."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from contextql.graph.errors import ConflictError, NotFoundError
 from contextql.graph.filters import And, Compare, Filter
 from contextql.graph.ladybug import LadybugStore
 from contextql.graph.ladybug.subtree import WALK_DEPTH, SubtreePolicy, subtree_root
@@ -111,6 +114,56 @@ async def test_moves_and_creates_are_seen_by_the_next_walk(lady, workspace):
     rows, total = await lady.find_and_count_contexts(workspace, where, [], Page(10))
     assert ([row.path for row in rows], total) == (["/t/a", "/t/a/b"], 2)
     assert await lady.count_contexts(workspace, Compare("path", "startsWith", "/s/")) == 0
+
+
+async def test_walks_racing_moves_and_creates(lady, workspace):
+    """Walks read while a subtree moves back and forth and contexts are created in it: every page
+    is one committed state's answer, and once writes stop the walk equals a plain filter."""
+    tree = await create_tree(lady, workspace, ["/p", "/q", "/p/m", "/p/m/a", "/p/m/a/b", "/p/n", "/q/o"])
+    prefixes = ["/p/", "/q/", "/p/m/", "/q/m/", "/p/m", "/q/m/a", "/p/n/"]
+    writing = True
+
+    async def mover() -> None:
+        record = tree["/p/m"]
+        for number in range(24):
+            target = ("/q/m", "/p/m")[number % 2]
+            await lady.move_context(workspace, record.id, record.version, target, move_version(record, target))
+            record = (await lady.get_by_ids(workspace, [record.id]))[record.id]
+            under = record.path + f"/c{number}"
+            with contextlib.suppress(ConflictError, NotFoundError):  # moved away meanwhile: fine
+                await lady.create_contexts(*_one(workspace, under, record))
+
+    async def reader() -> None:
+        reads = 0
+        while writing or reads < 20:
+            for prefix in prefixes:
+                rows, total = await lady.find_and_count_contexts(
+                    workspace, Compare("path", "startsWith", prefix), [], Page(50))
+                paths = [row.path for row in rows]
+                assert all(path.startswith(prefix) for path in paths), (prefix, paths)
+                assert paths == sorted(paths) and total == len(paths), (prefix, paths, total)
+                # one snapshot: the moved subtree is wholly under one of its two places
+                assert not ({"/p/m/a", "/q/m/a"} <= set(paths)), paths
+            reads += 1
+
+    async def write_then_stop() -> None:
+        nonlocal writing
+        try:
+            await mover()
+        finally:
+            writing = False
+
+    await asyncio.gather(write_then_stop(), reader(), reader())
+    every = [row.path for row in await lady.find_contexts(workspace, None, [], Page(1000))]
+    for prefix in prefixes:
+        rows, total = await lady.find_and_count_contexts(workspace, Compare("path", "startsWith", prefix), [], Page(100))
+        expected = [path for path in every if path.startswith(prefix)]
+        assert ([row.path for row in rows], total) == (expected, len(expected))
+
+
+def _one(workspace: str, path: str, parent: ContextRecord) -> tuple[list[ContextRecord], list]:
+    rec = context(workspace, path, parent)
+    return [rec], [snapshot(rec)]
 
 
 @pytest.mark.parametrize(
