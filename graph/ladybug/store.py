@@ -175,16 +175,26 @@ _SCAN_PAGE = (
     f"MATCH (c:Context {{{{id: id}}}}) RETURN n, i, {C_COLS}"
 )
 # The descendants of `$root` down to `WALK_DEPTH` levels (see `subtree.py` for why this form):
-# `reach` is how many levels below the root the deepest one lies, `visited` how many there are.
+# `at` is the root's path when the statement ran, `reach` how many levels below the root the
+# deepest descendant lies, `visited` how many descendants there are.
 _WALK = (
     "MATCH (a:Context {{id: $root}}) OPTIONAL MATCH (a)<-[:CHILD_OF*1.." + str(WALK_DEPTH) + "]-(c:Context) "
-    "WITH a.depth AS top, max(c.depth) AS bottom, count(c) AS visited, "
+    "WITH a.path AS at, a.depth AS top, max(c.depth) AS bottom, count(c) AS visited, "
 )
-_WALK_PAGE = _WALK + _PAGE_TAIL.replace("{carry}", "bottom - top AS reach, visited, ", 1).replace(
-    "{carry}", "reach, visited, ")
-_WALK_COUNT = _WALK + "count(CASE WHEN {clause} THEN 1 END) AS n RETURN bottom - top, visited, n"
+_WALK_PAGE = _WALK + _PAGE_TAIL.replace("{carry}", "at, bottom - top AS reach, visited, ", 1).replace(
+    "{carry}", "at, reach, visited, ")
+_WALK_COUNT = _WALK + "count(CASE WHEN {clause} THEN 1 END) AS n RETURN at, bottom - top, visited, n"
 _ROOT_ID = "MATCH (p:ContextPath {key: $key}) RETURN p.context_id"
 _TABLE_SIZE = "MATCH (c:Context) RETURN count(c)"
+
+
+def _by_path_parts(workspace: str, where: Filter | None, page: Page) -> tuple[str, str, dict[str, Any]]:
+    """The filter's clause, the expression `picked` ("path NUL id" past the seek position, else
+    null) and the parameters of a by-path page (`_SCAN_PAGE`, `_WALK_PAGE`)."""
+    clause, params = LadybugFilterCompiler("c").compile(where)
+    seek, after = seek_clause("c", _BY_PATH, page)
+    picked = "c.path + $sep + c.id" if seek == TRUE else f"CASE WHEN {seek} THEN c.path + $sep + c.id END"
+    return clause, picked, {**params, **after, "ws": workspace, "sep": SEP, "limit": page_limit(page)}
 
 
 def _walk_root(run: Reader, sizes: SubtreeSizes, workspace: str, root: str) -> str | None:
@@ -202,27 +212,38 @@ def _walk_root(run: Reader, sizes: SubtreeSizes, workspace: str, root: str) -> s
     return str(found[0][0]) if sizes.walk(found[0][0], table) else None
 
 
+def _walked(sizes: SubtreeSizes, root: str, root_id: str, head: Sequence[Any]) -> bool:
+    """Whether a walk's answer stands: its root was still at `root` when it ran (the root's id
+    was read by an earlier statement: a move in between would make it some other subtree) and
+    no level was left below the walk's depth."""
+    at, reach, visited = head
+    sizes.record(root_id, int(visited))
+    return bool(at == root and (reach is None or reach < WALK_DEPTH))
+
+
 def _walk_page(
-    run: Reader, sizes: SubtreeSizes, workspace: str, root: str, clause: str, picked: str, params: dict[str, Any]
+    run: Reader, sizes: SubtreeSizes, workspace: str, root: str, clause: str, picked: str, params: dict[str, Any],
+    seeking: bool,
 ) -> tuple[list[ContextRecord], int] | None:
-    """The page and count of a by-path read from the subtree below `root`, or None: scan instead."""
+    """The page and count of a by-path read from the subtree below `root`, or None: scan instead.
+    `seeking`: the page starts after a position."""
     root_id = _walk_root(run, sizes, workspace, root)
     if root_id is None:
         return None
     if root_id == "":
         return [], 0
-    rows = run(_WALK_PAGE.format(clause=f"c.workspace = $ws AND {clause}", picked=picked), {**params, "root": root_id})
+    clause = f"c.workspace = $ws AND {clause}"
+    rows = run(_WALK_PAGE.format(clause=clause, picked=picked), {**params, "root": root_id})
     if rows:
-        reach, visited, n = rows[0][0], rows[0][1], rows[0][2]
-        records = _ranked([row[3:] for row in rows], _RANK)
-    else:
-        reach, visited, n = run(_WALK_COUNT.format(clause=f"c.workspace = $ws AND {clause}"),
-                                {**params, "root": root_id})[0]
-        records = []
-    sizes.record(root_id, int(visited))
-    if reach is not None and reach >= WALK_DEPTH:
-        return None  # deeper levels were not walked
-    return records, int(n)
+        head, n, records = rows[0][:3], rows[0][3], _ranked([row[4:] for row in rows], _RANK)
+    else:  # no page: count alone
+        rows = run(_WALK_COUNT.format(clause=clause), {**params, "root": root_id})
+        if not rows or (rows[0][3] and not seeking):
+            # The root was deleted meanwhile, or matches appeared between the two statements
+            # (from the start, no page means no match).
+            return None
+        head, n, records = rows[0][:3], rows[0][3], []
+    return (records, int(n)) if _walked(sizes, root, root_id, head) else None
 
 
 def _walk_count(
@@ -233,10 +254,10 @@ def _walk_count(
         return None
     if root_id == "":
         return 0
-    reach, visited, n = run(_WALK_COUNT.format(clause=f"c.workspace = $ws AND {clause}"),
-                            {**params, "root": root_id})[0]
-    sizes.record(root_id, int(visited))
-    return None if reach is not None and reach >= WALK_DEPTH else int(n)
+    rows = run(_WALK_COUNT.format(clause=f"c.workspace = $ws AND {clause}"), {**params, "root": root_id})
+    if not rows:
+        return None
+    return int(rows[0][3]) if _walked(sizes, root, root_id, rows[0][:3]) else None
 
 
 def _count(run: Reader, workspace: str, where: Filter | None) -> int:
@@ -390,8 +411,19 @@ class LadybugStore(LadybugKnowledge, GraphStore):
     ) -> list[ContextRecord]:
         if page_limit(page) == 0:
             return []
+        keys = keyset.contexts(order)
         query, params = _find_statement(workspace, where, order, page)
-        return _ranked(await self._engine.read(query, params), keyset.contexts(order))
+        root = subtree_root(where) if keys == _BY_PATH else None
+        if root is None:
+            return _ranked(await self._engine.read(query, params), keys)
+        clause, picked, bound = _by_path_parts(workspace, where, page)
+
+        def in_subtree(run: Reader) -> list[ContextRecord]:
+            walked = _walk_page(run, self._subtree_sizes, workspace, root, clause, picked, bound,
+                                page.after is not None)
+            return walked[0] if walked is not None else _ranked(run(query, params), keys)
+
+        return await self._engine.read_with(in_subtree)
 
     async def find_and_count_contexts(
         self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page,
@@ -406,21 +438,19 @@ class LadybugStore(LadybugKnowledge, GraphStore):
             # matches past the seek position, sort, keep the first `limit`, read those by id.
             # It walks the subtree of a path prefix when that is cheaper (`subtree.py`), else
             # scans the workspace.
-            clause, params = LadybugFilterCompiler("c").compile(where)
-            seek, after = seek_clause("c", keys, page)
-            picked = "c.path + $sep + c.id" if seek == TRUE else f"CASE WHEN {seek} THEN c.path + $sep + c.id END"
-            bound = {**params, **after, "ws": workspace, "sep": SEP, "limit": page_limit(page)}
+            clause, picked, bound = _by_path_parts(workspace, where, page)
             root = subtree_root(where)
 
             def by_path(run: Reader) -> tuple[list[ContextRecord], int]:
                 if root is not None:
-                    walked = _walk_page(run, self._subtree_sizes, workspace, root, clause, picked, bound)
+                    walked = _walk_page(run, self._subtree_sizes, workspace, root, clause, picked, bound,
+                                page.after is not None)
                     if walked is not None:
                         return walked
                 rows = run(_SCAN_PAGE.format(clause=clause, picked=picked), bound)
                 if rows:
                     return _ranked([row[1:] for row in rows], _RANK), int(rows[0][0])
-                if seek == TRUE:
+                if page.after is None:
                     return [], 0  # no match at all
                 return [], _count(run, workspace, where)  # matches, all before the position
 

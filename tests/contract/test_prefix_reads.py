@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from contextql.graph.filters import And, Compare, Filter, Order
+from contextql.graph.filters import And, Compare, Filter, Order, subtree
 from contextql.graph.records import Page
 
 from .factories import create_tree, move_version
@@ -62,6 +62,8 @@ async def page_and_count(store, workspace, where, page=Page(100)):
 async def test_prefix_is_string_wise(store, workspace, tree, prefix, expected):
     assert await page_and_count(store, workspace, starts(prefix)) == (sorted(expected), len(expected))
     assert await store.count_contexts(workspace, starts(prefix)) == len(expected)
+    found = await store.find_contexts(workspace, starts(prefix), [Order("path")], Page(3))
+    assert [row.path for row in found] == sorted(expected)[:3]
 
 
 async def test_prefix_with_other_conditions_and_the_deepest_prefix(store, workspace, tree):
@@ -92,6 +94,14 @@ async def test_a_moved_subtree_is_found_under_its_new_path_only(store, workspace
     assert await page_and_count(store, workspace, starts("/a/b")) == (["/a/bc", "/a/bc/x"], 2)
     assert await page_and_count(store, workspace, starts("/a/b/")) == ([], 0)
     assert await store.count_contexts(workspace, starts("/ab/b2/")) == 2
+
+
+async def test_descendants_to_a_depth(store, workspace, tree):
+    where = subtree("/a/b", include_self=False, max_depth=1)
+    assert [row.path for row in await store.find_contexts(workspace, where, [Order("path")], Page(10))] == ["/a/b/c"]
+    where = subtree("/a", include_self=False, max_depth=2)
+    assert [row.path for row in await store.find_contexts(workspace, where, [], Page(10, ("/a/b/c",)))] == [
+        "/a/bc", "/a/bc/x"]
 
 
 async def test_other_orders_keep_their_answers(store, workspace, tree):

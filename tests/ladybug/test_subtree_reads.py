@@ -78,7 +78,9 @@ async def test_walk_equals_a_plain_filter(lady, data):
     after = None if after_path is None else (after_path,)
     rows, total = await lady.find_and_count_contexts(workspace, where, [], Page(limit, after))
     assert total == len(expected)
-    assert [row.path for row in rows] == [p for p in expected if after_path is None or p > after_path][:limit]
+    page = [p for p in expected if after_path is None or p > after_path][:limit]
+    assert [row.path for row in rows] == page
+    assert [row.path for row in await lady.find_contexts(workspace, where, [], Page(limit, after))] == page
     assert await lady.count_contexts(workspace, where) == len(expected)
 
 
@@ -159,6 +161,26 @@ async def test_walks_racing_moves_and_creates(lady, workspace):
         rows, total = await lady.find_and_count_contexts(workspace, Compare("path", "startsWith", prefix), [], Page(100))
         expected = [path for path in every if path.startswith(prefix)]
         assert ([row.path for row in rows], total) == (expected, len(expected))
+
+
+async def test_a_root_moved_after_its_id_was_read_is_left_to_the_scan(lady, workspace):
+    """The root's id and the walk are two statements: when the context found at the root path
+    is somewhere else by the time of the walk, its subtree is not the prefix's."""
+    from contextql.graph.ladybug import store as module
+
+    tree = await create_tree(lady, workspace, ["/r", "/r/a", "/s", "/s/b"])
+    elsewhere = tree["/s"].id  # stands for the root's context after a move
+
+    def walk(run):
+        def moved(query, params):
+            return [[elsewhere]] if query == module._ROOT_ID else run(query, params)
+
+        return module._walk_page(moved, lady._subtree_sizes, workspace, "/r", "(c.path STARTS WITH $f0)", "c.path + $sep + c.id",
+                                 {"f0": "/r/", "ws": workspace, "sep": module.SEP, "limit": 10}, False)
+
+    assert await lady._engine.read_with(walk) is None
+    assert await lady.find_and_count_contexts(workspace, Compare("path", "startsWith", "/r/"), [], Page(10)) == (
+        [tree["/r/a"]], 1)
 
 
 def _one(workspace: str, path: str, parent: ContextRecord) -> tuple[list[ContextRecord], list]:
