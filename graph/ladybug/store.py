@@ -41,6 +41,7 @@ from . import access
 from ..outbox import IndexTask
 from . import outbox
 from .engine import DEFAULT_CHECKPOINT_WAL_BYTES, Engine, Reader, Rows, Tx
+from .subtree import WALK_DEPTH, SubtreePolicy, SubtreeSizes, subtree_root
 from .knowledge import LadybugKnowledge
 from ..codec import context_record_of, fetched
 from .rows import C_COLS, CONTEXT_FIELDS, SEP, T_COLS, V_COLS, _context, _key, _now_us, _type, _unique, _version
@@ -179,6 +180,105 @@ def _ranked(rows: Rows, keys: keyset.Keyset) -> list[ContextRecord]:
     return [_context(row[len(keys):]) for row in rows]
 
 
+# The page tail of a by-path read: `n` matches, the page's ids in order (`i`), their columns.
+_PAGE_TAIL = (
+    "count(CASE WHEN {clause} THEN 1 END) AS n, "
+    "list_slice(list_sort(collect(CASE WHEN {clause} THEN {picked} END)), 1, $limit) AS picked "
+    "UNWIND range(1, size(picked)) AS i WITH {carry}n, i, split_part(picked[i], $sep, 2) AS id "
+    f"MATCH (c:Context {{{{id: id}}}}) RETURN {{carry}}n, i, {C_COLS}"
+)
+_SCAN_PAGE = (
+    "MATCH (c:Context) WHERE c.workspace = $ws AND {clause} "
+    "WITH count(c) AS n, list_slice(list_sort(collect({picked})), 1, $limit) AS picked "
+    "UNWIND range(1, size(picked)) AS i WITH n, i, split_part(picked[i], $sep, 2) AS id "
+    f"MATCH (c:Context {{{{id: id}}}}) RETURN n, i, {C_COLS}"
+)
+# The descendants of `$root` down to `WALK_DEPTH` levels (see `subtree.py` for why this form):
+# `at` is the root's path when the statement ran, `reach` how many levels below the root the
+# deepest descendant lies, `visited` how many descendants there are.
+_WALK = (
+    "MATCH (a:Context {{id: $root}}) OPTIONAL MATCH (a)<-[:CHILD_OF*1.." + str(WALK_DEPTH) + "]-(c:Context) "
+    "WITH a.path AS at, a.depth AS top, max(c.depth) AS bottom, count(c) AS visited, "
+)
+_WALK_PAGE = _WALK + _PAGE_TAIL.replace("{carry}", "at, bottom - top AS reach, visited, ", 1).replace(
+    "{carry}", "at, reach, visited, ")
+_WALK_COUNT = _WALK + "count(CASE WHEN {clause} THEN 1 END) AS n RETURN at, bottom - top, visited, n"
+_ROOT_ID = "MATCH (p:ContextPath {key: $key}) RETURN p.context_id"
+_TABLE_SIZE = "MATCH (c:Context) RETURN count(c)"
+
+
+def _by_path_parts(workspace: str, where: Filter | None, page: Page) -> tuple[str, str, dict[str, Any]]:
+    """The filter's clause, the expression `picked` ("path NUL id" past the seek position, else
+    null) and the parameters of a by-path page (`_SCAN_PAGE`, `_WALK_PAGE`)."""
+    clause, params = LadybugFilterCompiler("c").compile(where)
+    seek, after = seek_clause("c", _BY_PATH, page)
+    picked = "c.path + $sep + c.id" if seek == TRUE else f"CASE WHEN {seek} THEN c.path + $sep + c.id END"
+    return clause, picked, {**params, **after, "ws": workspace, "sep": SEP, "limit": page_limit(page)}
+
+
+def _walk_root(run: Reader, sizes: SubtreeSizes, workspace: str, root: str) -> str | None:
+    """The id of the context at `root` if its subtree is to be walked; "" when there is no such
+    context (so nothing lies below it); None to scan instead."""
+    found = run(_ROOT_ID, {"key": _key(workspace, root)})
+    if not found:
+        # Every context's parent lies at its path minus the last segment, so no context lies
+        # below a missing one; a path with an empty segment is left to the scan.
+        return "" if "" not in root[1:].split("/") else None
+    table = sizes.table()
+    if table is None:
+        table = int(run(_TABLE_SIZE, None)[0][0])
+        sizes.set_table(table)
+    return str(found[0][0]) if sizes.walk(found[0][0], table) else None
+
+
+def _walked(sizes: SubtreeSizes, root: str, root_id: str, head: Sequence[Any]) -> bool:
+    """Whether a walk's answer stands: its root was still at `root` when it ran (the root's id
+    was read by an earlier statement: a move in between would make it some other subtree) and
+    no level was left below the walk's depth."""
+    at, reach, visited = head
+    sizes.record(root_id, int(visited))
+    return bool(at == root and (reach is None or reach < WALK_DEPTH))
+
+
+def _walk_page(
+    run: Reader, sizes: SubtreeSizes, workspace: str, root: str, clause: str, picked: str, params: dict[str, Any],
+    seeking: bool,
+) -> tuple[list[ContextRecord], int] | None:
+    """The page and count of a by-path read from the subtree below `root`, or None: scan instead.
+    `seeking`: the page starts after a position."""
+    root_id = _walk_root(run, sizes, workspace, root)
+    if root_id is None:
+        return None
+    if root_id == "":
+        return [], 0
+    clause = f"c.workspace = $ws AND {clause}"
+    rows = run(_WALK_PAGE.format(clause=clause, picked=picked), {**params, "root": root_id})
+    if rows:
+        head, n, records = rows[0][:3], rows[0][3], _ranked([row[4:] for row in rows], _RANK)
+    else:  # no page: count alone
+        rows = run(_WALK_COUNT.format(clause=clause), {**params, "root": root_id})
+        if not rows or (rows[0][3] and not seeking):
+            # The root was deleted meanwhile, or matches appeared between the two statements
+            # (from the start, no page means no match).
+            return None
+        head, n, records = rows[0][:3], rows[0][3], []
+    return (records, int(n)) if _walked(sizes, root, root_id, head) else None
+
+
+def _walk_count(
+    run: Reader, sizes: SubtreeSizes, workspace: str, root: str, clause: str, params: dict[str, Any]
+) -> int | None:
+    root_id = _walk_root(run, sizes, workspace, root)
+    if root_id is None:
+        return None
+    if root_id == "":
+        return 0
+    rows = run(_WALK_COUNT.format(clause=f"c.workspace = $ws AND {clause}"), {**params, "root": root_id})
+    if not rows:
+        return None
+    return int(rows[0][3]) if _walked(sizes, root, root_id, rows[0][:3]) else None
+
+
 def _count(run: Reader, workspace: str, where: Filter | None) -> int:
     clause, params = LadybugFilterCompiler("c").compile(where)
     rows = run(f"MATCH (c:Context) WHERE c.workspace = $ws AND {clause} RETURN count(c)", {**params, "ws": workspace})
@@ -198,16 +298,26 @@ class LadybugStore(LadybugKnowledge, GraphStore):
 
     def __init__(
         self, path: str, *, readers: int = 4, batch_size: int = 5_000, buffer_pool_mb: int | None = None,
-        checkpoint_wal_bytes: int = DEFAULT_CHECKPOINT_WAL_BYTES,
+        checkpoint_wal_bytes: int = DEFAULT_CHECKPOINT_WAL_BYTES, subtree_policy: SubtreePolicy | None = None,
     ) -> None:
         """`buffer_pool_mb`: the engine's memory cap (None: `default_buffer_pool_mb` of the
         database on disk); `checkpoint_wal_bytes`: WAL size that makes the writer checkpoint."""
         super().__init__()
         self.path = path
         self._count_lock = threading.Lock()
+        self._subtree_sizes = SubtreeSizes(subtree_policy or SubtreePolicy())
         pool_mb = default_buffer_pool_mb(path) if buffer_pool_mb is None else buffer_pool_mb
         self._engine = Engine(path, readers=readers, count=self._count, batch_size=batch_size,
                               buffer_pool_bytes=pool_mb << 20, checkpoint_wal_bytes=checkpoint_wal_bytes)
+
+    @property
+    def subtree_policy(self) -> SubtreePolicy:
+        """When path-prefix reads walk the subtree instead of scanning (`subtree.py`)."""
+        return self._subtree_sizes.policy
+
+    @subtree_policy.setter
+    def subtree_policy(self, policy: SubtreePolicy) -> None:
+        self._subtree_sizes = SubtreeSizes(policy)
 
     @property
     def buffer_pool_mb(self) -> int:
@@ -323,8 +433,19 @@ class LadybugStore(LadybugKnowledge, GraphStore):
     ) -> list[ContextRecord]:
         if page_limit(page) == 0:
             return []
+        keys = keyset.contexts(order)
         query, params = _find_statement(workspace, where, order, page)
-        return _ranked(await self._engine.read(query, params), keyset.contexts(order))
+        root = subtree_root(where) if keys == _BY_PATH else None
+        if root is None:
+            return _ranked(await self._engine.read(query, params), keys)
+        clause, picked, bound = _by_path_parts(workspace, where, page)
+
+        def in_subtree(run: Reader) -> list[ContextRecord]:
+            walked = _walk_page(run, self._subtree_sizes, workspace, root, clause, picked, bound,
+                                page.after is not None)
+            return walked[0] if walked is not None else _ranked(run(query, params), keys)
+
+        return await self._engine.read_with(in_subtree)
 
     async def find_and_count_contexts(
         self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page,
@@ -335,24 +456,23 @@ class LadybugStore(LadybugKnowledge, GraphStore):
         if page_limit(page) == 0:
             return [], await self.count_contexts(workspace, where)
         if keys == _BY_PATH:
-            # One scan counts the matches and picks the page: collect "path NUL id" of the
+            # One statement counts the matches and picks the page: collect "path NUL id" of the
             # matches past the seek position, sort, keep the first `limit`, read those by id.
-            clause, params = LadybugFilterCompiler("c").compile(where)
-            seek, after = seek_clause("c", keys, page)
-            picked = "c.path + $sep + c.id" if seek == TRUE else f"CASE WHEN {seek} THEN c.path + $sep + c.id END"
-            query = (
-                f"MATCH (c:Context) WHERE c.workspace = $ws AND {clause} "
-                f"WITH count(c) AS n, list_slice(list_sort(collect({picked})), 1, $limit) AS picked "
-                "UNWIND range(1, size(picked)) AS i WITH n, i, split_part(picked[i], $sep, 2) AS id "
-                f"MATCH (c:Context {{id: id}}) RETURN n, i, {C_COLS}"
-            )
-            bound = {**params, **after, "ws": workspace, "sep": SEP, "limit": page_limit(page)}
+            # It walks the subtree of a path prefix when that is cheaper (`subtree.py`), else
+            # scans the workspace.
+            clause, picked, bound = _by_path_parts(workspace, where, page)
+            root = subtree_root(where)
 
             def by_path(run: Reader) -> tuple[list[ContextRecord], int]:
-                rows = run(query, bound)
+                if root is not None:
+                    walked = _walk_page(run, self._subtree_sizes, workspace, root, clause, picked, bound,
+                                page.after is not None)
+                    if walked is not None:
+                        return walked
+                rows = run(_SCAN_PAGE.format(clause=clause, picked=picked), bound)
                 if rows:
                     return _ranked([row[1:] for row in rows], _RANK), int(rows[0][0])
-                if seek == TRUE:
+                if page.after is None:
                     return [], 0  # no match at all
                 return [], _count(run, workspace, where)  # matches, all before the position
 
@@ -365,7 +485,17 @@ class LadybugStore(LadybugKnowledge, GraphStore):
         return await self._engine.read_with(other_order)
 
     async def count_contexts(self, workspace: str, where: Filter | None) -> int:
-        return await self._engine.read_with(lambda run: _count(run, workspace, where))
+        root = subtree_root(where)
+
+        def count(run: Reader) -> int:
+            if root is not None:
+                clause, params = LadybugFilterCompiler("c").compile(where)
+                walked = _walk_count(run, self._subtree_sizes, workspace, root, clause, {**params, "ws": workspace})
+                if walked is not None:
+                    return walked
+            return _count(run, workspace, where)
+
+        return await self._engine.read_with(count)
 
     # -- contexts: writes ---------------------------------------------------
 
