@@ -50,7 +50,7 @@ from ..codec import (
 from .filters import Neo4jFilterCompiler
 from .knowledge import Neo4jKnowledge
 from .run import run as run_statement
-from .writes import HeadMoved, Neo4jWriteTx
+from .writes import Neo4jWriteTx
 from ..writes import Work
 
 T = TypeVar("T")
@@ -91,8 +91,6 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         self._connection_timeout = connection_timeout
         self._driver: neo4j.AsyncDriver | None = None
         self._bookmarks: neo4j.AsyncBookmarkManager | None = None
-        # Writes run again because an optimistic read lost a race (see `write`).
-        self.races_lost = 0
 
     def __repr__(self) -> str:  # never shows the password
         return f"Neo4jStore(uri={self.uri!r}, user={self.user!r}, database={self.database!r})"
@@ -235,21 +233,13 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
     # -- contexts: writes ---------------------------------------------------------------------------------
 
     async def write(self, work: Work[T]) -> T:
-        """`work` in one transaction; its locked reads of contexts are optimistic first (see
-        `writes.py`), and when one lost a race, the work runs again with locking reads."""
-        def attempt(optimistic: bool) -> Callable[[neo4j.AsyncManagedTransaction], Awaitable[T]]:
-            async def run(tx: neo4j.AsyncManagedTransaction) -> T:
-                writes = Neo4jWriteTx(tx, self._count, optimistic=optimistic)
-                result = await work(writes)
-                await writes.flush()
-                return result
-            return run
+        async def run(tx: neo4j.AsyncManagedTransaction) -> T:
+            writes = Neo4jWriteTx(tx, self._count)
+            result = await work(writes)
+            await writes.flush()
+            return result
 
-        try:
-            return await self._session_call(WRITE, attempt(True), None)
-        except HeadMoved:
-            self.races_lost += 1
-            return await self._session_call(WRITE, attempt(False), None)
+        return await self._session_call(WRITE, run, None)
 
     def _count(self) -> None:
         self.queries += 1

@@ -7,19 +7,10 @@ costs its reads plus one round trip however many records it implies (version, ou
 lineage, audit entry).
 
 Locks: `lock_tree` write-locks the workspace's `TreeLock` node (unique per workspace,
-migration 0008), ordering every tree-shape change of a workspace; `tools` and `api_keys`
-write-lock what they return (`SET n._lock = true REMOVE n._lock`, the pattern of the Neo4j
-manual, "Concurrent data access"), so it is read under the lock.
-
-`heads(..., lock=True)` and `at_paths(..., lock=True)` are optimistic by default: they read
-without a lock and remember what they returned; the next composed write statement first
-write-locks those contexts and goes on only if each is still exactly as read (`GUARD`). If one
-changed in between, nothing of the statement runs and `HeadMoved` rolls the transaction back;
-`Neo4jStore.write` then runs the work again with `optimistic=False`, where these reads lock as
-`tools` does. Either way the writes apply to the state the rules saw, locked until the commit;
-the optimistic read saves the separate locking statement's write (~1.5 ms of Neo4j's CPU per
-update). A rule whose transaction writes nothing after the read (an update that changes
-nothing) returns the state as read, which was current when read.
+migration 0008), ordering every tree-shape change of a workspace; `heads(..., lock=True)`
+write-locks the contexts themselves (`SET n._lock = true REMOVE n._lock`, the pattern of the
+Neo4j manual, "Concurrent data access"), so what it returns is read under the lock; `tools` and
+`api_keys` lock the same way.
 """
 
 from __future__ import annotations
@@ -65,18 +56,6 @@ SET c._lock = true
 REMOVE c._lock
 RETURN properties(c) AS props
 """
-
-# Prefixed to a composed write statement when optimistic reads are pending: with no row left
-# (a context changed or went since it was read), none of the `CALL` parts after it runs.
-GUARD = """
-UNWIND $g_rows AS g
-MATCH (c:Context {workspace: g.workspace, id: g.id})
-SET c._lock = true
-REMOVE c._lock
-WITH c, g WHERE properties(c) = g.props
-WITH count(c) AS held WHERE held = size($g_rows)
-"""
-GUARD_RETURN = "\nRETURN held"
 
 TAKEN_IDS = "UNWIND $ids AS id MATCH (c:Context {id: id}) RETURN c.id"
 TAKEN_VERSIONS = """
@@ -415,18 +394,12 @@ def _target(template: str, target: NodeRef) -> str:
     return template.replace("{label}", label).replace("{pk}", pk)
 
 
-class HeadMoved(Exception):
-    """A context read optimistically changed before the write that depends on it (see `GUARD`)."""
-
-
 class Neo4jWriteTx(WriteTx):
-    def __init__(self, tx: neo4j.AsyncManagedTransaction, count: Any, *, optimistic: bool = False) -> None:
+    def __init__(self, tx: neo4j.AsyncManagedTransaction, count: Any) -> None:
         self._tx = tx
         self._count = count
-        self._optimistic = optimistic
         self._parts: list[str] = []
         self._params: dict[str, Any] = {}
-        self._guards: dict[tuple[str, str], dict[str, Any]] = {}  # (workspace, id) -> properties as read
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -436,27 +409,12 @@ class Neo4jWriteTx(WriteTx):
         self._params.update({prefix + name: value for name, value in params.items()})
 
     async def flush(self) -> None:
-        """Send the collected writes as one statement (behind the guard of pending optimistic reads)."""
+        """Send the collected writes as one statement."""
         if not self._parts:
             return
         query, params = "\n".join(self._parts), self._params
         self._parts, self._params = [], {}
-        if not self._guards:
-            await self._run(query, params)
-            return
-        rows = [{"workspace": ws, "id": cid, "props": props} for (ws, cid), props in self._guards.items()]
-        self._guards = {}
-        if not await self._run(GUARD + query + GUARD_RETURN, {**params, "g_rows": rows}):
-            raise HeadMoved()
-
-    async def _guarded_read(self, query: str, **params: Any) -> list[ContextRecord]:
-        """Contexts read without a lock, each guarded until the next write (see `GUARD`)."""
-        records = []
-        for row in await self._read(query, **params):
-            rec = context_record(row[0])
-            self._guards[(rec.workspace, rec.id)] = row[0]
-            records.append(rec)
-        return records
+        await self._run(query, params)
 
     async def _run(self, query: str, params: dict[str, Any]) -> list[list[Any]]:
         self._count()
@@ -472,18 +430,12 @@ class Neo4jWriteTx(WriteTx):
         await self._read(LOCK_TREE, workspace=workspace)
 
     async def heads(self, workspace: str, ids: Sequence[str], *, lock: bool = False) -> dict[str, ContextRecord]:
-        ids = list(dict.fromkeys(ids))
-        if lock and self._optimistic:
-            return {rec.id: rec for rec in await self._guarded_read(cypher.GET_BY_IDS, workspace=workspace, ids=ids)}
-        rows = await self._read(LOCKED_HEADS if lock else cypher.GET_BY_IDS, workspace=workspace, ids=ids)
+        rows = await self._read(LOCKED_HEADS if lock else cypher.GET_BY_IDS, workspace=workspace, ids=list(dict.fromkeys(ids)))
         return {rec.id: rec for rec in (context_record(row[0]) for row in rows)}
 
     async def at_paths(self, workspace: str, paths: Sequence[str], *, lock: bool = False) -> dict[str, ContextRecord]:
-        paths = list(dict.fromkeys(paths))
-        if lock and self._optimistic:
-            found = await self._guarded_read(cypher.GET_BY_PATHS, workspace=workspace, paths=paths)
-            return {rec.path: rec for rec in found}
-        rows = await self._read(LOCKED_AT_PATHS if lock else cypher.GET_BY_PATHS, workspace=workspace, paths=paths)
+        rows = await self._read(LOCKED_AT_PATHS if lock else cypher.GET_BY_PATHS, workspace=workspace,
+                                paths=list(dict.fromkeys(paths)))
         return {rec.path: rec for rec in (context_record(row[0]) for row in rows)}
 
     async def taken_ids(self, ids: Sequence[str]) -> set[str]:
