@@ -204,7 +204,8 @@ async def revise(
         return head, None
     record, version = revision
     _check_revision(head, record, version)
-    await tx.revise_state(record, version)
+    await tx.set_state(record)
+    await tx.insert_versions([version])
     await tx.enqueue_index(workspace, [(record.id, version.number)])
     await apply_effects(tx, workspace, {record.id: record}, effects)
     return record, version

@@ -175,12 +175,6 @@ class WriteTx(abc.ABC):
     async def set_state(self, record: ContextRecord) -> None:
         """Overwrite a context's fields except identity and place in the tree."""
 
-    async def revise_state(self, record: ContextRecord, version: VersionRecord) -> None:
-        """A context's new state (as `set_state`) with the version recording it; a backend that
-        can writes both in one statement."""
-        await self.set_state(record)
-        await self.insert_versions([version])
-
     @abc.abstractmethod
     async def move(self, workspace: str, root: ContextRecord, new_parent_id: str | None, moves: Sequence[Move]) -> None:
         """Rewrite the paths of a moved subtree and re-link its root (`root` is its new state)."""

@@ -65,12 +65,6 @@ MATCH (c:Context {id: $id}) SET c.kind = $kind, c.title = $title, c.content = $c
 c.data = $data, c.tags = $tags, c.inherit = $inherit, c.version = $version,
 c.created_at = $created_at, c.updated_at = $updated_at, c.created_by = $created_by, c.updated_by = $updated_by
 """
-# A revision: the new state and its version in one statement, one primary-key lookup (the
-# version's parameters are prefixed `v_`).
-Q_REVISE = (
-    Q_SET_STATE.strip() + "\nCREATE (c)-[:HAS_VERSION]->(v:Version {"
-    + ", ".join(f"{name}: $v_{name}" for name in ("id", *VERSION_FIELDS)) + "})"
-)
 SET_STATE_FIELDS = ("id", "kind", "title", "content", "data", "tags", "inherit", "version",
                     "created_at", "updated_at", "created_by", "updated_by")
 Q_MOVE_PATHS = """
@@ -319,14 +313,6 @@ class LadybugWriteTx(WriteTx):
     async def set_state(self, record: ContextRecord) -> None:
         row = _context_row(record)
         self._tx.defer(lambda tx: tx.run(Q_SET_STATE, {k: row[k] for k in SET_STATE_FIELDS}))
-
-    async def revise_state(self, record: ContextRecord, version: VersionRecord) -> None:
-        if version.context_id != record.id:
-            raise ValueError("the version belongs to another context")
-        row = _context_row(record)
-        params = {k: row[k] for k in SET_STATE_FIELDS}
-        params.update({f"v_{k}": v for k, v in _version_row(version).items()})
-        self._tx.defer(lambda tx: tx.run(Q_REVISE, params))
 
     async def move(self, workspace: str, root: ContextRecord, new_parent_id: str | None, moves: Sequence[Move]) -> None:
         old_keys = [_key(workspace, m.old_path) for m in moves]
