@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -411,7 +412,8 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         async def run(session: neo4j.AsyncSession) -> T:
             if access == READ:
                 return await session.execute_read(managed)
-            return await session.execute_write(managed)
+            with _pipelined_begin(session):
+                return await session.execute_write(managed)
 
         return await self._in_session(access, run, limit)
 
@@ -439,6 +441,17 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
             raise _translate(exc) from exc
         except (ServiceUnavailable, SessionExpired, DriverError, OSError) as exc:
             raise StoreUnavailableError("The graph store is unavailable.") from exc
+
+
+def _pipelined_begin(session: neo4j.AsyncSession) -> contextlib.AbstractContextManager[Any]:
+    """BEGIN sent together with the transaction's first statement, not as a round trip of its own.
+
+    What the driver's own `execute_query` does (same retries, a failed BEGIN surfaces at the first
+    statement); one round trip less per write is ~0.5 ms of this process's CPU. The switch is
+    private to the driver (pinned in pyproject.toml); without it, BEGIN goes alone as before.
+    """
+    switch = getattr(session, "_pipelined_begin", None)
+    return switch if isinstance(switch, contextlib.AbstractContextManager) else contextlib.nullcontext()
 
 
 class _Taken(ConflictError):

@@ -10,7 +10,10 @@ from contextql.graph.errors import ConflictError, NotFoundError
 from contextql.graph.filters import Compare, subtree
 from contextql.graph.records import Page
 
+from contextql.graph.writes import WriteEffects
+
 from .factories import changed, context, create_one, create_tree, move_version, new_id
+from .test_transactions import _audit
 
 # -- update_context -------------------------------------------------------------
 
@@ -27,6 +30,25 @@ async def test_update_replaces_state_and_appends_version(store, workspace):
     newer, version3 = changed(new, title="Newer")
     await store.update_context(newer, new.version, version3)
     assert (await store.get_by_ids(workspace, [rec.id]))[rec.id].title == "Newer"
+
+
+# The statements a title update sends, its audit entry included: Neo4j counts statements only
+# (the head read under lock, then one composed write); LadybugDB counts BEGIN and COMMIT too.
+# (Writing the new state and its version in one LadybugDB statement, 6 in all, measured 0.2-0.3 ms
+# MORE CPU per update: bench/results/profile-2026-12-02-mutation.md.)
+UPDATE_STATEMENTS = {"neo4j": 2, "ladybug": 7}
+
+
+async def test_a_title_update_is_a_fixed_handful_of_statements(store, workspace):
+    rec = await create_one(store, workspace, "/u", title="old")
+    effects = WriteEffects(audit=[_audit(workspace)])
+    new, version = changed(rec, title="new")
+    before = store.queries
+    await store.update_context(new, rec.version, version, effects)
+    assert store.queries - before == UPDATE_STATEMENTS[store.backend]
+    assert (await store.get_by_ids(workspace, [rec.id]))[rec.id] == new
+    assert await store.list_versions(workspace, rec.id, Page(1)) == [version]
+    assert len(await store.list_audit(workspace, Page(10))) == 1
 
 
 async def test_update_with_stale_version_conflicts_and_changes_nothing(store, workspace):
