@@ -28,41 +28,59 @@ tests/api/test_lean_execution.py runs the same documents with and without this e
 
 from __future__ import annotations
 
+import enum
 import operator
 from collections.abc import Callable
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
 from graphql import (
-    GraphQLField, GraphQLLeafType, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType, GraphQLSchema,
-    is_leaf_type,
+    GraphQLField, GraphQLLeafType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType,
+    GraphQLSchema, is_leaf_type,
 )
-from graphql.execution.collect_fields import GroupedFieldSet
+from graphql.execution.collect_fields import FieldDetails, GroupedFieldSet
 from graphql.execution.executor import invalid_return_type_error, to_nodes
-from graphql.pyutils import AwaitableOrValue, Path, Undefined
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import AwaitableOrValue, Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
-__all__ = ["LeanExecutor", "trivial_field"]
+__all__ = ["LeanExecutor", "argument_field", "trivial_field"]
 
 
 class Trivial(NamedTuple):
-    """How to resolve one trivial field: its value from the source, then the leaf's coercion, or
-    the object's sub-selection (`leaf` None)."""
+    """How to resolve one trivial field: its value from the source, then the leaf's coercion, the
+    object's sub-selection (`leaf` None), or each list item's sub-selection (`items`)."""
 
     get: Callable[[Any], Any]
     leaf: GraphQLLeafType | None
     obj: GraphQLObjectType | None
     non_null: bool
     field: GraphQLField
+    items: GraphQLObjectType | None = None  # a list of this object type
+    item_type: GraphQLOutputType | None = None  # the list's item type, as declared (maybe non-null)
+
+
+class WithArgs(NamedTuple):
+    """How to call a field that has arguments (e.g. `Context.children(first:, after:)`) without
+    Strawberry's per-call wrapper: its function, and where the source and the info go."""
+
+    func: Callable[..., Any]
+    takes_self: bool
+    info_name: str | None
+    definition: StrawberryField
+    field: GraphQLField
+    info_class: type
+    converter: GraphQLCoreConverter
 
 
 # Values a scalar field returns most often; none is awaitable, an exception or nullish.
 _PLAIN = frozenset({str, int, float, bool})
-# One field of a selection: response name, field details, its trivial resolution (None: graphql-core's
+# One field of a selection: response name, field details, its lean resolution (None: graphql-core's
 # path) and, for a scalar, its `serialize`.
-_Step = tuple[str, Any, "Trivial | None", "Callable[[Any], Any] | None"]
+_Step = tuple[str, Any, "Trivial | WithArgs | None", "Callable[[Any], Any] | None"]
 
 
 def _info_free(is_type_of: Callable[..., Any] | None) -> bool:
@@ -93,9 +111,17 @@ def trivial_field(schema: GraphQLSchema, field: GraphQLField) -> Trivial | None:
     field_type: GraphQLOutputType = field.type
     non_null = isinstance(field_type, GraphQLNonNull)
     named = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+    items = item_type = None
+    if isinstance(named, GraphQLList):
+        # A list of objects (e.g. a connection's `edges`); lists of scalars and nested lists are rare here.
+        item_type = named.of_type
+        inner = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if not (isinstance(inner, GraphQLObjectType) and _info_free(inner.is_type_of)):
+            return None
+        items = inner
     leaf = named if is_leaf_type(named) else None
     obj = named if isinstance(named, GraphQLObjectType) and _info_free(named.is_type_of) else None
-    if leaf is None and obj is None:
+    if leaf is None and obj is None and items is None:
         return None
     resolver = definition.base_resolver
     get: Callable[[Any], Any]
@@ -113,7 +139,30 @@ def trivial_field(schema: GraphQLSchema, field: GraphQLField) -> Trivial | None:
             return None
         # What Strawberry's wrapper ends up calling: `base_resolver(source)`, i.e. the function with self.
         get = resolver.wrapped_func
-    return Trivial(get, leaf, obj, non_null, field)
+    return Trivial(get, leaf, obj, non_null, field, items, item_type)
+
+
+def argument_field(schema: GraphQLSchema, field: GraphQLField) -> WithArgs | None:
+    """How to call `field`, a field with arguments, without Strawberry's wrapper; None when it must
+    take graphql-core's normal path.
+
+    Qualifies: built by Strawberry, with no field extensions (so no permission classes and no
+    `map_arguments`), not async, no exception handlers, and a synchronous resolver that takes at most
+    `self`, `info` and its arguments (no `root`/`parent`). What Strawberry's wrapper does for it is
+    then exactly: convert the coerced arguments, call the function with the source and the info."""
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField) or not field.args or definition.extensions or definition.is_async:
+        return None
+    converter = getattr(getattr(schema, "_strawberry_schema", None), "schema_converter", None)
+    if not isinstance(converter, GraphQLCoreConverter) or getattr(converter, "exception_handlers", None) != ():
+        return None
+    resolver = definition.base_resolver
+    if (resolver is None or resolver.is_async or resolver.root_parameter or resolver.parent_parameter
+            or not callable(resolver.wrapped_func)):
+        return None
+    info = resolver.info_parameter
+    return WithArgs(resolver.wrapped_func, resolver.self_parameter is not None, None if info is None else info.name,
+                    definition, field, converter.config.info_class, converter)
 
 
 def _trivial_fields(schema: GraphQLSchema, parent_type: GraphQLObjectType) -> dict[str, Trivial | None]:
@@ -123,6 +172,28 @@ def _trivial_fields(schema: GraphQLSchema, parent_type: GraphQLObjectType) -> di
             name: trivial_field(schema, field) for name, field in parent_type.fields.items()
         }
     return known
+
+
+# Per object type, its fields with arguments that the lean path calls (see `argument_field`).
+_WITH_ARGS: WeakKeyDictionary[GraphQLObjectType, dict[str, WithArgs | None]] = WeakKeyDictionary()
+
+
+def _argument_fields(schema: GraphQLSchema, parent_type: GraphQLObjectType) -> dict[str, WithArgs | None]:
+    known = _WITH_ARGS.get(parent_type)
+    if known is None:
+        known = _WITH_ARGS[parent_type] = {
+            name: argument_field(schema, field) for name, field in parent_type.fields.items()
+        }
+    return known
+
+
+# Converted argument values that are safe to hand to every call of a request: a resolver cannot
+# change them (a list or an input object it could, so those are converted per call, as Strawberry does).
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+
+
+def _shareable(kwargs: dict[str, Any]) -> bool:
+    return all(type(value) in _IMMUTABLE or isinstance(value, enum.Enum) for value in kwargs.values())
 
 
 class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -168,6 +239,9 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                         self.handle_field_error(raw_error, fast.field.type, field_details_list,
                                                 Path(path, response_name, parent_type.name))
                         result = None
+                elif type(fast) is WithArgs:
+                    result = self._execute_with_args(fast, parent_type, source_value, path, response_name,
+                                                     field_details_list, position_context)
                 elif fast is not None:
                     result = self._complete_trivial(fast, parent_type, source_value, path, response_name,
                                                     field_details_list, position_context)
@@ -192,8 +266,6 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                 field = awaitable_fields[0]
                 results[field] = await results[field]
             else:
-                from graphql.pyutils import gather_with_cancel
-
                 awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
                 results.update(zip(awaitable_fields, awaited, strict=True))
             return results
@@ -211,17 +283,23 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         if known is not None:
             return known[1]
         trivial = _trivial_fields(self.schema, parent_type)
+        with_args = _argument_fields(self.schema, parent_type)
         steps: list[_Step] | None = None
-        if any(trivial.values()):
+        if any(trivial.values()) or any(with_args.values()):
             steps = []
             for response_name, field_details_list in grouped_field_set.items():
                 node = field_details_list[0].node
-                fast = trivial.get(node.name.value)
-                if fast is None or node.directives or node.arguments:
-                    steps.append((response_name, field_details_list, None, None))
-                else:
-                    serialize = fast.leaf.serialize if fast.leaf is not None else None
-                    steps.append((response_name, field_details_list, fast, serialize))
+                name = node.name.value
+                fast = trivial.get(name)
+                lean: Trivial | WithArgs | None = None
+                if fast is not None and not node.directives and not node.arguments and (
+                        # @stream on any node of a list would change how it is completed.
+                        fast.items is None or not any(d.node.directives for d in field_details_list)):
+                    lean = fast
+                elif fast is None and not node.directives:
+                    lean = with_args.get(name)
+                serialize = fast.leaf.serialize if lean is fast and fast is not None and fast.leaf is not None else None
+                steps.append((response_name, field_details_list, lean, serialize))
         plans[(parent_type, id(grouped_field_set))] = (grouped_field_set, steps)
         return steps
 
@@ -258,6 +336,9 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
         if fast.leaf is not None:
             return self.complete_leaf_value(fast.leaf, result)
+        if fast.items is not None:
+            return self._complete_objects(fast, fast.items, result, parent_type, path, response_name,
+                                          field_details_list, position_context)
         obj = fast.obj
         assert obj is not None
         # `_info_free` let only is_type_of functions that never read their info through.
@@ -269,6 +350,121 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         if self.is_awaitable(completed):
             return self._await_completed(completed, fast.field.type, field_details_list, field_path)
         return completed
+
+    def _complete_objects(
+        self, fast: Trivial, obj: GraphQLObjectType, result: Any, parent_type: GraphQLObjectType, path: Path | None,
+        response_name: str, field_details_list: Any, position_context: Any,
+    ) -> Any:
+        """`complete_list_value` for a list of objects (errors: the caller's). A list whose items are all
+        plain objects of the type completes each item's sub-selection here; anything else (None items,
+        awaitables, exceptions, a value of another type, an iterable that is not a list) graphql-core's way."""
+        field_path = Path(path, response_name, parent_type.name)
+        is_awaitable = self.is_awaitable
+        is_type_of = obj.is_type_of
+        if type(result) is not list or any(
+                item is None or isinstance(item, Exception) or is_awaitable(item)
+                or (is_type_of is not None and not is_type_of(item, None))  # type: ignore[arg-type]
+                for item in result):
+            info = self.build_resolve_info(fast.field, to_nodes(field_details_list), parent_type, field_path)
+            list_type = fast.field.type.of_type if fast.non_null else fast.field.type  # type: ignore[attr-defined]
+            completed = self.complete_list_value(list_type, field_details_list, info, field_path, result,
+                                                 position_context)
+        else:
+            completed = self._complete_items(obj, fast.item_type, result, field_path, field_details_list,
+                                             position_context)
+        if is_awaitable(completed):
+            return self._await_completed(completed, fast.field.type, field_details_list, field_path)
+        return completed
+
+    def _complete_items(
+        self, obj: GraphQLObjectType, item_type: Any, items: list[Any], path: Path, field_details_list: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[list[Any]]:
+        """`complete_iterable_value` + `complete_list_item_value` for items already checked to be plain
+        objects of `obj`: each item's sub-selection, an item's error handled at the item's path."""
+        is_awaitable = self.is_awaitable
+        execute = self.collect_and_execute_subfields
+        completed_results: list[Any] = []
+        awaitable_indices: list[int] = []
+        try:
+            for index, item in enumerate(items):
+                item_path = Path(path, index, None)
+                try:
+                    completed = execute(obj, field_details_list, item_path, item, position_context)
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+                    completed = None
+                else:
+                    if is_awaitable(completed):
+                        completed = self._await_completed(completed, item_type, field_details_list, item_path)
+                        awaitable_indices.append(index)
+                completed_results.append(completed)
+        except Exception:
+            if awaitable_indices:
+                self.settle_in_background([completed_results[index] for index in awaitable_indices])
+            raise
+        if not awaitable_indices:
+            return completed_results
+
+        async def get_completed_results() -> list[Any]:
+            if len(awaitable_indices) == 1:
+                index = awaitable_indices[0]
+                completed_results[index] = await completed_results[index]
+            else:
+                awaited = await gather_with_cancel(*(completed_results[index] for index in awaitable_indices))
+                for index, value in zip(awaitable_indices, awaited, strict=True):
+                    completed_results[index] = value
+            return completed_results
+
+        return get_completed_results()
+
+    def _execute_with_args(
+        self, spec: WithArgs, parent_type: GraphQLObjectType, source: Any, path: Path | None, response_name: str,
+        field_details_list: Any, position_context: Any,
+    ) -> Any:
+        """`execute_field` for a field with arguments, with Strawberry's wrapper done inline and the
+        arguments coerced and converted once per field node and request when they are shareable."""
+        field = spec.field
+        return_type = field.type
+        field_path = Path(path, response_name, parent_type.name)
+        info = self.build_resolve_info(field, to_nodes(field_details_list), parent_type, field_path)
+        try:
+            strawberry_info = spec.info_class(_raw_info=info, _field=spec.definition)
+            kwargs = self._arguments(spec, field_details_list[0], strawberry_info)
+            if spec.info_name is not None:
+                kwargs = {**kwargs, spec.info_name: strawberry_info}
+            result = spec.func(source, **kwargs) if spec.takes_self else spec.func(**kwargs)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(return_type, field_details_list, info, field_path, result,
+                                                     position_context)
+            completed = self.complete_value(return_type, field_details_list, info, field_path, result,
+                                            position_context)
+            if self.is_awaitable(completed):
+                return self._await_completed(completed, return_type, field_details_list, field_path)
+            return completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, field_path)
+            return None
+
+    def _arguments(self, spec: WithArgs, details: FieldDetails, strawberry_info: Any) -> dict[str, Any]:
+        """The resolver's arguments: graphql-core's coercion, then Strawberry's conversion. The
+        children of a page share one field node, so its arguments are worked out once per request;
+        a failure is not kept, so every call raises it again, as the normal path does."""
+        node = details.node
+        shared = details.fragment_variable_values is None
+        if shared:
+            known: dict[int, tuple[Any, dict[str, Any]]] = self.__dict__.setdefault("_lean_args", {})
+            found = known.get(id(node))
+            if found is not None:
+                return found[1]
+        coerced = get_argument_values(spec.field, node, self.variable_values, details.fragment_variable_values,
+                                      self.hide_suggestions)
+        converter = spec.converter
+        kwargs = convert_arguments(coerced, spec.definition.arguments, scalar_registry=converter.scalar_registry,
+                                   config=converter.config, info=strawberry_info)
+        if shared and _shareable(kwargs):
+            known[id(node)] = (node, kwargs)  # the node is kept with its id, so the id stays unique
+        return kwargs
 
     async def _await_completed(self, completed: Any, return_type: GraphQLOutputType, field_details_list: Any,
                                path: Path) -> Any:
