@@ -35,8 +35,8 @@ from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
 from graphql import (
-    GraphQLField, GraphQLLeafType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType,
-    GraphQLSchema, is_leaf_type,
+    FieldNode, GraphQLField, GraphQLLeafType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType,
+    GraphQLSchema, VariableNode, is_leaf_type,
 )
 from graphql.execution.collect_fields import FieldDetails, GroupedFieldSet
 from graphql.execution.executor import invalid_return_type_error, to_nodes
@@ -192,6 +192,12 @@ def _argument_fields(schema: GraphQLSchema, parent_type: GraphQLObjectType) -> d
 _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 
 
+# Converted arguments of field nodes whose arguments are all literals, by node (see `LeanExecutor._arguments`);
+# bounded like the parser cache that keeps the documents.
+_LITERAL_ARGS: dict[int, tuple[FieldNode, GraphQLField, dict[str, Any]]] = {}
+_LITERAL_ARGS_MAX = 1024
+
+
 def _shareable(kwargs: dict[str, Any]) -> bool:
     return all(type(value) in _IMMUTABLE or isinstance(value, enum.Enum) for value in kwargs.values())
 
@@ -215,8 +221,13 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         plan = self._plan(parent_type, grouped_field_set)
         if plan is None:
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        return self._execute_plan(parent_type, source_value, path, plan, position_context)
 
-        # graphql-core's `execute_fields`, with a branch for trivial fields.
+    def _execute_plan(
+        self, parent_type: GraphQLObjectType, source_value: Any, path: Path | None, plan: list[_Step],
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        """graphql-core's `execute_fields`, with branches for the lean fields."""
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
@@ -345,8 +356,7 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         if obj.is_type_of is not None and not obj.is_type_of(result, None):  # type: ignore[arg-type]
             raise invalid_return_type_error(obj, result, field_details_list)
         field_path = Path(path, response_name, parent_type.name)
-        completed = self.collect_and_execute_subfields(obj, field_details_list, field_path, result,
-                                                       position_context)
+        completed = self._execute_subfields(obj, field_details_list, field_path, result, position_context)
         if self.is_awaitable(completed):
             return self._await_completed(completed, fast.field.type, field_details_list, field_path)
         return completed
@@ -383,14 +393,18 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         """`complete_iterable_value` + `complete_list_item_value` for items already checked to be plain
         objects of `obj`: each item's sub-selection, an item's error handled at the item's path."""
         is_awaitable = self.is_awaitable
-        execute = self.collect_and_execute_subfields
+        plan = self._subfields_plan(obj, field_details_list, position_context)
         completed_results: list[Any] = []
         awaitable_indices: list[int] = []
         try:
             for index, item in enumerate(items):
                 item_path = Path(path, index, None)
                 try:
-                    completed = execute(obj, field_details_list, item_path, item, position_context)
+                    if plan is None:
+                        completed = self.collect_and_execute_subfields(obj, field_details_list, item_path, item,
+                                                                       position_context)
+                    else:
+                        completed = self._execute_plan(obj, item, item_path, plan, position_context)
                 except Exception as raw_error:
                     self.handle_field_error(raw_error, item_type, field_details_list, item_path)
                     completed = None
@@ -417,6 +431,26 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
             return completed_results
 
         return get_completed_results()
+
+    def _subfields_plan(self, obj: GraphQLObjectType, field_details_list: Any, position_context: Any
+                        ) -> list[_Step] | None:
+        """The plan of an object's sub-selection, when `collect_and_execute_subfields` would come down
+        to `execute_fields` with it (no @defer below, no deferred group around, no middleware); else None."""
+        middleware = self.middleware_manager
+        if position_context is not None or (middleware is not None and middleware.middlewares):
+            return None
+        grouped_field_set, new_defer_usages, _ = self.collect_subfields(obj, field_details_list)
+        if new_defer_usages:
+            return None
+        return self._plan(obj, grouped_field_set)
+
+    def _execute_subfields(self, obj: GraphQLObjectType, field_details_list: Any, path: Path, result: Any,
+                           position_context: Any) -> AwaitableOrValue[dict[str, Any]]:
+        """`collect_and_execute_subfields`, straight to the plan when there is one."""
+        plan = self._subfields_plan(obj, field_details_list, position_context)
+        if plan is None:
+            return self.collect_and_execute_subfields(obj, field_details_list, path, result, position_context)
+        return self._execute_plan(obj, result, path, plan, position_context)
 
     def _execute_with_args(
         self, spec: WithArgs, parent_type: GraphQLObjectType, source: Any, path: Path | None, response_name: str,
@@ -447,23 +481,37 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
 
     def _arguments(self, spec: WithArgs, details: FieldDetails, strawberry_info: Any) -> dict[str, Any]:
-        """The resolver's arguments: graphql-core's coercion, then Strawberry's conversion. The
-        children of a page share one field node, so its arguments are worked out once per request;
-        a failure is not kept, so every call raises it again, as the normal path does."""
+        """The resolver's arguments: graphql-core's coercion, then Strawberry's conversion.
+
+        The children of a page share one field node, so its arguments are worked out once per request
+        (they may name the request's variables); arguments that are all literals, once per parsed
+        document (the parser cache hands every request of one query text the same nodes). Only values
+        no resolver can change are kept; a failure is not kept, so every call raises it again, as the
+        normal path does."""
         node = details.node
+        field = spec.field
         shared = details.fragment_variable_values is None
         if shared:
+            found = _LITERAL_ARGS.get(id(node))
+            if found is not None and found[0] is node and found[1] is field:
+                return found[2]
             known: dict[int, tuple[Any, dict[str, Any]]] = self.__dict__.setdefault("_lean_args", {})
-            found = known.get(id(node))
-            if found is not None:
-                return found[1]
-        coerced = get_argument_values(spec.field, node, self.variable_values, details.fragment_variable_values,
+            mine = known.get(id(node))
+            if mine is not None:
+                return mine[1]
+        coerced = get_argument_values(field, node, self.variable_values, details.fragment_variable_values,
                                       self.hide_suggestions)
         converter = spec.converter
         kwargs = convert_arguments(coerced, spec.definition.arguments, scalar_registry=converter.scalar_registry,
                                    config=converter.config, info=strawberry_info)
         if shared and _shareable(kwargs):
-            known[id(node)] = (node, kwargs)  # the node is kept with its id, so the id stays unique
+            # Each node is kept with its id, so the id cannot be reused while the entry lives.
+            if any(isinstance(argument.value, VariableNode) for argument in node.arguments):
+                known[id(node)] = (node, kwargs)
+            else:
+                if len(_LITERAL_ARGS) >= _LITERAL_ARGS_MAX:
+                    _LITERAL_ARGS.clear()
+                _LITERAL_ARGS[id(node)] = (node, field, kwargs)
         return kwargs
 
     async def _await_completed(self, completed: Any, return_type: GraphQLOutputType, field_details_list: Any,
