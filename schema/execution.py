@@ -506,7 +506,7 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                                    config=converter.config, info=strawberry_info)
         if shared and _shareable(kwargs):
             # Each node is kept with its id, so the id cannot be reused while the entry lives.
-            if any(isinstance(argument.value, VariableNode) for argument in node.arguments):
+            if any(isinstance(argument.value, VariableNode) for argument in node.arguments or ()):
                 known[id(node)] = (node, kwargs)
             else:
                 if len(_LITERAL_ARGS) >= _LITERAL_ARGS_MAX:
