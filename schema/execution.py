@@ -436,13 +436,23 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                         ) -> list[_Step] | None:
         """The plan of an object's sub-selection, when `collect_and_execute_subfields` would come down
         to `execute_fields` with it (no @defer below, no deferred group around, no middleware); else None."""
+        if position_context is not None:
+            return None
+        # Kept per request by the identity of the field details (as graphql-core's `collect_subfields`
+        # memo is), which stay alive with the entry: the 50 edges of a page share one.
+        known: dict[tuple[GraphQLObjectType, int], tuple[Any, list[_Step] | None]]
+        known = self.__dict__.setdefault("_lean_subfields", {})
+        found = known.get((obj, id(field_details_list)))
+        if found is not None:
+            return found[1]
         middleware = self.middleware_manager
-        if position_context is not None or (middleware is not None and middleware.middlewares):
-            return None
-        grouped_field_set, new_defer_usages, _ = self.collect_subfields(obj, field_details_list)
-        if new_defer_usages:
-            return None
-        return self._plan(obj, grouped_field_set)
+        plan: list[_Step] | None = None
+        if middleware is None or not middleware.middlewares:
+            grouped_field_set, new_defer_usages, _ = self.collect_subfields(obj, field_details_list)
+            if not new_defer_usages:
+                plan = self._plan(obj, grouped_field_set)
+        known[(obj, id(field_details_list))] = (field_details_list, plan)
+        return plan
 
     def _execute_subfields(self, obj: GraphQLObjectType, field_details_list: Any, path: Path, result: Any,
                            position_context: Any) -> AwaitableOrValue[dict[str, Any]]:
