@@ -60,7 +60,7 @@ class Trivial(NamedTuple):
     non_null: bool
     field: GraphQLField
     items: GraphQLObjectType | None = None  # a list of this object type
-    item_type: GraphQLOutputType | None = None  # the list's item type, as declared (maybe non-null)
+    list_type: GraphQLList[Any] | None = None  # that list, as declared (its items maybe non-null)
 
 
 class WithArgs(NamedTuple):
@@ -78,9 +78,9 @@ class WithArgs(NamedTuple):
 
 # Values a scalar field returns most often; none is awaitable, an exception or nullish.
 _PLAIN = frozenset({str, int, float, bool})
-# One field of a selection: response name, field details, its lean resolution (None: graphql-core's
-# path) and, for a scalar, its `serialize`.
-_Step = tuple[str, Any, "Trivial | WithArgs | None", "Callable[[Any], Any] | None"]
+# One field of a selection: response name, field details, its trivial resolution, for a scalar its
+# `serialize`, and its call with arguments (both None: graphql-core's path).
+_Step = tuple[str, Any, "Trivial | None", "Callable[[Any], Any] | None", "WithArgs | None"]
 
 
 def _info_free(is_type_of: Callable[..., Any] | None) -> bool:
@@ -111,9 +111,10 @@ def trivial_field(schema: GraphQLSchema, field: GraphQLField) -> Trivial | None:
     field_type: GraphQLOutputType = field.type
     non_null = isinstance(field_type, GraphQLNonNull)
     named = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
-    items = item_type = None
+    items = list_type = None
     if isinstance(named, GraphQLList):
         # A list of objects (e.g. a connection's `edges`); lists of scalars and nested lists are rare here.
+        list_type = named
         item_type = named.of_type
         inner = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
         if not (isinstance(inner, GraphQLObjectType) and _info_free(inner.is_type_of)):
@@ -139,7 +140,7 @@ def trivial_field(schema: GraphQLSchema, field: GraphQLField) -> Trivial | None:
             return None
         # What Strawberry's wrapper ends up calling: `base_resolver(source)`, i.e. the function with self.
         get = resolver.wrapped_func
-    return Trivial(get, leaf, obj, non_null, field, items, item_type)
+    return Trivial(get, leaf, obj, non_null, field, items, list_type)
 
 
 def argument_field(schema: GraphQLSchema, field: GraphQLField) -> WithArgs | None:
@@ -232,7 +233,7 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list, fast, serialize in plan:
+            for response_name, field_details_list, fast, serialize, with_args in plan:
                 if serialize is not None and fast is not None:
                     # A scalar field: a plain value is serialized right here (what `complete_leaf_value`
                     # does); anything else (None, an error, an awaitable, a custom scalar's value, a
@@ -250,8 +251,8 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                         self.handle_field_error(raw_error, fast.field.type, field_details_list,
                                                 Path(path, response_name, parent_type.name))
                         result = None
-                elif type(fast) is WithArgs:
-                    result = self._execute_with_args(fast, parent_type, source_value, path, response_name,
+                elif with_args is not None:
+                    result = self._execute_with_args(with_args, parent_type, source_value, path, response_name,
                                                      field_details_list, position_context)
                 elif fast is not None:
                     result = self._complete_trivial(fast, parent_type, source_value, path, response_name,
@@ -302,15 +303,15 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                 node = field_details_list[0].node
                 name = node.name.value
                 fast = trivial.get(name)
-                lean: Trivial | WithArgs | None = None
                 if fast is not None and not node.directives and not node.arguments and (
                         # @stream on any node of a list would change how it is completed.
                         fast.items is None or not any(d.node.directives for d in field_details_list)):
-                    lean = fast
+                    serialize = fast.leaf.serialize if fast.leaf is not None else None
+                    steps.append((response_name, field_details_list, fast, serialize, None))
                 elif fast is None and not node.directives:
-                    lean = with_args.get(name)
-                serialize = fast.leaf.serialize if lean is fast and fast is not None and fast.leaf is not None else None
-                steps.append((response_name, field_details_list, lean, serialize))
+                    steps.append((response_name, field_details_list, None, None, with_args.get(name)))
+                else:
+                    steps.append((response_name, field_details_list, None, None, None))
         plans[(parent_type, id(grouped_field_set))] = (grouped_field_set, steps)
         return steps
 
@@ -376,11 +377,12 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                 or (is_type_of is not None and not is_type_of(item, None))  # type: ignore[arg-type]
                 for item in result):
             info = self.build_resolve_info(fast.field, to_nodes(field_details_list), parent_type, field_path)
-            list_type = fast.field.type.of_type if fast.non_null else fast.field.type  # type: ignore[attr-defined]
-            completed = self.complete_list_value(list_type, field_details_list, info, field_path, result,
+            assert fast.list_type is not None
+            completed = self.complete_list_value(fast.list_type, field_details_list, info, field_path, result,
                                                  position_context)
         else:
-            completed = self._complete_items(obj, fast.item_type, result, field_path, field_details_list,
+            assert fast.list_type is not None
+            completed = self._complete_items(obj, fast.list_type.of_type, result, field_path, field_details_list,
                                              position_context)
         if is_awaitable(completed):
             return self._await_completed(completed, fast.field.type, field_details_list, field_path)
