@@ -21,8 +21,20 @@ A field qualifies ("trivial") only when running it the normal way would do nothi
 - the field node carries no directive (`@include`/`@skip` are applied earlier, when fields are
   collected; anything else goes the normal way).
 
-Everything else — lists, abstract types, arguments, `__typename`, root fields (each has `RootGuard`) —
-takes graphql-core's own path, in the same loop, so the order of fields, aliases, fragments and error paths are unchanged.
+A list of such objects (a connection's `edges`) is completed in the loop too, item by item, when
+it is a `list` of plain objects of the type (None items, awaitables, errors, other types or other
+iterables: graphql-core's `complete_list_value`), and with no directive on any of its nodes (@stream).
+
+Fields with arguments (`Context.children(first:, after:)`, see `argument_field`) are called without
+Strawberry's per-call wrapper: same `Info`, same converted arguments, same completion as
+`execute_field`, but the arguments are coerced and converted once per field node and request (once
+per parsed document when they are all literals) when the values are ones no resolver can change
+(str, int, float, bool, None, enum members); a list or an input object is converted per call, as
+Strawberry does. The 10 children of a nested page share one `children(first: 10)` node.
+
+Everything else — abstract types, async resolvers, `__typename`, root fields (each has `RootGuard`),
+fields with extensions — takes graphql-core's own path, in the same loop, so the order of fields,
+aliases, fragments and error paths are unchanged.
 tests/api/test_lean_execution.py runs the same documents with and without this executor.
 """
 
