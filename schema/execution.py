@@ -21,48 +21,78 @@ A field qualifies ("trivial") only when running it the normal way would do nothi
 - the field node carries no directive (`@include`/`@skip` are applied earlier, when fields are
   collected; anything else goes the normal way).
 
-Everything else — lists, abstract types, arguments, `__typename`, root fields (each has `RootGuard`) —
-takes graphql-core's own path, in the same loop, so the order of fields, aliases, fragments and error paths are unchanged.
+A list of such objects (a connection's `edges`) is completed in the loop too, item by item, when
+it is a `list` of plain objects of the type (None items, awaitables, errors, other types or other
+iterables: graphql-core's `complete_list_value`), and with no directive on any of its nodes (@stream).
+
+Fields with arguments (`Context.children(first:, after:)`, see `argument_field`) are called without
+Strawberry's per-call wrapper: same `Info`, same converted arguments, same completion as
+`execute_field`, but the arguments are coerced and converted once per field node and request (once
+per parsed document when they are all literals) when the values are ones no resolver can change
+(str, int, float, bool, None, enum members); a list or an input object is converted per call, as
+Strawberry does. The 10 children of a nested page share one `children(first: 10)` node.
+
+Everything else — abstract types, async resolvers, `__typename`, root fields (each has `RootGuard`),
+fields with extensions — takes graphql-core's own path, in the same loop, so the order of fields,
+aliases, fragments and error paths are unchanged.
 tests/api/test_lean_execution.py runs the same documents with and without this executor.
 """
 
 from __future__ import annotations
 
+import enum
 import operator
 from collections.abc import Callable
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
 from graphql import (
-    GraphQLField, GraphQLLeafType, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType, GraphQLSchema,
-    is_leaf_type,
+    FieldNode, GraphQLField, GraphQLLeafType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType,
+    GraphQLSchema, VariableNode, is_leaf_type,
 )
-from graphql.execution.collect_fields import GroupedFieldSet
+from graphql.execution.collect_fields import FieldDetails, GroupedFieldSet
 from graphql.execution.executor import invalid_return_type_error, to_nodes
-from graphql.pyutils import AwaitableOrValue, Path, Undefined
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import AwaitableOrValue, Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
-__all__ = ["LeanExecutor", "trivial_field"]
+__all__ = ["LeanExecutor", "argument_field", "trivial_field"]
 
 
 class Trivial(NamedTuple):
-    """How to resolve one trivial field: its value from the source, then the leaf's coercion, or
-    the object's sub-selection (`leaf` None)."""
+    """How to resolve one trivial field: its value from the source, then the leaf's coercion, the
+    object's sub-selection (`leaf` None), or each list item's sub-selection (`items`)."""
 
     get: Callable[[Any], Any]
     leaf: GraphQLLeafType | None
     obj: GraphQLObjectType | None
     non_null: bool
     field: GraphQLField
+    items: GraphQLObjectType | None = None  # a list of this object type
+    list_type: GraphQLList[Any] | None = None  # that list, as declared (its items maybe non-null)
+
+
+class WithArgs(NamedTuple):
+    """How to call a field that has arguments (e.g. `Context.children(first:, after:)`) without
+    Strawberry's per-call wrapper: its function, and where the source and the info go."""
+
+    func: Callable[..., Any]
+    takes_self: bool
+    info_name: str | None
+    definition: StrawberryField
+    field: GraphQLField
+    info_class: type
+    converter: GraphQLCoreConverter
 
 
 # Values a scalar field returns most often; none is awaitable, an exception or nullish.
 _PLAIN = frozenset({str, int, float, bool})
-# One field of a selection: response name, field details, its trivial resolution (None: graphql-core's
-# path) and, for a scalar, its `serialize`.
-_Step = tuple[str, Any, "Trivial | None", "Callable[[Any], Any] | None"]
+# One field of a selection: response name, field details, its trivial resolution, for a scalar its
+# `serialize`, and its call with arguments (both None: graphql-core's path).
+_Step = tuple[str, Any, "Trivial | None", "Callable[[Any], Any] | None", "WithArgs | None"]
 
 
 def _info_free(is_type_of: Callable[..., Any] | None) -> bool:
@@ -93,9 +123,18 @@ def trivial_field(schema: GraphQLSchema, field: GraphQLField) -> Trivial | None:
     field_type: GraphQLOutputType = field.type
     non_null = isinstance(field_type, GraphQLNonNull)
     named = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+    items = list_type = None
+    if isinstance(named, GraphQLList):
+        # A list of objects (e.g. a connection's `edges`); lists of scalars and nested lists are rare here.
+        list_type = named
+        item_type = named.of_type
+        inner = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if not (isinstance(inner, GraphQLObjectType) and _info_free(inner.is_type_of)):
+            return None
+        items = inner
     leaf = named if is_leaf_type(named) else None
     obj = named if isinstance(named, GraphQLObjectType) and _info_free(named.is_type_of) else None
-    if leaf is None and obj is None:
+    if leaf is None and obj is None and items is None:
         return None
     resolver = definition.base_resolver
     get: Callable[[Any], Any]
@@ -113,7 +152,30 @@ def trivial_field(schema: GraphQLSchema, field: GraphQLField) -> Trivial | None:
             return None
         # What Strawberry's wrapper ends up calling: `base_resolver(source)`, i.e. the function with self.
         get = resolver.wrapped_func
-    return Trivial(get, leaf, obj, non_null, field)
+    return Trivial(get, leaf, obj, non_null, field, items, list_type)
+
+
+def argument_field(schema: GraphQLSchema, field: GraphQLField) -> WithArgs | None:
+    """How to call `field`, a field with arguments, without Strawberry's wrapper; None when it must
+    take graphql-core's normal path.
+
+    Qualifies: built by Strawberry, with no field extensions (so no permission classes and no
+    `map_arguments`), not async, no exception handlers, and a synchronous resolver that takes at most
+    `self`, `info` and its arguments (no `root`/`parent`). What Strawberry's wrapper does for it is
+    then exactly: convert the coerced arguments, call the function with the source and the info."""
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField) or not field.args or definition.extensions or definition.is_async:
+        return None
+    converter = getattr(getattr(schema, "_strawberry_schema", None), "schema_converter", None)
+    if not isinstance(converter, GraphQLCoreConverter) or getattr(converter, "exception_handlers", None) != ():
+        return None
+    resolver = definition.base_resolver
+    if (resolver is None or resolver.is_async or resolver.root_parameter or resolver.parent_parameter
+            or not callable(resolver.wrapped_func)):
+        return None
+    info = resolver.info_parameter
+    return WithArgs(resolver.wrapped_func, resolver.self_parameter is not None, None if info is None else info.name,
+                    definition, field, converter.config.info_class, converter)
 
 
 def _trivial_fields(schema: GraphQLSchema, parent_type: GraphQLObjectType) -> dict[str, Trivial | None]:
@@ -123,6 +185,34 @@ def _trivial_fields(schema: GraphQLSchema, parent_type: GraphQLObjectType) -> di
             name: trivial_field(schema, field) for name, field in parent_type.fields.items()
         }
     return known
+
+
+# Per object type, its fields with arguments that the lean path calls (see `argument_field`).
+_WITH_ARGS: WeakKeyDictionary[GraphQLObjectType, dict[str, WithArgs | None]] = WeakKeyDictionary()
+
+
+def _argument_fields(schema: GraphQLSchema, parent_type: GraphQLObjectType) -> dict[str, WithArgs | None]:
+    known = _WITH_ARGS.get(parent_type)
+    if known is None:
+        known = _WITH_ARGS[parent_type] = {
+            name: argument_field(schema, field) for name, field in parent_type.fields.items()
+        }
+    return known
+
+
+# Converted argument values that are safe to hand to every call of a request: a resolver cannot
+# change them (a list or an input object it could, so those are converted per call, as Strawberry does).
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+
+
+# Converted arguments of field nodes whose arguments are all literals, by node (see `LeanExecutor._arguments`);
+# bounded like the parser cache that keeps the documents.
+_LITERAL_ARGS: dict[int, tuple[FieldNode, GraphQLField, dict[str, Any]]] = {}
+_LITERAL_ARGS_MAX = 1024
+
+
+def _shareable(kwargs: dict[str, Any]) -> bool:
+    return all(type(value) in _IMMUTABLE or isinstance(value, enum.Enum) for value in kwargs.values())
 
 
 class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -144,13 +234,18 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         plan = self._plan(parent_type, grouped_field_set)
         if plan is None:
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        return self._execute_plan(parent_type, source_value, path, plan, position_context)
 
-        # graphql-core's `execute_fields`, with a branch for trivial fields.
+    def _execute_plan(
+        self, parent_type: GraphQLObjectType, source_value: Any, path: Path | None, plan: list[_Step],
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        """graphql-core's `execute_fields`, with branches for the lean fields."""
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list, fast, serialize in plan:
+            for response_name, field_details_list, fast, serialize, with_args in plan:
                 if serialize is not None and fast is not None:
                     # A scalar field: a plain value is serialized right here (what `complete_leaf_value`
                     # does); anything else (None, an error, an awaitable, a custom scalar's value, a
@@ -168,6 +263,9 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                         self.handle_field_error(raw_error, fast.field.type, field_details_list,
                                                 Path(path, response_name, parent_type.name))
                         result = None
+                elif with_args is not None:
+                    result = self._execute_with_args(with_args, parent_type, source_value, path, response_name,
+                                                     field_details_list, position_context)
                 elif fast is not None:
                     result = self._complete_trivial(fast, parent_type, source_value, path, response_name,
                                                     field_details_list, position_context)
@@ -192,8 +290,6 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                 field = awaitable_fields[0]
                 results[field] = await results[field]
             else:
-                from graphql.pyutils import gather_with_cancel
-
                 awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
                 results.update(zip(awaitable_fields, awaited, strict=True))
             return results
@@ -211,17 +307,23 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         if known is not None:
             return known[1]
         trivial = _trivial_fields(self.schema, parent_type)
+        with_args = _argument_fields(self.schema, parent_type)
         steps: list[_Step] | None = None
-        if any(trivial.values()):
+        if any(trivial.values()) or any(with_args.values()):
             steps = []
             for response_name, field_details_list in grouped_field_set.items():
                 node = field_details_list[0].node
-                fast = trivial.get(node.name.value)
-                if fast is None or node.directives or node.arguments:
-                    steps.append((response_name, field_details_list, None, None))
-                else:
+                name = node.name.value
+                fast = trivial.get(name)
+                if fast is not None and not node.directives and not node.arguments and (
+                        # @stream on any node of a list would change how it is completed.
+                        fast.items is None or not any(d.node.directives for d in field_details_list)):
                     serialize = fast.leaf.serialize if fast.leaf is not None else None
-                    steps.append((response_name, field_details_list, fast, serialize))
+                    steps.append((response_name, field_details_list, fast, serialize, None))
+                elif fast is None and not node.directives:
+                    steps.append((response_name, field_details_list, None, None, with_args.get(name)))
+                else:
+                    steps.append((response_name, field_details_list, None, None, None))
         plans[(parent_type, id(grouped_field_set))] = (grouped_field_set, steps)
         return steps
 
@@ -258,17 +360,183 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
             return None
         if fast.leaf is not None:
             return self.complete_leaf_value(fast.leaf, result)
+        if fast.items is not None:
+            return self._complete_objects(fast, fast.items, result, parent_type, path, response_name,
+                                          field_details_list, position_context)
         obj = fast.obj
         assert obj is not None
         # `_info_free` let only is_type_of functions that never read their info through.
         if obj.is_type_of is not None and not obj.is_type_of(result, None):  # type: ignore[arg-type]
             raise invalid_return_type_error(obj, result, field_details_list)
         field_path = Path(path, response_name, parent_type.name)
-        completed = self.collect_and_execute_subfields(obj, field_details_list, field_path, result,
-                                                       position_context)
+        completed = self._execute_subfields(obj, field_details_list, field_path, result, position_context)
         if self.is_awaitable(completed):
             return self._await_completed(completed, fast.field.type, field_details_list, field_path)
         return completed
+
+    def _complete_objects(
+        self, fast: Trivial, obj: GraphQLObjectType, result: Any, parent_type: GraphQLObjectType, path: Path | None,
+        response_name: str, field_details_list: Any, position_context: Any,
+    ) -> Any:
+        """`complete_list_value` for a list of objects (errors: the caller's). A list whose items are all
+        plain objects of the type completes each item's sub-selection here; anything else (None items,
+        awaitables, exceptions, a value of another type, an iterable that is not a list) graphql-core's way."""
+        field_path = Path(path, response_name, parent_type.name)
+        is_awaitable = self.is_awaitable
+        is_type_of = obj.is_type_of
+        if type(result) is not list or any(
+                item is None or isinstance(item, Exception) or is_awaitable(item)
+                or (is_type_of is not None and not is_type_of(item, None))  # type: ignore[arg-type]
+                for item in result):
+            info = self.build_resolve_info(fast.field, to_nodes(field_details_list), parent_type, field_path)
+            assert fast.list_type is not None
+            completed = self.complete_list_value(fast.list_type, field_details_list, info, field_path, result,
+                                                 position_context)
+        else:
+            assert fast.list_type is not None
+            completed = self._complete_items(obj, fast.list_type.of_type, result, field_path, field_details_list,
+                                             position_context)
+        if is_awaitable(completed):
+            return self._await_completed(completed, fast.field.type, field_details_list, field_path)
+        return completed
+
+    def _complete_items(
+        self, obj: GraphQLObjectType, item_type: Any, items: list[Any], path: Path, field_details_list: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[list[Any]]:
+        """`complete_iterable_value` + `complete_list_item_value` for items already checked to be plain
+        objects of `obj`: each item's sub-selection, an item's error handled at the item's path."""
+        is_awaitable = self.is_awaitable
+        plan = self._subfields_plan(obj, field_details_list, position_context)
+        completed_results: list[Any] = []
+        awaitable_indices: list[int] = []
+        try:
+            for index, item in enumerate(items):
+                item_path = Path(path, index, None)
+                try:
+                    if plan is None:
+                        completed = self.collect_and_execute_subfields(obj, field_details_list, item_path, item,
+                                                                       position_context)
+                    else:
+                        completed = self._execute_plan(obj, item, item_path, plan, position_context)
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, item_type, field_details_list, item_path)
+                    completed = None
+                else:
+                    if is_awaitable(completed):
+                        completed = self._await_completed(completed, item_type, field_details_list, item_path)
+                        awaitable_indices.append(index)
+                completed_results.append(completed)
+        except Exception:
+            if awaitable_indices:
+                self.settle_in_background([completed_results[index] for index in awaitable_indices])
+            raise
+        if not awaitable_indices:
+            return completed_results
+
+        async def get_completed_results() -> list[Any]:
+            if len(awaitable_indices) == 1:
+                index = awaitable_indices[0]
+                completed_results[index] = await completed_results[index]
+            else:
+                awaited = await gather_with_cancel(*(completed_results[index] for index in awaitable_indices))
+                for index, value in zip(awaitable_indices, awaited, strict=True):
+                    completed_results[index] = value
+            return completed_results
+
+        return get_completed_results()
+
+    def _subfields_plan(self, obj: GraphQLObjectType, field_details_list: Any, position_context: Any
+                        ) -> list[_Step] | None:
+        """The plan of an object's sub-selection, when `collect_and_execute_subfields` would come down
+        to `execute_fields` with it (no @defer below, no deferred group around, no middleware); else None."""
+        if position_context is not None:
+            return None
+        # Kept per request by the identity of the field details (as graphql-core's `collect_subfields`
+        # memo is), which stay alive with the entry: the 50 edges of a page share one.
+        known: dict[tuple[GraphQLObjectType, int], tuple[Any, list[_Step] | None]]
+        known = self.__dict__.setdefault("_lean_subfields", {})
+        found = known.get((obj, id(field_details_list)))
+        if found is not None:
+            return found[1]
+        middleware = self.middleware_manager
+        plan: list[_Step] | None = None
+        if middleware is None or not middleware.middlewares:
+            grouped_field_set, new_defer_usages, _ = self.collect_subfields(obj, field_details_list)
+            if not new_defer_usages:
+                plan = self._plan(obj, grouped_field_set)
+        known[(obj, id(field_details_list))] = (field_details_list, plan)
+        return plan
+
+    def _execute_subfields(self, obj: GraphQLObjectType, field_details_list: Any, path: Path, result: Any,
+                           position_context: Any) -> AwaitableOrValue[dict[str, Any]]:
+        """`collect_and_execute_subfields`, straight to the plan when there is one."""
+        plan = self._subfields_plan(obj, field_details_list, position_context)
+        if plan is None:
+            return self.collect_and_execute_subfields(obj, field_details_list, path, result, position_context)
+        return self._execute_plan(obj, result, path, plan, position_context)
+
+    def _execute_with_args(
+        self, spec: WithArgs, parent_type: GraphQLObjectType, source: Any, path: Path | None, response_name: str,
+        field_details_list: Any, position_context: Any,
+    ) -> Any:
+        """`execute_field` for a field with arguments, with Strawberry's wrapper done inline and the
+        arguments coerced and converted once per field node and request when they are shareable."""
+        field = spec.field
+        return_type = field.type
+        field_path = Path(path, response_name, parent_type.name)
+        info = self.build_resolve_info(field, to_nodes(field_details_list), parent_type, field_path)
+        try:
+            strawberry_info = spec.info_class(_raw_info=info, _field=spec.definition)
+            kwargs = self._arguments(spec, field_details_list[0], strawberry_info)
+            if spec.info_name is not None:
+                kwargs = {**kwargs, spec.info_name: strawberry_info}
+            result = spec.func(source, **kwargs) if spec.takes_self else spec.func(**kwargs)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(return_type, field_details_list, info, field_path, result,
+                                                     position_context)
+            completed = self.complete_value(return_type, field_details_list, info, field_path, result,
+                                            position_context)
+            if self.is_awaitable(completed):
+                return self._await_completed(completed, return_type, field_details_list, field_path)
+            return completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, field_path)
+            return None
+
+    def _arguments(self, spec: WithArgs, details: FieldDetails, strawberry_info: Any) -> dict[str, Any]:
+        """The resolver's arguments: graphql-core's coercion, then Strawberry's conversion.
+
+        The children of a page share one field node, so its arguments are worked out once per request
+        (they may name the request's variables); arguments that are all literals, once per parsed
+        document (the parser cache hands every request of one query text the same nodes). Only values
+        no resolver can change are kept; a failure is not kept, so every call raises it again, as the
+        normal path does."""
+        node = details.node
+        field = spec.field
+        shared = details.fragment_variable_values is None
+        if shared:
+            found = _LITERAL_ARGS.get(id(node))
+            if found is not None and found[0] is node and found[1] is field:
+                return found[2]
+            known: dict[int, tuple[Any, dict[str, Any]]] = self.__dict__.setdefault("_lean_args", {})
+            mine = known.get(id(node))
+            if mine is not None:
+                return mine[1]
+        coerced = get_argument_values(field, node, self.variable_values, details.fragment_variable_values,
+                                      self.hide_suggestions)
+        converter = spec.converter
+        kwargs = convert_arguments(coerced, spec.definition.arguments, scalar_registry=converter.scalar_registry,
+                                   config=converter.config, info=strawberry_info)
+        if shared and _shareable(kwargs):
+            # Each node is kept with its id, so the id cannot be reused while the entry lives.
+            if any(isinstance(argument.value, VariableNode) for argument in node.arguments or ()):
+                known[id(node)] = (node, kwargs)
+            else:
+                if len(_LITERAL_ARGS) >= _LITERAL_ARGS_MAX:
+                    _LITERAL_ARGS.clear()
+                _LITERAL_ARGS[id(node)] = (node, field, kwargs)
+        return kwargs
 
     async def _await_completed(self, completed: Any, return_type: GraphQLOutputType, field_details_list: Any,
                                path: Path) -> Any:

@@ -8,6 +8,7 @@ and raising-field cases need a value no store can hold, so they run on a small s
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 from typing import Any
@@ -15,10 +16,11 @@ from typing import Any
 import httpx
 import pytest
 import strawberry
+from strawberry.extensions import ParserCache
 from graphql import GraphQLObjectType
 
 from contextql.schema import root
-from contextql.schema.execution import LeanExecutor, _trivial_fields
+from contextql.schema.execution import LeanExecutor, _argument_fields, _trivial_fields
 from contextql.server import app as app_module
 from contextql.server.app import create_app
 
@@ -99,6 +101,56 @@ async def test_lean_answers_equal_the_default_executor(both):
     assert "hidden" not in answer["data"]["context"] and "kept" not in answer["data"]["context"]
 
 
+# Fields with arguments (schema/execution.WithArgs): one connection field under several aliases with other
+# arguments, literals and variables, fragments, @skip/@include on the connection and on its edges, and
+# errors raised by the children of every item of a list (each at its own path).
+CONNECTIONS = """
+fragment Kids on Context { children(first: 2) { edges { node { path } } } }
+query($n: Int, $after: String, $inner: String, $yes: Boolean = true, $no: Boolean = false) {
+  context(path: "/t") {
+    a: children(first: 2) { totalCount pageInfo { hasNextPage endCursor }
+                            edges { cursor node { path b: children(first: 1) { edges { node { path } } } } } }
+    b: children(first: $n, after: $after) { totalCount edges { node { name
+         c: children(first: $n, after: $inner) { totalCount edges { cursor node { name } } } } } }
+    whole: children { edges { node { path } } }
+    skipped: children(first: 1) @skip(if: $yes) { totalCount }
+    kept: children(first: 1) @include(if: $yes) { edges @include(if: $yes) { node { path } } }
+    dropped: children(first: 1) { edges @include(if: $no) { node { path } } totalCount }
+    ...Kids
+    ... on Context { children(first: 2) { edges { node { title
+                       children(first: 3) { edges { node { title } } } } } } }
+  }
+}"""
+
+NESTED_AGAIN = """query($p: String!, $n: Int!) { context(path: $p) { path
+  children(first: $n) { edges { node { path children(first: 2) { totalCount edges { node { path } } } } } } } }"""
+
+
+async def test_fields_with_arguments_answer_the_same(both):
+    lean, _ = both
+    for path in ("/t", "/t/a", "/t/b", "/t/c", "/t/a/x", "/t/a/y", "/t/b/z"):
+        await create(lean, path, title=path.upper())
+    first = await same(both, CONNECTIONS, n=2)
+    cursor = first["data"]["context"]["a"]["pageInfo"]["endCursor"]
+    assert "skipped" not in first["data"]["context"] and "edges" not in first["data"]["context"]["dropped"]
+    await same(both, CONNECTIONS, n=2, after=cursor)
+    await same(both, CONNECTIONS, n=2, inner=cursor)  # one variable cursor for every child's page
+    await same(both, CONNECTIONS, n=0)
+    await same(both, CONNECTIONS, n=2, yes=False, no=True)
+    failing = await same(both, CONNECTIONS, n=-1)  # an error at `b` (nullable: null) ...
+    assert {tuple(e["path"]) for e in failing["errors"]} == {("context", "b")}
+    # ... and one inside an item of a list: the first child's page refuses the cursor; `c`, the item,
+    # `node`, `edges` and `b` are all non-null, so the null reaches `context`.
+    broken = await same(both, CONNECTIONS, n=2, inner="not a cursor")
+    assert [e["path"] for e in broken["errors"]] == [["context", "b", "edges", 0, "node", "c"]]
+    assert broken["data"] == {"context": None}
+    # The same documents again (their literal arguments are now converted once per parsed document).
+    for _ in range(2):
+        await same(both, CONNECTIONS, n=1)
+        for p, n in (("/t", 3), ("/t", 1), ("/t/a", 2)):
+            await same(both, NESTED_AGAIN, p=p, n=n)
+
+
 async def test_a_mutation_answer_is_the_same(both):
     lean, _ = both
     await create(lean, "/m", title="M")
@@ -117,6 +169,14 @@ def test_plain_fields_of_context_are_taken_lean():
     # Lists, arguments, async fields and objects made by a resolver that wants more than `self`
     # (none here) take graphql-core's own path; `createdBy` is a self-only method returning an Actor.
     assert "createdBy" in trivial
+    with_args = {name for name, plan in _argument_fields(schema._schema, context).items() if plan is not None}
+    assert "children" in with_args  # a plain resolver with `info`: called without Strawberry's wrapper
+    # Async resolvers (history, descendants, versionAt...) keep graphql-core's path.
+    assert not with_args & {"history", "descendants", "versionAt", "asOf", "diff"}
+    connection = schema._schema.type_map["ContextConnection"]
+    assert isinstance(connection, GraphQLObjectType)
+    edges = _trivial_fields(schema._schema, connection)["edges"]
+    assert edges is not None and edges.items is not None  # a list of objects, completed in the lean loop
     assert not trivial & {"tags", "parent", "children", "effective", "history", "diff", "ancestors"}
     edge = schema._schema.type_map["ContextEdge"]
     assert isinstance(edge, GraphQLObjectType)
@@ -125,6 +185,7 @@ def test_plain_fields_of_context_are_taken_lean():
     # Root fields keep their path: every one has RootGuard (authorisation, audit, time limit).
     for root_type in (schema._schema.query_type, schema._schema.mutation_type):
         assert root_type is not None and not any(_trivial_fields(schema._schema, root_type).values())
+        assert not any(_argument_fields(schema._schema, root_type).values())
     page_info = schema._schema.type_map["PageInfo"]
     assert isinstance(page_info, GraphQLObjectType)
     assert all(_trivial_fields(schema._schema, page_info).values())
@@ -136,6 +197,18 @@ def test_plain_fields_of_context_are_taken_lean():
 @strawberry.interface
 class Named:
     name: str
+
+
+@strawberry.enum
+class Mode(enum.Enum):
+    LOUD = "loud"
+    SOFT = "soft"
+
+
+@strawberry.input
+class Range:
+    low: int
+    high: int | None = None
 
 
 @strawberry.type
@@ -152,6 +225,41 @@ class Item(Named):  # an interface: Strawberry gives Item an is_type_of
     @strawberry.field
     def maybe(self) -> str | None:
         return None if self.name == "x" else self.name
+
+    # Fields with arguments (the lean path calls them directly, see schema/execution.WithArgs).
+    @strawberry.field
+    def echo(self, info: strawberry.Info, times: int = 1, sep: str = "-", mode: Mode = Mode.SOFT,
+             tags: list[str] | None = None, within: Range | None = None) -> str:
+        if times < 0:
+            raise ValueError(f"no negative echo for {self.name}")
+        if tags is not None:
+            tags.append(self.name)  # a list shared between calls would grow from item to item
+        if within is not None:
+            within.low += 1  # so would an input object
+        word = self.name.upper() if mode is Mode.LOUD else self.name
+        return f"{sep.join([word] * times)}|{info.path.as_list()}|{info.field_name}|{tags}|{within}"
+
+    @strawberry.field
+    def kids(self, n: int = 2) -> list[Item]:
+        return _kids(self, n)  # type: ignore[return-value]
+
+    @strawberry.field
+    def maybe_kids(self, n: int = 2) -> list[Item | None]:
+        return _kids(self, n)  # type: ignore[return-value]
+
+
+def _kids(item: Item, n: int) -> Any:
+    """n children; 3: the second is None, 4: the second is of another type, 5: a tuple, 6: a generator."""
+    kids: list[Any] = [Item(name=f"{item.name}{i}", label=None, count=i) for i in range(min(n, 3))]
+    if n == 3:
+        kids[1] = None
+    if n == 4:
+        kids.append(Plain(value=4))
+    if n == 5:
+        return tuple(kids)
+    if n == 6:
+        return (kid for kid in kids)
+    return kids
 
 
 @strawberry.type
@@ -189,7 +297,7 @@ class SmallQuery:
         return Item(name=None, label=None, count="three")  # type: ignore[arg-type]
 
 
-SMALL = [
+SMALL: list[str | tuple[str, dict[str, Any]]] = [
     "{ holder { item { name label count shout maybe } } }",
     "{ holder { items { name label count maybe } } }",
     "{ holder { items { shout } } }",
@@ -205,6 +313,26 @@ SMALL = [
     "{ holder { item { ... on Named { name } } } }",
     "{ holder { truthy { value } big { value } floaty { value } item { name } } }",
     "{ holder { floaty { v: value } } }",
+    # fields with arguments, lists of objects
+    "{ holder { items { name e: echo } } }",
+    '{ holder { item { a: echo(times: 2, sep: "+") b: echo(mode: LOUD) c: echo(tags: ["t"]) d: echo(within: {low: 1}) } } }',
+    '{ holder { item { kids { c: echo(tags: ["t"]) d: echo(within: {low: 1}) e: echo(tags: []) } } } }',
+    "{ holder { item { kids { name e: echo(times: -1) } } } }",
+    "{ holder { item { maybeKids { name e: echo(times: -1) } } } }",
+    "{ holder { item { kids { name } k3: kids(n: 3) { name } } } }",
+    "{ holder { item { maybeKids(n: 3) { name } } } }",
+    "{ holder { item { kids(n: 4) { name } } } }",
+    "{ holder { item { maybeKids(n: 4) { name } } } }",
+    "{ holder { item { kids(n: 5) { name count } maybeKids(n: 6) { name } } } }",
+    "{ holder { item { kids { kids(n: 1) { echo(times: 2) kids { echo(mode: LOUD) } } } } } }",
+    "{ holder { item { ...K } } } fragment K on Item { kids(n: 2) { ... on Item { echo(times: 1) } ...on Named { name } } }",
+    "{ holder { item { kids @skip(if: true) { name } k: kids(n: 1) @include(if: true) { name e: echo @skip(if: false) } } } }",
+    ("query($n: Int!, $t: Int!, $tags: [String!], $m: Mode!) { holder { item { kids(n: $n) { echo(times: $t, tags: $tags, mode: $m) "
+     "again: echo(times: $t, tags: $tags, mode: $m) } } } }", {"n": 2, "t": 2, "tags": ["v"], "m": "LOUD"}),
+    ("query($n: Int!, $t: Int!) { holder { item { kids(n: $n) { echo(times: $t) } } } }", {"n": 2, "t": -1}),
+    ("query($n: Int = 3, $t: Int = 1) { holder { items { maybeKids(n: $n) { echo(times: $t) } } } }", {}),
+    # the whole item fails on a non-null field: the null reaches the nullable list's item
+    "{ holder { item { maybeKids { shout count } } optional { maybeKids(n: 1) { name } } } }",
 ]
 
 
@@ -220,12 +348,57 @@ class CountingLean(LeanExecutor):
 async def test_errors_and_nulls_are_the_same_on_a_small_schema():
     lean = strawberry.Schema(query=SmallQuery, execution_context_class=CountingLean)
     plain = strawberry.Schema(query=SmallQuery)
-    for query in SMALL:
-        fast, slow = await lean.execute(query), await plain.execute(query)
-        assert fast.data == slow.data, query
-        assert [e.formatted for e in fast.errors or []] == [e.formatted for e in slow.errors or []], query
+    for _ in range(2):  # twice: arguments worked out once must give the same answers
+        for entry in SMALL:
+            query, variables = entry if isinstance(entry, tuple) else (entry, None)
+            fast = await lean.execute(query, variable_values=variables)
+            slow = await plain.execute(query, variable_values=variables)
+            assert fast.data == slow.data, query
+            assert [e.formatted for e in fast.errors or []] == [e.formatted for e in slow.errors or []], query
     assert CountingLean.trivial > 20  # the lean path did run
     broken = await lean.execute("{ holder { items { name } } }")
     assert broken.data is None and broken.errors
     assert broken.errors[0].message == "Cannot return null for non-nullable field Item.name."
     assert broken.errors[0].path == ["holder", "items", 1, "name"]
+
+
+# -- literal arguments are kept per parsed document: two schemas sharing the parser cache ------------
+
+
+@strawberry.type
+class Counter:
+    @strawberry.field
+    def step(self, by: int = 1) -> int:
+        return by
+
+
+@strawberry.type
+class TenCounter:
+    @strawberry.field(name="step")
+    def step(self, by: int = 10) -> int:
+        return by
+
+
+@strawberry.type
+class OneQuery:
+    @strawberry.field
+    def counters(self) -> list[Counter]:
+        return [Counter(), Counter()]
+
+
+@strawberry.type
+class TenQuery:
+    @strawberry.field
+    def counters(self) -> list[TenCounter]:
+        return [TenCounter(), TenCounter()]
+
+
+async def test_literal_arguments_are_not_shared_between_schemas():
+    # ParserCache with one maxsize is one cache: both schemas get the very same document nodes.
+    one = strawberry.Schema(query=OneQuery, execution_context_class=LeanExecutor, extensions=[lambda: ParserCache(maxsize=77)])
+    ten = strawberry.Schema(query=TenQuery, execution_context_class=LeanExecutor, extensions=[lambda: ParserCache(maxsize=77)])
+    for _ in range(2):
+        assert (await one.execute("{ counters { step s: step(by: 3) } }")).data == {
+            "counters": [{"step": 1, "s": 3}, {"step": 1, "s": 3}]}
+        assert (await ten.execute("{ counters { step s: step(by: 3) } }")).data == {
+            "counters": [{"step": 10, "s": 3}, {"step": 10, "s": 3}]}
