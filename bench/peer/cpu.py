@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import gc
 import json
 import random
 import statistics
@@ -117,6 +118,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     manifest = json.loads(Path(args.manifest).read_text())
     tree = manifest["tree"]
     targets = manifest["targets"] | extra_targets(build_tree(tree["contexts"], tree["depth"], tree["fanout"], tree["seed"]))
+    gc.freeze()  # as the served app does at start: the 50k-tree targets would make full collections land in random blocks
     common: dict[str, Any] = {"log_level": "warning", "rate_limit_operations": 0, "rate_limit_cost": 0,
                               "search": False}
     if args.ladybug is not None:
