@@ -43,7 +43,7 @@ from __future__ import annotations
 import enum
 import operator
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from weakref import WeakKeyDictionary
 
 from graphql import (
@@ -60,6 +60,8 @@ from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
 __all__ = ["LeanExecutor", "argument_field", "trivial_field"]
+
+C = TypeVar("C")  # what a classifier makes of a field (`Trivial`, `WithArgs`)
 
 
 class Trivial(NamedTuple):
@@ -178,13 +180,18 @@ def argument_field(schema: GraphQLSchema, field: GraphQLField) -> WithArgs | Non
                     definition, field, converter.config.info_class, converter)
 
 
-def _trivial_fields(schema: GraphQLSchema, parent_type: GraphQLObjectType) -> dict[str, Trivial | None]:
-    known = _TRIVIAL.get(parent_type)
+def _classified(cache: WeakKeyDictionary[GraphQLObjectType, dict[str, C | None]],
+                classify: Callable[[GraphQLSchema, GraphQLField], C | None],
+                schema: GraphQLSchema, parent_type: GraphQLObjectType) -> dict[str, C | None]:
+    """Each field of `parent_type` as `classify` sees it, worked out once per type."""
+    known = cache.get(parent_type)
     if known is None:
-        known = _TRIVIAL[parent_type] = {
-            name: trivial_field(schema, field) for name, field in parent_type.fields.items()
-        }
+        known = cache[parent_type] = {name: classify(schema, field) for name, field in parent_type.fields.items()}
     return known
+
+
+def _trivial_fields(schema: GraphQLSchema, parent_type: GraphQLObjectType) -> dict[str, Trivial | None]:
+    return _classified(_TRIVIAL, trivial_field, schema, parent_type)
 
 
 # Per object type, its fields with arguments that the lean path calls (see `argument_field`).
@@ -192,12 +199,7 @@ _WITH_ARGS: WeakKeyDictionary[GraphQLObjectType, dict[str, WithArgs | None]] = W
 
 
 def _argument_fields(schema: GraphQLSchema, parent_type: GraphQLObjectType) -> dict[str, WithArgs | None]:
-    known = _WITH_ARGS.get(parent_type)
-    if known is None:
-        known = _WITH_ARGS[parent_type] = {
-            name: argument_field(schema, field) for name, field in parent_type.fields.items()
-        }
-    return known
+    return _classified(_WITH_ARGS, argument_field, schema, parent_type)
 
 
 # Converted argument values that are safe to hand to every call of a request: a resolver cannot
