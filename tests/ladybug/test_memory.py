@@ -84,6 +84,20 @@ async def test_updates_checkpoint_so_memory_stays_bounded(tmp_path, workspace):
         await store.close()
 
 
+async def test_a_checkpoint_is_not_counted_as_a_statement_of_the_write_that_triggers_it(tmp_path, workspace):
+    """Statement counts per operation (/debug/stats, the bench) stay exact whenever the WAL crosses the threshold."""
+    store = await _opened(str(tmp_path / "graph.lbug"), checkpoint_wal_bytes=1)  # every commit checkpoints
+    try:
+        record = await create_one(store, workspace, "/c")
+        checkpoints, before = store._engine.checkpoints, store.queries
+        new, version = changed(record, title="new")
+        await store.update_context(new, record.version, version)
+        assert store._engine.checkpoints == checkpoints + 1
+        assert store.queries - before == 6  # BEGIN, head, state, version, outbox, COMMIT (no audit here)
+    finally:
+        await store.close()
+
+
 # -- a full pool ----------------------------------------------------------------------------------
 
 
