@@ -67,7 +67,7 @@ def updated_props(record: ContextRecord, previous: ContextRecord | None = None) 
     """The stored properties `set_state` writes: every `UPDATABLE` one, or, given the state it
     replaces, only those that differ from it. An update that rewrites unchanged columns costs the
     embedded engine a copy of each column's 2,048-row vector until the next checkpoint, and the
-    checkpoint rewrites them (bench/results/profile-2026-12-02-mutation.md)."""
+    checkpoint rewrites them (bench/results/profile-2026-12-02-ladybug-writes.md)."""
     props = context_props(record)
     if previous is None:
         return {k: props[k] for k in UPDATABLE}

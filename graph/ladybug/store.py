@@ -65,10 +65,11 @@ def default_buffer_pool_mb(path: str) -> int:
     return MIN_BUFFER_POOL_MB + (on_disk >> 20)
 
 
-Q_AT_PATHS = (
-    "UNWIND $keys AS k MATCH (p:ContextPath {key: k}) MATCH (c:Context {id: p.context_id}) "
-    f"WHERE c.workspace = $ws RETURN {C_COLS}"
+_AT_PATHS = (
+    "UNWIND $keys AS k MATCH (p:ContextPath {{key: k}}) MATCH (c:Context {{id: p.context_id}}) "
+    "WHERE c.workspace = $ws RETURN {cols}"
 )
+Q_AT_PATHS = _AT_PATHS.format(cols=C_COLS)
 # One page of children per parent and (`n`) how many children it has, in one statement: per
 # parent, sort the "name NUL id" strings of the children past the seek position (NUL sorts
 # first, so this is the order by name, then id), keep the first `limit`, then read those
@@ -391,7 +392,7 @@ class LadybugStore(LadybugKnowledge, GraphStore):
         keys = [_key(workspace, p) for p in _unique(paths)]
         fields = fetched(plan.fields)
         names, cols = _columns(fields)
-        at_paths = Q_AT_PATHS if fields is None else Q_AT_PATHS.replace(C_COLS, cols)
+        at_paths = _AT_PATHS.format(cols=cols)
 
         def work(run: Reader) -> TreeRead:
             found = run(at_paths, {"keys": keys, "ws": workspace}) if keys else []
@@ -451,7 +452,8 @@ class LadybugStore(LadybugKnowledge, GraphStore):
         self, workspace: str, where: Filter | None, order: Sequence[Order], page: Page,
         fields: frozenset[str] | None = None,
     ) -> tuple[list[ContextRecord], int]:
-        # `fields` is not used: in process, whole records cost no transfer (the scan reads ids only).
+        # `fields` is not used yet: the scan or walk reads ids and sort keys only, then the page's rows
+        # by primary key; projecting those few rows (as `read_tree` does) would save their `content`/`data`.
         keys = keyset.contexts(order)
         if page_limit(page) == 0:
             return [], await self.count_contexts(workspace, where)
