@@ -101,8 +101,15 @@ async def test_a_failed_model_call_fails_its_waiters_and_the_next_query_is_answe
 
 
 def edge_search_threads() -> set[int]:
-    tasks = Path("/proc/self/task")
-    return {int(t.name) for t in tasks.iterdir() if (t / "comm").read_text().startswith("edge-search")}
+    found = set()
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            name = (task / "comm").read_text()
+        except FileNotFoundError:  # the thread ended between the listing and the read
+            continue
+        if name.startswith("edge-search"):
+            found.add(int(task.name))
+    return found
 
 
 def test_edge_searches_with_one_thread_and_keeps_its_settings_across_a_reopen(tmp_path):
