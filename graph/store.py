@@ -156,6 +156,14 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
         May run `work` again after a transient failure (deadlock, leader change).
         """
 
+    async def write_revision(self, work: Work[T]) -> T:
+        """`write` for a work that revises contexts it reads with `lock=True` (`tree.revise`).
+
+        A backend may run it optimistically first (Neo4j: without a transaction, the write
+        guarded by what was read, graph/neo4j/optimistic.py); the outcome is `write`'s.
+        """
+        return await self.write(work)
+
     async def create_contexts(
         self, contexts: Sequence[ContextRecord], versions: Sequence[VersionRecord], effects: WriteEffects | None = None
     ) -> list[ContextRecord]:
@@ -174,7 +182,7 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
     ) -> tuple[ContextRecord, VersionRecord | None]:
         """Apply `change` to the current state of the context `context_id` (or at `path`) under a
         lock (see `tree.revise`)."""
-        return await self.write(lambda tx: tree.revise(tx, workspace, context_id, change, effects, path=path))
+        return await self.write_revision(lambda tx: tree.revise(tx, workspace, context_id, change, effects, path=path))
 
     async def update_context(
         self, record: ContextRecord, expected_version: int, version: VersionRecord, effects: WriteEffects | None = None

@@ -15,7 +15,8 @@ embedded LadybugDB in DIR (a data directory: `graph.lbug` inside), so the databa
 too; `update_title` writes into it, so point it at a copy, never at a run's original. Variants alternate block by
 block, so both see the same machine; the median block is reported.
 
-Variants: `lean` (the schema as built), `plain` (`build_schema(lean=False)`: graphql-core's
+Variants: `lean` (the schema as built), `transaction` (as built, revisions without the optimistic
+attempt), `plain` (`build_schema(lean=False)`: graphql-core's
 own executor for every field; schema/execution.py) and `whole` (as built, but the look-ahead asks
 for whole records: no projection push-down, schema/lookahead.py). To compare two commits, run one process per
 commit with `--variants lean` (another checkout first on PYTHONPATH as `contextql`), alternately,
@@ -50,7 +51,18 @@ ASGIApp = Any
 
 @contextlib.contextmanager
 def _switched(variant: str) -> Any:
-    """`whole`: the look-ahead reports every attribute as read (the reads before projection)."""
+    """`whole`: the look-ahead reports every attribute as read (the reads before projection);
+    `transaction`: revisions always in a managed transaction (no optimistic attempt, graph/neo4j/optimistic.py)."""
+    if variant == "transaction":
+        from contextql.graph.store import GraphStore
+
+        with contextlib.ExitStack() as undo:
+            for store_class in GraphStore.__subclasses__():
+                if "write_revision" in vars(store_class):
+                    undo.callback(setattr, store_class, "write_revision", store_class.write_revision)
+                    store_class.write_revision = GraphStore.write_revision  # type: ignore[method-assign]
+            yield
+        return
     if variant != "whole":
         yield
         return

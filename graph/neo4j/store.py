@@ -50,6 +50,7 @@ from ..codec import (
 from .filters import Neo4jFilterCompiler
 from .knowledge import Neo4jKnowledge
 from .run import run as run_statement
+from .optimistic import OptimisticWriteTx, Pessimistic
 from .writes import Neo4jWriteTx
 from ..writes import Work
 
@@ -91,6 +92,8 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         self._connection_timeout = connection_timeout
         self._driver: neo4j.AsyncDriver | None = None
         self._bookmarks: neo4j.AsyncBookmarkManager | None = None
+        # Revisions that ran in a transaction after the optimistic attempt (see `write_revision`).
+        self.pessimistic_revisions = 0
 
     def __repr__(self) -> str:  # never shows the password
         return f"Neo4jStore(uri={self.uri!r}, user={self.user!r}, database={self.database!r})"
@@ -240,6 +243,24 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
             return result
 
         return await self._session_call(WRITE, run, None)
+
+    async def write_revision(self, work: Work[T]) -> T:
+        """`work` without a transaction first: two round trips instead of three (graph/neo4j/optimistic.py);
+        in a managed transaction when it needs one (nothing was written then)."""
+        async def attempt(session: neo4j.AsyncSession) -> T:
+            writes = OptimisticWriteTx(session, self._count, self.timeout)
+            try:
+                result = await work(writes)
+                await writes.commit()
+            except (TransientError, SessionExpired, ServiceUnavailable) as exc:
+                raise Pessimistic("the server or the connection failed") from exc
+            return result
+
+        try:
+            return await self._in_session(WRITE, attempt, self.timeout)
+        except Pessimistic:
+            self.pessimistic_revisions += 1
+        return await self.write(work)
 
     def _count(self) -> None:
         self.queries += 1

@@ -27,19 +27,27 @@ class InjectedFault(Exception):
 
 @pytest.fixture
 def failing_commit(store, monkeypatch):
-    """Arms a fault: the next write fails after all its statements ran, just before its commit."""
-    original = store.write
+    """Arms a fault: the next write fails after all its statements ran, just before its commit.
 
-    async def write(work):
-        async def doomed(tx):
-            await work(tx)
-            await tx.heads("no-such-workspace", ["none"])  # forces buffered writes to the engine
-            raise InjectedFault()
+    Both entries are armed: a revision goes through `write_revision`, whose optimistic attempt
+    (Neo4j) hands a work that reads after writing to `write`, the transaction."""
+    originals = {name: getattr(store, name) for name in ("write", "write_revision")}
 
-        monkeypatch.setattr(store, "write", original)
-        return await original(doomed)
+    def arm() -> None:
+        for name, original in originals.items():
+            async def failing(work, original=original):
+                async def doomed(tx):
+                    await work(tx)
+                    await tx.heads("no-such-workspace", ["none"])  # forces buffered writes to the engine
+                    raise InjectedFault()
 
-    return lambda: monkeypatch.setattr(store, "write", write)
+                for restored, method in originals.items():
+                    monkeypatch.setattr(store, restored, method)
+                return await original(doomed)
+
+            monkeypatch.setattr(store, name, failing)
+
+    return arm
 
 
 def _audit(workspace: str) -> AuditRecord:
