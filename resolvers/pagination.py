@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -45,6 +47,8 @@ class Scope:
     # The start of every cursor of this scope, encoded once (see `encode_cursor`).
     _head: str = field(init=False, repr=False, compare=False)
     _tail: bytes = field(init=False, repr=False, compare=False)
+    # `keyset.position(row, keys)` for this scope's keys, as one C call per row (`cut` runs it per row).
+    locate: Callable[[Any], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         prefix = f'{{"c":{_ENCODER.encode(self.connection)},"o":{_ENCODER.encode(self.order)},"k":'.encode()
@@ -53,6 +57,11 @@ class Scope:
         whole = len(prefix) - len(prefix) % 3
         object.__setattr__(self, "_head", _b64(prefix[:whole]))
         object.__setattr__(self, "_tail", prefix[whole:])
+        names = [key.field for key in self.keys]
+        # attrgetter of several names returns their tuple; of one name, the bare value.
+        locate = (operator.attrgetter(*names) if len(names) > 1
+                  else functools.partial(keyset.position, keys=self.keys))
+        object.__setattr__(self, "locate", locate)
 
     @property
     def order(self) -> str:
@@ -170,7 +179,7 @@ def cut(
     `endCursor` still names the last row read, so the next page never re-reads or stalls.
     """
     read = rows[: page.limit]
-    locate = position or (lambda row: keyset.position(row, scope.keys))
+    locate = position or scope.locate
     items = read if keep is None else [row for row in read if keep(row)]
     return Slice(
         items=items,
