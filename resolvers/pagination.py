@@ -88,6 +88,12 @@ EXECUTIONS = Scope("executions", keyset.EXECUTIONS)
 
 def contexts_scope(order: Sequence[Order]) -> Scope:
     """`contexts` in one `orderBy` (then path): a cursor only fits the order it was issued in."""
+    return _contexts_scope(tuple(order))
+
+
+@functools.lru_cache(maxsize=256)
+def _contexts_scope(order: tuple[Order, ...]) -> Scope:
+    # A scope encodes its cursor prefix when made: once per order, not per request.
     return Scope("contexts", keyset.contexts(order))
 
 
