@@ -7,7 +7,8 @@ extension chain) and `complete_value`'s recursion, even for `Context.title`, whi
 its execution time (bench/results/profile-2026-12-01-run2.md).
 
 `LeanExecutor` calls such a field's function directly and coerces the value with the scalar's
-own `coerce_output_value`, or executes the object's sub-selection, the way `complete_value` does.
+own `serialize` (a `str` in a String or ID field is its own serialization, so it is kept as is),
+or executes the object's sub-selection, the way `complete_value` does.
 A field qualifies ("trivial") only when running it the normal way would do nothing else:
 
 - Strawberry built it (its `GraphQLField` links back to the `StrawberryField`), with no field
