@@ -9,15 +9,16 @@ back what any backend wrote.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import keyset
 from .filters import Order
 
 from .records import (ALWAYS_FETCHED, CONTEXT_FIELDS, ContextRecord, ContextTypeRecord, VersionRecord,
-                      partial_context_record, stored_json)
+                      partial_record_maker, stored_json)
 
 # Set by update_context: everything but identity and place in the tree.
 UPDATABLE = ("kind", "title", "content", "data", "tags", "inherit", "version",
@@ -118,16 +119,28 @@ def with_order_keys(fields: frozenset[str] | None, order: Sequence[Order]) -> fr
 def context_record_of(props: Mapping[str, Any], fields: frozenset[str] | None) -> ContextRecord:
     """`context_record`, or a `PartialContextRecord` of `fields` (as returned by `fetched`) from a
     property map holding at least those properties (stored names are the attribute names)."""
+    return context_decoder(fields)(props)
+
+
+@functools.lru_cache(maxsize=256)
+def context_decoder(fields: frozenset[str] | None) -> Callable[[Mapping[str, Any]], ContextRecord]:
+    """`context_record_of` for one `fields`: a read of many rows looks the projection up once."""
     if fields is None:
-        return context_record(props)
-    values = props
-    if "data" in fields or "tags" in fields:
+        return context_record
+    make = partial_record_maker(fields)
+    if "data" not in fields and "tags" not in fields:
+        return make
+    with_data, with_tags = "data" in fields, "tags" in fields
+
+    def decode(props: Mapping[str, Any]) -> ContextRecord:
         values = dict(props)
-        if "data" in fields:
+        if with_data:
             values["data"] = _data(values.get("data"))
-        if "tags" in fields:
+        if with_tags:
             values["tags"] = list(values.get("tags") or ())
-    return partial_context_record(values, fields)
+        return make(values)
+
+    return decode
 
 
 def version_props(record: VersionRecord, workspace: str | None = None) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -158,17 +158,24 @@ _set_fetched = PartialContextRecord.__dict__["fetched"].__set__
 def partial_context_record(values: Mapping[str, Any], fetched: frozenset[str]) -> PartialContextRecord:
     """A record holding `values` (already decoded, keyed by attribute; a missing one is None, as a
     missing property in a Cypher map projection) for the attributes `fetched`."""
-    record = object.__new__(PartialContextRecord)
-    for name, set_slot in _setters(fetched):
-        set_slot(record, values.get(name))
-    _set_fetched(record, fetched)
-    return record
+    return partial_record_maker(fetched)(values)
 
 
 @functools.lru_cache(maxsize=256)
-def _setters(fetched: frozenset[str]) -> tuple[tuple[str, Any], ...]:
-    # A read builds dozens of records of one projection: look the slots up once per projection.
-    return tuple((name, _CONTEXT_SLOTS[name].__set__) for name in sorted(fetched))
+def partial_record_maker(fetched: frozenset[str]) -> Callable[[Mapping[str, Any]], PartialContextRecord]:
+    """`partial_context_record` for one projection. A read builds dozens of records of one
+    projection: its slots are looked up once, not per record."""
+    setters = tuple((name, _CONTEXT_SLOTS[name].__set__) for name in sorted(fetched))
+    new = object.__new__
+
+    def make(values: Mapping[str, Any]) -> PartialContextRecord:
+        record = new(PartialContextRecord)
+        for name, set_slot in setters:
+            set_slot(record, values.get(name))
+        _set_fetched(record, fetched)
+        return record
+
+    return make
 
 
 def is_complete(record: ContextRecord) -> bool:

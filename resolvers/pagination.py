@@ -17,8 +17,9 @@ import base64
 import binascii
 import functools
 import json
+import operator
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from contextql.graph import keyset
@@ -43,10 +44,39 @@ class Scope:
 
     connection: str
     keys: Keyset
+    # The start of every cursor of this scope, encoded once (see `encode_cursor`).
+    _head: str = field(init=False, repr=False, compare=False)
+    _tail: bytes = field(init=False, repr=False, compare=False)
+    # `keyset.position(row, keys)` for this scope's keys, as one C call per row (`cut` runs it per row).
+    locate: Callable[[Any], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        prefix = f'{{"c":{_ENCODER.encode(self.connection)},"o":{_ENCODER.encode(self.order)},"k":'.encode()
+        # Base64 encodes 3 bytes at a time, independently of what follows: the prefix's whole
+        # groups are encoded here once, its last 0-2 bytes with each cursor's values.
+        whole = len(prefix) - len(prefix) % 3
+        object.__setattr__(self, "_head", _b64(prefix[:whole]))
+        object.__setattr__(self, "_tail", prefix[whole:])
+        names = [key.field for key in self.keys]
+        # attrgetter of several names returns their tuple; of one name, the bare value.
+        locate = (operator.attrgetter(*names) if len(names) > 1
+                  else functools.partial(keyset.position, keys=self.keys))
+        object.__setattr__(self, "locate", locate)
 
     @property
     def order(self) -> str:
         return keyset.signature(self.keys)
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+# What `_ENCODER` (ensure_ascii=False) writes for a str; raises TypeError for anything else.
+_encode_string = json.encoder.encode_basestring
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64(data: bytes) -> str:
+    """Unpadded base64url (`base64.urlsafe_b64encode` without its two Python calls per cursor)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
 
 
 CHILDREN = Scope("children", keyset.CHILDREN)
@@ -58,32 +88,28 @@ EXECUTIONS = Scope("executions", keyset.EXECUTIONS)
 
 def contexts_scope(order: Sequence[Order]) -> Scope:
     """`contexts` in one `orderBy` (then path): a cursor only fits the order it was issued in."""
+    return _contexts_scope(tuple(order))
+
+
+@functools.lru_cache(maxsize=256)
+def _contexts_scope(order: tuple[Order, ...]) -> Scope:
+    # A scope encodes its cursor prefix when made: once per order, not per request.
     return Scope("contexts", keyset.contexts(order))
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-# What `_ENCODER` (ensure_ascii=False) writes for a str.
-_encode_string = json.encoder.encode_basestring
-
-
-@functools.cache
-def _cursor_prefix(scope: Scope) -> str:
-    return f'{{"c":{_ENCODER.encode(scope.connection)},"o":{_ENCODER.encode(scope.order)},"k":'
 
 
 def _encode_values(position: tuple[Any, ...]) -> str:
     # Positions are mostly strings (a name and an id): those are encoded with the encoder's own
     # string function, which is what `_ENCODER.encode` does for them, without its per-call set-up.
-    if all(type(value) is str for value in position):
+    try:
         return "[" + ",".join(map(_encode_string, position)) + "]"
-    return _ENCODER.encode(list(position))
+    except TypeError:  # a value that is not a str (an int of a descending number, None, ...)
+        return _ENCODER.encode(list(position))
 
 
 def encode_cursor(scope: Scope, position: tuple[Any, ...]) -> str:
-    """`{"c": connection, "o": order, "k": [values]}` as compact JSON; a page encodes one per edge,
-    so the scope's part is encoded once."""
-    payload = _cursor_prefix(scope) + _encode_values(position) + "}"
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    """`{"c": connection, "o": order, "k": [values]}` as compact JSON in unpadded base64url; a page
+    encodes one per edge, so the scope's part is encoded once (`Scope._head`)."""
+    return scope._head + _b64(scope._tail + (_encode_values(position) + "}").encode())
 
 
 def _reject_constant(name: str) -> Any:
@@ -159,7 +185,7 @@ def cut(
     `endCursor` still names the last row read, so the next page never re-reads or stalls.
     """
     read = rows[: page.limit]
-    locate = position or (lambda row: keyset.position(row, scope.keys))
+    locate = position or scope.locate
     items = read if keep is None else [row for row in read if keep(row)]
     return Slice(
         items=items,

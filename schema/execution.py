@@ -7,7 +7,8 @@ extension chain) and `complete_value`'s recursion, even for `Context.title`, whi
 its execution time (bench/results/profile-2026-12-01-run2.md).
 
 `LeanExecutor` calls such a field's function directly and coerces the value with the scalar's
-own `coerce_output_value`, or executes the object's sub-selection, the way `complete_value` does.
+own `serialize` (a `str` in a String or ID field is its own serialization, so it is kept as is),
+or executes the object's sub-selection, the way `complete_value` does.
 A field qualifies ("trivial") only when running it the normal way would do nothing else:
 
 - Strawberry built it (its `GraphQLField` links back to the `StrawberryField`), with no field
@@ -43,6 +44,7 @@ from __future__ import annotations
 import enum
 import operator
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -54,6 +56,7 @@ from graphql.execution.collect_fields import FieldDetails, GroupedFieldSet
 from graphql.execution.executor import invalid_return_type_error, to_nodes
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import AwaitableOrValue, Path, Undefined, gather_with_cancel
+from graphql.type.scalars import serialize_id, serialize_string
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.arguments import convert_arguments
@@ -91,10 +94,13 @@ class WithArgs(NamedTuple):
 
 
 # Values a scalar field returns most often; none is awaitable, an exception or nullish.
-_PLAIN = frozenset({str, int, float, bool})
+_PLAIN = frozenset({str, int, float, bool, datetime})
+# Scalars whose `serialize` returns a `str` value as it is (graphql-core's String and ID).
+_STR_AS_IS = (serialize_string, serialize_id)
 # One field of a selection: response name, field details, its trivial resolution, for a scalar its
-# `serialize`, and its call with arguments (both None: graphql-core's path).
-_Step = tuple[str, Any, "Trivial | None", "Callable[[Any], Any] | None", "WithArgs | None"]
+# `serialize` and the type of value that `serialize` returns as it is (`str` for String and ID, else
+# None), and its call with arguments (all None: graphql-core's path).
+_Step = tuple[str, Any, "Trivial | None", "Callable[[Any], Any] | None", "type | None", "WithArgs | None"]
 
 
 def _info_free(is_type_of: Callable[..., Any] | None) -> bool:
@@ -247,13 +253,16 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list, fast, serialize, with_args in plan:
+            for response_name, field_details_list, fast, serialize, as_is, with_args in plan:
                 if serialize is not None and fast is not None:
                     # A scalar field: a plain value is serialized right here (what `complete_leaf_value`
                     # does); anything else (None, an error, an awaitable, a custom scalar's value, a
                     # nullish serialization) takes the general trivial path below.
                     try:
                         value = fast.get(source_value)
+                        if type(value) is as_is:
+                            results[response_name] = value
+                            continue
                         if type(value) in _PLAIN:
                             serialized = serialize(value)
                             if serialized is not None and serialized is not Undefined:
@@ -321,11 +330,12 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                         # @stream on any node of a list would change how it is completed.
                         fast.items is None or not any(d.node.directives for d in field_details_list)):
                     serialize = fast.leaf.serialize if fast.leaf is not None else None
-                    steps.append((response_name, field_details_list, fast, serialize, None))
+                    as_is = str if serialize in _STR_AS_IS else None
+                    steps.append((response_name, field_details_list, fast, serialize, as_is, None))
                 elif fast is None and not node.directives:
-                    steps.append((response_name, field_details_list, None, None, with_args.get(name)))
+                    steps.append((response_name, field_details_list, None, None, None, with_args.get(name)))
                 else:
-                    steps.append((response_name, field_details_list, None, None, None))
+                    steps.append((response_name, field_details_list, None, None, None, None))
         plans[(parent_type, id(grouped_field_set))] = (grouped_field_set, steps)
         return steps
 

@@ -9,12 +9,14 @@ and not every context's `content` and `data`.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import keyset
 from ..cypher_filters import order_clause, page_limit, seek_clause
 from ..records import ContextRecord, TreePlan, TreeRead
-from ..codec import context_record_of, fetched
+from ..codec import context_decoder, fetched
 
 
 def projection(var: str, fields: frozenset[str] | None) -> str:
@@ -69,28 +71,30 @@ RETURN {", ".join(returned)}
     return query, params
 
 
+# The order of a page of children: the keyset's, on the records.
+_CHILD_ORDER = operator.attrgetter(*(key.field for key in keyset.CHILDREN))
+
+
 def decode(rows: list[list[Any]], plan: TreePlan) -> TreeRead:
     read = TreeRead()
-    fields = fetched(plan.fields)
+    make = context_decoder(fetched(plan.fields))
     for props, kids, count in rows:
-        record = context_record_of(props, fields)
+        record = make(props)
         read.contexts[record.path] = record
-        _decode_level(read, record.id, kids, count, plan, fields)
+        _decode_level(read, record.id, kids, count, plan, make)
     return read
 
 
 def _decode_level(read: TreeRead, parent_id: str, kids: list[dict[str, Any]] | None, count: int | None,
-                  plan: TreePlan | None, fields: frozenset[str] | None) -> None:
-    if plan is None:
-        return
+                  plan: TreePlan, make: Callable[[Mapping[str, Any]], ContextRecord]) -> None:
     if plan.count and count is not None:
         read.counts[parent_id] = int(count)
     if plan.page is None:
         return
-    page: list[ContextRecord] = []
-    for kid in kids or []:
-        child = context_record_of(kid["props"], fields)
-        page.append(child)
-        _decode_level(read, child.id, kid.get("kids"), kid.get("n"), plan.below, fields)
-    page.sort(key=lambda rec: (rec.name, rec.id))
+    below = plan.below
+    page = [make(kid["props"]) for kid in kids or ()]
+    if below is not None:
+        for child, kid in zip(page, kids or ()):
+            _decode_level(read, child.id, kid.get("kids"), kid.get("n"), below, make)
+    page.sort(key=_CHILD_ORDER)
     read.children[parent_id] = page

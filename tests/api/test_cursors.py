@@ -14,8 +14,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from contextql.graph.filters import Order
 from contextql.graph.records import Page
-from contextql.resolvers.pagination import CHILDREN, HISTORY, cut, decode_cursor, encode_cursor
+from contextql.resolvers.pagination import (AUDIT_LOG, CHILDREN, EXECUTIONS, HISTORY, TOOLS, contexts_scope, cut,
+                                            decode_cursor, encode_cursor)
 from contextql.schema.connections import connection
 
 from .conftest import create
@@ -204,6 +206,29 @@ def test_the_wire_format_is_compact_json_of_connection_order_and_values(scope, p
                          ensure_ascii=False)
     assert encode_cursor(scope, position) == base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
     assert decode_cursor(scope, encode_cursor(scope, position)) == position
+
+
+# Scopes whose JSON prefix (`{"c":...,"k":`) leaves each remainder modulo 3 (the prefix's whole base64
+# groups are encoded once per scope), with positions of each shape they take.
+_EVERY_SCOPE = [
+    (CHILDREN, ("a", "b")), (CHILDREN, ("", "")), (HISTORY, (0,)), (HISTORY, (-(2**63),)), (TOOLS, ("t",)),
+    (AUDIT_LOG, (2**63 - 1, "x")), (EXECUTIONS, (1, "é")), (contexts_scope([]), ("/p",)),
+    (contexts_scope([Order("title")]), ("T", "/p")), (contexts_scope([Order("title", True)]), ("T", "/p")), (contexts_scope([Order("version", True)]), (3, "/p")),
+    (contexts_scope([Order("updated_at", True), Order("kind")]), (17, "k\n\"", "/p")),
+]
+
+
+@pytest.mark.parametrize(("scope", "position"), _EVERY_SCOPE)
+def test_every_scope_encodes_the_same_bytes_as_plain_json_and_base64(scope, position):
+    payload = json.dumps({"c": scope.connection, "o": scope.order, "k": list(position)}, separators=(",", ":"),
+                         ensure_ascii=False)
+    assert encode_cursor(scope, position) == base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    assert decode_cursor(scope, encode_cursor(scope, position)) == position
+
+
+def test_prefixes_of_every_length_modulo_3_are_covered():
+    remainders = {len(f'{{"c":"{s.connection}","o":"{s.order}","k":'.encode()) % 3 for s, _ in _EVERY_SCOPE}
+    assert remainders == {0, 1, 2}
 
 
 async def _never() -> int:

@@ -8,6 +8,7 @@ and raising-field cases need a value no store can hold, so they run on a small s
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import functools
 import json
@@ -267,8 +268,33 @@ class Plain:  # no interface: no is_type_of
     value: int
 
 
+class Tagged(str):
+    """A str subclass: String's serializer returns it as it is, JSON then writes the str."""
+
+
+@strawberry.type
+class Stamped:
+    """Scalars the lean path serializes without `complete_leaf_value` (str of String and ID, datetime),
+    and values of other types in those fields, which it leaves to graphql-core."""
+
+    ident: strawberry.ID
+    number_id: strawberry.ID  # an int: ID serializes it as a string
+    text: str
+    number_text: str  # an int: String serializes it as a string
+    tagged: str
+    at: dt.datetime
+    naive: dt.datetime
+    truthy_text: str  # a bool: String serializes it as "true"
+
+
+STAMPED = Stamped(ident=strawberry.ID("i-1"), number_id=5, text="t", number_text=7,  # type: ignore[arg-type]
+                  tagged=Tagged("g"), at=dt.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC),
+                  naive=dt.datetime(2026, 1, 2, 3, 4, 5), truthy_text=True)  # type: ignore[arg-type]
+
+
 @strawberry.type
 class Holder:
+    stamped: Stamped
     item: Item
     items: list[Item]
     optional: Item | None
@@ -288,7 +314,7 @@ class SmallQuery:
     def holder(self) -> Holder:
         good, nulled = Item(name="a", label=None, count=1), Item(name=None, label=None, count=2)  # type: ignore[arg-type]
         broken, other = Item(name="boom", label="l", count=3), Item(name="x", label="y", count=4)
-        return Holder(item=good, items=[good, nulled, broken, other], optional=nulled, missing=None,
+        return Holder(stamped=STAMPED, item=good, items=[good, nulled, broken, other], optional=nulled, missing=None,
                       required=None, wrong=Plain(value=1), plain=Plain(value=None),  # type: ignore[arg-type]
                       big=Plain(value=2**40), floaty=Plain(value=1.5), truthy=Plain(value=True))  # type: ignore[arg-type]
 
@@ -298,6 +324,7 @@ class SmallQuery:
 
 
 SMALL: list[str | tuple[str, dict[str, Any]]] = [
+    "{ holder { stamped { ident numberId text numberText tagged at naive truthyText } } }",
     "{ holder { item { name label count shout maybe } } }",
     "{ holder { items { name label count maybe } } }",
     "{ holder { items { shout } } }",
