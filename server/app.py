@@ -40,7 +40,7 @@ from .events import open_bus
 from . import tracing
 from .limits import BodySizeLimit
 from .metrics import metrics_endpoint
-from .operation_telemetry import operation_extension
+from .operation_telemetry import operation_options
 from .request_id import RequestLog
 from .search import SearchRuntime, start_search, stop_search
 from .settings import Settings
@@ -58,9 +58,8 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
 
     def __init__(self, settings: Settings, state: AppState) -> None:
         self.guard = GuardSetup(settings)
-        options = self.guard.schema_options()
-        # First of the server's extensions: its operation span is current while the limits run (cost attribute).
-        options["extensions"] = [operation_extension(), *options["extensions"]]
+        # Traced, the operation's span is current while the limits run (their cost attribute goes on it).
+        options = {**self.guard.schema_options(), **operation_options()}
         schema = build_schema(
             max_depth=settings.max_query_depth, max_aliases=settings.max_aliases, max_tokens=settings.max_tokens,
             **options,
