@@ -7,7 +7,7 @@ from opentelemetry import trace
 from strawberry.types.execution import ExecutionContext
 
 from ..metrics import RATE_LIMITED
-from .cost import CostModel, estimate
+from .cost import CostMemo, CostModel
 from .ratelimit import RateLimiter, retry_after
 
 
@@ -16,16 +16,17 @@ class OperationLimits:
     principal over its rate (RATE_LIMITED, with `retryAfter` seconds and HTTP 429 + Retry-After).
 
     A step of the schema's pipeline after validation (schema/pipeline.py): it prices valid documents only.
-    One for the server, called per operation (it keeps no state of its own).
+    One for the server (and its one schema), called per operation.
     """
 
     def __init__(self, *, model: CostModel, max_cost: int, limiter: RateLimiter | None) -> None:
         self.model, self.max_cost, self.limiter = model, max_cost, limiter
+        self.costs = CostMemo(model)
 
     async def __call__(self, ec: ExecutionContext) -> None:
         if ec.pre_execution_errors or ec.graphql_document is None:
             return
-        cost = estimate(ec.schema._schema, ec.graphql_document, ec.operation_name, ec.variables, self.model)
+        cost = self.costs.cost(ec.schema._schema, ec.graphql_document, ec.operation_name, ec.variables)
         trace.get_current_span().set_attribute("graphql.operation.cost", cost)  # the operation's span, if traced
         error = None
         if self.max_cost and cost > self.max_cost:

@@ -168,3 +168,20 @@ async def test_non_ascii_answers_over_http_are_escaped_as_before(store, workspac
         assert body["data"]["context"]["title"] == "Café ☕"
         assert response.content == json.dumps(body, separators=(",", ":")).encode()
         assert b"\\u00e9" in response.content
+
+
+def test_a_cost_is_remembered_only_when_no_variable_sets_it():
+    from graphql import parse
+
+    from contextql.server.guard.cost import CostMemo, CostModel, estimate
+
+    schema, model = build_schema()._schema, CostModel()
+    memo = CostMemo(model)
+    literal = parse('query Q($p: String!) { context(path: $p) { children(first: 50) { edges { node { path } } } } }')
+    variable = parse("query V($n: Int) { contexts(first: $n) { edges { node { path } } } }")
+    for n in (1, 100, 7):  # the same document, its cost set by the variable
+        assert memo.cost(schema, variable, None, {"n": n}) == estimate(schema, variable, None, {"n": n}, model)
+    first = memo.cost(schema, literal, None, {"p": "/a"})
+    assert first == estimate(schema, literal, None, {}, model) > 50
+    assert memo.cost(schema, literal, None, {"p": "/b"}) == first
+    assert [key[0] for key in memo._known] == [id(literal)]  # the variable-priced document is never kept
