@@ -1,9 +1,9 @@
 """The steps every operation goes through, as one Strawberry extension instead of one extension per step.
 
 Strawberry builds each extension per operation and wraps each of its hooks in a context manager per
-operation (lookup, `contextlib` wrapper, exit stack), which cost about as much as running the whole
-`{ __typename }` query (bench/results/profile-2026-12-03-reqpath.md). Here the steps are plain
-functions run in a fixed order from three hooks:
+operation (lookup, `contextlib` wrapper, exit stack): with eight extensions that cost more than the rest of a
+`{ __typename }` operation (bench/results/profile-2026-12-03-reqpath.md). Here the steps are plain
+functions, run in a fixed order at these points:
 
 - operation start: the shape rules join the validation rules; the token limit becomes a parse option;
 - parse: the document from an LRU cache keyed by text and parse options (so the token limit is in the key);
