@@ -15,7 +15,7 @@ import timeit
 from contextql.graph import telemetry
 from contextql.graph.telemetry import LADYBUG, in_context, span, statement
 from contextql.schema import build_schema
-from contextql.server.operation_telemetry import operation_extension
+from contextql.server.operation_telemetry import operation_options
 
 QUERY = "MATCH (c:Context {workspace: $workspace}) WHERE c.id IN $ids RETURN c"
 
@@ -43,9 +43,9 @@ def hooks() -> dict[str, float]:
             "in_context()": per_call_ns(with_context), "span()": per_call_ns(with_span)}
 
 
-def operations(extensions: list, runs: int = 3000, repeat: int = 5) -> float:
+def operations(options: dict, runs: int = 3000, repeat: int = 5) -> float:
     """Microseconds per `{ __typename }` through the schema (parse cache, validation, execution)."""
-    schema = build_schema(extensions=extensions)
+    schema = build_schema(**options)
 
     async def run() -> float:
         best = []
@@ -64,12 +64,13 @@ def report(label: str) -> None:
     print(f"-- tracing {label}")
     for name, ns in hooks().items():
         print(f"  {name:<14} {ns:8.0f} ns/call")
-    extension = operation_extension()
+    options = operation_options()
+    used = ", ".join(getattr(o, "__name__", str(o)) for o in [*options["extensions"], *options["finished"]])
     plain, measured = [], []
     for _ in range(3):  # interleaved, so a change in the machine's load hits both alike
-        plain.append(operations([]))
-        measured.append(operations([extension]))
-    print(f"  operation without the extension {statistics.median(plain):7.1f} us, with {extension.__name__} "
+        plain.append(operations({}))
+        measured.append(operations(options))
+    print(f"  operation without telemetry {statistics.median(plain):7.1f} us, with {used} "
           f"{statistics.median(measured):7.1f} us (median of 3, each the best of 5 x 3000)")
 
 

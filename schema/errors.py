@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 
 from contextql.graph.errors import ContextQLError
 from contextql.resolvers.request_scope import current_request_id
@@ -55,23 +52,3 @@ def _client_form(error: GraphQLError) -> GraphQLError | None:
 def _with(error: GraphQLError, message: str, extensions: dict) -> GraphQLError:
     return GraphQLError(message, nodes=error.nodes, source=error.source, positions=error.positions,
                         path=error.path, original_error=None, extensions=extensions)
-
-
-class ErrorCodes(SchemaExtension):
-    """Rewrite every error of a result into its client form (codes, no internals)."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result and result.errors:
-            result.errors = [classify(e) for e in result.errors]
-        elif self.execution_context.pre_execution_errors:
-            self.execution_context.pre_execution_errors = [
-                classify(e) for e in self.execution_context.pre_execution_errors
-            ]
-
-    def on_stream_result(self, result) -> Iterator[None]:
-        """Each result of a subscription (or other stream), before it is sent."""
-        if getattr(result, "errors", None):
-            result.errors = [classify(e) for e in result.errors]
-        yield

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator
 from typing import Any
 
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode
-from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField
-from strawberry.types.graphql import OperationType
+from strawberry.types.execution import ExecutionContext
 
 from contextql.graph.errors import ContextQLError
 from contextql.resolvers import audit
@@ -43,28 +42,23 @@ def _target(kwargs: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-class AccessGuard(SchemaExtension):
-    """Listed after `ValidationCache`: `on_validate` then runs once the document is known to be valid."""
-
-
-    async def on_validate(self) -> AsyncIterator[None]:
-        """Subscriptions are checked before their stream starts (Strawberry does not pass a
-        subscription's root field through `resolve`); a refusal is the operation's only answer."""
-        ec = self.execution_context
-        if not ec.pre_execution_errors and ec.graphql_document is not None and ec.operation_type == OperationType.SUBSCRIPTION:
-            operation = next((d for d in ec.graphql_document.definitions if isinstance(d, OperationDefinitionNode)
-                              and (ec.operation_name is None or (d.name and d.name.value == ec.operation_name))), None)
-            for node in (operation.selection_set.selections if operation else ()):
-                if not isinstance(node, FieldNode):
-                    continue
-                try:
-                    authorize(ec.context, action_for("subscription", node.name.value), node.name.value)
-                except ContextQLError as denied:
-                    await audit.record(ec.context, f"subscription {node.name.value}", "", denied)
-                    ec.pre_execution_errors = [GraphQLError(denied.message, extensions={"code": denied.code})]
-                    break
-        yield
-
+async def check_subscription(ec: ExecutionContext) -> None:
+    """The role check of a valid subscription's root fields, before its stream starts (Strawberry does not pass
+    a subscription's root field through `resolve`); a refusal is the operation's only answer."""
+    document = ec.graphql_document
+    if document is None:
+        return
+    operation = next((d for d in document.definitions if isinstance(d, OperationDefinitionNode)
+                      and (ec.operation_name is None or (d.name and d.name.value == ec.operation_name))), None)
+    for node in (operation.selection_set.selections if operation else ()):
+        if not isinstance(node, FieldNode):
+            continue
+        try:
+            authorize(ec.context, action_for("subscription", node.name.value), node.name.value)
+        except ContextQLError as denied:
+            await audit.record(ec.context, f"subscription {node.name.value}", "", denied)
+            ec.pre_execution_errors = [GraphQLError(denied.message, extensions={"code": denied.code})]
+            return
 
 
 class RootGuard(FieldExtension):
@@ -72,7 +66,7 @@ class RootGuard(FieldExtension):
 
     A field extension on the root fields only: a schema-wide `resolve` hook would run for every
     field of every result, which costs a call per field for nothing. Subscriptions are checked
-    in `AccessGuard.on_validate`, before their stream starts.
+    by `check_subscription` (schema/pipeline.py), before their stream starts.
     """
 
     def resolve(self, next_: Any, source: Any, info: Info, **kwargs: Any) -> Any:

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import strawberry
+from graphql import ASTValidationRule
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
-from strawberry.extensions import (
-    AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache,
-)
-from graphql import GraphQLError
 
 from .access import AccessMutation, AccessQuery
-from .errors import ErrorCodes
 from .execution import LeanExecutor
-from .guard import AccessGuard, guard_root_fields
+from .guard import guard_root_fields
 from .index_ops import IndexMutation, IndexQuery
 from .mutation import Mutation
+from .pipeline import FinishedStep, OperationPipeline, PipelineRunner, ValidatedStep, pipeline_factory
 from .query import Query
 from .subscription import Subscription
 from .types import Context, ContextVersion
@@ -29,29 +26,30 @@ class ContextQLSchema(strawberry.Schema):
     resolver_timeout: float | None = None
 
     def process_errors(self, errors, execution_context=None) -> None:
-        """User errors are answers, not incidents: `ErrorCodes` logs only the unexpected ones."""
+        """User errors are answers, not incidents: `classify` (schema/errors.py) logs only the unexpected ones."""
 
-
-class ParsedOnce(ParserCache):
-    """Strawberry's ParserCache, except that a document that does not parse is left to Strawberry's
-    own parse step, which reports the syntax error as a GraphQL error like any other."""
-
-    def on_parse(self) -> Iterator[None]:
-        ec = self.execution_context
-        with contextlib.suppress(GraphQLError):
-            ec.graphql_document = self.cached_parse_document(ec.query, **ec.parse_options)
-        yield
+    def create_extensions_runner(self, execution_context, extensions):
+        """The pipeline alone (tracing off): its steps called directly, not through per-operation hook wrappers."""
+        if len(extensions) == 1 and isinstance(extensions[0], OperationPipeline):
+            return PipelineRunner(execution_context, extensions[0])
+        return super().create_extensions_runner(execution_context, extensions)
 
 
 def build_schema(
     *, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5_000, resolver_timeout: float | None = None,
-    extensions: Sequence = (), config: StrawberryConfig | None = None, lean: bool = True,
+    validation_rules: Sequence[type[ASTValidationRule]] = (), after_validation: Sequence[ValidatedStep] = (),
+    finished: Sequence[FinishedStep] = (), extensions: Sequence = (), config: StrawberryConfig | None = None,
+    lean: bool = True,
 ) -> strawberry.Schema:
-    """`extensions` run after validation (cost, rate limits: server/guard/); `config` sets batching and suggestions.
+    """The schema, with the operation pipeline (schema/pipeline.py) every request runs through.
 
-    `lean=False` runs graphql-core's own executor for every field (tests compare the two: schema/execution.py).
+    The caller's steps (server/guard/, server/operation_telemetry.py): `validation_rules` join the shape rules;
+    `after_validation` steps (cost, rate limits) see valid documents only; `finished` steps get each operation's
+    duration. `extensions` are Strawberry extensions run after the pipeline (the traced operation); `config`
+    sets batching and suggestions. `lean=False` runs graphql-core's own executor for every field (tests compare
+    the two: schema/execution.py).
     """
-    # The shape rules are built once: ValidationCache keys on the rule classes, and a
+    # The shape rules are built once: the validation cache keys on the rule classes, and a
     # limiter constructed per request makes new ones, so nothing would ever be a cache hit.
     shape_rules = [
         *QueryDepthLimiter(max_depth=max_depth).validation_rules,
@@ -60,6 +58,8 @@ def build_schema(
     query = merge_types("Query", (Query, AccessQuery, IndexQuery))
     mutation = merge_types("Mutation", (Mutation, AccessMutation, IndexMutation))
     guard_root_fields(query, mutation)
+    pipeline = pipeline_factory(validation_rules=[*shape_rules, *validation_rules], max_tokens=max_tokens,
+                                after_validation=after_validation, finished=finished)
     schema = ContextQLSchema(
         query=query,
         mutation=mutation,
@@ -67,17 +67,7 @@ def build_schema(
         subscription=Subscription,
         types=[Context, ContextVersion],
         execution_context_class=LeanExecutor if lean else None,
-        extensions=[
-            ErrorCodes,
-            lambda: AddValidationRules(shape_rules),
-            lambda: MaxTokensLimiter(max_token_count=max_tokens),
-            # After the token limit, whose parse option is part of the cache key.
-            lambda: ParsedOnce(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
-            # After validation: it sees the validation result (see AccessGuard.on_validate).
-            AccessGuard,
-            *extensions,
-        ],
+        extensions=[pipeline, *extensions],
     )
     schema.resolver_timeout = resolver_timeout
     return schema

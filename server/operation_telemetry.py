@@ -31,15 +31,10 @@ _TRACER = trace.get_tracer("contextql.graphql")
 _SCOPE_MAX = 20
 
 
-class OperationMetrics(SchemaExtension):
-    """Tracing off: one `on_operation` hook (each hook Strawberry runs costs, even an empty one)."""
-
-    def on_operation(self) -> Generator[None, None, None]:
-        start = perf_counter()
-        try:
-            yield
-        finally:
-            _record(self.execution_context, perf_counter() - start)
+def record_metrics(ec: ExecutionContext, seconds: float) -> None:
+    """Tracing off: a `finished` step of the schema's pipeline (schema/pipeline.py), no extension of its own
+    (each extension and hook Strawberry runs costs per operation, even an empty one)."""
+    _record(ec, seconds)
 
 
 class OperationTelemetry(OpenTelemetryExtension):
@@ -76,9 +71,12 @@ class OperationTelemetry(OpenTelemetryExtension):
             otel_context.detach(token)
 
 
-def operation_extension() -> type[SchemaExtension]:
-    """The extension for this process: with spans only when tracing is on (server/tracing.py decides first)."""
-    return OperationTelemetry if tracing.enabled else OperationMetrics
+def operation_options() -> dict[str, list]:
+    """build_schema's arguments for this process's operation telemetry: the metrics step, or, when tracing is
+    on (server/tracing.py decides first), the extension that makes spans and records the metrics too."""
+    if tracing.enabled:
+        return {"extensions": [OperationTelemetry], "finished": []}
+    return {"extensions": [], "finished": [record_metrics]}
 
 
 def _record(ec: ExecutionContext, seconds: float) -> tuple[str | None, str, list[str]]:

@@ -2,34 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from graphql import GraphQLError
 from opentelemetry import trace
-from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionContext
 
 from ..metrics import RATE_LIMITED
-from .cost import CostModel, estimate
+from .cost import CostMemo, CostModel
 from .ratelimit import RateLimiter, retry_after
 
 
-class OperationLimits(SchemaExtension):
+class OperationLimits:
     """Refuses an operation whose estimated cost is over `max_cost` (QUERY_TOO_COMPLEX), or a
     principal over its rate (RATE_LIMITED, with `retryAfter` seconds and HTTP 429 + Retry-After).
 
-    Listed after `ValidationCache`, so it sees the validation result and only prices valid documents.
+    A step of the schema's pipeline after validation (schema/pipeline.py): it prices valid documents only.
+    One for the server (and its one schema), called per operation.
     """
 
     def __init__(self, *, model: CostModel, max_cost: int, limiter: RateLimiter | None) -> None:
-        super().__init__()
         self.model, self.max_cost, self.limiter = model, max_cost, limiter
+        self.costs = CostMemo(model)
 
-    async def on_validate(self) -> AsyncIterator[None]:
-        ec = self.execution_context
+    async def __call__(self, ec: ExecutionContext) -> None:
         if ec.pre_execution_errors or ec.graphql_document is None:
-            yield
             return
-        cost = estimate(ec.schema._schema, ec.graphql_document, ec.operation_name, ec.variables, self.model)
+        cost = self.costs.cost(ec.schema._schema, ec.graphql_document, ec.operation_name, ec.variables)
         trace.get_current_span().set_attribute("graphql.operation.cost", cost)  # the operation's span, if traced
         error = None
         if self.max_cost and cost > self.max_cost:
@@ -54,7 +51,6 @@ class OperationLimits(SchemaExtension):
                     response.status_code = 429
         if error is not None:
             ec.pre_execution_errors = [error]
-        yield
 
 
 def _rate_key(context) -> str:

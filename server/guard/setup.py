@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from strawberry.extensions import DisableIntrospection
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.schema.config import StrawberryConfig
 
 from ..auth import auth_configured
@@ -41,12 +41,12 @@ class GuardSetup:
         )
 
     def schema_options(self) -> dict[str, Any]:
-        extensions: list = [lambda: OperationLimits(model=self.model, max_cost=self.settings.max_query_cost,
-                                                    limiter=self.limiter)]
-        if not self.introspection:
-            extensions.append(DisableIntrospection)
+        """build_schema's arguments: the limits run after validation; no introspection is a validation rule
+        (what Strawberry's DisableIntrospection adds)."""
+        limits = OperationLimits(model=self.model, max_cost=self.settings.max_query_cost, limiter=self.limiter)
         config = StrawberryConfig(
             batching_config={"max_operations": self.settings.max_batch} if self.settings.max_batch > 1 else None,
             disable_field_suggestions=self.settings.production,
         )
-        return {"extensions": extensions, "config": config, "resolver_timeout": self.settings.resolver_timeout}
+        return {"after_validation": [limits], "config": config, "resolver_timeout": self.settings.resolver_timeout,
+                "validation_rules": [] if self.introspection else [NoSchemaIntrospectionCustomRule]}
