@@ -2,8 +2,8 @@
 fault-injecting wrapper; the outbox worker is driven by the tests (no timing races).
 
 Every search test runs on both deployments (`index_engine`): `edge` (Qdrant Edge, the embedded
-default) and `server` (qdrant-client; its local mode stands in for a Qdrant server, which
-cannot be installed here)."""
+default, served from a child process as the server does; test_edge.py also runs it in-process) and
+`server` (qdrant-client; its local mode stands in for a Qdrant server, which cannot be installed here)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from qdrant_client import QdrantClient
 from contextql.graph.embeddings import EmbeddingService
 from contextql.graph.embeddings.factory import make_embedder
 from contextql.graph.index import IndexWorker, VectorIndex
-from contextql.graph.index.edge import EdgeEngine
+from contextql.graph.index.edge_process import EdgeProcessEngine
 from contextql.graph.index.qdrant_engine import QdrantClientEngine
 from contextql.resolvers.principal import ANONYMOUS
 from contextql.resolvers.request import RequestContext
@@ -46,7 +46,7 @@ class Search:
 
 def make_engine(kind: str, folder):
     if kind == "edge":
-        return EdgeEngine(folder / "index")
+        return EdgeProcessEngine(folder / "index")
     return QdrantClientEngine(QdrantClient(path=str(folder / "qdrant")), server=False)
 
 

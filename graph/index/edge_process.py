@@ -1,0 +1,307 @@
+"""`EdgeProcessEngine`: the Edge index engine (`edge.py`) run in a child process, behind the same contract.
+
+Why: qdrant-edge-py holds the GIL for a whole query (bench/results/search-gil-2026-12-02.md: at c=16
+a quarter of the server's GIL time was Edge queries), so every other thread of the server, the event
+loop first, waited on it. In a child process the server only spends the IPC under its GIL: pickling
+the request and the hits (measured: bench/results/search-edgeproc-2026-12-03.md).
+
+The child (`python -m contextql.graph.index.edge_process`) owns one `EdgeEngine` and answers over two
+socket pairs (`multiprocessing.connection`: pickled messages), one call at a time on each:
+- the engine lane: every engine call, incl. the optimisation steps that touch the live shard
+  (`plan_optimize`, `resume_writes`, `finish_optimize`);
+- the job lane: the slow parts of an optimisation `VectorIndex.optimize` runs off the index thread
+  (copying the shard's folder, loading the optimised copy, deleting the old one), so queries go on
+  meanwhile, as they do in-process. The optimiser itself still runs in its own process (`edge.py`).
+
+Failures: an exception the engine raises reaches the caller as the same type (with the child's
+traceback as a note). If the child dies, the calls it was serving raise `IndexProcessError`; the
+next call starts a new child, which reopens the shards from disk (Edge's WAL has every applied
+update). An optimisation the dead child was running is dropped. `close()` ends the child; a child
+whose parent dies sees its pipe close and exits.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from .engine import HIT_FIELDS, IndexProcessError, Point, Scored, Where
+
+_ENGINE, _JOBS = 0, 1  # the lanes
+_CLOSE_TIMEOUT = 10.0  # seconds the child gets to flush its shards and exit before it is killed
+
+
+@dataclass
+class RemoteJob:
+    """An optimisation job the child holds (`edge.OptimizeJob`), as `VectorIndex.optimize` drives it."""
+
+    owner: EdgeProcessEngine
+    child: int  # which child holds it: a job of a dead child is gone
+    key: int
+    name: str
+    argv: list[str]
+
+    def copy(self) -> None:
+        self.owner._job_call(self, "copy")
+
+    def open(self) -> None:
+        self.owner._job_call(self, "open")
+
+    def retire(self) -> None:
+        self.owner._job_call(self, "retire", stale_ok=True)
+
+    def discard(self) -> None:
+        self.owner._job_call(self, "discard", stale_ok=True)
+
+    def command(self) -> list[str]:
+        return self.argv
+
+
+class _Child:
+    """The child process and the parent's ends of its two pipes (sockets)."""
+
+    def __init__(self, number: int, root: Path, options: dict[str, Any]) -> None:
+        # A plain `python -m` child, not multiprocessing's spawn: that re-runs the parent's main script
+        # in the child, which a script without a `__name__` guard (a tool, a benchmark) does not survive.
+        self.number = number
+        pairs = [socket.socketpair() for _ in (_ENGINE, _JOBS)]
+        theirs = [b.fileno() for _, b in pairs]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", __name__, *map(str, theirs), str(root), json.dumps(options)], pass_fds=theirs,
+            stdin=subprocess.DEVNULL)
+        for ours, child_end in pairs:  # closed here, so the child's death reads as EOF
+            child_end.close()
+        self.conns = tuple(Connection(ours.detach()) for ours, _ in pairs)
+        self.dead = False
+        self.exitcode: int | None = None
+
+    def stop(self, *, timeout: float) -> None:
+        for conn in self.conns:
+            conn.close()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.exitcode = self.process.returncode
+
+
+class EdgeProcessEngine:
+    """An `IndexEngine` (and Edge's optimisation steps) over an `EdgeEngine(root, **options)` in a child process."""
+
+    def __init__(self, root: Path, **options: Any) -> None:
+        self.root = root
+        self.options = options
+        self._child: _Child | None = None
+        self._numbers = itertools.count(1)
+        self._start = threading.Lock()
+        self._lanes = (threading.Lock(), threading.Lock())
+        root.mkdir(parents=True, exist_ok=True)  # an unusable folder fails here, as `EdgeEngine(root)` does
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (None before the first call)."""
+        child = self._child
+        return child.process.pid if child is not None and not child.dead else None
+
+    def _live_child(self) -> _Child:
+        with self._start:
+            child = self._child
+            if child is None or child.dead or child.process.poll() is not None:
+                if child is not None:
+                    self._bury(child)
+                child = self._child = _Child(next(self._numbers), self.root, self.options)
+            return child
+
+    def _bury(self, child: _Child) -> None:
+        child.dead = True
+        child.stop(timeout=1.0)
+
+    def _send(self, child: _Child, lane: int, message: tuple[Any, ...]) -> Any:
+        with self._lanes[lane]:
+            if child.dead:
+                raise IndexProcessError("the search index failed: its process ended; the next call starts it again")
+            conn = child.conns[lane]
+            try:
+                conn.send(message)
+                ok, value = conn.recv()
+            except (EOFError, OSError) as exc:
+                with self._start:
+                    if not child.dead:
+                        self._bury(child)
+                raise IndexProcessError(f"the search index failed: its process ended (exit code {child.exitcode}); "
+                                        "the next call starts it again") from exc
+        if not ok:
+            raise value
+        return value
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self._send(self._live_child(), _ENGINE, (method, args, kwargs))
+
+    def _job_call(self, job: RemoteJob, step: str, *, stale_ok: bool = False) -> None:
+        child = self._child
+        if child is None or child.number != job.child or child.dead:
+            if stale_ok:
+                return
+            raise IndexProcessError("the search index failed: its process ended during an optimisation")
+        self._send(child, _JOBS, (step, (job.key,), {}))
+
+    # -- the engine contract ----------------------------------------------------------
+
+    def exists(self, name: str) -> bool:
+        return bool(self._call("exists", name))
+
+    def layout(self, name: str) -> tuple[int, str | None]:
+        return self._call("layout", name)  # type: ignore[no-any-return]
+
+    def create(self, name: str, dim: int) -> None:
+        self._call("create", name, dim)
+
+    def drop(self, name: str) -> None:
+        self._call("drop", name)
+
+    def upsert(self, name: str, points: Sequence[Point]) -> None:
+        self._call("upsert", name, list(points))
+
+    def delete(self, name: str, where: Where) -> None:
+        self._call("delete", name, where)
+
+    def query(self, name: str, where: Where, limit: int, *, dense: list[float] | None = None,
+              sparse: tuple[list[int], list[float]] | None = None, fields: Sequence[str] = HIT_FIELDS) -> list[Scored]:
+        return self._call("query", name, where, limit, dense=dense, sparse=sparse,  # type: ignore[no-any-return]
+                          fields=tuple(fields))
+
+    def scroll(self, name: str, where: Where, fields: Sequence[str], offset: Any, limit: int
+               ) -> tuple[list[dict[str, Any]], Any]:
+        return self._call("scroll", name, where, list(fields), offset, limit)  # type: ignore[no-any-return]
+
+    def count(self, name: str, where: Where) -> int:
+        return int(self._call("count", name, where))
+
+    def stats(self, name: str) -> dict[str, Any]:
+        return self._call("stats", name)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Flush and close the shards, and end the child (a later call starts a new one)."""
+        with self._start:
+            child, self._child = self._child, None
+        if child is None or child.dead:
+            return
+        try:
+            self._send(child, _ENGINE, ("close", (), {}))
+        finally:
+            child.dead = True
+            child.stop(timeout=_CLOSE_TIMEOUT)
+
+    # -- optimisation (edge.py's steps; the jobs stay in the child) ----------------------
+
+    def plan_optimize(self) -> list[RemoteJob]:
+        child = self._live_child()
+        planned = self._send(child, _ENGINE, ("plan_optimize", (), {}))
+        return [RemoteJob(self, child.number, key, name, argv) for key, name, argv in planned]
+
+    def resume_writes(self, job: RemoteJob) -> None:
+        if self._child is not None and self._child.number == job.child:
+            self._call("resume_writes", job.key)
+
+    def finish_optimize(self, job: RemoteJob, ok: bool) -> bool:
+        if self._child is None or self._child.number != job.child:
+            return False  # its child died: the new one swept the copy away
+        return bool(self._call("finish_optimize", job.key, ok))
+
+
+# -- the child ------------------------------------------------------------------------------
+
+
+def serve(engine_conn: Connection, jobs_conn: Connection, root: str, options: dict[str, Any]) -> None:
+    """The child's main: one `EdgeEngine`, its engine lane on this thread and its job lane on another.
+    Returns (the process ends) when the parent closes the pipes or goes away."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent closes this child
+    from .edge import EdgeEngine, OptimizeJob
+
+    engine = EdgeEngine(Path(root), **options)
+    jobs: dict[int, OptimizeJob] = {}
+    keys = itertools.count(1)
+
+    def plan_optimize() -> list[tuple[int, str, list[str]]]:
+        planned = []
+        for job in engine.plan_optimize():
+            key = next(keys)
+            jobs[key] = job
+            planned.append((key, job.name, job.command()))
+        return planned
+
+    def finish_optimize(key: int, ok: bool) -> bool:
+        job = jobs[key]
+        swapped = engine.finish_optimize(job, ok)
+        if not swapped:
+            del jobs[key]
+        return swapped
+
+    def job_step(step: str) -> Any:
+        def run(key: int) -> None:
+            job = jobs.get(key)
+            if job is not None:
+                getattr(job, step)()
+            if step in ("retire", "discard"):
+                jobs.pop(key, None)
+        return run
+
+    engine_calls: dict[str, Any] = {
+        name: getattr(engine, name)
+        for name in ("exists", "layout", "create", "drop", "upsert", "delete", "query", "scroll", "count", "stats",
+                     "close")}
+    engine_calls |= {"plan_optimize": plan_optimize, "finish_optimize": finish_optimize,
+                     "resume_writes": lambda key: engine.resume_writes(jobs[key]) if key in jobs else None}
+    job_calls = {step: job_step(step) for step in ("copy", "open", "retire", "discard")}
+    threading.Thread(target=_answer, args=(jobs_conn, job_calls), daemon=True, name="index-jobs").start()
+    try:
+        _answer(engine_conn, engine_calls)
+    finally:
+        engine.close()  # the parent went away without closing: flush what was written
+
+
+def _answer(conn: Connection, calls: dict[str, Any]) -> None:
+    while True:
+        try:
+            method, args, kwargs = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            reply: tuple[bool, Any] = (True, calls[method](*args, **kwargs))
+        except Exception as exc:
+            reply = (False, _portable(exc))
+        try:
+            conn.send(reply)
+        except OSError:  # the parent went away
+            return
+        except Exception as exc:  # a result that does not pickle: a bug, reported as such
+            conn.send((False, RuntimeError(f"the search index's answer to {method} could not be sent: {exc}")))
+
+
+def _portable(exc: Exception) -> Exception:
+    """`exc` as the parent can unpickle it (same type, the child's traceback as a note), else a RuntimeError."""
+    exc.add_note("in the search index's process:\n" + "".join(traceback.format_exception(exc)).rstrip())
+    exc.__cause__ = exc.__context__ = None
+    exc.__traceback__ = None
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+if __name__ == "__main__":
+    serve(Connection(int(sys.argv[1])), Connection(int(sys.argv[2])), sys.argv[3], json.loads(sys.argv[4]))
