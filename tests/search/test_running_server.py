@@ -67,11 +67,28 @@ class Serve:
             time.sleep(0.2)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the server; its index process (and any other child) ends with it, also when it is killed."""
+        children = children_of(self.process.pid)
         self.process.send_signal(sig)
         try:
             self.process.wait(timeout=30)
         finally:
             self.log.close()
+        deadline = time.monotonic() + 15
+        while running := [pid for pid in children if alive(pid)]:
+            assert time.monotonic() < deadline, f"left behind: {running}"
+            time.sleep(0.05)
+
+
+def children_of(pid: int) -> list[int]:
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:
@@ -120,6 +137,9 @@ def test_verify_and_reindex_through_the_running_server(tmp_path):
                                                 "missing, 0 orphaned; 0 outbox task(s) pending"), clean.stdout
         assert f"checked 3 context(s) and 4 version(s) through the server at {server.url} " \
                f"(pid {server.process.pid})" in clean.stderr, clean.stderr
+        # the embedded index is served by a child process of the server
+        assert any("contextql.graph.index.edge_process" in Path(f"/proc/{c}/cmdline").read_text()
+                   for c in children_of(server.process.pid))
     finally:
         server.stop()
     assert not (data_dir / "server.json").exists()  # withdrawn at stop
