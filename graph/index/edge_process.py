@@ -81,7 +81,7 @@ class _Child:
         self.process = subprocess.Popen(
             [sys.executable, "-m", __name__, *map(str, theirs), str(root), json.dumps(options)], pass_fds=theirs,
             stdin=subprocess.DEVNULL)
-        for ours, child_end in pairs:  # closed here, so the child's death reads as EOF
+        for _, child_end in pairs:  # closed here, so the child's death reads as EOF
             child_end.close()
         self.conns = tuple(Connection(ours.detach()) for ours, _ in pairs)
         self.dead = False
@@ -164,7 +164,7 @@ class EdgeProcessEngine:
         return bool(self._call("exists", name))
 
     def layout(self, name: str) -> tuple[int, str | None]:
-        return self._call("layout", name)  # type: ignore[no-any-return]
+        return self._call("layout", name)
 
     def create(self, name: str, dim: int) -> None:
         self._call("create", name, dim)
@@ -180,18 +180,18 @@ class EdgeProcessEngine:
 
     def query(self, name: str, where: Where, limit: int, *, dense: list[float] | None = None,
               sparse: tuple[list[int], list[float]] | None = None, fields: Sequence[str] = HIT_FIELDS) -> list[Scored]:
-        return self._call("query", name, where, limit, dense=dense, sparse=sparse,  # type: ignore[no-any-return]
+        return self._call("query", name, where, limit, dense=dense, sparse=sparse,
                           fields=tuple(fields))
 
     def scroll(self, name: str, where: Where, fields: Sequence[str], offset: Any, limit: int
                ) -> tuple[list[dict[str, Any]], Any]:
-        return self._call("scroll", name, where, list(fields), offset, limit)  # type: ignore[no-any-return]
+        return self._call("scroll", name, where, list(fields), offset, limit)
 
     def count(self, name: str, where: Where) -> int:
         return int(self._call("count", name, where))
 
     def stats(self, name: str) -> dict[str, Any]:
-        return self._call("stats", name)  # type: ignore[no-any-return]
+        return self._call("stats", name)
 
     def close(self) -> None:
         """Flush and close the shards, and end the child (a later call starts a new one)."""
