@@ -104,7 +104,7 @@ async def test_a_child_killed_while_idle_is_replaced_by_the_next_call(tmp_path):
     engine.close()
 
 
-@pytest.mark.parametrize("index_engine", ["edge"], indirect=True)
+@pytest.mark.parametrize("index_engine", ["edge-process"], indirect=True)
 async def test_a_search_the_killed_child_was_serving_is_a_graphql_error_with_a_code(search_api, search):
     await create(search_api, "/sec/keys", parents=True, title="Key rotation",
                  content="To rotate API keys, issue a new key, deploy it, then revoke the old one.")
