@@ -22,15 +22,19 @@ whose parent dies sees its pipe close and exits.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import json
 import pickle
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import traceback
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -39,7 +43,7 @@ from typing import Any
 
 from .engine import HIT_FIELDS, IndexProcessError, Point, Scored, Where
 
-_ENGINE, _JOBS = 0, 1  # the lanes
+_ENGINE, _JOBS, _QUERIES = 0, 1, 2  # the lanes
 _CLOSE_TIMEOUT = 10.0  # seconds the child gets to flush its shards and exit before it is killed
 
 
@@ -76,26 +80,80 @@ class _Child:
         # A plain `python -m` child, not multiprocessing's spawn: that re-runs the parent's main script
         # in the child, which a script without a `__name__` guard (a tool, a benchmark) does not survive.
         self.number = number
-        pairs = [socket.socketpair() for _ in (_ENGINE, _JOBS)]
+        pairs = [socket.socketpair() for _ in (_ENGINE, _JOBS, _QUERIES)]
         theirs = [b.fileno() for _, b in pairs]
         self.process = subprocess.Popen(
             [sys.executable, "-m", __name__, *map(str, theirs), str(root), json.dumps(options)], pass_fds=theirs,
             stdin=subprocess.DEVNULL)
         for _, child_end in pairs:  # closed here, so the child's death reads as EOF
             child_end.close()
-        self.conns = tuple(Connection(ours.detach()) for ours, _ in pairs)
+        self.conns = tuple(Connection(ours.detach()) for ours, _ in pairs[:2])
+        self.queries_socket = pairs[2][0]
+        self.queries: _QueryLane | None = None  # opened by the first `aquery`, on its event loop
+        self.opening: asyncio.Lock | None = None
         self.dead = False
         self.exitcode: int | None = None
 
     def stop(self, *, timeout: float) -> None:
         for conn in self.conns:
             conn.close()
+        if self.queries is not None:
+            self.queries.close()
+        else:
+            self.queries_socket.close()
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
         self.exitcode = self.process.returncode
+
+
+class _QueryLane:
+    """Queries from the event loop, pipelined over their own socket: no thread hop and no GIL hand-off per
+    query (a thread blocked on a pipe must win the GIL back after each read, up to the 5 ms switch interval
+    each time the event loop is busy). The child answers them in order."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.reader, self.writer = reader, writer
+        self.pending: deque[asyncio.Future[Any]] = deque()
+        self.error: IndexProcessError | None = None
+        self.task = self.loop.create_task(self._read(), name="contextql-index-queries")
+
+    @classmethod
+    async def open(cls, sock: socket.socket) -> _QueryLane:
+        return cls(*await asyncio.open_connection(sock=sock))
+
+    def request(self, message: tuple[Any, ...]) -> asyncio.Future[Any]:
+        if self.error is not None:
+            raise self.error
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        future = self.loop.create_future()
+        self.pending.append(future)
+        self.writer.write(struct.pack("!i", len(data)) + data)  # `multiprocessing.connection`'s framing
+        return future
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                (size,) = struct.unpack("!i", await self.reader.readexactly(4))
+                reply = pickle.loads(await self.reader.readexactly(size))
+                future = self.pending.popleft()
+                if not future.done():  # its caller may have given up (cancelled)
+                    future.set_result(reply)
+        except (asyncio.IncompleteReadError, OSError) as exc:
+            self.error = IndexProcessError("the search index failed: its process ended; the next call starts it again")
+            self.error.__cause__ = exc
+            while self.pending:
+                future = self.pending.popleft()
+                if not future.done():
+                    future.set_exception(self.error)
+
+    def close(self) -> None:
+        """From any thread."""
+        with contextlib.suppress(RuntimeError):  # its loop is closed, and with it the socket
+            self.loop.call_soon_threadsafe(self.writer.close)
 
 
 class EdgeProcessEngine:
@@ -157,6 +215,35 @@ class EdgeProcessEngine:
                 return
             raise IndexProcessError("the search index failed: its process ended during an optimisation")
         self._send(child, _JOBS, (step, (job.key,), {}))
+
+    async def aquery(self, name: str, where: Where, limit: int, *, dense: list[float] | None = None,
+                     sparse: tuple[list[int], list[float]] | None = None, fields: Sequence[str] = HIT_FIELDS
+                     ) -> list[Scored]:
+        """`query` from the event loop (`VectorIndex` prefers it): see `_QueryLane`."""
+        child = self._child
+        lane = child.queries if child is not None else None
+        if child is None or child.dead or (lane is not None and lane.error is not None) \
+                or child.process.poll() is not None:
+            child = await asyncio.to_thread(self._fresh_child, child)
+        if child.queries is None:
+            child.opening = child.opening or asyncio.Lock()
+            async with child.opening:
+                if child.queries is None:
+                    child.queries = await _QueryLane.open(child.queries_socket)
+        if child.queries.loop is not asyncio.get_running_loop():  # opened by another event loop: not this one's
+            return await asyncio.to_thread(self.query, name, where, limit, dense=dense, sparse=sparse, fields=fields)
+        ok, value = await child.queries.request(("query", (name, where, limit),
+                                                 {"dense": dense, "sparse": sparse, "fields": tuple(fields)}))
+        if not ok:
+            raise value
+        return value
+
+    def _fresh_child(self, failed: _Child | None) -> _Child:
+        """A running child, in place of `failed` (whose query lane broke: its process is ending)."""
+        with self._start:
+            if failed is not None and self._child is failed and not failed.dead:
+                self._bury(failed)
+        return self._live_child()
 
     # -- the engine contract ----------------------------------------------------------
 
@@ -225,8 +312,9 @@ class EdgeProcessEngine:
 # -- the child ------------------------------------------------------------------------------
 
 
-def serve(engine_conn: Connection, jobs_conn: Connection, root: str, options: dict[str, Any]) -> None:
-    """The child's main: one `EdgeEngine`, its engine lane on this thread and its job lane on another.
+def serve(engine_conn: Connection, jobs_conn: Connection, queries_conn: Connection, root: str,
+          options: dict[str, Any]) -> None:
+    """The child's main: one `EdgeEngine`, its engine lane on this thread, its job and query lanes on others.
     Returns (the process ends) when the parent closes the pipes or goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent closes this child
     from .edge import EdgeEngine, OptimizeJob
@@ -266,21 +354,26 @@ def serve(engine_conn: Connection, jobs_conn: Connection, root: str, options: di
     engine_calls |= {"plan_optimize": plan_optimize, "finish_optimize": finish_optimize,
                      "resume_writes": lambda key: engine.resume_writes(jobs[key]) if key in jobs else None}
     job_calls = {step: job_step(step) for step in ("copy", "open", "retire", "discard")}
+    one_at_a_time = threading.Lock()  # the engine lane and the query lane: the engine has one caller at a time
     threading.Thread(target=_answer, args=(jobs_conn, job_calls), daemon=True, name="index-jobs").start()
+    threading.Thread(target=_answer, args=(queries_conn, {"query": engine.query}, one_at_a_time), daemon=True,
+                     name="index-queries").start()
     try:
-        _answer(engine_conn, engine_calls)
+        _answer(engine_conn, engine_calls, one_at_a_time)
     finally:
-        engine.close()  # the parent went away without closing: flush what was written
+        with one_at_a_time:
+            engine.close()  # the parent went away without closing: flush what was written
 
 
-def _answer(conn: Connection, calls: dict[str, Any]) -> None:
+def _answer(conn: Connection, calls: dict[str, Any], lock: threading.Lock | None = None) -> None:
     while True:
         try:
             method, args, kwargs = conn.recv()
         except (EOFError, OSError):
             return
         try:
-            reply: tuple[bool, Any] = (True, calls[method](*args, **kwargs))
+            with lock or contextlib.nullcontext():
+                reply: tuple[bool, Any] = (True, calls[method](*args, **kwargs))
         except Exception as exc:
             reply = (False, _portable(exc))
         try:
@@ -304,4 +397,5 @@ def _portable(exc: Exception) -> Exception:
 
 
 if __name__ == "__main__":
-    serve(Connection(int(sys.argv[1])), Connection(int(sys.argv[2])), sys.argv[3], json.loads(sys.argv[4]))
+    engine_fd, jobs_fd, queries_fd = (Connection(int(fd)) for fd in sys.argv[1:4])
+    serve(engine_fd, jobs_fd, queries_fd, sys.argv[4], json.loads(sys.argv[5]))

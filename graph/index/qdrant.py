@@ -112,6 +112,9 @@ class VectorIndex:
         try:
             with span(f"qdrant {method}", **{"db.system": "qdrant", "db.system.name": "qdrant",
                                              "db.operation.name": method}):
+                engine = self.engine
+                if method == "query" and engine is not None and hasattr(engine, "aquery"):
+                    return await engine.aquery(*args, **kwargs)  # served from the event loop (edge_process.py)
                 return await asyncio.get_running_loop().run_in_executor(self._thread, run)
         except ValueError:
             raise  # a wrong argument is a bug, not an outage

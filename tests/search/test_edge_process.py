@@ -78,7 +78,7 @@ async def test_a_killed_index_process_fails_its_calls_clearly_and_the_next_call_
 
     error = await killed_mid_call(engine, lambda: index.search(WS, "kept across a crash", "hybrid", SearchFilter(), 10))
     assert isinstance(error, IndexUnavailableError)
-    assert "its process ended (exit code -9)" in str(error) and "the next call starts it again" in str(error)
+    assert "its process ended" in str(error) and "the next call starts it again" in str(error)
     assert isinstance(error.__cause__, IndexProcessError)
 
     # the next call starts a new child, which reopens the shards from disk: every write made before the kill
