@@ -3,12 +3,15 @@
 Why: qdrant-edge-py holds the GIL for a whole query (bench/results/search-gil-2026-12-02.md: at c=16
 a quarter of the server's GIL time was Edge queries), so every other thread of the server, the event
 loop first, waited on it. In a child process the server only spends the IPC under its GIL: pickling
-the request and the hits (measured: bench/results/search-edgeproc-2026-12-03.md).
+the request and the hits. Measured on a busy shared 2-core machine it was no faster end to end, so
+it is off by default (`CONTEXTQL_INDEX_PROCESS`; bench/results/search-edgeproc-2026-12-03.md).
 
-The child (`python -m contextql.graph.index.edge_process`) owns one `EdgeEngine` and answers over two
-socket pairs (`multiprocessing.connection`: pickled messages), one call at a time on each:
-- the engine lane: every engine call, incl. the optimisation steps that touch the live shard
-  (`plan_optimize`, `resume_writes`, `finish_optimize`);
+The child (`python -m contextql.graph.index.edge_process`) owns one `EdgeEngine` and answers over three
+socket pairs (`multiprocessing.connection`'s framing: pickled messages), each served in order:
+- the engine lane: every engine call from any thread (`VectorIndex`'s index thread), incl. the
+  optimisation steps that touch the live shard (`plan_optimize`, `resume_writes`, `finish_optimize`);
+- the query lane: `aquery`, queries sent from the event loop and pipelined (`_QueryLane`); the
+  child runs them and the engine lane's calls one at a time;
 - the job lane: the slow parts of an optimisation `VectorIndex.optimize` runs off the index thread
   (copying the shard's folder, loading the optimised copy, deleting the old one), so queries go on
   meanwhile, as they do in-process. The optimiser itself still runs in its own process (`edge.py`).
@@ -17,7 +20,7 @@ Failures: an exception the engine raises reaches the caller as the same type (wi
 traceback as a note). If the child dies, the calls it was serving raise `IndexProcessError`; the
 next call starts a new child, which reopens the shards from disk (Edge's WAL has every applied
 update). An optimisation the dead child was running is dropped. `close()` ends the child; a child
-whose parent dies sees its pipe close and exits.
+whose parent dies sees its pipes close and exits.
 """
 
 from __future__ import annotations
