@@ -56,6 +56,12 @@ def index_engine(settings: Settings) -> IndexEngine:
 
         return QdrantClientEngine(QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key or None,
                                                timeout=10))
+    if settings.index_process:
+        # Qdrant Edge holds the GIL for a whole query: in a child process it does not stall the event loop,
+        # at the price of the IPC in both processes (bench/results/search-edgeproc-2026-12-03.md).
+        from contextql.graph.index.edge_process import EdgeProcessEngine
+
+        return EdgeProcessEngine(edge_dir(settings))
     from contextql.graph.index.edge import EdgeEngine
 
     return EdgeEngine(edge_dir(settings))

@@ -8,7 +8,8 @@ it), then per phase runs the load generator's closed loop in this process (`benc
 reads every server thread's utime + stime from `/proc/<pid>/task/*/stat` before and after. CPU milliseconds
 per request are robust to other work on a shared machine in a way req/s are not: the numbers are what the
 server's own threads spent, whatever else ran. Threads are grouped by name (`comm`): `python` is the event
-loop and any unnamed native thread (ONNX Runtime's pool, Qdrant Edge's), `embed_0` the model thread.
+loop and any unnamed native thread (ONNX Runtime's pool, Qdrant Edge's), `embed_0` the model thread;
+`child:...` the threads of the server's child processes (the index process), counted in the totals.
 """
 
 from __future__ import annotations
@@ -33,17 +34,25 @@ from .drive import Cursor, phase
 from .latency import ROOT, cache_size, server_env
 
 
-def thread_ticks(pid: int) -> dict[int, tuple[str, int]]:
-    """tid -> (name, utime + stime in clock ticks) of every live thread of `pid`."""
+def thread_ticks(pid: int, prefix: str = "") -> dict[int, tuple[str, int]]:
+    """tid -> (name, utime + stime in clock ticks) of every live thread of `pid` and of its child processes
+    (the index process, `CONTEXTQL_INDEX_PROCESS`), whose thread names get `child:` in front."""
     threads = {}
+    children = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             stat = (task / "stat").read_text()
+            children += [int(c) for c in (task / "children").read_text().split()]
         except OSError:  # ended meanwhile
             continue
         name = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat.rsplit(")", 1)[1].split()
-        threads[int(task.name)] = (name, int(fields[11]) + int(fields[12]))
+        threads[int(task.name)] = (prefix + name, int(fields[11]) + int(fields[12]))
+    for child in children:
+        try:
+            threads |= thread_ticks(child, "child:")
+        except OSError:
+            continue
     return threads
 
 

@@ -1,11 +1,13 @@
 """Does a native call hold the GIL? A Python counting loop's speed while another thread repeats the call.
 
-    python -m bench.search.gil --index bench/.work/search-latency/data/index [--seconds 2]
+    python -m bench.search.gil --index bench/.work/search-latency/data/index [--seconds 2] [--process]
 
 Run it on a COPY of an index folder, or with no server running on it (Edge locks a shard for one process).
 For each call: the loop's iterations in `seconds` with the other thread calling, as a share of the loop
 alone, and the calls per second the other thread made. A share near 1 means the call releases the GIL
 while it works; near 0, it holds it throughout, so in the server it adds to the event loop's own work.
+With `--process` the engine is served from a child process (`EdgeProcessEngine`, the server's default):
+what is left in this process is the IPC.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from contextql.graph.index.edge import EdgeEngine
+from contextql.graph.index.edge_process import EdgeProcessEngine
 from contextql.graph.index.engine import Where
 
 COLLECTION = "contextql"
@@ -52,8 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.search.gil", description=__doc__.split("\n\n")[0])
     p.add_argument("--index", type=Path, required=True, help="an embedded index folder (data/index)")
     p.add_argument("--seconds", type=float, default=2.0)
+    p.add_argument("--process", action="store_true", help="serve the engine from a child process")
     args = p.parse_args(argv)
-    engine = EdgeEngine(args.index)
+    engine = EdgeProcessEngine(args.index) if args.process else EdgeEngine(args.index)
     dim, _ = engine.layout(COLLECTION)
     rng = random.Random(1)
     dense = [rng.uniform(-1, 1) for _ in range(dim)]

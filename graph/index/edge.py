@@ -227,6 +227,12 @@ class EdgeEngine:
     def count(self, name: str, where: Where) -> int:
         return int(self._shard(name).count(edge.CountRequest(exact=True, filter=_filter(where))))
 
+    def stats(self, name: str) -> dict[str, Any]:
+        """What the shard holds: points, vectors with an index (HNSW; sparse ones always), payload indexes."""
+        info = self._shard(name).info()
+        return {"points": int(info.points_count), "indexed_vectors": int(info.indexed_vectors_count),
+                "payload_indexes": sorted(info.payload_schema)}
+
     def close(self) -> None:
         for job in list(self._jobs.values()):
             self.resume_writes(job)

@@ -74,6 +74,10 @@ class IndexInUseError(RuntimeError):
     """Another process holds the embedded index (`str()` says which folder and what to do)."""
 
 
+class IndexProcessError(RuntimeError):
+    """The child process that serves the embedded index ended during the call (`edge_process.py`)."""
+
+
 class IndexEngine(Protocol):
     def exists(self, name: str) -> bool: ...
 

@@ -30,7 +30,7 @@ from ..embeddings.chunks import passages, split
 from ..embeddings.sparse import document_vector, query_vector
 from ..records import ContextRecord, VersionRecord
 from ..telemetry import span
-from .engine import KEYWORDS, AnyOf, AtLeast, IndexEngine, IndexInUseError, Point, Scored, Where
+from .engine import KEYWORDS, AnyOf, AtLeast, IndexEngine, IndexInUseError, IndexProcessError, Point, Scored, Where
 
 logger = logging.getLogger("contextql.index")
 _NS = uuid.UUID("5b0c2f1e-8d7a-4f0e-9a51-3c2b7e4d9f10")
@@ -112,10 +112,13 @@ class VectorIndex:
         try:
             with span(f"qdrant {method}", **{"db.system": "qdrant", "db.system.name": "qdrant",
                                              "db.operation.name": method}):
+                engine = self.engine
+                if method == "query" and engine is not None and hasattr(engine, "aquery"):
+                    return await engine.aquery(*args, **kwargs)  # served from the event loop (edge_process.py)
                 return await asyncio.get_running_loop().run_in_executor(self._thread, run)
         except ValueError:
             raise  # a wrong argument is a bug, not an outage
-        except IndexInUseError as exc:
+        except (IndexInUseError, IndexProcessError) as exc:
             raise IndexUnavailableError(str(exc)) from exc
         except Exception as exc:
             raise IndexUnavailableError(f"the search index failed: {type(exc).__name__}") from exc

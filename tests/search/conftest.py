@@ -2,8 +2,8 @@
 fault-injecting wrapper; the outbox worker is driven by the tests (no timing races).
 
 Every search test runs on both deployments (`index_engine`): `edge` (Qdrant Edge, the embedded
-default) and `server` (qdrant-client; its local mode stands in for a Qdrant server, which
-cannot be installed here)."""
+default, in-process; `edge-process` serves it from a child process, `CONTEXTQL_INDEX_PROCESS`) and
+`server` (qdrant-client; its local mode stands in for a Qdrant server, which cannot be installed here)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from contextql.graph.embeddings import EmbeddingService
 from contextql.graph.embeddings.factory import make_embedder
 from contextql.graph.index import IndexWorker, VectorIndex
 from contextql.graph.index.edge import EdgeEngine
+from contextql.graph.index.edge_process import EdgeProcessEngine
 from contextql.graph.index.qdrant_engine import QdrantClientEngine
 from contextql.resolvers.principal import ANONYMOUS
 from contextql.resolvers.request import RequestContext
@@ -47,6 +48,8 @@ class Search:
 def make_engine(kind: str, folder):
     if kind == "edge":
         return EdgeEngine(folder / "index")
+    if kind == "edge-process":
+        return EdgeProcessEngine(folder / "index")
     return QdrantClientEngine(QdrantClient(path=str(folder / "qdrant")), server=False)
 
 

@@ -1,4 +1,7 @@
-"""The embedded index engine (Qdrant Edge): its optimiser never blocks a query or a write."""
+"""The embedded index engine (Qdrant Edge): its optimiser never blocks a query or a write.
+
+Every test runs on both ways of serving it: in this process (`EdgeEngine`) and from a child process
+(`EdgeProcessEngine`, the server's default)."""
 
 from __future__ import annotations
 
@@ -10,11 +13,17 @@ import pytest
 
 from contextql.graph.index import SearchFilter, VectorIndex
 from contextql.graph.index.edge import EdgeEngine
+from contextql.graph.index.edge_process import EdgeProcessEngine
 from contextql.graph.index.engine import AnyOf, Point, Where
 from contextql.graph.index.qdrant import IndexUnavailableError, point_id
 from contextql.graph.records import ContextRecord
 
 WS = "w"
+
+
+@pytest.fixture(params=["in-process", "child-process"])
+def make(request):
+    return EdgeEngine if request.param == "in-process" else EdgeProcessEngine
 
 
 def record(i: int) -> ContextRecord:
@@ -23,9 +32,9 @@ def record(i: int) -> ContextRecord:
                          tags=[], inherit=True, version=1, created_at=0, updated_at=0, created_by="t", updated_by="t")
 
 
-async def test_optimiser_runs_in_a_child_process_while_queries_and_writes_go_on(tmp_path, embeddings):
+async def test_optimiser_runs_in_a_child_process_while_queries_and_writes_go_on(tmp_path, embeddings, make):
     # A low indexing threshold gives a few thousand points an HNSW build that takes seconds.
-    engine = EdgeEngine(tmp_path / "index", optimize_after=1, indexing_threshold_kb=500)
+    engine = make(tmp_path / "index", optimize_after=1, indexing_threshold_kb=500)
     index = VectorIndex(engine, embeddings, collection="opt")
     await index.ensure()
     rng = random.Random(7)
@@ -39,7 +48,7 @@ async def test_optimiser_runs_in_a_child_process_while_queries_and_writes_go_on(
             Point(point_id(f"bulk-{i}", 0), vector(), ([i % 97], [1.0]),
                   {"workspace": WS, "context_id": f"bulk-{i}", "chunk": 0, "version": 1, "path": f"/bulk/{i}"})
             for i in range(start, start + 500)])
-    before = engine._shards[index.current].info().indexed_vectors_count
+    before = engine.stats(index.current)["indexed_vectors"]
     await index.similar(WS, vector(), SearchFilter(), 5)  # the model's first call is slow: not the optimiser's
 
     optimizing = asyncio.create_task(index.optimize())
@@ -58,8 +67,7 @@ async def test_optimiser_runs_in_a_child_process_while_queries_and_writes_go_on(
     # queries and writes kept answering during the whole copy and build, each in well under a second
     assert answered >= 3 and slowest < 1.0, (answered, slowest)
     # the optimised copy replaced the live shard with every write made meanwhile replayed
-    shard = engine._shards[index.current]
-    assert shard.info().indexed_vectors_count > before
+    assert engine.stats(index.current)["indexed_vectors"] > before
     assert engine.count(index.current, Where(must=(AnyOf("workspace", (WS,)),))) == bulk + written
     assert {h.context_id for h in await index.search(WS, "written while the optimiser runs", "keyword",
                                                      SearchFilter(path_prefix="/notes"), 100)} \
@@ -69,25 +77,25 @@ async def test_optimiser_runs_in_a_child_process_while_queries_and_writes_go_on(
     await index.close()
 
 
-async def test_a_reopened_index_keeps_its_points_and_payload_indexes(tmp_path, embeddings):
-    engine = EdgeEngine(tmp_path / "index")
+async def test_a_reopened_index_keeps_its_points_and_payload_indexes(tmp_path, embeddings, make):
+    engine = make(tmp_path / "index")
     index = VectorIndex(engine, embeddings, collection="keep")
     await index.ensure()
     await index.refresh([record(1), record(2)])
     await index.close()
 
-    again = VectorIndex(EdgeEngine(tmp_path / "index"), embeddings, collection="keep")
+    again = VectorIndex(make(tmp_path / "index"), embeddings, collection="keep")
     await again.ensure()
     assert set(await again.heads(WS)) == {"ctx-1", "ctx-2"}
-    schema = again.engine._shards["keep"].info().payload_schema  # type: ignore[union-attr]
+    schema = again.engine.stats("keep")["payload_indexes"]  # type: ignore[union-attr]
     assert {"workspace", "ancestors", "kind", "tags", "context_id"} <= set(schema)
     await again.close()
 
 
-async def test_an_index_another_process_holds_is_reported_as_in_use(tmp_path, embeddings):
-    first = VectorIndex(EdgeEngine(tmp_path / "index"), embeddings, collection="held")
+async def test_an_index_another_process_holds_is_reported_as_in_use(tmp_path, embeddings, make):
+    first = VectorIndex(make(tmp_path / "index"), embeddings, collection="held")
     await first.ensure()
-    second = VectorIndex(EdgeEngine(tmp_path / "index"), embeddings, collection="held")
+    second = VectorIndex(make(tmp_path / "index"), embeddings, collection="held")
     with pytest.raises(IndexUnavailableError, match="in use by another process"):
         await second.ensure()
     await second.close()

@@ -37,9 +37,10 @@ WORDS = ("replica failover quorum latency budget runbook alert pager rollback ca
 class Serve:
     """`contextql serve --data-dir D` in its own process, as an operator starts it."""
 
-    def __init__(self, data_dir: Path, log: Path) -> None:
+    def __init__(self, data_dir: Path, log: Path, **settings: str) -> None:
         self.data_dir, self.port = data_dir, free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONTEXTQL_")} | {"CONTEXTQL_LOG_LEVEL": "warning"}
+        env |= {f"CONTEXTQL_{k.upper()}": v for k, v in settings.items()}
         self.log = open(log, "ab")  # noqa: SIM115 - the server's log, closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "contextql.server", "serve", "--data-dir", str(data_dir), "--port", str(self.port)],
@@ -67,11 +68,28 @@ class Serve:
             time.sleep(0.2)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the server; its index process (and any other child) ends with it, also when it is killed."""
+        children = children_of(self.process.pid)
         self.process.send_signal(sig)
         try:
             self.process.wait(timeout=30)
         finally:
             self.log.close()
+        deadline = time.monotonic() + 15
+        while running := [pid for pid in children if alive(pid)]:
+            assert time.monotonic() < deadline, f"left behind: {running}"
+            time.sleep(0.05)
+
+
+def children_of(pid: int) -> list[int]:
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:
@@ -104,7 +122,7 @@ async def break_the_index(data_dir: Path) -> dict[str, str]:
 
 def test_verify_and_reindex_through_the_running_server(tmp_path):
     data_dir = tmp_path / "data"
-    server = Serve(data_dir, tmp_path / "serve.log")
+    server = Serve(data_dir, tmp_path / "serve.log", index_process="true")
     try:
         created = server.data(
             "mutation($i: [CreateContextInput!]!) { createContexts(createParents: true, inputs: $i) { id } }",
@@ -120,6 +138,9 @@ def test_verify_and_reindex_through_the_running_server(tmp_path):
                                                 "missing, 0 orphaned; 0 outbox task(s) pending"), clean.stdout
         assert f"checked 3 context(s) and 4 version(s) through the server at {server.url} " \
                f"(pid {server.process.pid})" in clean.stderr, clean.stderr
+        # the embedded index is served by a child process of the server (CONTEXTQL_INDEX_PROCESS)
+        assert any("contextql.graph.index.edge_process" in Path(f"/proc/{c}/cmdline").read_text()
+                   for c in children_of(server.process.pid))
     finally:
         server.stop()
     assert not (data_dir / "server.json").exists()  # withdrawn at stop
@@ -156,7 +177,8 @@ def test_verify_and_reindex_through_the_running_server(tmp_path):
 
 def test_the_server_dying_during_a_reindex(tmp_path):
     data_dir = tmp_path / "data"
-    server = Serve(data_dir, tmp_path / "serve.log")
+    # its index in a child process: killed with the server, that child must not hold the index afterwards
+    server = Serve(data_dir, tmp_path / "serve.log", index_process="true")
     try:
         rng = random.Random(7)
         inputs = [{"path": f"/runbooks/r{i}", "content": " ".join(rng.choice(WORDS) for _ in range(600))}

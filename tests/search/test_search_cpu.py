@@ -15,6 +15,7 @@ from contextql.graph.embeddings import EmbeddingService
 from contextql.graph.embeddings.factory import make_embedder
 from contextql.graph.embeddings.fastembed_engine import NO_SPINNING, FastEmbedder
 from contextql.graph.index.edge import EdgeEngine
+from contextql.graph.index.edge_process import EdgeProcessEngine
 from contextql.graph.index.engine import AnyOf, Point, Where
 from contextql.graph.index.qdrant import point_id
 
@@ -100,9 +101,9 @@ async def test_a_failed_model_call_fails_its_waiters_and_the_next_query_is_answe
         service.close()
 
 
-def edge_search_threads() -> set[int]:
+def edge_search_threads(pid: int | str = "self") -> set[int]:
     found = set()
-    for task in Path("/proc/self/task").iterdir():
+    for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             name = (task / "comm").read_text()
         except FileNotFoundError:  # the thread ended between the listing and the read
@@ -112,18 +113,20 @@ def edge_search_threads() -> set[int]:
     return found
 
 
-def test_edge_searches_with_one_thread_and_keeps_its_settings_across_a_reopen(tmp_path):
-    engine = EdgeEngine(tmp_path / "index", indexing_threshold_kb=500)
+@pytest.mark.parametrize("make", [EdgeEngine, EdgeProcessEngine], ids=["in-process", "child-process"])
+def test_edge_searches_with_one_thread_and_keeps_its_settings_across_a_reopen(tmp_path, make):
+    engine = make(tmp_path / "index", indexing_threshold_kb=500)
     engine.create("c", 4)
     engine.upsert("c", [Point(point_id(f"c{i}", 0), [1.0, float(i), 0.0, 0.5], ([i], [1.0]), {"workspace": "w", "context_id": f"c{i}"})
                         for i in range(1, 20)])
     engine.close()
-    before = edge_search_threads()
-    again = EdgeEngine(tmp_path / "index")  # opens the shard from disk
+    before = edge_search_threads() if make is EdgeEngine else set()  # a child has no other Edge threads
+    again = make(tmp_path / "index")  # opens the shard from disk
     hits = again.query("c", Where(must=(AnyOf("workspace", ("w",)),)), 5, dense=[1.0, 3.0, 0.0, 0.5],
                        sparse=([3], [1.0]))
     assert hits[0].payload["context_id"] == "c3"
-    assert len(edge_search_threads() - before) <= 1  # not one per CPU, idle ones spinning after each query
+    after = edge_search_threads(getattr(again, "pid", None) or "self")
+    assert len(after - before) <= 1  # not one per CPU, idle ones spinning after each query
     config = json.loads(next((tmp_path / "index").glob("c.*/edge_config.json")).read_text())
     assert config["max_search_threads"] == 1
     assert config["optimizers"]["indexing_threshold"] == 500  # the reopen kept what create set
