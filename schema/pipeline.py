@@ -2,7 +2,7 @@
 
 Strawberry builds each extension per operation and wraps each of its hooks in a context manager per
 operation (lookup, `contextlib` wrapper, exit stack): with eight extensions that cost more than the rest of a
-`{ __typename }` operation (bench/results/profile-2026-12-03-reqpath.md). Here the steps are plain
+`{ __typename }` operation (bench/results/profile-2026-12-02-reqpath.md). Here the steps are plain
 functions, run in a fixed order at these points:
 
 - operation start: the shape rules join the validation rules; the token limit becomes a parse option;

@@ -58,7 +58,7 @@ def index_engine(settings: Settings) -> IndexEngine:
                                                timeout=10))
     if settings.index_process:
         # Qdrant Edge holds the GIL for a whole query: in a child process it does not stall the event loop,
-        # at the price of the IPC in both processes (bench/results/search-edgeproc-2026-12-03.md).
+        # at the price of the IPC in both processes (bench/results/search-edgeproc-2026-12-02.md).
         from contextql.graph.index.edge_process import EdgeProcessEngine
 
         return EdgeProcessEngine(edge_dir(settings))

@@ -91,8 +91,9 @@ class Settings(BaseSettings):
     index_optimize_interval: float = Field(
         30.0, gt=0, description="Seconds between checks whether the embedded index needs optimising (in a child process).")
     index_process: bool = Field(
-        False, description="Serve the embedded index from a child process (its queries hold their process's GIL); "
-        "off: it measured no faster on a shared 2-core machine (bench/results/search-edgeproc-2026-12-03.md).")
+        True, description="Serve the embedded index from a child process: its queries hold their process's GIL "
+        "(HYBRID at c=16 1.19x the req/s, c=1 p50 +1.9 ms on a quiet 2-core machine, "
+        "bench/results/search-edgeproc-2026-12-02.md).")
     qdrant_collection: str = Field("contextql", description="Collection name (history goes to <name>_history).")
     embedder: Literal["fastembed", "openai"] = Field("fastembed", description="fastembed (ONNX) or an OpenAI-compatible HTTP endpoint.")
     embedding_model: str | None = Field(None, description="fastembed model name or folder (unset: bundled all-MiniLM-L6-v2 int8), or the endpoint's model.")

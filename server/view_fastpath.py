@@ -1,4 +1,4 @@
-"""Per-request costs of Strawberry's HTTP view made cheap, with the same answers (bench/results/profile-2026-12-03-reqpath.md).
+"""Per-request costs of Strawberry's HTTP view made cheap, with the same answers (bench/results/profile-2026-12-02-reqpath.md).
 
 - `isinstance(result, SubscriptionExecutionResult)`, asked of every result in `AsyncBaseHTTPView.run`: a
   runtime-checkable `typing_extensions.Protocol`, whose isinstance looks `__aiter__` and `__anext__` up with

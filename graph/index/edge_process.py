@@ -4,7 +4,7 @@ Why: qdrant-edge-py holds the GIL for a whole query (bench/results/search-gil-20
 a quarter of the server's GIL time was Edge queries), so every other thread of the server, the event
 loop first, waited on it. In a child process the server only spends the IPC under its GIL: pickling
 the request and the hits. Measured on a busy shared 2-core machine it was no faster end to end, so
-it is off by default (`CONTEXTQL_INDEX_PROCESS`; bench/results/search-edgeproc-2026-12-03.md).
+it is off by default (`CONTEXTQL_INDEX_PROCESS`; bench/results/search-edgeproc-2026-12-02.md).
 
 The child (`python -m contextql.graph.index.edge_process`) owns one `EdgeEngine` and answers over three
 socket pairs (`multiprocessing.connection`'s framing: pickled messages), each served in order:
