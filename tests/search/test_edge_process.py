@@ -91,7 +91,7 @@ async def test_a_killed_index_process_fails_its_calls_clearly_and_the_next_call_
     await index.close()
 
 
-async def test_a_child_killed_while_idle_is_replaced_by_the_next_call(tmp_path):
+async def test_a_child_killed_while_idle_is_replaced_with_its_data(tmp_path):
     engine = EdgeProcessEngine(tmp_path / "index")
     engine.create("c", 4)
     engine.upsert("c", [Point(point_id("a", 0), [1.0, 0.0, 0.0, 0.0], ([1], [1.0]), {"workspace": WS})])
@@ -99,7 +99,13 @@ async def test_a_child_killed_while_idle_is_replaced_by_the_next_call(tmp_path):
     assert first is not None
     os.kill(first, signal.SIGKILL)
     wait_gone(first)
-    assert engine.count("c", Where()) == 1  # nothing in flight: nothing failed
+    # The kill may not show on the socket before the next call is sent (seen once in CI): that call then
+    # fails clearly, as a call in flight would, and the one after it reaches a new child.
+    try:
+        count = engine.count("c", Where())
+    except IndexProcessError:
+        count = engine.count("c", Where())
+    assert count == 1
     assert engine.pid != first
     engine.close()
 
