@@ -132,7 +132,7 @@ class OperationPipeline(SchemaExtension):
             return validate_document(ec.schema._schema, document, ec.validation_rules)
         if prepared.errors is None:
             prepared.errors = validate_document(ec.schema._schema, document, ec.validation_rules)
-        return prepared.errors
+        return list(prepared.errors)  # the operation's own list: a step may change it, the cache must not
 
     @staticmethod
     def stream_result(result: Any) -> None:
