@@ -196,9 +196,15 @@ def create_app(
         return JSONResponse({"status": "ok" if current else "starting", "graph": current.backend if current else None})
 
     async def debug_stats(request: Request) -> JSONResponse:
-        """Statements sent to the graph engine so far (benchmarks read it before and after a phase)."""
+        """Statements sent to the graph engine so far (benchmarks read it before and after a phase), and
+        how revisions went where the store tells (Neo4j: graph/neo4j/optimistic.py)."""
         current = state.require_store()
-        return JSONResponse({"backend": current.backend, "queries": current.queries})
+        stats = {"backend": current.backend, "queries": current.queries}
+        heads = getattr(current, "heads", None)
+        if heads is not None:
+            stats |= {"head_cache_hits": heads.hits, "head_cache_misses": heads.misses,
+                      "pessimistic_revisions": getattr(current, "pessimistic_revisions", 0)}
+        return JSONResponse(stats)
 
     graphql = ContextQLGraphQL(settings, state)
     app = Starlette(

@@ -6,11 +6,13 @@ the composed write, COMMIT), and the driver's per-round-trip work is most of the
 write costs beyond a read (bench/results/profile-2026-12-02-mutation.md). Here it costs two:
 
 1. `heads(..., lock=True)` / `at_paths(..., lock=True)` read WITHOUT a lock, and remember each
-   context's `version` and `path` (a revision always raises the version; a move of an ancestor
-   changes the path without one).
+   context's `version`, `path` and `updated_at` (a revision always raises the version and sets
+   `updated_at`; a move of an ancestor changes the path without either). A head this process
+   wrote lately comes from its `HeadCache` (graph/neo4j/head_cache.py), without a round trip.
 2. The collected writes go as one statement behind `GUARD`: it write-locks those contexts, and
-   goes on only if each still has the version and path it was read with. One statement is one
-   transaction, so either all of it lands or none of it.
+   goes on only if each still has the version, path and `updated_at` it was read with. One
+   statement is one transaction, so either all of it lands or none of it. A work that writes
+   nothing sends the guard alone when a head came from the cache (it may be stale).
 
 Anything else falls back to `write` (a managed transaction with locking reads), before anything
 was written: a lost race (the guard held nothing), a read after a write (it would have to commit
@@ -21,17 +23,23 @@ The rules (`graph/tree.py`) are the same in both; only the statements differ.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import neo4j
 
+from contextql.graph.codec import context_props, context_record
+from contextql.graph.records import ContextRecord
+
 from . import cypher
+from .head_cache import HeadCache
 from .run import run as run_statement
 from .writes import (
     AGENT_IDS, API_KEYS, CONTEXT_IDS, COUNT_KIND, DERIVED, DESCENDANTS, EXECUTION_EXISTS, LOCKED_AT_PATHS,
     LOCKED_HEADS, TAKEN_AUDIT_IDS, TAKEN_EXECUTION_IDS, TAKEN_IDS, TAKEN_VERSIONS, TOOL_VERSIONS, TOOLS,
     TYPE_VERSIONS, Neo4jWriteTx,
 )
+from .writes import APPEND_AUDIT, ENQUEUE, INSERT_VERSIONS, RECORD_DERIVATION, SET_STATE
 
 # The locked head reads, and the unlocked reads that replace them here.
 _UNLOCKED = {LOCKED_HEADS: cypher.GET_BY_IDS, LOCKED_AT_PATHS: cypher.GET_BY_PATHS}
@@ -51,10 +59,15 @@ UNWIND $g_rows AS g
 MATCH (c:Context {workspace: g.workspace, id: g.id})
 SET c._lock = true
 REMOVE c._lock
-WITH c, g WHERE c.version = g.version AND c.path = g.path
+WITH c, g WHERE c.version = g.version AND c.path = g.path AND c.updated_at = g.updated_at
 WITH count(c) AS held WHERE held = size($g_rows)
 """
 GUARD_RETURN = "\nRETURN held"
+
+# Writes after which the heads the work read, or the states it set, are what is stored: a revision
+# (graph/tree.py `revise`). After any other write (a move changes descendants' paths, a delete) the
+# cache is emptied: the guard would catch a stale head, but each would cost a transaction.
+_KEEPS_HEADS = frozenset({SET_STATE, INSERT_VERSIONS, ENQUEUE, APPEND_AUDIT, RECORD_DERIVATION})
 
 
 class Pessimistic(Exception):
@@ -64,11 +77,65 @@ class Pessimistic(Exception):
 class OptimisticWriteTx(Neo4jWriteTx):
     """`WriteTx` over a session's auto-commit statements; `commit` sends the guarded write."""
 
-    def __init__(self, session: neo4j.AsyncSession, count: Any, timeout: float) -> None:
+    def __init__(self, session: neo4j.AsyncSession, count: Any, timeout: float, cache: HeadCache) -> None:
         super().__init__(session, count)  # type: ignore[arg-type]  # statements go through `_run` below
         self._session = session
         self._timeout = timeout
+        self._cache = cache
         self._guards: dict[tuple[str, str], dict[str, Any]] = {}
+        self._heads: dict[tuple[str, str], dict[str, Any]] = {}  # as read (or cached), by (workspace, id)
+        self._written: dict[tuple[str, str], ContextRecord] = {}  # states set
+        self._templates: set[str] = set()
+        self._cached = False  # a head came from the cache
+
+    @property
+    def cached(self) -> bool:
+        """Whether a head came from the cache (it may be stale until the guard held)."""
+        return self._cached
+
+    def forget(self) -> None:
+        """Drop from the cache every head this work read."""
+        self._cache.drop(self._guards)
+
+    def _defer(self, template: str, **params: Any) -> None:
+        self._templates.add(template)
+        super()._defer(template, **params)
+
+    def _guard(self, props: dict[str, Any]) -> None:
+        key = (props["workspace"], props["id"])
+        self._heads[key] = props
+        self._guards[key] = {"workspace": props["workspace"], "id": props["id"], "version": props["version"],
+                             "path": props["path"], "updated_at": props["updated_at"]}
+
+    async def heads(self, workspace: str, ids: Sequence[str], *, lock: bool = False) -> dict[str, ContextRecord]:
+        if not lock:
+            return await super().heads(workspace, ids)
+        if self._parts:
+            raise Pessimistic("a read after a write")
+        known = self._cache.by_ids(workspace, list(dict.fromkeys(ids)))
+        for props in known.values():
+            self._guard(props)
+        self._cached |= bool(known)
+        missing = [i for i in ids if i not in known]
+        found = await super().heads(workspace, missing, lock=True) if missing else {}
+        return {**{i: context_record(props) for i, props in known.items()}, **found}
+
+    async def at_paths(self, workspace: str, paths: Sequence[str], *, lock: bool = False) -> dict[str, ContextRecord]:
+        if not lock:
+            return await super().at_paths(workspace, paths)
+        if self._parts:
+            raise Pessimistic("a read after a write")
+        known = self._cache.by_paths(workspace, list(dict.fromkeys(paths)))
+        for props in known.values():
+            self._guard(props)
+        self._cached |= bool(known)
+        missing = [p for p in paths if p not in known]
+        found = await super().at_paths(workspace, missing, lock=True) if missing else {}
+        return {**{p: context_record(props) for p, props in known.items()}, **found}
+
+    async def set_state(self, record: ContextRecord, previous: ContextRecord | None = None) -> None:
+        self._written[(record.workspace, record.id)] = record
+        await super().set_state(record, previous)
 
     async def _run(self, query: str, params: dict[str, Any]) -> list[list[Any]]:
         self._count()
@@ -81,11 +148,7 @@ class OptimisticWriteTx(Neo4jWriteTx):
         if unlocked is not None:
             rows = await self._run(unlocked, params)
             for row in rows:
-                props = row[0]
-                self._guards[(props["workspace"], props["id"])] = {
-                    "workspace": props["workspace"], "id": props["id"], "version": props["version"],
-                    "path": props["path"],
-                }
+                self._guard(row[0])
             return rows
         if query not in _PLAIN_READS:
             raise Pessimistic("a locking read or a write")
@@ -95,13 +158,25 @@ class OptimisticWriteTx(Neo4jWriteTx):
         raise Pessimistic("a write before the end of the work")
 
     async def commit(self) -> None:
-        """Send the collected writes as one statement behind the guard; `Pessimistic` if it held nothing."""
-        if not self._parts:
+        """Send the collected writes as one statement behind the guard; `Pessimistic` if it held nothing.
+        Then remember the heads as they now are."""
+        if not self._parts and not self._cached:
             return  # nothing to write: what was read was current when read
         query, params = "\n".join(self._parts), self._params
         if not self._guards:
             await self._run(query, params)
+            self._remember()
             return
         rows = await self._run(GUARD + query + GUARD_RETURN, {**params, "g_rows": list(self._guards.values())})
         if not rows:
+            self.forget()
             raise Pessimistic("a context changed after it was read")
+        self._remember()
+
+    def _remember(self) -> None:
+        if not self._templates <= _KEEPS_HEADS:
+            self._cache.clear()
+            return
+        for key, props in self._heads.items():
+            record = self._written.get(key)
+            self._cache.put(props if record is None else context_props(record))

@@ -50,6 +50,7 @@ from ..codec import (
 from .filters import Neo4jFilterCompiler
 from .knowledge import Neo4jKnowledge
 from .run import run as run_statement
+from .head_cache import HeadCache
 from .optimistic import OptimisticWriteTx, Pessimistic
 from .writes import Neo4jWriteTx
 from ..writes import Work
@@ -94,6 +95,7 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         self._bookmarks: neo4j.AsyncBookmarkManager | None = None
         # Revisions that ran in a transaction after the optimistic attempt (see `write_revision`).
         self.pessimistic_revisions = 0
+        self.heads = HeadCache()
 
     def __repr__(self) -> str:  # never shows the password
         return f"Neo4jStore(uri={self.uri!r}, user={self.user!r}, database={self.database!r})"
@@ -245,15 +247,23 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         return await self._session_call(WRITE, run, None)
 
     async def write_revision(self, work: Work[T]) -> T:
-        """`work` without a transaction first: two round trips instead of three (graph/neo4j/optimistic.py);
-        in a managed transaction when it needs one (nothing was written then)."""
+        """`work` without a transaction first: two round trips instead of three, one when the head was
+        written here lately (graph/neo4j/optimistic.py); in a managed transaction when it needs one
+        (nothing was written then)."""
         async def attempt(session: neo4j.AsyncSession) -> T:
-            writes = OptimisticWriteTx(session, self._count, self.timeout)
+            writes = OptimisticWriteTx(session, self._count, self.timeout, self.heads)
             try:
                 result = await work(writes)
                 await writes.commit()
             except (TransientError, SessionExpired, ServiceUnavailable) as exc:
                 raise Pessimistic("the server or the connection failed") from exc
+            except Pessimistic:
+                raise
+            except Exception as exc:
+                if writes.cached:  # judged on a head that may be stale: the transaction judges again
+                    writes.forget()
+                    raise Pessimistic("an error over a head from the cache") from exc
+                raise
             return result
 
         try:
