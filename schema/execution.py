@@ -60,9 +60,9 @@ from graphql.type.scalars import serialize_id, serialize_string
 from strawberry.extensions import FieldExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
+from .conversion import ArgumentConverter, compile_arguments
 from .guard import RootGuard, check, guarded
 
 __all__ = ["LeanExecutor", "argument_field", "trivial_field"]
@@ -93,7 +93,7 @@ class WithArgs(NamedTuple):
     definition: StrawberryField
     field: GraphQLField
     info_class: type
-    converter: GraphQLCoreConverter
+    convert: ArgumentConverter  # Strawberry's conversion of its arguments, their types worked out once
     guarded: bool = False  # its one extension is RootGuard: schema/guard.check or .guarded around the call
     is_async: bool = False  # (guarded fields only) an async resolver: the call is schema/guard.guarded
 
@@ -202,7 +202,9 @@ def argument_field(schema: GraphQLSchema, field: GraphQLField) -> WithArgs | Non
         return None
     info = resolver.info_parameter
     return WithArgs(resolver.wrapped_func, resolver.self_parameter is not None, None if info is None else info.name,
-                    definition, field, converter.config.info_class, converter, root, root and resolver.is_async)
+                    definition, field, converter.config.info_class,
+                    compile_arguments(definition, converter.scalar_registry, converter.config),
+                    root, root and resolver.is_async)
 
 
 def _classified(cache: WeakKeyDictionary[GraphQLObjectType, dict[str, C | None]],
@@ -616,9 +618,7 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
     def _converted(self, spec: WithArgs, details: FieldDetails, coerced: dict[str, Any],
                    strawberry_info: Any) -> dict[str, Any]:
         """Strawberry's conversion of the coerced arguments, kept when it may be (see `_arguments`)."""
-        converter = spec.converter
-        kwargs = convert_arguments(coerced, spec.definition.arguments, scalar_registry=converter.scalar_registry,
-                                   config=converter.config, info=strawberry_info)
+        kwargs = spec.convert(coerced, strawberry_info)
         node = details.node
         if details.fragment_variable_values is None and _shareable(kwargs):
             # Each node is kept with its id, so the id cannot be reused while the entry lives.

@@ -19,7 +19,9 @@ from typing import Any
 import httpx
 import pytest
 import strawberry
+import strawberry.relay
 from strawberry.extensions import ParserCache
+from strawberry.scalars import JSON
 from graphql import GraphQLObjectType
 
 from contextql.schema import execution, guard, root
@@ -218,6 +220,29 @@ class Range:
     high: int | None = None
 
 
+@strawberry.input
+class Shape:
+    """Input types of every kind schema/conversion.py compiles, and some it leaves to Strawberry."""
+
+    name: str
+    mode: Mode = Mode.SOFT
+    modes: list[Mode] | None = None
+    tags: list[str | None] = strawberry.field(default_factory=list)
+    range: Range | None = None
+    ranges: list[Range] | None = None
+    inner: list[Shape] | None = None  # an input that nests itself
+    data: JSON | None = None
+    at: dt.datetime | None = None
+
+
+@strawberry.input
+class Opt:
+    """An input that schema/conversion.py leaves to Strawberry (`Maybe`: Some(...) or None)."""
+
+    maybe: strawberry.Maybe[str | None] = None
+    shape: Shape | None = None
+
+
 @strawberry.type
 class Item(Named):  # an interface: Strawberry gives Item an is_type_of
     label: str | None
@@ -253,6 +278,13 @@ class Item(Named):  # an interface: Strawberry gives Item an is_type_of
     @strawberry.field
     def maybe_kids(self, n: int = 2) -> list[Item | None]:
         return _kids(self, n)  # type: ignore[return-value]
+
+    @strawberry.field
+    def shape(self, shape: Shape, shapes: list[Shape] | None = None, node: strawberry.relay.GlobalID | None = None,
+              ids: list[strawberry.ID] | None = None, opt: Opt | None = None) -> str:
+        if shapes:
+            shapes[0].tags.append("seen")  # each call has its own values: this never reaches another call
+        return repr((shape, shapes, node, ids, opt))
 
 
 def _kids(item: Item, n: int) -> Any:
@@ -364,9 +396,36 @@ SMALL: list[str | tuple[str, dict[str, Any]]] = [
      "again: echo(times: $t, tags: $tags, mode: $m) } } } }", {"n": 2, "t": 2, "tags": ["v"], "m": "LOUD"}),
     ("query($n: Int!, $t: Int!) { holder { item { kids(n: $n) { echo(times: $t) } } } }", {"n": 2, "t": -1}),
     ("query($n: Int = 3, $t: Int = 1) { holder { items { maybeKids(n: $n) { echo(times: $t) } } } }", {}),
+    # input objects (schema/conversion.py): nested, lists of them, recursive, enums, defaults, JSON, Maybe, GlobalID
+    '{ holder { item { shape(shape: {name: "a"}) } } }',
+    '{ holder { items { shape(shape: {name: "a", tags: ["x", null], modes: [LOUD]}, shapes: [{name: "b"}]) } } }',
+    ('query($s: Shape!, $ss: [Shape!]) { holder { items { shape(shape: $s, shapes: $ss) } } }',
+     {"s": {"name": "s", "mode": "LOUD", "range": {"low": 1}, "ranges": [{"low": 2, "high": 3}],
+            "inner": [{"name": "i", "inner": [{"name": "j", "data": {"k": [1, None]}}]}],
+            "data": {"a": 1}, "at": "2026-01-02T03:04:05+00:00"},
+      "ss": [{"name": "t", "tags": ["t"]}, {"name": "u", "tags": []}]}),
+    ('query($s: Shape!, $o: Opt) { holder { item { shape(shape: $s, node: "SXRlbTox", ids: ["1", 2], opt: $o) } } }',
+     {"s": {"name": "s", "modes": None, "tags": ["z"]}, "o": {"maybe": None, "shape": {"name": "o"}}}),
+    '{ holder { items { shape(shape: {name: "a"}, opt: {maybe: "m"}) o: shape(shape: {name: "b"}, opt: {}) } } }',
+    '{ holder { item { shape(shape: {name: "a"}, node: "not a global id") } } }',
     # the whole item fails on a non-null field: the null reaches the nullable list's item
     "{ holder { item { maybeKids { shout count } } optional { maybeKids(n: 1) { name } } } }",
 ]
+
+
+def test_input_arguments_are_compiled_where_strawberry_would_do_plain_work():
+    schema = strawberry.Schema(query=SmallQuery, execution_context_class=LeanExecutor)
+    item = schema._schema.type_map["Item"]
+    assert isinstance(item, GraphQLObjectType)
+    spec = _argument_fields(schema._schema, item)["shape"]
+    assert spec is not None
+    compiled = {name: done for name, _, _, _, done in spec.convert.arguments}
+    assert compiled == {"shape": True, "shapes": True, "node": False, "ids": True, "opt": False}
+    # Every argument of the server's fields with arguments is compiled (inputs, filters, enums, JSON).
+    real = root.build_schema()._schema
+    for type_name in ("Query", "Mutation", "Context"):
+        fields = _argument_fields(real, real.type_map[type_name])  # type: ignore[arg-type]
+        assert all(done for spec in fields.values() if spec for *_, done in spec.convert.arguments), type_name
 
 
 class CountingLean(LeanExecutor):
