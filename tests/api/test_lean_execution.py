@@ -233,6 +233,7 @@ class Shape:
     inner: list[Shape] | None = None  # an input that nests itself
     data: JSON | None = None
     at: dt.datetime | None = None
+    note: str | None  # no default: Strawberry passes None when it is omitted
 
 
 @strawberry.input
