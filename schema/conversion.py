@@ -54,7 +54,8 @@ class _InputObject:
         kwargs: dict[str, Any] = dict(self.defaults)
         for graphql_name, python_name, convert in self.fields:
             if graphql_name in value:
-                kwargs[python_name] = _apply(convert, value[graphql_name])
+                item = value[graphql_name]  # `_apply`, inline: most fields are scalars
+                kwargs[python_name] = item if convert is None or item is None or item is UNSET else convert(item)
         return self.cls(**kwargs)
 
 
@@ -123,7 +124,9 @@ class ArgumentConverter:
         for name, python_name, convert, type_, compiled in self.arguments:
             if name in coerced:
                 if compiled:
-                    kwargs[python_name] = _apply(convert, coerced[name])
+                    value = coerced[name]  # `_apply`, inline
+                    kwargs[python_name] = (value if convert is None or value is None or value is UNSET
+                                           else convert(value))
                 else:
                     kwargs[python_name] = convert_argument(coerced[name], type_, scalar_registry=self.registry,
                                                            config=self.config, info=info, path=(name,))
