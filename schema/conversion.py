@@ -144,7 +144,7 @@ def compile_arguments(definition: StrawberryField, registry: Mapping[object, Any
         try:
             # Input classes are compiled afresh per argument: one that failed half-way is never reused.
             convert, compiled = _compile(type_, registry, config, {}), True
-        except Exception:  # noqa: BLE001 -- _Uncompiled, or a type this module did not foresee: Strawberry's way
+        except Exception:  # _Uncompiled, or a type this module did not foresee: Strawberry's way
             convert, compiled = None, False
         arguments.append((config.name_converter.from_argument(argument), argument.python_name, convert, type_,
                           compiled))

@@ -31,11 +31,23 @@ Strawberry's per-call wrapper: same `Info`, same converted arguments, same compl
 `execute_field`, but the arguments are coerced and converted once per field node and request (once
 per parsed document when they are all literals) when the values are ones no resolver can change
 (str, int, float, bool, None, enum members); a list or an input object is converted per call, as
-Strawberry does. The 10 children of a nested page share one `children(first: 10)` node.
+Strawberry does: input objects are mutable dataclasses and lists that resolvers hand on
+(`updateContext` passes its input's `tags` list to the store layer), so a proof that no resolver
+changes one would last only until the next resolver is written. schema/conversion.py does that
+conversion with Strawberry's type work done once per field, building fresh values every call.
+The 10 children of a nested page share one `children(first: 10)` node.
 
-Everything else — abstract types, async resolvers, `__typename`, root fields (each has `RootGuard`),
-fields with extensions — takes graphql-core's own path, in the same loop, so the order of fields,
-aliases, fragments and error paths are unchanged.
+Root fields (Query, Mutation) whose one extension is `RootGuard` are called the same way, with
+RootGuard's work done by the functions it calls itself (schema/guard.py: `check` for a synchronous
+field, `guarded` — role check, audit of mutations and refusals, time limit — for an async one), so
+neither the extension chain (`reduce`/`partial`, `resolve_async`, `await_maybe`) nor Strawberry's
+`_async_resolver` runs. An async root field's arguments are coerced at once and converted inside its
+coroutine, as in Strawberry's async resolver, so a failure surfaces at the same moment. Mutation fields
+run one by one (`execute_fields_serially` → `execute_field`, overridden for them); query fields in the plan.
+
+Everything else — abstract types, async resolvers below the root, `__typename`, fields with other
+extensions, fields carrying a directive — takes graphql-core's own path, in the same loop, so the order
+of fields, aliases, fragments and error paths are unchanged.
 tests/api/test_lean_execution.py runs the same documents with and without this executor.
 """
 
@@ -230,7 +242,8 @@ def _argument_fields(schema: GraphQLSchema, parent_type: GraphQLObjectType) -> d
 
 
 # Converted argument values that are safe to hand to every call of a request: a resolver cannot
-# change them (a list or an input object it could, so those are converted per call, as Strawberry does).
+# change them (a list or an input object it could, so those are converted per call, as Strawberry does;
+# schema/conversion.py makes that cheap).
 _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 
 

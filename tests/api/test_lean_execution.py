@@ -602,7 +602,7 @@ ROOT_QUERIES: list[tuple[str, dict[str, Any]]] = [
 
 async def test_root_fields_answer_the_same(store, workspace, monkeypatch, guard_calls):
     async with pair(store, workspace, monkeypatch) as callers:
-        lean, plain = callers
+        lean, _ = callers
         for path in ("/r", "/r/k"):
             body = await lean.run(CREATE_CONTEXT, None, input={"path": path, "title": path, "kind": "k"})
             assert not body.get("errors"), body
