@@ -31,11 +31,23 @@ Strawberry's per-call wrapper: same `Info`, same converted arguments, same compl
 `execute_field`, but the arguments are coerced and converted once per field node and request (once
 per parsed document when they are all literals) when the values are ones no resolver can change
 (str, int, float, bool, None, enum members); a list or an input object is converted per call, as
-Strawberry does. The 10 children of a nested page share one `children(first: 10)` node.
+Strawberry does: input objects are mutable dataclasses and lists that resolvers hand on
+(`updateContext` passes its input's `tags` list to the store layer), so a proof that no resolver
+changes one would last only until the next resolver is written. schema/conversion.py does that
+conversion with Strawberry's type work done once per field, building fresh values every call.
+The 10 children of a nested page share one `children(first: 10)` node.
 
-Everything else — abstract types, async resolvers, `__typename`, root fields (each has `RootGuard`),
-fields with extensions — takes graphql-core's own path, in the same loop, so the order of fields,
-aliases, fragments and error paths are unchanged.
+Root fields (Query, Mutation) whose one extension is `RootGuard` are called the same way, with
+RootGuard's work done by the functions it calls itself (schema/guard.py: `check` for a synchronous
+field, `guarded` — role check, audit of mutations and refusals, time limit — for an async one), so
+neither the extension chain (`reduce`/`partial`, `resolve_async`, `await_maybe`) nor Strawberry's
+`_async_resolver` runs. An async root field's arguments are coerced at once and converted inside its
+coroutine, as in Strawberry's async resolver, so a failure surfaces at the same moment. Mutation fields
+run one by one (`execute_fields_serially` → `execute_field`, overridden for them); query fields in the plan.
+
+Everything else — abstract types, async resolvers below the root, `__typename`, fields with other
+extensions, fields carrying a directive — takes graphql-core's own path, in the same loop, so the order
+of fields, aliases, fragments and error paths are unchanged.
 tests/api/test_lean_execution.py runs the same documents with and without this executor.
 """
 
@@ -57,10 +69,13 @@ from graphql.execution.executor import invalid_return_type_error, to_nodes
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import AwaitableOrValue, Path, Undefined, gather_with_cancel
 from graphql.type.scalars import serialize_id, serialize_string
+from strawberry.extensions import FieldExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
+
+from .conversion import ArgumentConverter, compile_arguments
+from .guard import RootGuard, check, guarded
 
 __all__ = ["LeanExecutor", "argument_field", "trivial_field"]
 
@@ -81,8 +96,8 @@ class Trivial(NamedTuple):
 
 
 class WithArgs(NamedTuple):
-    """How to call a field that has arguments (e.g. `Context.children(first:, after:)`) without
-    Strawberry's per-call wrapper: its function, and where the source and the info go."""
+    """How to call a field that has arguments (e.g. `Context.children(first:, after:)`) or a root field
+    (`RootGuard`) without Strawberry's per-call wrapper: its function, and where the source and the info go."""
 
     func: Callable[..., Any]
     takes_self: bool
@@ -90,7 +105,9 @@ class WithArgs(NamedTuple):
     definition: StrawberryField
     field: GraphQLField
     info_class: type
-    converter: GraphQLCoreConverter
+    convert: ArgumentConverter  # Strawberry's conversion of its arguments, their types worked out once
+    guarded: bool = False  # its one extension is RootGuard: schema/guard.check or .guarded around the call
+    is_async: bool = False  # (guarded fields only) an async resolver: the call is schema/guard.guarded
 
 
 # Values a scalar field returns most often; none is awaitable, an exception or nullish.
@@ -163,27 +180,43 @@ def trivial_field(schema: GraphQLSchema, field: GraphQLField) -> Trivial | None:
     return Trivial(get, leaf, obj, non_null, field, items, list_type)
 
 
+def _only_root_guard(definition: StrawberryField) -> bool:
+    """Whether the field's one extension is `RootGuard` (itself, not a subclass), which reshapes no arguments."""
+    extensions = definition.extensions
+    return (len(extensions) == 1 and type(extensions[0]) is RootGuard
+            and RootGuard.map_arguments is FieldExtension.map_arguments)
+
+
 def argument_field(schema: GraphQLSchema, field: GraphQLField) -> WithArgs | None:
-    """How to call `field`, a field with arguments, without Strawberry's wrapper; None when it must
-    take graphql-core's normal path.
+    """How to call `field`, a field with arguments or a root field, without Strawberry's wrapper; None when
+    it must take graphql-core's normal path.
 
     Qualifies: built by Strawberry, with no field extensions (so no permission classes and no
     `map_arguments`), not async, no exception handlers, and a synchronous resolver that takes at most
     `self`, `info` and its arguments (no `root`/`parent`). What Strawberry's wrapper does for it is
-    then exactly: convert the coerced arguments, call the function with the source and the info."""
+    then exactly: convert the coerced arguments, call the function with the source and the info.
+
+    A root field whose only extension is `RootGuard` qualifies too, with or without arguments, sync or async:
+    Strawberry's wrapper then runs `RootGuard.resolve` (sync) or `.resolve_async` around that call, i.e.
+    schema/guard's `check` or `guarded`, which the lean path calls itself."""
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if not isinstance(definition, StrawberryField) or not field.args or definition.extensions or definition.is_async:
+    if not isinstance(definition, StrawberryField):
+        return None
+    root = _only_root_guard(definition)
+    if not root and (not field.args or definition.extensions or definition.is_async):
         return None
     converter = getattr(getattr(schema, "_strawberry_schema", None), "schema_converter", None)
     if not isinstance(converter, GraphQLCoreConverter) or getattr(converter, "exception_handlers", None) != ():
         return None
     resolver = definition.base_resolver
-    if (resolver is None or resolver.is_async or resolver.root_parameter or resolver.parent_parameter
+    if (resolver is None or (resolver.is_async and not root) or resolver.root_parameter or resolver.parent_parameter
             or not callable(resolver.wrapped_func)):
         return None
     info = resolver.info_parameter
     return WithArgs(resolver.wrapped_func, resolver.self_parameter is not None, None if info is None else info.name,
-                    definition, field, converter.config.info_class, converter)
+                    definition, field, converter.config.info_class,
+                    compile_arguments(definition, converter.scalar_registry, converter.config),
+                    root, root and resolver.is_async)
 
 
 def _classified(cache: WeakKeyDictionary[GraphQLObjectType, dict[str, C | None]],
@@ -209,7 +242,8 @@ def _argument_fields(schema: GraphQLSchema, parent_type: GraphQLObjectType) -> d
 
 
 # Converted argument values that are safe to hand to every call of a request: a resolver cannot
-# change them (a list or an input object it could, so those are converted per call, as Strawberry does).
+# change them (a list or an input object it could, so those are converted per call, as Strawberry does;
+# schema/conversion.py makes that cheap).
 _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 
 
@@ -298,7 +332,8 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                                                 Path(path, response_name, parent_type.name))
                         result = None
                 elif with_args is not None:
-                    result = self._execute_with_args(with_args, parent_type, source_value, path, response_name,
+                    result = self._execute_with_args(with_args, parent_type, source_value,
+                                                     Path(path, response_name, parent_type.name),
                                                      field_details_list, position_context)
                 elif fast is not None:
                     result = self._complete_trivial(fast, parent_type, source_value, path, response_name,
@@ -511,21 +546,49 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
             return self.collect_and_execute_subfields(obj, field_details_list, path, result, position_context)
         return self._execute_plan(obj, result, path, plan, position_context)
 
+    def execute_field(
+        self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Path,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's `execute_field`, except for the root fields of a mutation: they run one by one
+        (`execute_fields_serially`), not through `_execute_plan`, and go the lean way from here."""
+        if parent_type is self.schema.mutation_type:
+            middleware = self.middleware_manager
+            node = field_details_list[0].node
+            if (middleware is None or not middleware.middlewares) and not node.directives:
+                spec = _argument_fields(self.schema, parent_type).get(node.name.value)
+                if spec is not None:
+                    return self._execute_with_args(spec, parent_type, source, path, field_details_list,
+                                                   position_context)
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
     def _execute_with_args(
-        self, spec: WithArgs, parent_type: GraphQLObjectType, source: Any, path: Path | None, response_name: str,
+        self, spec: WithArgs, parent_type: GraphQLObjectType, source: Any, field_path: Path,
         field_details_list: Any, position_context: Any,
     ) -> Any:
-        """`execute_field` for a field with arguments, with Strawberry's wrapper done inline and the
-        arguments coerced and converted once per field node and request when they are shareable."""
+        """`execute_field` for a field with arguments or a root field, with Strawberry's wrapper (and
+        RootGuard) done inline and the arguments coerced and converted once per field node and request when
+        they are shareable."""
         field = spec.field
         return_type = field.type
-        field_path = Path(path, response_name, parent_type.name)
         info = self.build_resolve_info(field, to_nodes(field_details_list), parent_type, field_path)
         try:
+            details = field_details_list[0]
+            if spec.is_async:
+                # Coerced now, as graphql-core does; converted and called in the coroutine, as in Strawberry's
+                # async resolver, so a failure surfaces at the same moment (the order of the errors of sibling
+                # root fields depends on it).
+                known = self._known_arguments(spec, details)
+                coerced = self._coerced(spec, details) if known is None else None
+                return self.complete_awaitable_value(
+                    return_type, field_details_list, info, field_path,
+                    self._call_guarded(spec, source, info, details, known, coerced), position_context)
             strawberry_info = spec.info_class(_raw_info=info, _field=spec.definition)
-            kwargs = self._arguments(spec, field_details_list[0], strawberry_info)
+            kwargs = self._arguments(spec, details, strawberry_info)
             if spec.info_name is not None:
                 kwargs = {**kwargs, spec.info_name: strawberry_info}
+            if spec.guarded:
+                check(info)
             result = spec.func(source, **kwargs) if spec.takes_self else spec.func(**kwargs)
             if self.is_awaitable(result):
                 return self.complete_awaitable_value(return_type, field_details_list, info, field_path, result,
@@ -539,6 +602,19 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
             self.handle_field_error(raw_error, return_type, field_details_list, field_path)
             return None
 
+    async def _call_guarded(self, spec: WithArgs, source: Any, info: Any, details: FieldDetails,
+                            known: dict[str, Any] | None, coerced: dict[str, Any] | None) -> Any:
+        """Strawberry's async resolver with `RootGuard.resolve_async` in it: the Strawberry `Info`, the
+        converted arguments, then the call inside schema/guard.guarded (role check, audit, time limit)."""
+        strawberry_info = spec.info_class(_raw_info=info, _field=spec.definition)
+        if known is None:
+            assert coerced is not None
+            known = self._converted(spec, details, coerced, strawberry_info)
+        kwargs = known if spec.info_name is None else {**known, spec.info_name: strawberry_info}
+        if spec.takes_self:
+            return await guarded(info, spec.func, source, **kwargs)
+        return await guarded(info, spec.func, **kwargs)
+
     def _arguments(self, spec: WithArgs, details: FieldDetails, strawberry_info: Any) -> dict[str, Any]:
         """The resolver's arguments: graphql-core's coercion, then Strawberry's conversion.
 
@@ -547,30 +623,49 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         document (the parser cache hands every request of one query text the same nodes). Only values
         no resolver can change are kept; a failure is not kept, so every call raises it again, as the
         normal path does."""
+        known = self._known_arguments(spec, details)
+        if known is not None:
+            return known
+        return self._converted(spec, details, self._coerced(spec, details), strawberry_info)
+
+    def _known_arguments(self, spec: WithArgs, details: FieldDetails) -> dict[str, Any] | None:
+        """The converted arguments kept for this node (see `_arguments`), or None."""
+        if details.fragment_variable_values is not None:
+            return None
         node = details.node
+        found = _LITERAL_ARGS.get(id(node))
+        if found is not None and found[0] is node and found[1] is spec.field:
+            return found[2]
+        if spec.guarded:
+            return None  # a root field runs once per request: nothing is kept per request for it
+        known: dict[int, tuple[Any, dict[str, Any]]] = self.__dict__.setdefault("_lean_args", {})
+        mine = known.get(id(node))
+        return None if mine is None else mine[1]
+
+    def _coerced(self, spec: WithArgs, details: FieldDetails) -> dict[str, Any]:
+        """graphql-core's coercion of the node's arguments (as `execute_field` does it)."""
         field = spec.field
-        shared = details.fragment_variable_values is None
-        if shared:
-            found = _LITERAL_ARGS.get(id(node))
-            if found is not None and found[0] is node and found[1] is field:
-                return found[2]
-            known: dict[int, tuple[Any, dict[str, Any]]] = self.__dict__.setdefault("_lean_args", {})
-            mine = known.get(id(node))
-            if mine is not None:
-                return mine[1]
-        coerced = get_argument_values(field, node, self.variable_values, details.fragment_variable_values,
-                                      self.hide_suggestions)
-        converter = spec.converter
-        kwargs = convert_arguments(coerced, spec.definition.arguments, scalar_registry=converter.scalar_registry,
-                                   config=converter.config, info=strawberry_info)
-        if shared and _shareable(kwargs):
+        node = details.node
+        if not field.args and not node.arguments:
+            return {}
+        return get_argument_values(field, node, self.variable_values, details.fragment_variable_values,
+                                   self.hide_suggestions)
+
+    def _converted(self, spec: WithArgs, details: FieldDetails, coerced: dict[str, Any],
+                   strawberry_info: Any) -> dict[str, Any]:
+        """Strawberry's conversion of the coerced arguments, kept when it may be (see `_arguments`)."""
+        kwargs = spec.convert(coerced, strawberry_info)
+        node = details.node
+        if details.fragment_variable_values is None and _shareable(kwargs):
             # Each node is kept with its id, so the id cannot be reused while the entry lives.
             if any(isinstance(argument.value, VariableNode) for argument in node.arguments or ()):
-                known[id(node)] = (node, kwargs)
+                if not spec.guarded:
+                    known: dict[int, tuple[Any, dict[str, Any]]] = self.__dict__.setdefault("_lean_args", {})
+                    known[id(node)] = (node, kwargs)
             else:
                 if len(_LITERAL_ARGS) >= _LITERAL_ARGS_MAX:
                     _LITERAL_ARGS.clear()
-                _LITERAL_ARGS[id(node)] = (node, field, kwargs)
+                _LITERAL_ARGS[id(node)] = (node, spec.field, kwargs)
         return kwargs
 
     async def _await_completed(self, completed: Any, return_type: GraphQLOutputType, field_details_list: Any,

@@ -8,19 +8,23 @@ and raising-field cases need a value no store can hold, so they run on a small s
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import functools
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 import strawberry
+import strawberry.relay
 from strawberry.extensions import ParserCache
+from strawberry.scalars import JSON
 from graphql import GraphQLObjectType
 
-from contextql.schema import root
+from contextql.schema import execution, guard, root
 from contextql.schema.execution import LeanExecutor, _argument_fields, _trivial_fields
 from contextql.server import app as app_module
 from contextql.server.app import create_app
@@ -183,10 +187,14 @@ def test_plain_fields_of_context_are_taken_lean():
     assert isinstance(edge, GraphQLObjectType)
     assert {name for name, plan in _trivial_fields(schema._schema, edge).items() if plan} == {"node", "cursor"}
     assert schema.execution_context_class is LeanExecutor
-    # Root fields keep their path: every one has RootGuard (authorisation, audit, time limit).
+    # Root fields: every one has RootGuard (authorisation, audit, time limit) and is called lean with it,
+    # async ones through schema/guard.guarded, sync ones (`me`, `builtinTools`, `indexJob(s)`) after guard.check.
     for root_type in (schema._schema.query_type, schema._schema.mutation_type):
         assert root_type is not None and not any(_trivial_fields(schema._schema, root_type).values())
-        assert not any(_argument_fields(schema._schema, root_type).values())
+        specs = _argument_fields(schema._schema, root_type)
+        assert all(spec is not None and spec.guarded for spec in specs.values())
+        assert {name for name, spec in specs.items() if spec and not spec.is_async} == (
+            {"me", "builtinTools", "indexJob", "indexJobs"} if root_type.name == "Query" else set())
     page_info = schema._schema.type_map["PageInfo"]
     assert isinstance(page_info, GraphQLObjectType)
     assert all(_trivial_fields(schema._schema, page_info).values())
@@ -210,6 +218,30 @@ class Mode(enum.Enum):
 class Range:
     low: int
     high: int | None = None
+
+
+@strawberry.input
+class Shape:
+    """Input types of every kind schema/conversion.py compiles, and some it leaves to Strawberry."""
+
+    name: str
+    mode: Mode = Mode.SOFT
+    modes: list[Mode] | None = None
+    tags: list[str | None] = strawberry.field(default_factory=list)
+    range: Range | None = None
+    ranges: list[Range] | None = None
+    inner: list[Shape] | None = None  # an input that nests itself
+    data: JSON | None = None
+    at: dt.datetime | None = None
+    note: str | None  # no default: Strawberry passes None when it is omitted
+
+
+@strawberry.input
+class Opt:
+    """An input that schema/conversion.py leaves to Strawberry (`Maybe`: Some(...) or None)."""
+
+    maybe: strawberry.Maybe[str | None] = None
+    shape: Shape | None = None
 
 
 @strawberry.type
@@ -247,6 +279,13 @@ class Item(Named):  # an interface: Strawberry gives Item an is_type_of
     @strawberry.field
     def maybe_kids(self, n: int = 2) -> list[Item | None]:
         return _kids(self, n)  # type: ignore[return-value]
+
+    @strawberry.field
+    def shape(self, shape: Shape, shapes: list[Shape] | None = None, node: strawberry.relay.GlobalID | None = None,
+              ids: list[strawberry.ID] | None = None, opt: Opt | None = None) -> str:
+        if shapes:
+            shapes[0].tags.append("seen")  # each call has its own values: this never reaches another call
+        return repr((shape, shapes, node, ids, opt))
 
 
 def _kids(item: Item, n: int) -> Any:
@@ -358,9 +397,36 @@ SMALL: list[str | tuple[str, dict[str, Any]]] = [
      "again: echo(times: $t, tags: $tags, mode: $m) } } } }", {"n": 2, "t": 2, "tags": ["v"], "m": "LOUD"}),
     ("query($n: Int!, $t: Int!) { holder { item { kids(n: $n) { echo(times: $t) } } } }", {"n": 2, "t": -1}),
     ("query($n: Int = 3, $t: Int = 1) { holder { items { maybeKids(n: $n) { echo(times: $t) } } } }", {}),
+    # input objects (schema/conversion.py): nested, lists of them, recursive, enums, defaults, JSON, Maybe, GlobalID
+    '{ holder { item { shape(shape: {name: "a"}) } } }',
+    '{ holder { items { shape(shape: {name: "a", tags: ["x", null], modes: [LOUD]}, shapes: [{name: "b"}]) } } }',
+    ('query($s: Shape!, $ss: [Shape!]) { holder { items { shape(shape: $s, shapes: $ss) } } }',
+     {"s": {"name": "s", "mode": "LOUD", "range": {"low": 1}, "ranges": [{"low": 2, "high": 3}],
+            "inner": [{"name": "i", "inner": [{"name": "j", "data": {"k": [1, None]}}]}],
+            "data": {"a": 1}, "at": "2026-01-02T03:04:05+00:00"},
+      "ss": [{"name": "t", "tags": ["t"]}, {"name": "u", "tags": []}]}),
+    ('query($s: Shape!, $o: Opt) { holder { item { shape(shape: $s, node: "SXRlbTox", ids: ["1", 2], opt: $o) } } }',
+     {"s": {"name": "s", "modes": None, "tags": ["z"]}, "o": {"maybe": None, "shape": {"name": "o"}}}),
+    '{ holder { items { shape(shape: {name: "a"}, opt: {maybe: "m"}) o: shape(shape: {name: "b"}, opt: {}) } } }',
+    '{ holder { item { shape(shape: {name: "a"}, node: "not a global id") } } }',
     # the whole item fails on a non-null field: the null reaches the nullable list's item
     "{ holder { item { maybeKids { shout count } } optional { maybeKids(n: 1) { name } } } }",
 ]
+
+
+def test_input_arguments_are_compiled_where_strawberry_would_do_plain_work():
+    schema = strawberry.Schema(query=SmallQuery, execution_context_class=LeanExecutor)
+    item = schema._schema.type_map["Item"]
+    assert isinstance(item, GraphQLObjectType)
+    spec = _argument_fields(schema._schema, item)["shape"]
+    assert spec is not None
+    compiled = {name: done for name, _, _, _, done in spec.convert.arguments}
+    assert compiled == {"shape": True, "shapes": True, "node": False, "ids": True, "opt": False}
+    # Every argument of the server's fields with arguments is compiled (inputs, filters, enums, JSON).
+    real = root.build_schema()._schema
+    for type_name in ("Query", "Mutation", "Context"):
+        fields = _argument_fields(real, real.type_map[type_name])  # type: ignore[arg-type]
+        assert all(done for spec in fields.values() if spec for *_, done in spec.convert.arguments), type_name
 
 
 class CountingLean(LeanExecutor):
@@ -429,3 +495,196 @@ async def test_literal_arguments_are_not_shared_between_schemas():
             "counters": [{"step": 1, "s": 3}, {"step": 1, "s": 3}]}
         assert (await ten.execute("{ counters { step s: step(by: 3) } }")).data == {
             "counters": [{"step": 10, "s": 3}, {"step": 10, "s": 3}]}
+
+
+# -- root fields (schema/guard.RootGuard, called lean): answers, audit, refusals, the time limit ------
+
+
+class Caller:
+    """One app's GraphQL endpoint, with an optional bearer token."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def run(self, query: str, token: str | None = None, **variables: Any) -> dict[str, Any]:
+        headers = {} if token is None else {"authorization": f"Bearer {token}"}
+        response = await self.client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+        return response.json()
+
+
+@contextlib.asynccontextmanager
+async def pair(store, workspace: str, monkeypatch, **settings: Any) -> AsyncIterator[tuple[Caller, Caller]]:
+    """The server as built (lean) and one on graphql-core's own executor, same settings, same store."""
+    lean = create_app(settings_for(workspace, **settings), store=store)
+    with monkeypatch.context() as patched:
+        patched.setattr(app_module, "build_schema", functools.partial(root.build_schema, lean=False))
+        plain = create_app(settings_for(workspace, **settings), store=store)
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=lean), base_url="http://test") as a,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=plain), base_url="http://test") as b,
+    ):
+        yield Caller(a), Caller(b)
+
+
+@pytest.fixture
+def guard_calls(monkeypatch) -> dict[str, int]:
+    """How often each path ran schema/guard.guarded: `lean` (LeanExecutor) and `extension` (RootGuard)."""
+    calls = {"lean": 0, "extension": 0}
+
+    def counting(key: str, original: Any) -> Any:
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            calls[key] += 1
+            return await original(*args, **kwargs)
+        return counted
+
+    monkeypatch.setattr(execution, "guarded", counting("lean", guard.guarded))
+    monkeypatch.setattr(guard, "guarded", counting("extension", guard.guarded))
+    return calls
+
+
+async def same_root(callers: tuple[Caller, Caller], query: str, token: str | None = None,
+                    **variables: Any) -> dict[str, Any]:
+    lean, plain = callers
+    fast, slow = await lean.run(query, token, **variables), await plain.run(query, token, **variables)
+    assert json.dumps(fast) == json.dumps(slow), f"{query}\nlean:  {fast}\nplain: {slow}"
+    return fast
+
+
+AUDIT = """query($n: Int) { auditLog(first: $n) {
+  totalCount edges { node { principal principalKind operation target outcome code } } } }"""
+
+
+async def audit_count(caller: Caller, token: str | None) -> int:
+    body = await caller.run(AUDIT, token, n=1)
+    assert not body.get("errors"), body
+    return body["data"]["auditLog"]["totalCount"]
+
+
+async def audited(caller: Caller, token: str | None, query: str, as_: str | None,
+                  **variables: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The answer to `query` (sent with the token `as_`) and the audit entries it wrote (newest first, without
+    ids and times), read with `token`."""
+    before = await audit_count(caller, token)
+    answer = await caller.run(query, as_, **variables)
+    written = await audit_count(caller, token) - before
+    body = await caller.run(AUDIT, token, n=max(written, 1))
+    return answer, [edge["node"] for edge in body["data"]["auditLog"]["edges"][:written]]
+
+
+async def same_audited(callers: tuple[Caller, Caller], token: str | None, query: str, as_: str | None,
+                       **variables: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """`query` on both paths: the same answer, and audit entries of the same content."""
+    lean, plain = callers
+    fast, written_lean = await audited(lean, token, query, as_, **variables)
+    slow, written_plain = await audited(plain, token, query, as_, **variables)
+    assert json.dumps(fast) == json.dumps(slow), f"{query}\nlean:  {fast}\nplain: {slow}"
+    assert written_lean == written_plain, f"{query}\nlean:  {written_lean}\nplain: {written_plain}"
+    return fast, written_lean
+
+
+ROOT_QUERIES: list[tuple[str, dict[str, Any]]] = [
+    ('{ context(path: "/r") { path title } }', {}),  # literals
+    ("query($p: String) { context(path: $p) { path title } }", {"p": "/r"}),  # a variable
+    ("query($p: String) { context(path: $p) { path } }", {}),  # an omitted variable: null
+    ('{ a: context(path: "/r") { path } b: context(path: "/r/k") { t: title } a2: context(path: "/none") { path } }', {}),
+    ('{ context(path: "/r") { path } contextTypes { name } me { id kind roles } __typename }', {}),  # two root fields, sync ones
+    ('{ builtinTools { name } me { workspace } }', {}),  # only sync root fields
+    ('{ context(path: "not a path") { path } me { id } }', {}),  # a user error at the root, next to an answer
+    ('{ node(id: "nope") { id } context(path: "/r") { path } }', {}),
+    ('{ contexts(first: -1) { totalCount } ok: context(path: "/r") { path } }', {}),  # an error of an argument's value
+    ('query($yes: Boolean!) { context(path: "/r") @include(if: $yes) { path } me @skip(if: $yes) { id } }', {"yes": True}),
+    ('{ ...Root } fragment Root on Query { context(path: "/r") { path } }', {}),
+    ('{ contexts(where: {path: {startsWith: "/r/"}}, first: 5, orderBy: [{field: PATH}]) { totalCount edges { node { path } } } }', {}),
+    ('query($w: ContextFilter) { contexts(where: $w, first: 5) { totalCount } }', {"w": {"kind": {"eq": "k"}}}),
+    ('{ indexJobs { id } }', {}),
+]
+
+
+async def test_root_fields_answer_the_same(store, workspace, monkeypatch, guard_calls):
+    async with pair(store, workspace, monkeypatch) as callers:
+        lean, _ = callers
+        for path in ("/r", "/r/k"):
+            body = await lean.run(CREATE_CONTEXT, None, input={"path": path, "title": path, "kind": "k"})
+            assert not body.get("errors"), body
+        guard_calls.update(lean=0, extension=0)
+        for _ in range(2):  # twice: literal arguments are then kept per parsed document
+            for query, variables in ROOT_QUERIES:
+                await same_root(callers, query, **variables)
+        # Every async root field ran through schema/guard.guarded on both paths, the lean one without RootGuard;
+        # except one with a directive on its node (`@include`), which the lean app hands to graphql-core:
+        # per round, RootGuard ran for it in each app.
+        assert guard_calls["lean"] > 20 and guard_calls["extension"] == guard_calls["lean"] + 2 * 2
+
+
+CREATE_CONTEXT = "mutation($input: CreateContextInput!) { createContext(input: $input) { path } }"
+
+ROOT_MUTATIONS: list[tuple[str, dict[str, Any]]] = [
+    ('mutation { updateContext(path: "/m", input: {title: "M"}) { path title version } }', {}),  # nothing changes
+    ('mutation($p: String, $t: String) { updateContext(path: $p, input: {title: $t}) { path title } }', {"p": "/m", "t": "M"}),
+    ("mutation($p: String, $in: UpdateContextInput!) { updateContext(path: $p, input: $in) { path } }",
+     {"p": "/m", "in": {"title": "M", "tags": []}}),
+    ('mutation { createContext(input: {path: "/m"}) { path } }', {}),  # CONFLICT: a non-null root field fails
+    ('mutation { updateContext(path: "/m", input: {title: "N"}, expectedVersion: 99) { path } }', {}),
+    ('mutation { deleteContext(path: "/m/none") { path } }', {}),
+    # Root fields run one after the other: the second fails, non-null, so data is null and the third never runs.
+    ('mutation { a: updateContext(path: "/m", input: {title: "M"}) { title } '
+     'b: createContext(input: {path: "/m"}) { path } c: updateContext(path: "/m", input: {kind: "x"}) { kind } }', {}),
+    ('mutation($in: [CreateContextInput!]!) { createContexts(inputs: $in) { path } }', {"in": [{"path": "/m"}]}),
+    ('mutation { __typename }', {}),
+]
+
+
+async def test_root_mutations_answer_and_audit_the_same(store, workspace, monkeypatch, guard_calls):
+    async with pair(store, workspace, monkeypatch) as callers:
+        lean, _ = callers
+        body = await lean.run(CREATE_CONTEXT, None, input={"path": "/m", "title": "M", "kind": "x"})
+        assert not body.get("errors"), body
+        guard_calls.update(lean=0, extension=0)
+        entries = []
+        for query, variables in ROOT_MUTATIONS:
+            entries.append((await same_audited(callers, None, query, None, **variables))[1])
+        assert guard_calls["lean"] == guard_calls["extension"] > 10
+        assert [(e["operation"], e["target"], e["outcome"], e["code"]) for e in entries[3]] == [
+            ("mutation createContext", "path=/m", "FAILED", "CONFLICT")]
+        assert [e["operation"] for e in entries[6]] == ["mutation createContext", "mutation updateContext"]
+        assert [e["target"] for e in entries[2] + entries[7]] == ["path=/m", "inputs=1"]
+        assert entries[-1] == []
+
+
+async def test_refusals_are_the_same_and_audited_the_same(store, workspace, monkeypatch):
+    from tests.auth.conftest import HS256_SETTINGS
+    from tests.auth.tokens import hs256
+
+    admin = hs256(sub="ana", roles=["admin"], workspaces=[workspace])
+    viewer = hs256(sub="vic", roles=["viewer"], workspaces=[workspace])
+    async with pair(store, workspace, monkeypatch, **HS256_SETTINGS) as callers:
+        refused = [
+            ('mutation($p: String!) { createContext(input: {path: $p}) { id } }', {"p": "/v"}, ["path=/v"]),
+            ('mutation($in: CreateContextInput!) { createContext(input: $in) { id } }', {"in": {"path": "/w"}},
+             ["path=/w"]),
+            ('mutation { deleteContext(path: "/v", recursive: true) { path } }', {}, ["path=/v"]),
+            ("{ auditLog { edges { node { at } } } }", {}, [""]),  # a query refused: audited too
+            ('{ apiKeys { id } context(path: "/v") { path } }', {}, [""]),  # one field refused, one answered
+            # Synchronous root fields (`indexJob(s)`) are refused by the role check alone: RootGuard.resolve
+            # never audits.
+            ("{ indexJobs { id } }", {}, []),
+            ('{ indexJob(id: "x") { id } me { id } }', {}, []),
+        ]
+        for query, variables, targets in refused:
+            answer, written = await same_audited(callers, admin, query, viewer, **variables)
+            assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+            assert [e["target"] for e in written] == targets, query
+            assert all(e["outcome"] == "DENIED" and e["principal"] == "vic" for e in written)
+
+
+async def test_the_time_limit_is_the_same(store, workspace, monkeypatch):
+    async with pair(store, workspace, monkeypatch, resolver_timeout=1e-6) as callers:
+        lean, _ = callers
+        await lean.run(CREATE_CONTEXT, None, input={"path": "/slow"})  # a mutation is never cut short
+        answer = await same_root(callers, "{ contexts(first: 5) { totalCount edges { node { path } } } }")
+        assert answer["errors"][0]["extensions"]["code"] == "TIMEOUT" and "narrow" in answer["errors"][0]["message"]
+        both = await same_root(callers, '{ a: context(path: "/slow") { path } me { id } b: context(path: "/x") { path } }')
+        assert {tuple(e["path"]) for e in both["errors"]} == {("a",), ("b",)}
+        assert both["data"] == {"a": None, "me": {"id": "anonymous"}, "b": None}
+        done = await same_root(callers, 'mutation { updateContext(path: "/slow", input: {title: "S"}) { title } }')
+        assert done == {"data": {"updateContext": {"title": "S"}}}
