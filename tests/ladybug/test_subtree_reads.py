@@ -175,8 +175,8 @@ async def test_a_root_moved_after_its_id_was_read_is_left_to_the_scan(lady, work
         def moved(query, params):
             return [[elsewhere]] if query == module._ROOT_ID else run(query, params)
 
-        return module._walk_page(moved, lady._subtree_sizes, workspace, "/r", "(c.path STARTS WITH $f0)", "c.path + $sep + c.id",
-                                 {"f0": "/r/", "ws": workspace, "sep": module.SEP, "limit": 10}, False)
+        return module._walk_page(moved, lady._subtree_sizes, workspace, "/r", Compare("path", "startsWith", "/r/"),
+                                 Page(10))
 
     assert await lady._engine.read_with(walk) is None
     assert await lady.find_and_count_contexts(workspace, Compare("path", "startsWith", "/r/"), [], Page(10)) == (
