@@ -228,9 +228,11 @@ def _walk_clause(where: Filter | None, root: str) -> tuple[str, dict[str, Any]]:
     """The condition a descendant of the context at `root` must meet to match `where`: the
     workspace and the path prefixes the walk implies are left out (`implied_by_walk`); every
     descendant is in the root's workspace, as a child is in its parent's. `c` is null in the one
-    row of a root without descendants (OPTIONAL MATCH), which must not count."""
+    row of a root without descendants (OPTIONAL MATCH), which must not match (`isNull`): every
+    context has a depth, which the walk reads anyway (`c IS NOT NULL` made the statement ~50%
+    dearer, measured)."""
     clause, params = LadybugFilterCompiler("c").compile(implied_by_walk(where, root))
-    return f"c IS NOT NULL AND {clause}", params
+    return f"c.depth IS NOT NULL AND {clause}", params
 
 
 def _walk_root(run: Reader, sizes: SubtreeSizes, workspace: str, root: str) -> str | None:
