@@ -97,6 +97,29 @@ async def test_the_walk_is_taken_and_a_big_subtree_is_scanned_next_time(lady, wo
     assert lady.queries - before == 2  # the root's id, then the scan
 
 
+async def test_a_walk_without_descendants_matches_nothing_even_for_a_null_test(lady, workspace):
+    """The walk's one row for a root without descendants has no context: a condition true of
+    null (`isNull`) or none left after the implied prefix must not count it."""
+    await create_tree(lady, workspace, ["/r", "/r/leaf"])
+    for where in (Compare("path", "startsWith", "/r/leaf/"),
+                  And((Compare("path", "startsWith", "/r/leaf/"), Compare("kind", "isNull", True)))):
+        assert await lady.find_and_count_contexts(workspace, where, [], Page(5)) == ([], 0)
+        assert await lady.count_contexts(workspace, where) == 0
+
+
+async def test_a_projected_page_holds_the_fields_read(lady, workspace):
+    """`fields`: the walk and the scan read the page's rows with those columns (and the ones a
+    cursor needs) only; the values are the complete records'."""
+    tree = await create_tree(lady, workspace, ["/r", "/r/a", "/r/a/b", "/r/c"])
+    where = Compare("path", "startsWith", "/r/")
+    for policy in (ALWAYS, NEVER):
+        lady.subtree_policy = policy
+        rows, total = await lady.find_and_count_contexts(workspace, where, [], Page(2), frozenset({"title"}))
+        assert total == 3
+        assert [(row.path, row.title, row.id) for row in rows] == [
+            (tree[p].path, tree[p].title, tree[p].id) for p in ("/r/a", "/r/a/b")]
+
+
 async def test_a_subtree_deeper_than_the_walk_is_read_by_the_scan(lady, workspace):
     chain = ["/d" + "/n" * level for level in range(WALK_DEPTH + 5)]
     await create_tree(lady, workspace, chain)
@@ -175,8 +198,8 @@ async def test_a_root_moved_after_its_id_was_read_is_left_to_the_scan(lady, work
         def moved(query, params):
             return [[elsewhere]] if query == module._ROOT_ID else run(query, params)
 
-        return module._walk_page(moved, lady._subtree_sizes, workspace, "/r", "(c.path STARTS WITH $f0)", "c.path + $sep + c.id",
-                                 {"f0": "/r/", "ws": workspace, "sep": module.SEP, "limit": 10}, False)
+        return module._walk_page(moved, lady._subtree_sizes, workspace, "/r", Compare("path", "startsWith", "/r/"),
+                                 Page(10))
 
     assert await lady._engine.read_with(walk) is None
     assert await lady.find_and_count_contexts(workspace, Compare("path", "startsWith", "/r/"), [], Page(10)) == (
