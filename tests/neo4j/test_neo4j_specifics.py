@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+
+import pytest
 
 import neo4j
 
@@ -78,3 +81,25 @@ async def test_routing_uri_sends_reads_and_writes_through_the_routing_driver(neo
         assert (await routed.get_by_paths(workspace, ["/routed"]))["/routed"].id == record.id
     finally:
         await routed.close()
+
+
+async def test_sessions_are_reused_one_call_at_a_time_and_a_failed_one_is_dropped(neo4j_store):
+    """`_in_session` hands a session that ran a call to the end to the next call; concurrent calls each
+    get their own, and a session whose call failed is closed, never handed out again."""
+    from contextql.graph.errors import ContextQLError
+
+    store = neo4j_store
+    idle = store._idle_sessions["READ"]
+    await store._read("RETURN 1")
+    before = list(idle)
+    assert before and (await store._read("RETURN 2")) == [[2]] and idle == before  # the same one again
+
+    results = await asyncio.gather(*(store._read(f"RETURN {i}") for i in range(8)))
+    assert [r[0][0] for r in results] == list(range(8))
+    assert len(set(map(id, idle))) == len(idle) <= store._pool_size
+
+    session = idle[-1]
+    with pytest.raises(ContextQLError):
+        await store._read("RETURN 1/0")
+    assert session not in idle
+    assert (await store._read("RETURN 3")) == [[3]]
