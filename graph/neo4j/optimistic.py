@@ -23,7 +23,7 @@ The rules (`graph/tree.py`) are the same in both; only the statements differ.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import neo4j
@@ -108,30 +108,34 @@ class OptimisticWriteTx(Neo4jWriteTx):
                              "path": props["path"], "updated_at": props["updated_at"]}
 
     async def heads(self, workspace: str, ids: Sequence[str], *, lock: bool = False) -> dict[str, ContextRecord]:
+        read = super().heads
         if not lock:
-            return await super().heads(workspace, ids)
-        if self._parts:
-            raise Pessimistic("a read after a write")
-        known = self._cache.by_ids(workspace, list(dict.fromkeys(ids)))
-        for props in known.values():
-            self._guard(props)
-        self._cached |= bool(known)
-        missing = [i for i in ids if i not in known]
-        found = await super().heads(workspace, missing, lock=True) if missing else {}
-        return {**{i: context_record(props) for i, props in known.items()}, **found}
+            return await read(workspace, ids)
+        wanted = list(dict.fromkeys(ids))
+        return await self._cache_first(self._cache.by_ids(workspace, wanted), wanted,
+                                       lambda missing: read(workspace, missing, lock=True))
 
     async def at_paths(self, workspace: str, paths: Sequence[str], *, lock: bool = False) -> dict[str, ContextRecord]:
+        read = super().at_paths
         if not lock:
-            return await super().at_paths(workspace, paths)
+            return await read(workspace, paths)
+        wanted = list(dict.fromkeys(paths))
+        return await self._cache_first(self._cache.by_paths(workspace, wanted), wanted,
+                                       lambda missing: read(workspace, missing, lock=True))
+
+    async def _cache_first(
+        self, known: dict[str, dict[str, Any]], wanted: list[str],
+        read: Callable[[list[str]], Awaitable[dict[str, ContextRecord]]],
+    ) -> dict[str, ContextRecord]:
+        """The heads the cache holds (guarded like read ones), the others read without a lock."""
         if self._parts:
             raise Pessimistic("a read after a write")
-        known = self._cache.by_paths(workspace, list(dict.fromkeys(paths)))
         for props in known.values():
             self._guard(props)
         self._cached |= bool(known)
-        missing = [p for p in paths if p not in known]
-        found = await super().at_paths(workspace, missing, lock=True) if missing else {}
-        return {**{p: context_record(props) for p, props in known.items()}, **found}
+        missing = [key for key in wanted if key not in known]
+        found = await read(missing) if missing else {}
+        return {**{key: context_record(props) for key, props in known.items()}, **found}
 
     async def set_state(self, record: ContextRecord, previous: ContextRecord | None = None) -> None:
         self._written[(record.workspace, record.id)] = record
