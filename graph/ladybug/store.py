@@ -558,6 +558,7 @@ class LadybugStore(LadybugKnowledge, GraphStore):
             writes.forget()
             self.pessimistic_revisions += 1
             return await self.write(work)
+        assert writes is not None  # the transaction ran `run`
         writes.remember()
         return result
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import Any
 
 from ..access import ApiKeyRecord, AuditRecord
 from ..knowledge import codec
@@ -92,11 +93,11 @@ class StaleHead(Exception):
     """A head from the cache is not the stored one: nothing was kept; the revision runs again with a read."""
 
 
-def _guard_params(props: dict) -> dict:
+def _guard_params(props: dict[str, Any]) -> dict[str, Any]:
     return {"g_version": props["version"], "g_path": props["path"], "g_updated_at": props["updated_at"]}
 
 
-def _guarded(tx: Tx, query: str, params: dict) -> None:
+def _guarded(tx: Tx, query: str, params: dict[str, Any]) -> None:
     if not tx.run(query, params):
         raise StaleHead(f"context {params['id']} changed since it was cached")
 
@@ -216,8 +217,7 @@ class LadybugWriteTx(WriteTx):
         """Before the commit: check the cached heads no write checked (a revision that changed nothing)."""
         for key, props in self._guards.items():
             if key not in self._written:
-                params = {"id": props["id"], **_guard_params(props)}
-                self._tx.defer(lambda tx, params=params: _guarded(tx, Q_GUARD, params))
+                self._tx.defer(functools.partial(_guarded, query=Q_GUARD, params={"id": props["id"], **_guard_params(props)}))
 
     def remember(self) -> None:
         """After the commit: the locked heads as they now are go into the cache."""
