@@ -23,7 +23,10 @@ class Settings(BaseSettings):
         None, ge=64, description="Memory cap of the embedded graph engine, MB (unset: 512 + the database's size on disk)."
     )
     ladybug_checkpoint_wal_mb: float = Field(
-        1.0, ge=0, description="Checkpoint the embedded graph once its write-ahead log passes this many MB (0: only at 16 MB)."
+        4.0, ge=0, description=(
+            "Checkpoint the embedded graph once its write-ahead log passes this many MB, or earlier when its "
+            "changes fill a quarter of the buffer pool (0: only at 16 MB). Larger: cheaper writes, slower recovery."
+        ),
     )
     neo4j_uri: str | None = Field(None, description="bolt:// (single server) or neo4j:// (cluster routing); implies graph=neo4j.")
     neo4j_user: str = "neo4j"

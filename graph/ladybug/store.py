@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from .. import keyset
 from ..cypher_filters import TRUE, CypherFilterCompiler, limit_clause, order_clause, page_limit, seek_clause
-from ..errors import ConflictError
+from ..errors import ConflictError, ContextQLError, StoreUnavailableError
 from ..filters import Filter, Order
 from ..records import ContextRecord, ContextTypeRecord, Page, TreePlan, TreeRead, VersionRecord
 from ..store import GraphStore
@@ -40,12 +40,13 @@ from ..access import ApiKeyRecord, AuditRecord
 from . import access
 from ..outbox import IndexTask
 from . import outbox
-from .engine import DEFAULT_CHECKPOINT_WAL_BYTES, Engine, Reader, Rows, Tx
+from .engine import DEFAULT_CHECKPOINT_WAL_BYTES, AsyncTx, Engine, Reader, Rows, Tx
 from .subtree import WALK_DEPTH, SubtreePolicy, SubtreeSizes, implied_by_walk, subtree_root
 from .knowledge import LadybugKnowledge
 from ..codec import context_record_of, fetched, with_order_keys
+from ..head_cache import HeadCache
 from .rows import C_COLS, CONTEXT_FIELDS, SEP, T_COLS, V_COLS, _context, _key, _now_us, _type, _unique, _version
-from .writes import LadybugWriteTx
+from .writes import LadybugWriteTx, StaleHead
 from ..writes import Work
 
 T = TypeVar("T")
@@ -325,6 +326,8 @@ class LadybugStore(LadybugKnowledge, GraphStore):
         database on disk); `checkpoint_wal_bytes`: WAL size that makes the writer checkpoint."""
         super().__init__()
         self.path = path
+        self.heads = HeadCache()  # of revisions (`write_revision`), as committed
+        self.pessimistic_revisions = 0  # revisions run again with a read after a cached head failed
         self._count_lock = threading.Lock()
         self._subtree_sizes = SubtreeSizes(subtree_policy or SubtreePolicy())
         pool_mb = default_buffer_pool_mb(path) if buffer_pool_mb is None else buffer_pool_mb
@@ -355,10 +358,12 @@ class LadybugStore(LadybugKnowledge, GraphStore):
     # -- lifecycle and schema ------------------------------------------------
 
     async def open(self) -> None:
+        self.heads.clear()  # the files may have changed while closed
         if not self._engine.is_open:
             await asyncio.to_thread(self._engine.open_sync)
 
     async def close(self) -> None:
+        self.heads.clear()
         if self._engine.is_open:
             await asyncio.to_thread(self._engine.close_sync)
 
@@ -385,7 +390,10 @@ class LadybugStore(LadybugKnowledge, GraphStore):
                 {"id": migration_id, "seq": seq, "at": _now_us()},
             )
 
-        await self._engine.write(work)
+        try:
+            await self._engine.write(work)
+        finally:
+            self.heads.clear()  # a migration may rewrite contexts
 
     # -- contexts: reads ----------------------------------------------------
 
@@ -520,7 +528,39 @@ class LadybugStore(LadybugKnowledge, GraphStore):
     # -- contexts: writes ---------------------------------------------------
 
     async def write(self, work: Work[T]) -> T:
-        return await self._engine.transaction(lambda tx: work(LadybugWriteTx(tx)))
+        try:
+            return await self._engine.transaction(lambda tx: work(LadybugWriteTx(tx)))
+        finally:
+            # Any write but a revision may move, rename or delete contexts (and this one may have
+            # committed before failing): the cached heads go. Before the next writer starts, as
+            # nothing awaits between the commit and here.
+            self.heads.clear()
+
+    async def write_revision(self, work: Work[T]) -> T:
+        """`write` with the locked heads taken from `heads` where it has them (graph/ladybug/writes.py):
+        BEGIN, the writes and COMMIT in one writer-thread call. A head from the cache that is not
+        the stored one (`StaleHead`), or a domain error judged on one, runs the work again in `write`;
+        an engine failure (a full buffer pool) reaches the caller as from `write`."""
+        writes: LadybugWriteTx | None = None
+
+        async def run(tx: AsyncTx) -> T:
+            nonlocal writes
+            writes = LadybugWriteTx(tx, self.heads)
+            result = await work(writes)
+            writes.check_cached()
+            return result
+
+        try:
+            result = await self._engine.transaction(run)
+        except (StaleHead, ContextQLError) as exc:
+            if writes is None or not writes.cached or isinstance(exc, StoreUnavailableError):
+                raise
+            writes.forget()
+            self.pessimistic_revisions += 1
+            return await self.write(work)
+        assert writes is not None  # the transaction ran `run`
+        writes.remember()
+        return result
 
     @contextlib.asynccontextmanager
     async def frozen(self) -> AsyncIterator[bool]:

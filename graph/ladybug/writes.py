@@ -4,19 +4,27 @@
 LadybugDB admits one writer, so the transaction is already serialised against every other
 write: `lock_tree` and `lock=True` cost nothing. Writes are deferred to the next read or the
 commit (see `engine.AsyncTx`).
+
+A revision (`LadybugStore.write_revision`) takes the heads it locks from the store's `HeadCache`
+when this process wrote or read them in an earlier revision: it then needs no read, so BEGIN, its
+writes and COMMIT go to the writer thread in one call. The process is the database's only writer
+and every other kind of write empties the cache, so a cached head is the stored one; the writes
+check it all the same (`StaleHead`), as the Neo4j store's guard does.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import Any
 
 from ..access import ApiKeyRecord, AuditRecord
 from ..knowledge import codec
 from ..knowledge.records import (
     CONTEXT, Derivation, ExecutionRecord, NodeRef, RelationshipRecord, ToolRecord, ToolVersionRecord,
 )
-from ..codec import updated_props
+from ..codec import context_props, context_record, updated_props
+from ..head_cache import HeadCache
 from ..records import ContextRecord, ContextTypeRecord, VersionRecord
 from ..telemetry import remember_queued
 from ..writes import Move, WriteTx
@@ -65,10 +73,33 @@ CREATE (t:ContextType {{{columns("key", *TYPE_FIELDS)}}})
 
 
 @functools.cache
-def q_set_state(fields: tuple[str, ...]) -> str:
+def q_set_state(fields: tuple[str, ...], guarded: bool = False) -> str:
     """SET of these fields only: each updated column costs the engine a copy of its 2,048-row
-    vector until the next checkpoint, which then rewrites it (see engine.py, "Memory and checkpoints")."""
-    return "MATCH (c:Context {id: $id}) SET " + ", ".join(f"c.{name} = ${name}" for name in fields)
+    vector until the next checkpoint, which then rewrites it (see engine.py, "Memory and checkpoints").
+    `guarded`: only if the context still has the cached head's version, path and `updated_at`
+    (`$g_*`; a revision always raises the version and sets `updated_at`), returning its id."""
+    match = "MATCH (c:Context {id: $id}) "
+    if guarded:
+        match += _GUARD_WHERE
+    sets = "SET " + ", ".join(f"c.{name} = ${name}" for name in fields) if fields else ""
+    return match + sets + (" RETURN c.id" if guarded else "")
+
+
+_GUARD_WHERE = "WHERE c.version = $g_version AND c.path = $g_path AND c.updated_at = $g_updated_at "
+Q_GUARD = "MATCH (c:Context {id: $id}) " + _GUARD_WHERE + "RETURN c.id"
+
+
+class StaleHead(Exception):
+    """A head from the cache is not the stored one: nothing was kept; the revision runs again with a read."""
+
+
+def _guard_params(props: dict[str, Any]) -> dict[str, Any]:
+    return {"g_version": props["version"], "g_path": props["path"], "g_updated_at": props["updated_at"]}
+
+
+def _guarded(tx: Tx, query: str, params: dict[str, Any]) -> None:
+    if not tx.run(query, params):
+        raise StaleHead(f"context {params['id']} changed since it was cached")
 
 Q_MOVE_PATHS = """
 UNWIND range(1, $n_rows) AS i
@@ -164,8 +195,53 @@ def _edge_pattern(workspace: str, target: NodeRef) -> str:
 
 
 class LadybugWriteTx(WriteTx):
-    def __init__(self, tx: AsyncTx) -> None:
+    def __init__(self, tx: AsyncTx, heads: HeadCache | None = None) -> None:
+        """`heads`: the cache a revision takes locked heads from (see the module's docstring)."""
         self._tx = tx
+        self._cache = heads
+        self._read: dict[tuple[str, str], dict] = {}  # props of the locked heads, read or cached
+        self._guards: dict[tuple[str, str], dict] = {}  # those from the cache
+        self._written: dict[tuple[str, str], ContextRecord] = {}
+
+    @property
+    def cached(self) -> bool:
+        """Whether a head came from the cache (it is checked by the writes, see `StaleHead`)."""
+        return bool(self._guards)
+
+    def forget(self) -> None:
+        """Drop from the cache every head this work locked."""
+        if self._cache is not None:
+            self._cache.drop(self._read)
+
+    def check_cached(self) -> None:
+        """Before the commit: check the cached heads no write checked (a revision that changed nothing)."""
+        for key, props in self._guards.items():
+            if key not in self._written:
+                self._tx.defer(functools.partial(_guarded, query=Q_GUARD, params={"id": props["id"], **_guard_params(props)}))
+
+    def remember(self) -> None:
+        """After the commit: the locked heads as they now are go into the cache."""
+        if self._cache is None:
+            return
+        for key, props in self._read.items():
+            record = self._written.get(key)
+            self._cache.put(props if record is None else context_props(record))
+
+    async def _locked(self, workspace: str, keys: list[str], by_path: bool) -> dict[str, ContextRecord]:
+        """The locked heads at `keys` (ids or paths), from the cache where it has them."""
+        assert self._cache is not None
+        known = (self._cache.by_paths if by_path else self._cache.by_ids)(workspace, keys)
+        for props in known.values():
+            self._guards[(workspace, props["id"])] = props
+        missing = [k for k in keys if k not in known]
+        found: dict[str, ContextRecord] = {}
+        if missing:
+            read = await (self._at_paths(workspace, missing) if by_path else self._heads(workspace, missing))
+            found = read
+        for record in found.values():
+            self._read[(workspace, record.id)] = context_props(record)
+        self._read.update(self._guards)
+        return {**{k: context_record(props) for k, props in known.items()}, **found}
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -173,10 +249,20 @@ class LadybugWriteTx(WriteTx):
         return None  # the only writer
 
     async def heads(self, workspace: str, ids: Sequence[str], *, lock: bool = False) -> dict[str, ContextRecord]:
+        if lock and self._cache is not None:
+            return await self._locked(workspace, list(dict.fromkeys(ids)), by_path=False)
+        return await self._heads(workspace, ids)
+
+    async def _heads(self, workspace: str, ids: Sequence[str]) -> dict[str, ContextRecord]:
         rows = await self._tx.call(lambda tx: tx.run_batched(Q_HEADS, "ids", list(dict.fromkeys(ids)), {"ws": workspace}))
         return {rec.id: rec for rec in map(_context, rows)}
 
     async def at_paths(self, workspace: str, paths: Sequence[str], *, lock: bool = False) -> dict[str, ContextRecord]:
+        if lock and self._cache is not None:
+            return await self._locked(workspace, list(dict.fromkeys(paths)), by_path=True)
+        return await self._at_paths(workspace, paths)
+
+    async def _at_paths(self, workspace: str, paths: Sequence[str]) -> dict[str, ContextRecord]:
         keys = [_key(workspace, p) for p in dict.fromkeys(paths)]
         rows = await self._tx.call(lambda tx: tx.run_batched(Q_AT_PATHS, "keys", keys, {"ws": workspace}))
         return {rec.path: rec for rec in map(_context, rows)}
@@ -315,8 +401,15 @@ class LadybugWriteTx(WriteTx):
 
     async def set_state(self, record: ContextRecord, previous: ContextRecord | None = None) -> None:
         props = updated_props(record, previous)
-        query = q_set_state(tuple(props))
-        self._tx.defer(lambda tx: tx.run(query, {**props, "id": record.id}))
+        key = (record.workspace, record.id)
+        self._written[key] = record
+        cached = self._guards.get(key)
+        if cached is None:
+            query = q_set_state(tuple(props))
+            self._tx.defer(lambda tx: tx.run(query, {**props, "id": record.id}))
+            return
+        guarded, params = q_set_state(tuple(props), guarded=True), {**props, "id": record.id, **_guard_params(cached)}
+        self._tx.defer(lambda tx: _guarded(tx, guarded, params))
 
     async def move(self, workspace: str, root: ContextRecord, new_parent_id: str | None, moves: Sequence[Move]) -> None:
         old_keys = [_key(workspace, m.old_path) for m in moves]

@@ -8,7 +8,7 @@ write costs beyond a read (bench/results/profile-2026-12-02-mutation.md). Here i
 1. `heads(..., lock=True)` / `at_paths(..., lock=True)` read WITHOUT a lock, and remember each
    context's `version`, `path` and `updated_at` (a revision always raises the version and sets
    `updated_at`; a move of an ancestor changes the path without either). A head this process
-   wrote lately comes from its `HeadCache` (graph/neo4j/head_cache.py), without a round trip.
+   wrote lately comes from its `HeadCache` (graph/head_cache.py), without a round trip.
 2. The collected writes go as one statement behind `GUARD`: it write-locks those contexts, and
    goes on only if each still has the version, path and `updated_at` it was read with. One
    statement is one transaction, so either all of it lands or none of it. A work that writes
@@ -32,7 +32,7 @@ from contextql.graph.codec import context_props, context_record
 from contextql.graph.records import ContextRecord
 
 from . import cypher
-from .head_cache import HeadCache
+from ..head_cache import HeadCache
 from .run import run as run_statement
 from .writes import (
     AGENT_IDS, API_KEYS, CONTEXT_IDS, COUNT_KIND, DERIVED, DESCENDANTS, EXECUTION_EXISTS, LOCKED_AT_PATHS,

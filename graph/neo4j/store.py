@@ -50,7 +50,7 @@ from ..codec import (
 from .filters import Neo4jFilterCompiler
 from .knowledge import Neo4jKnowledge
 from .run import run as run_statement
-from .head_cache import HeadCache
+from ..head_cache import HeadCache
 from .optimistic import OptimisticWriteTx, Pessimistic
 from .writes import Neo4jWriteTx
 from ..writes import Work

@@ -84,6 +84,23 @@ async def test_updates_checkpoint_so_memory_stays_bounded(tmp_path, workspace):
         await store.close()
 
 
+async def test_updates_checkpoint_before_their_copies_fill_the_pool_whatever_the_wal_threshold(tmp_path, workspace):
+    """Content updates hold far more memory per WAL byte than title updates: the pool check
+    (every 256 KB of WAL) checkpoints long before the default 4 MB threshold would."""
+    store = await _opened(str(tmp_path / "graph.lbug"), buffer_pool_mb=128)
+    try:
+        record = await create_one(store, workspace, "/hot")
+        for _ in range(400):  # unchecked, these fill the 128 MB pool (see the full-pool tests below)
+            record = await _update(store, record)
+        assert store._engine.checkpoints >= 1
+        assert store._engine.wal_bytes() < store._engine.checkpoint_wal_bytes
+        _, used = await store.memory()
+        assert used < 100 << 20
+        assert await store.count_versions(workspace, record.id) == 401
+    finally:
+        await store.close()
+
+
 async def test_a_checkpoint_is_not_counted_as_a_statement_of_the_write_that_triggers_it(tmp_path, workspace):
     """Statement counts per operation (/debug/stats, the bench) stay exact whenever the WAL crosses the threshold."""
     store = await _opened(str(tmp_path / "graph.lbug"), checkpoint_wal_bytes=1)  # every commit checkpoints

@@ -1,4 +1,4 @@
-"""Neo4j only: a revision of a head this process wrote lately is one statement (graph/neo4j/head_cache.py),
+"""Neo4j only: a revision of a head this process wrote lately is one statement (graph/head_cache.py),
 and a head from the cache that went stale is never written over.
 
 "Another instance" is a second `Neo4jStore` on the same database: its writes never reach this
@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from contextql.graph import tree
 from contextql.graph.errors import ConflictError, NotFoundError
 from contextql.graph.neo4j import Neo4jStore
-from contextql.graph.neo4j.head_cache import HeadCache
+from contextql.graph.head_cache import HeadCache
 from contextql.graph.records import ContextRecord, VersionRecord
 
 from tests.contract.factories import changed, create_one, move_version
