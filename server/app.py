@@ -204,6 +204,9 @@ def create_app(
         if heads is not None:
             stats |= {"head_cache_hits": heads.hits, "head_cache_misses": heads.misses,
                       "pessimistic_revisions": getattr(current, "pessimistic_revisions", 0)}
+        group = getattr(current, "group_commit", None)
+        if group is not None:
+            stats["grouped_writes"] = group.grouped
         return JSONResponse(stats)
 
     graphql = ContextQLGraphQL(settings, state)

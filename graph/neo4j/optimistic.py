@@ -11,7 +11,9 @@ write costs beyond a read (bench/results/profile-2026-12-02-mutation.md). Here i
    wrote lately comes from its `HeadCache` (graph/head_cache.py), without a round trip.
 2. The collected writes go as one statement behind `GUARD`: it write-locks those contexts, and
    goes on only if each still has the version, path and `updated_at` it was read with. One
-   statement is one transaction, so either all of it lands or none of it. A work that writes
+   statement is one transaction, so either all of it lands or none of it. While other revisions'
+   writes are on their way, a revision's write waits and goes with the others waiting, in one
+   statement, each behind its own guard (graph/neo4j/group_commit.py). A work that writes
    nothing sends the guard alone when a head came from the cache (it may be stale).
 
 Anything else falls back to `write` (a managed transaction with locking reads), before anything
@@ -33,6 +35,7 @@ from contextql.graph.records import ContextRecord
 
 from . import cypher
 from ..head_cache import HeadCache
+from .group_commit import GroupCommit, GroupFailed
 from .run import run as run_statement
 from .writes import (
     AGENT_IDS, API_KEYS, CONTEXT_IDS, COUNT_KIND, DERIVED, DESCENDANTS, EXECUTION_EXISTS, LOCKED_AT_PATHS,
@@ -77,11 +80,13 @@ class Pessimistic(Exception):
 class OptimisticWriteTx(Neo4jWriteTx):
     """`WriteTx` over a session's auto-commit statements; `commit` sends the guarded write."""
 
-    def __init__(self, session: neo4j.AsyncSession, count: Any, timeout: float, cache: HeadCache) -> None:
+    def __init__(self, session: neo4j.AsyncSession, count: Any, timeout: float, cache: HeadCache,
+                 group: GroupCommit | None = None) -> None:
         super().__init__(session, count)  # type: ignore[arg-type]  # statements go through `_run` below
         self._session = session
         self._timeout = timeout
         self._cache = cache
+        self._group = group  # a revision's write waits for a flight there (graph/neo4j/group_commit.py)
         self._guards: dict[tuple[str, str], dict[str, Any]] = {}
         self._heads: dict[tuple[str, str], dict[str, Any]] = {}  # as read (or cached), by (workspace, id)
         self._written: dict[tuple[str, str], ContextRecord] = {}  # states set
@@ -171,8 +176,15 @@ class OptimisticWriteTx(Neo4jWriteTx):
             await self._run(query, params)
             self._remember()
             return
-        rows = await self._run(GUARD + query + GUARD_RETURN, {**params, "g_rows": list(self._guards.values())})
-        if not rows:
+        guarded, params = GUARD + query + GUARD_RETURN, {**params, "g_rows": list(self._guards.values())}
+        if self._group is not None and self._templates <= _KEEPS_HEADS:
+            try:
+                held = await self._group.write(guarded, params, self._run)
+            except GroupFailed as exc:
+                raise Pessimistic("the statement it went in failed") from exc
+        else:
+            held = bool(await self._run(guarded, params))
+        if not held:
             self.forget()
             raise Pessimistic("a context changed after it was read")
         self._remember()

@@ -51,6 +51,7 @@ from .filters import Neo4jFilterCompiler
 from .knowledge import Neo4jKnowledge
 from .run import run as run_statement
 from ..head_cache import HeadCache
+from .group_commit import GroupCommit
 from .optimistic import OptimisticWriteTx, Pessimistic
 from .writes import Neo4jWriteTx
 from ..writes import Work
@@ -97,6 +98,7 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         self.pessimistic_revisions = 0
         self.heads = HeadCache()
         self._idle_sessions: dict[str, list[neo4j.AsyncSession]] = {READ: [], WRITE: []}
+        self.group_commit = GroupCommit(self._send_write)
 
     def __repr__(self) -> str:  # never shows the password
         return f"Neo4jStore(uri={self.uri!r}, user={self.user!r}, database={self.database!r})"
@@ -255,7 +257,7 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         written here lately (graph/neo4j/optimistic.py); in a managed transaction when it needs one
         (nothing was written then)."""
         async def attempt(session: neo4j.AsyncSession) -> T:
-            writes = OptimisticWriteTx(session, self._count, self.timeout, self.heads)
+            writes = OptimisticWriteTx(session, self._count, self.timeout, self.heads, self.group_commit)
             try:
                 result = await work(writes)
                 await writes.commit()
@@ -278,6 +280,14 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
 
     def _count(self) -> None:
         self.queries += 1
+
+    async def _send_write(self, query: str, params: dict[str, Any]) -> Rows:
+        """One auto-commit write statement in a session of its own (a group commit's flight)."""
+        def run(session: neo4j.AsyncSession) -> Awaitable[Rows]:
+            self.queries += 1
+            return run_statement(session, neo4j.Query(query, timeout=self.timeout), params)
+
+        return await self._in_session(WRITE, run, self.timeout)
 
     # -- versions ----------------------------------------------------------------------------------------------
 
