@@ -5,8 +5,9 @@
 
 Variants: `peer` (what @neo4j/graphql sends: MATCH ... SET c.title), `full` (the guarded write of
 graph/neo4j/optimistic.py: state, version, outbox task, audit entry), `no_audit`, `no_enqueue`,
-`no_version`, `state_only`, `flat` (the same writes without CALL subqueries) and `read` (the head read
-a revision sends when its head is not cached). Each runs `--statements` statements from `--concurrency`
+`no_version`, `state_only`, `flat` (the same writes without CALL subqueries), `read` (the head read
+a revision sends when its head is not cached) and `grouped` (`--group` full writes in one statement, as
+graph/neo4j/group_commit.py sends them; CPU per write). Each runs `--statements` statements from `--concurrency`
 sessions over the manifest's point-read targets (each session its own contexts, so guards hold), after
 a warm-up; the JVM's CPU (utime+stime of the Neo4j process listening on the URI's port, from /proc) is
 divided by the statements. Needs the Neo4j on this machine. It writes titles into the bench store.
@@ -25,6 +26,7 @@ import uuid
 import neo4j
 
 from contextql.graph.neo4j import writes as W
+from contextql.graph.neo4j.group_commit import grouped
 from contextql.graph.neo4j.optimistic import GUARD, GUARD_RETURN
 
 
@@ -98,6 +100,18 @@ def _params(head: dict, title: str, now: int) -> dict:
     }
 
 
+async def _group(session: neo4j.AsyncSession, heads: list[dict]) -> None:
+    now = int(time.time() * 1e6)
+    batch = [{**_params(head, f"G{uuid.uuid4().hex[:8]}", now), "i": i} for i, head in enumerate(heads)]
+    query = grouped(GUARD + "\n".join(PARTS["full"]) + GUARD_RETURN)
+    rows = [row async for row in await session.run(query, batch=batch)]
+    if len(rows) != len(heads):
+        raise SystemExit("a guard held nothing: another writer is changing the bench store")
+    for head in heads:
+        head["version"] += 1
+        head["updated_at"] = now
+
+
 async def _statement(session: neo4j.AsyncSession, variant: str, head: dict) -> None:
     title = f"T{uuid.uuid4().hex[:8]}"
     if variant == "peer":
@@ -115,7 +129,7 @@ async def _statement(session: neo4j.AsyncSession, variant: str, head: dict) -> N
     head["updated_at"] = now
 
 
-async def measure(uri: str, manifest_path: str, variant: str, n: int, conc: int) -> None:
+async def measure(uri: str, manifest_path: str, variant: str, n: int, conc: int, group: int = 1) -> None:
     jpid = java_pid(int(uri.rsplit(":", 1)[1]))
     with open(manifest_path) as manifest:
         paths = json.load(manifest)["targets"]["context_by_path"]
@@ -128,32 +142,39 @@ async def measure(uri: str, manifest_path: str, variant: str, n: int, conc: int)
     random.shuffle(paths)
     groups = [paths[i::conc] for i in range(conc)]
 
-    async def worker(group: list[str], count: int) -> None:
+    async def worker(mine: list[str], count: int) -> None:
         async with driver.session() as session:
+            if variant == "grouped":
+                for i in range(0, count - group + 1, group):
+                    await _group(session, [heads[mine[(i + j) % len(mine)]] for j in range(group)])
+                return
             for i in range(count):
-                await _statement(session, variant, heads[group[i % len(group)]])
+                await _statement(session, variant, heads[mine[i % len(mine)]])
 
     await asyncio.gather(*(worker(g, 20) for g in groups))  # warm-up
     c0, w0, p0 = jvm_cpu(jpid), time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker(g, n // conc) for g in groups))
     c1, w1, p1 = jvm_cpu(jpid), time.perf_counter(), time.process_time()
-    print(f"{variant:11s} c={conc} java {1000 * (c1 - c0) / n:.2f} ms/stmt  client {1000 * (p1 - p0) / n:.2f} "
-          f"ms/stmt  {n / (w1 - w0):.0f} stmt/s", flush=True)
+    label = f"grouped{group}" if variant == "grouped" else variant
+    print(f"{label:11s} c={conc} java {1000 * (c1 - c0) / n:.2f} ms/write  client {1000 * (p1 - p0) / n:.2f} "
+          f"ms/write  {n / (w1 - w0):.0f} writes/s", flush=True)
     await driver.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.peer.write_cost", description=__doc__.split("\n\n")[0])
-    parser.add_argument("variants", nargs="+", choices=[*PARTS, "peer", "read"])
+    parser.add_argument("variants", nargs="+", choices=[*PARTS, "peer", "read", "grouped"])
     parser.add_argument("--neo4j-uri", required=True)
     parser.add_argument("--manifest", required=True)
     parser.add_argument("--statements", type=int, default=1500)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--group", type=int, default=8, help="writes per statement of `grouped`")
     args = parser.parse_args(argv)
     for _ in range(args.rounds):
         for variant in args.variants:
-            asyncio.run(measure(args.neo4j_uri, args.manifest, variant, args.statements, args.concurrency))
+            asyncio.run(measure(args.neo4j_uri, args.manifest, variant, args.statements, args.concurrency,
+                                args.group))
     return 0
 
 
