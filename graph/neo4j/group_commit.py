@@ -33,6 +33,13 @@ MOST = 32
 
 # The parameters of a guarded write: `$g_rows` (the guard) and `$w<n>_...` (its parts, graph/neo4j/writes.py).
 _PARAMETER = re.compile(r"\$(g_rows|w\d+_\w+)\b")
+# A subquery and the variables it imports: each must import `b` too, to read the item's parameters.
+_SUBQUERY = re.compile(r"CALL \(([^)]*)\) \{")
+
+
+def _importing_b(match: re.Match[str]) -> str:
+    names = match.group(1).strip()
+    return f"CALL ({names + ', ' if names else ''}b) {{"
 
 
 class GroupFailed(Exception):
@@ -43,7 +50,7 @@ class GroupFailed(Exception):
 def grouped(query: str) -> str:
     """`query` (a guarded write ending in `RETURN held`) once per item of `$batch`, each row's
     parameters read from the item; returns the indexes (`b.i`) of the items whose guard held."""
-    body = _PARAMETER.sub(r"b.\1", query).replace("CALL () {", "CALL (b) {")
+    body = _SUBQUERY.sub(_importing_b, _PARAMETER.sub(r"b.\1", query))
     return f"UNWIND $batch AS b\nCALL (b) {{\n{body}\n}}\nRETURN b.i"
 
 

@@ -9,8 +9,10 @@ import uuid
 import pytest
 
 from contextql.graph.errors import ContextQLError
+from contextql.graph.knowledge.records import SourceRef
 from contextql.graph.neo4j.group_commit import grouped
 from contextql.graph.neo4j.optimistic import GUARD, GUARD_RETURN
+from contextql.graph.neo4j.writes import RECORD_DERIVATION, SET_STATE
 from contextql.graph.records import ContextRecord, Page, VersionRecord
 from contextql.graph.writes import WriteEffects
 
@@ -27,12 +29,30 @@ def _count_up(head: ContextRecord) -> tuple[ContextRecord, VersionRecord]:
 
 
 def test_a_grouped_statement_reads_each_write_from_its_item():
-    query = GUARD + "CALL () {\n  MATCH (c:Context {workspace: $w0_workspace, id: $w0_id})\n  SET c += $w0_props\n}" \
-        + GUARD_RETURN
-    text = grouped(query)
+    parts = [SET_STATE.replace("{p}", "w0_"), RECORD_DERIVATION.replace("{p}", "w1_")]
+    text = grouped(GUARD + "\n".join(parts) + GUARD_RETURN)
     assert text.startswith("UNWIND $batch AS b\nCALL (b) {") and text.endswith("}\nRETURN b.i")
-    assert "$w0_" not in text and "$g_rows" not in text and "CALL () {" not in text
+    assert "$w0_" not in text and "$w1_" not in text and "$g_rows" not in text and "CALL () {" not in text
     assert "b.w0_workspace" in text and "b.w0_props" in text and "UNWIND b.g_rows AS g" in text
+    assert "CALL (o, b) {" in text and "CALL (o) {" not in text  # nested subqueries import the item too
+
+
+async def test_revisions_with_lineage_go_together(neo4j_store):
+    store, workspace = neo4j_store, _workspace()
+    source = await create_one(store, workspace, "/source", title="source")
+    records = [await create_one(store, workspace, f"/c{i}", title=f"c{i}") for i in range(12)]
+    for rec in records:
+        await store.revise_context(workspace, rec.id, _count_up)
+    fallbacks, grouped_before = store.pessimistic_revisions, store.group_commit.grouped
+
+    def effects(rec: ContextRecord) -> WriteEffects:
+        return WriteEffects(audit=[_audit(workspace)], derived_from={rec.id: [SourceRef(source.id, source.path, 1)]})
+
+    await asyncio.gather(*(store.revise_context(workspace, rec.id, _count_up, effects(rec)) for rec in records))
+    assert store.group_commit.grouped > grouped_before and store.pessimistic_revisions == fallbacks
+    for rec in records:
+        lineage = await store.lineage(workspace, rec.id, False, 2, 50)
+        assert [(e.derived, e.source, e.version) for e in lineage.edges] == [(rec.id, source.id, 3)]
 
 
 async def test_concurrent_revisions_go_together_and_all_land(neo4j_store):
