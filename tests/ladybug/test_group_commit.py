@@ -195,3 +195,15 @@ async def test_a_revision_whose_caller_gave_up_lands_whole_or_not_at_all(lady, w
     assert await store.count_versions(workspace, records[-1].id) == head.version
     # the writer is free again and nothing waits: the next revision goes alone
     assert not store.group_commit.busy
+
+
+async def test_when_tracing_each_revision_of_a_group_runs_in_its_callers_context(lady, monkeypatch):
+    from contextql.graph.telemetry import tracing
+
+    monkeypatch.setattr(tracing, "enabled", True)
+    store, workspace = lady, _workspace()
+    records = await _created(store, workspace, 6)
+    grouped = store.group_commit.grouped
+    await asyncio.gather(*(store.revise_context(workspace, rec.id, _count_up) for rec in records))
+    assert store.group_commit.grouped - grouped == 5
+    await _counted(store, workspace, records, 3)
