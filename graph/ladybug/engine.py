@@ -15,7 +15,8 @@ Threading model
   serialised in the process: an `asyncio.Lock` queues writers on the loop, and a
   `threading.Lock` guards the writer connection itself so that a transaction
   whose awaiting task was cancelled still finishes (commits or rolls back)
-  before the next one starts.
+  before the next one starts. Revisions that find the writer busy wait elsewhere and
+  then run together in one transaction (graph/ladybug/group_commit.py).
 - A write method runs all its statements in ONE explicit transaction inside one
   writer-thread call. LadybugDB rolls a transaction back by itself when a
   statement in it fails (and would run later statements in auto-commit mode), so
