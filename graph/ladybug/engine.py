@@ -15,7 +15,8 @@ Threading model
   serialised in the process: an `asyncio.Lock` queues writers on the loop, and a
   `threading.Lock` guards the writer connection itself so that a transaction
   whose awaiting task was cancelled still finishes (commits or rolls back)
-  before the next one starts.
+  before the next one starts. Revisions that find the writer busy wait elsewhere and
+  then run together in one transaction (graph/ladybug/group_commit.py).
 - A write method runs all its statements in ONE explicit transaction inside one
   writer-thread call. LadybugDB rolls a transaction back by itself when a
   statement in it fails (and would run later statements in auto-commit mode), so
@@ -170,13 +171,25 @@ class AsyncTx:
         self._executor = executor
         self._pending: list[Callable[[Tx], Any]] = []
         self._begun = False
+        self.calls = 0  # writer-thread calls so far
 
     def defer(self, fn: Callable[[Tx], Any]) -> None:
         self._pending.append(fn)
 
+    @property
+    def deferred(self) -> int:
+        """How many writes wait for the next call."""
+        return len(self._pending)
+
+    def undefer(self, keep: int) -> None:
+        """Drop the deferred writes after the first `keep` (those of a work that gave up before
+        any of them was sent: graph/ladybug/group_commit.py)."""
+        del self._pending[keep:]
+
     async def call(self, fn: Callable[[Tx], T]) -> T:
         """Run the deferred writes, then `fn`, on the writer thread."""
         pending, self._pending = self._pending, []
+        self.calls += 1
         return await self._loop.run_in_executor(self._executor, in_context(self._run), pending, fn)
 
     def _run(self, pending: list[Callable[[Tx], Any]], fn: Callable[[Tx], T]) -> T:
@@ -378,6 +391,11 @@ class Engine:
                 raise
             self._after_commit(conn)
             return result
+
+    @property
+    def writing(self) -> bool:
+        """Whether a write holds the writer (a write started now would wait)."""
+        return self._write_lock.locked()
 
     @contextlib.asynccontextmanager
     async def writes_paused(self) -> AsyncIterator[None]:

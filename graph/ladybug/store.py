@@ -46,6 +46,7 @@ from .knowledge import LadybugKnowledge
 from ..codec import context_record_of, fetched, with_order_keys
 from ..head_cache import HeadCache
 from .rows import C_COLS, CONTEXT_FIELDS, SEP, T_COLS, V_COLS, _context, _key, _now_us, _type, _unique, _version
+from .group_commit import RevisionGroups, RunAlone
 from .writes import LadybugWriteTx, StaleHead
 from ..writes import Work
 
@@ -333,6 +334,7 @@ class LadybugStore(LadybugKnowledge, GraphStore):
         pool_mb = default_buffer_pool_mb(path) if buffer_pool_mb is None else buffer_pool_mb
         self._engine = Engine(path, readers=readers, count=self._count, batch_size=batch_size,
                               buffer_pool_bytes=pool_mb << 20, checkpoint_wal_bytes=checkpoint_wal_bytes)
+        self.group_commit = RevisionGroups(self._engine, self.heads)
 
     @property
     def subtree_policy(self) -> SubtreePolicy:
@@ -537,10 +539,24 @@ class LadybugStore(LadybugKnowledge, GraphStore):
             self.heads.clear()
 
     async def write_revision(self, work: Work[T]) -> T:
-        """`write` with the locked heads taken from `heads` where it has them (graph/ladybug/writes.py):
-        BEGIN, the writes and COMMIT in one writer-thread call. A head from the cache that is not
-        the stored one (`StaleHead`), or a domain error judged on one, runs the work again in `write`;
-        an engine failure (a full buffer pool) reaches the caller as from `write`."""
+        """`write` with the locked heads taken from `heads` where it has them (graph/ladybug/writes.py).
+        While the writer is busy, the revision waits and goes with the others waiting, in one
+        transaction (graph/ladybug/group_commit.py); one its group did not land runs again alone."""
+        if not self.group_commit.busy:
+            return await self._revise_alone(work)
+        try:
+            return await self.group_commit.revise(work)
+        except RunAlone as again:
+            if not again.read:
+                return await self._revise_alone(work)
+            self.pessimistic_revisions += 1
+            return await self.write(work)
+
+    async def _revise_alone(self, work: Work[T]) -> T:
+        """A revision in a transaction of its own: BEGIN, the writes and COMMIT in one writer-thread
+        call when every head came from the cache. A head from the cache that is not the stored one
+        (`StaleHead`), or a domain error judged on one, runs the work again in `write`; an engine
+        failure (a full buffer pool) reaches the caller as from `write`."""
         writes: LadybugWriteTx | None = None
 
         async def run(tx: AsyncTx) -> T:

@@ -208,10 +208,11 @@ class LadybugWriteTx(WriteTx):
         """Whether a head came from the cache (it is checked by the writes, see `StaleHead`)."""
         return bool(self._guards)
 
-    def forget(self) -> None:
-        """Drop from the cache every head this work locked."""
-        if self._cache is not None:
-            self._cache.drop(self._read)
+    def forget(self, cache: HeadCache | None = None) -> None:
+        """Drop every head this work locked from `cache` (by default the one it read)."""
+        cache = self._cache if cache is None else cache
+        if cache is not None:
+            cache.drop(self._read)
 
     def check_cached(self) -> None:
         """Before the commit: check the cached heads no write checked (a revision that changed nothing)."""
