@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
 from .. import keyset
@@ -236,28 +236,61 @@ def _walk_clause(where: Filter | None, root: str) -> tuple[str, dict[str, Any]]:
     return f"c.depth IS NOT NULL AND {clause}", params
 
 
-def _walk_root(run: Reader, sizes: SubtreeSizes, workspace: str, root: str) -> str | None:
+class _RootMoved(Exception):
+    """The walk's root is not at the path any more (moved or deleted since its id was read)."""
+
+
+def _walk_root(run: Reader, sizes: SubtreeSizes, workspace: str, root: str, fresh: bool
+               ) -> tuple[str | None, bool]:
     """The id of the context at `root` if its subtree is to be walked; "" when there is no such
-    context (so nothing lies below it); None to scan instead."""
-    found = run(_ROOT_ID, {"key": _key(workspace, root)})
-    if not found:
-        # Every context's parent lies at its path minus the last segment, so no context lies
-        # below a missing one; a path with an empty segment is left to the scan.
-        return "" if "" not in root[1:].split("/") else None
+    context (so nothing lies below it); None to scan instead. With it, whether the id is the
+    hint of an earlier read (`SubtreeSizes.root_id`; never when `fresh`): the walk checks it,
+    and a hit saves the lookup statement (~0.16 ms, measured)."""
+    found = None if fresh else sizes.root_id(workspace, root)
+    hinted = found is not None
+    if found is None:
+        rows = run(_ROOT_ID, {"key": _key(workspace, root)})
+        if not rows:
+            # Every context's parent lies at its path minus the last segment, so no context lies
+            # below a missing one; a path with an empty segment is left to the scan.
+            return ("" if "" not in root[1:].split("/") else None), False
+        found = str(rows[0][0])
+        sizes.set_root_id(workspace, root, found)
     table = sizes.table()
     if table is None:
         table = int(run(_TABLE_SIZE, None)[0][0])
         sizes.set_table(table)
-    return str(found[0][0]) if sizes.walk(found[0][0], table) else None
+    return (found if sizes.walk(found, table) else None), hinted
+
+
+def _from_root(run: Reader, sizes: SubtreeSizes, workspace: str, root: str,
+               walk: Callable[[str], T | None], empty: T) -> T | None:
+    """`walk(root id)` from the context at `root`; `empty` when there is none, None to scan. A
+    walk from a hinted id whose context is not at `root` any more runs again from a fresh id."""
+    for fresh in (False, True):
+        root_id, hinted = _walk_root(run, sizes, workspace, root, fresh)
+        if root_id is None:
+            return None
+        if root_id == "":
+            return empty
+        try:
+            return walk(root_id)
+        except _RootMoved:
+            sizes.forget_root(workspace, root)
+            if not hinted:
+                return None  # moved between the lookup and the walk: the scan reads one snapshot
+    return None
 
 
 def _walked(sizes: SubtreeSizes, root: str, root_id: str, head: Sequence[Any]) -> bool:
     """Whether a walk's answer stands: its root was still at `root` when it ran (the root's id
-    was read by an earlier statement: a move in between would make it some other subtree) and
-    no level was left below the walk's depth."""
+    was read by an earlier statement or is a hint: a move in between would make it some other
+    subtree; `_RootMoved`) and no level was left below the walk's depth."""
     at, reach, visited = head
+    if at != root:
+        raise _RootMoved
     sizes.record(root_id, int(visited))
-    return bool(at == root and (reach is None or reach < WALK_DEPTH))
+    return reach is None or reach < WALK_DEPTH
 
 
 def _walk_page(
@@ -266,39 +299,39 @@ def _walk_page(
 ) -> tuple[list[ContextRecord], int] | None:
     """The page and count of a by-path read from the subtree below `root`, or None: scan instead.
     `fields`: the attributes to fetch (`codec.fetched`), None for complete records."""
-    root_id = _walk_root(run, sizes, workspace, root)
-    if root_id is None:
-        return None
-    if root_id == "":
-        return [], 0
     clause, params = _walk_clause(where, root)
     picked, after = _picked(page)
     names, cols = _columns(fields)
-    params = {**params, **after, "sep": SEP, "limit": page_limit(page), "root": root_id}
-    rows = run(_WALK_PAGE.format(clause=clause, picked=picked, cols=cols), params)
-    if rows:
-        head, n, records = rows[0][:3], rows[0][3], _ranked([row[4:] for row in rows], _RANK, names, fields)
-    else:  # no page: count alone
-        rows = run(_WALK_COUNT.format(clause=clause), params)
-        if not rows or (rows[0][3] and page.after is None):
-            # The root was deleted meanwhile, or matches appeared between the two statements
-            # (from the start, no page means no match).
-            return None
-        head, n, records = rows[0][:3], rows[0][3], []
-    return (records, int(n)) if _walked(sizes, root, root_id, head) else None
+    params = {**params, **after, "sep": SEP, "limit": page_limit(page)}
+    query = _WALK_PAGE.format(clause=clause, picked=picked, cols=cols)
+
+    def walk(root_id: str) -> tuple[list[ContextRecord], int] | None:
+        rows = run(query, {**params, "root": root_id})
+        if rows:
+            head, n, records = rows[0][:3], rows[0][3], _ranked([row[4:] for row in rows], _RANK, names, fields)
+        else:  # no page: count alone
+            rows = run(_WALK_COUNT.format(clause=clause), {**params, "root": root_id})
+            if not rows:
+                raise _RootMoved  # deleted
+            if rows[0][3] and page.after is None:
+                return None  # matches appeared between the two statements (no page from the start: no match)
+            head, n, records = rows[0][:3], rows[0][3], []
+        return (records, int(n)) if _walked(sizes, root, root_id, head) else None
+
+    return _from_root(run, sizes, workspace, root, walk, ([], 0))
 
 
 def _walk_count(run: Reader, sizes: SubtreeSizes, workspace: str, root: str, where: Filter | None) -> int | None:
-    root_id = _walk_root(run, sizes, workspace, root)
-    if root_id is None:
-        return None
-    if root_id == "":
-        return 0
     clause, params = _walk_clause(where, root)
-    rows = run(_WALK_COUNT.format(clause=clause), {**params, "root": root_id})
-    if not rows:
-        return None
-    return int(rows[0][3]) if _walked(sizes, root, root_id, rows[0][:3]) else None
+    query = _WALK_COUNT.format(clause=clause)
+
+    def walk(root_id: str) -> int | None:
+        rows = run(query, {**params, "root": root_id})
+        if not rows:
+            raise _RootMoved  # deleted
+        return int(rows[0][3]) if _walked(sizes, root, root_id, rows[0][:3]) else None
+
+    return _from_root(run, sizes, workspace, root, walk, 0)
 
 
 def _count(run: Reader, workspace: str, where: Filter | None) -> int:
