@@ -318,7 +318,8 @@ def _walk_page(
             head, n, records = rows[0][:3], rows[0][3], []
         return (records, int(n)) if _walked(sizes, root, root_id, head) else None
 
-    return _from_root(run, sizes, workspace, root, walk, ([], 0))
+    empty: tuple[list[ContextRecord], int] = ([], 0)
+    return _from_root(run, sizes, workspace, root, walk, empty)
 
 
 def _walk_count(run: Reader, sizes: SubtreeSizes, workspace: str, root: str, where: Filter | None) -> int | None:
