@@ -367,23 +367,37 @@ class Engine:
             raise RuntimeError("the Ladybug store is not open")
         return await asyncio.get_running_loop().run_in_executor(executor, in_context(self._read_sync), query, params)
 
-    async def read_with(self, work: Callable[[Reader], T]) -> T:
+    async def read_with(self, work: Callable[[Reader], T], snapshot: bool = False) -> T:
         """Run `work` on one pooled connection in one reader-thread call: several read statements
-        (the later ones chosen from the earlier ones' rows) for the cost of one thread hop."""
+        (the later ones chosen from the earlier ones' rows) for the cost of one thread hop. With
+        `snapshot`, in one read-only transaction: every statement sees the same committed state
+        (BEGIN and COMMIT cost ~0.03 ms together, measured)."""
         executor = self._read_threads
         if executor is None:
             raise RuntimeError("the Ladybug store is not open")
-        return await asyncio.get_running_loop().run_in_executor(executor, in_context(self._read_work), work)
+        return await asyncio.get_running_loop().run_in_executor(
+            executor, in_context(self._read_work), work, snapshot)
 
     def _read_sync(self, query: str, params: dict[str, Any] | None) -> Rows:
         return self._read_work(lambda run: run(query, params))
 
-    def _read_work(self, work: Callable[[Reader], T]) -> T:
+    def _read_work(self, work: Callable[[Reader], T], snapshot: bool = False) -> T:
         if self._db is None:
             raise RuntimeError("the Ladybug store is not open")
         conn = self._pool.get()
         try:
-            return work(functools.partial(self.run_on, conn))
+            run = functools.partial(self.run_on, conn)
+            if not snapshot:
+                return work(run)
+            run("BEGIN TRANSACTION READ ONLY", None)
+            try:
+                result = work(run)
+            except BaseException:
+                with contextlib.suppress(RuntimeError):  # the engine may have ended it already
+                    self._execute(conn, "ROLLBACK", None)
+                raise
+            run("COMMIT", None)
+            return result
         except RuntimeError as exc:
             domain = _domain_error(exc)
             if domain is not None:
