@@ -18,10 +18,11 @@ Measured traps, each of which made the walk as slow as the scan or slower:
   200 descendants; `*1..30`: 2 ms), so the walk is bounded by `WALK_DEPTH`, the engine's
   default maximum (reader connections keep it), and a subtree that reaches the bound is
   read by the scan.
-- The pattern must start from a node matched by primary key and be an OPTIONAL MATCH: a
-  plain MATCH, or a start node joined from another table, is planned as a hash join against
-  a scan of every context.
-- Filtering in the OPTIONAL MATCH's WHERE or after a `WITH c` is planned the same bad way;
+- The pattern must start from a node matched by primary key (a parameter): a start node
+  joined from another table is planned as a hash join against a scan of every context. (A
+  plain MATCH from it is cheaper than an OPTIONAL MATCH: see `store._WALK`.)
+- Filtering in the pattern's WHERE or after a `WITH c` was planned the same bad way (measured
+  with the OPTIONAL MATCH);
   the conditions go inside the aggregates (`CASE WHEN`).
 """
 
