@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
 from .. import keyset
@@ -75,23 +75,40 @@ Q_AT_PATHS = _AT_PATHS.format(cols=C_COLS)
 # One page of children per parent and (`n`) how many children it has, in one statement: per
 # parent, sort the "name NUL id" strings of the children past the seek position (NUL sorts
 # first, so this is the order by name, then id), keep the first `limit`, then read those
-# children by primary key. A parent whose page is empty has no row. One parent is matched by
-# a parameter: the UNWIND of a single-element list costs twice as much (1.3 against 2.4 ms,
-# measured), and the page + count of the old two statements 2.6 ms.
+# children by primary key. A parent whose page is empty has no row.
 _LEVEL_TAIL = (
     "WITH {carry}count(c) AS n, list_slice(list_sort(collect({picked})), 1, $limit) AS picked "
     "UNWIND picked AS item WITH {carry}n, split_part(item, $sep, 2) AS child "
     "MATCH (c:Context {{id: child}}) RETURN {parent}, n, {cols}"
 )
+# One parent is matched by a parameter, and its children by a plain MATCH from it: the UNWIND
+# of a single-element list costs twice as much (1.3 against 2.4 ms, measured), an OPTIONAL
+# MATCH 0.07 ms more (0.26 against 0.19 for a page of 10; the planner joins the optional part).
 _ONE_PARENT = (
-    "MATCH (p:Context {{id: $pid}}) WHERE p.workspace = $ws OPTIONAL MATCH (p)<-[:CHILD_OF]-(c:Context) "
+    "MATCH (p:Context {{id: $pid}})<-[:CHILD_OF]-(c:Context) WHERE p.workspace = $ws "
     + _LEVEL_TAIL.replace("{carry}", "").replace("{parent}", "$pid")
 )
+# Several parents: the UNWIND needs the OPTIONAL MATCH (a plain one is planned as a join
+# against a scan: 18-29 ms).
 _PARENTS = (
     "UNWIND $pids AS pid MATCH (p:Context {{id: pid}}) WHERE p.workspace = $ws "
     "OPTIONAL MATCH (p)<-[:CHILD_OF]-(c:Context) "
     + _LEVEL_TAIL.replace("{carry}", "pid, ").replace("{parent}", "pid")
 )
+# Several parents that are all children of `$gid` (the level above had one parent): a plain
+# two-step MATCH from `$gid`, cheaper than `_PARENTS` (0.47 against 0.72 ms for 10 parents of
+# ~9 children, measured) while `$gid` has few children besides them (`SIBLINGS_SPREAD`). Only
+# within one read-only transaction: a parent moved from `$gid` since it was read would have no
+# children here.
+_SIBLINGS = (
+    "MATCH (g:Context {{id: $gid}})<-[:CHILD_OF]-(p:Context)<-[:CHILD_OF]-(c:Context) "
+    "WHERE g.workspace = $ws AND p.id IN $pids "
+    "WITH p.id AS pid, count(c) AS n, list_slice(list_sort(collect({picked})), 1, $limit) AS picked "
+    "UNWIND picked AS item WITH pid, n, split_part(item, $sep, 2) AS child "
+    "MATCH (c:Context {{id: child}}) RETURN pid, n, {cols}"
+)
+# `_SIBLINGS` walks every child of `$gid`: used while it has at most this many children per parent asked for.
+SIBLINGS_SPREAD = 4
 Q_COUNT_CHILDREN = (
     "UNWIND $pids AS pid MATCH (p:Context {id: pid}) WHERE p.workspace = $ws "
     "OPTIONAL MATCH (p)<-[:CHILD_OF]-(c:Context) RETURN pid, count(c)"
@@ -119,17 +136,44 @@ def _children_level(
 ) -> tuple[dict[str, list[ContextRecord]], dict[str, int]]:
     """Each parent's page of children (every parent a key) and, with `count`, how many it has;
     `fields`: the attributes to fetch (`codec.fetched`), None for complete records."""
+    pages, seen = _level(run, workspace, parent_ids, page, fields, None)
+    return pages, _children_level_counts(run, workspace, parent_ids, page, seen) if count else {}
+
+
+def _children_level_counts(run: Reader, workspace: str, parent_ids: list[str], page: Page, seen: dict[str, int]
+                           ) -> dict[str, int]:
+    """How many children each parent has, from `seen` (the parents with a nonempty page)."""
+    if page_limit(page) == 0:
+        return _count_children(run, workspace, parent_ids)
+    counts = dict(seen)
+    missing = [pid for pid in parent_ids if pid not in counts]
+    if missing and page.after is not None:  # children, if any, all before the position
+        counts.update(_count_children(run, workspace, missing))
+    else:
+        counts.update(dict.fromkeys(missing, 0))
+    return counts
+
+
+def _level(
+    run: Reader, workspace: str, parent_ids: list[str], page: Page, fields: frozenset[str] | None,
+    under: tuple[str, int] | None,
+) -> tuple[dict[str, list[ContextRecord]], dict[str, int]]:
+    """Each parent's page of children, and how many children each parent with a nonempty page has.
+    `under`: the one parent of all of `parent_ids` and how many children it has, when the caller
+    reads in one snapshot (`Engine.read_with(snapshot=True)`)."""
     pages: dict[str, list[ContextRecord]] = {pid: [] for pid in parent_ids}
     counts: dict[str, int] = {}
     limit = page_limit(page)
     if limit == 0:
-        return pages, _count_children(run, workspace, parent_ids) if count else {}
+        return pages, counts
     seek, after = seek_clause("c", keyset.CHILDREN, page)
     picked = "c.name + $sep + c.id" if seek == TRUE else f"CASE WHEN {seek} THEN c.name + $sep + c.id END"
     params = {**after, "ws": workspace, "sep": SEP, "limit": limit}
     names, cols = _columns(fields)
     if len(parent_ids) == 1:
         rows = run(_ONE_PARENT.format(picked=picked, cols=cols), {**params, "pid": parent_ids[0]})
+    elif under is not None and under[1] <= SIBLINGS_SPREAD * len(parent_ids):
+        rows = run(_SIBLINGS.format(picked=picked, cols=cols), {**params, "pids": parent_ids, "gid": under[0]})
     else:
         rows = run(_PARENTS.format(picked=picked, cols=cols), {**params, "pids": parent_ids})
     for row, record in zip(rows, _records([row[2:] for row in rows], names, fields)):
@@ -137,13 +181,7 @@ def _children_level(
         counts[row[0]] = int(row[1])
     for children in pages.values():
         children.sort(key=lambda rec: (rec.name, rec.id))
-    if count:
-        missing = [pid for pid in parent_ids if pid not in counts]
-        if missing and page.after is not None:  # children, if any, all before the position
-            counts.update(_count_children(run, workspace, missing))
-        else:
-            counts.update(dict.fromkeys(missing, 0))
-    return pages, counts if count else {}
+    return pages, counts
 
 
 def _count_children(run: Reader, workspace: str, parent_ids: list[str]) -> dict[str, int]:
@@ -201,10 +239,14 @@ _SCAN_PAGE = (
 # The descendants of `$root` down to `WALK_DEPTH` levels (see `subtree.py` for why this form):
 # `at` is the root's path when the statement ran, `reach` how many levels below the root the
 # deepest descendant lies, `visited` how many descendants there are.
+# A plain MATCH from the root's primary key: an OPTIONAL one cost ~30% more (1.91 against 1.46
+# ms median, 3.22 against 2.37 mean, over the bench's subtrees; 0.49 against 0.29 from a leaf).
+# So a root without descendants gives no row, as does a root that is gone (`_ROOT_AT` tells).
 _WALK = (
-    "MATCH (a:Context {{id: $root}}) OPTIONAL MATCH (a)<-[:CHILD_OF*1.." + str(WALK_DEPTH) + "]-(c:Context) "
+    "MATCH (a:Context {{id: $root}})<-[:CHILD_OF*1.." + str(WALK_DEPTH) + "]-(c:Context) "
     "WITH a.path AS at, a.depth AS top, max(c.depth) AS bottom, count(c) AS visited, "
 )
+_ROOT_AT = "MATCH (a:Context {id: $root}) RETURN a.path"
 _WALK_PAGE = _WALK + _PAGE_TAIL.replace("{carry}", "at, bottom - top AS reach, visited, ", 1).replace(
     "{carry}", "at, reach, visited, ")
 _WALK_COUNT = _WALK + "count(CASE WHEN {clause} THEN 1 END) AS n RETURN at, bottom - top, visited, n"
@@ -229,36 +271,74 @@ def _picked(page: Page) -> tuple[str, dict[str, Any]]:
 def _walk_clause(where: Filter | None, root: str) -> tuple[str, dict[str, Any]]:
     """The condition a descendant of the context at `root` must meet to match `where`: the
     workspace and the path prefixes the walk implies are left out (`implied_by_walk`); every
-    descendant is in the root's workspace, as a child is in its parent's. `c` is null in the one
-    row of a root without descendants (OPTIONAL MATCH), which must not match (`isNull`): every
-    context has a depth, which the walk reads anyway (`c IS NOT NULL` made the statement ~50%
-    dearer, measured)."""
-    clause, params = LadybugFilterCompiler("c").compile(implied_by_walk(where, root))
-    return f"c.depth IS NOT NULL AND {clause}", params
+    descendant is in the root's workspace, as a child is in its parent's."""
+    return LadybugFilterCompiler("c").compile(implied_by_walk(where, root))
 
 
-def _walk_root(run: Reader, sizes: SubtreeSizes, workspace: str, root: str) -> str | None:
+def _no_descendants(run: Reader, sizes: SubtreeSizes, root: str, root_id: str) -> None:
+    """After a walk gave no row: the root has no descendants if it is still at `root`, else
+    `_RootMoved`."""
+    found = run(_ROOT_AT, {"root": root_id})
+    if not found or found[0][0] != root:
+        raise _RootMoved
+    sizes.record(root_id, 0)
+
+
+class _RootMoved(Exception):
+    """The walk's root is not at the path any more (moved or deleted since its id was read)."""
+
+
+def _walk_root(run: Reader, sizes: SubtreeSizes, workspace: str, root: str, fresh: bool
+               ) -> tuple[str | None, bool]:
     """The id of the context at `root` if its subtree is to be walked; "" when there is no such
-    context (so nothing lies below it); None to scan instead."""
-    found = run(_ROOT_ID, {"key": _key(workspace, root)})
-    if not found:
-        # Every context's parent lies at its path minus the last segment, so no context lies
-        # below a missing one; a path with an empty segment is left to the scan.
-        return "" if "" not in root[1:].split("/") else None
+    context (so nothing lies below it); None to scan instead. With it, whether the id is the
+    hint of an earlier read (`SubtreeSizes.root_id`; never when `fresh`): the walk checks it,
+    and a hit saves the lookup statement (~0.16 ms, measured)."""
+    found = None if fresh else sizes.root_id(workspace, root)
+    hinted = found is not None
+    if found is None:
+        rows = run(_ROOT_ID, {"key": _key(workspace, root)})
+        if not rows:
+            # Every context's parent lies at its path minus the last segment, so no context lies
+            # below a missing one; a path with an empty segment is left to the scan.
+            return ("" if "" not in root[1:].split("/") else None), False
+        found = str(rows[0][0])
+        sizes.set_root_id(workspace, root, found)
     table = sizes.table()
     if table is None:
         table = int(run(_TABLE_SIZE, None)[0][0])
         sizes.set_table(table)
-    return str(found[0][0]) if sizes.walk(found[0][0], table) else None
+    return (found if sizes.walk(found, table) else None), hinted
+
+
+def _from_root(run: Reader, sizes: SubtreeSizes, workspace: str, root: str,
+               walk: Callable[[str], T | None], empty: T) -> T | None:
+    """`walk(root id)` from the context at `root`; `empty` when there is none, None to scan. A
+    walk from a hinted id whose context is not at `root` any more runs again from a fresh id."""
+    for fresh in (False, True):
+        root_id, hinted = _walk_root(run, sizes, workspace, root, fresh)
+        if root_id is None:
+            return None
+        if root_id == "":
+            return empty
+        try:
+            return walk(root_id)
+        except _RootMoved:
+            sizes.forget_root(workspace, root)
+            if not hinted:
+                return None  # moved between the lookup and the walk: the scan reads one snapshot
+    return None
 
 
 def _walked(sizes: SubtreeSizes, root: str, root_id: str, head: Sequence[Any]) -> bool:
     """Whether a walk's answer stands: its root was still at `root` when it ran (the root's id
-    was read by an earlier statement: a move in between would make it some other subtree) and
-    no level was left below the walk's depth."""
+    was read by an earlier statement or is a hint: a move in between would make it some other
+    subtree; `_RootMoved`) and no level was left below the walk's depth."""
     at, reach, visited = head
+    if at != root:
+        raise _RootMoved
     sizes.record(root_id, int(visited))
-    return bool(at == root and (reach is None or reach < WALK_DEPTH))
+    return reach is None or reach < WALK_DEPTH
 
 
 def _walk_page(
@@ -267,39 +347,42 @@ def _walk_page(
 ) -> tuple[list[ContextRecord], int] | None:
     """The page and count of a by-path read from the subtree below `root`, or None: scan instead.
     `fields`: the attributes to fetch (`codec.fetched`), None for complete records."""
-    root_id = _walk_root(run, sizes, workspace, root)
-    if root_id is None:
-        return None
-    if root_id == "":
-        return [], 0
     clause, params = _walk_clause(where, root)
     picked, after = _picked(page)
     names, cols = _columns(fields)
-    params = {**params, **after, "sep": SEP, "limit": page_limit(page), "root": root_id}
-    rows = run(_WALK_PAGE.format(clause=clause, picked=picked, cols=cols), params)
-    if rows:
-        head, n, records = rows[0][:3], rows[0][3], _ranked([row[4:] for row in rows], _RANK, names, fields)
-    else:  # no page: count alone
-        rows = run(_WALK_COUNT.format(clause=clause), params)
-        if not rows or (rows[0][3] and page.after is None):
-            # The root was deleted meanwhile, or matches appeared between the two statements
-            # (from the start, no page means no match).
-            return None
-        head, n, records = rows[0][:3], rows[0][3], []
-    return (records, int(n)) if _walked(sizes, root, root_id, head) else None
+    params = {**params, **after, "sep": SEP, "limit": page_limit(page)}
+    query = _WALK_PAGE.format(clause=clause, picked=picked, cols=cols)
+
+    def walk(root_id: str) -> tuple[list[ContextRecord], int] | None:
+        rows = run(query, {**params, "root": root_id})
+        if rows:
+            head, n, records = rows[0][:3], rows[0][3], _ranked([row[4:] for row in rows], _RANK, names, fields)
+        else:  # no page: count alone
+            rows = run(_WALK_COUNT.format(clause=clause), {**params, "root": root_id})
+            if not rows:
+                _no_descendants(run, sizes, root, root_id)
+                return [], 0
+            if rows[0][3] and page.after is None:
+                return None  # matches appeared between the two statements (no page from the start: no match)
+            head, n, records = rows[0][:3], rows[0][3], []
+        return (records, int(n)) if _walked(sizes, root, root_id, head) else None
+
+    empty: tuple[list[ContextRecord], int] = ([], 0)
+    return _from_root(run, sizes, workspace, root, walk, empty)
 
 
 def _walk_count(run: Reader, sizes: SubtreeSizes, workspace: str, root: str, where: Filter | None) -> int | None:
-    root_id = _walk_root(run, sizes, workspace, root)
-    if root_id is None:
-        return None
-    if root_id == "":
-        return 0
     clause, params = _walk_clause(where, root)
-    rows = run(_WALK_COUNT.format(clause=clause), {**params, "root": root_id})
-    if not rows:
-        return None
-    return int(rows[0][3]) if _walked(sizes, root, root_id, rows[0][:3]) else None
+    query = _WALK_COUNT.format(clause=clause)
+
+    def walk(root_id: str) -> int | None:
+        rows = run(query, {**params, "root": root_id})
+        if not rows:
+            _no_descendants(run, sizes, root, root_id)
+            return 0
+        return int(rows[0][3]) if _walked(sizes, root, root_id, rows[0][:3]) else None
+
+    return _from_root(run, sizes, workspace, root, walk, 0)
 
 
 def _count(run: Reader, workspace: str, where: Filter | None) -> int:
@@ -418,30 +501,37 @@ class LadybugStore(LadybugKnowledge, GraphStore):
 
     async def read_tree(self, workspace: str, paths: Sequence[str], plan: TreePlan) -> TreeRead:
         """The contexts, then per level one statement for the page and the count (see
-        `_children_level`), all in one reader-thread call."""
+        `_children_level`), all in one reader-thread call; a read of more than one level of
+        children in one read-only transaction, so the tree is one state and a level whose
+        parents are the children of one context can be read from it (`_SIBLINGS`)."""
         keys = [_key(workspace, p) for p in _unique(paths)]
         fields = fetched(plan.fields)
         names, cols = _columns(fields)
         at_paths = _AT_PATHS.format(cols=cols)
+        deep = plan.page is not None and plan.below is not None and plan.below.page is not None
 
         def work(run: Reader) -> TreeRead:
             found = run(at_paths, {"keys": keys, "ws": workspace}) if keys else []
             read = TreeRead(contexts={rec.path: rec for rec in _records(found, names, fields)})
             parents = [record.id for record in read.contexts.values()]
             level: TreePlan | None = plan
+            under: tuple[str, int] | None = None
             while level is not None and parents:
                 if level.page is None:
                     if level.count:
                         read.counts.update(_count_children(run, workspace, parents))
                     break
-                pages, counts = _children_level(run, workspace, parents, level.page, level.count, fields)
+                pages, seen = _level(run, workspace, parents, level.page, fields, under if deep else None)
+                if level.count:
+                    read.counts.update(_children_level_counts(run, workspace, parents, level.page, seen))
                 read.children.update(pages)
-                read.counts.update(counts)
+                # The next level's parents are children of one context when this level had one parent.
+                under = (parents[0], seen.get(parents[0], 0)) if len(parents) == 1 else None
                 parents = [child.id for page in pages.values() for child in page]
                 level = level.below
             return read
 
-        return await self._engine.read_with(work)
+        return await self._engine.read_with(work, snapshot=deep)
 
     async def list_children(
         self, workspace: str, parent_ids: Sequence[str], page: Page

@@ -18,10 +18,11 @@ Measured traps, each of which made the walk as slow as the scan or slower:
   200 descendants; `*1..30`: 2 ms), so the walk is bounded by `WALK_DEPTH`, the engine's
   default maximum (reader connections keep it), and a subtree that reaches the bound is
   read by the scan.
-- The pattern must start from a node matched by primary key and be an OPTIONAL MATCH: a
-  plain MATCH, or a start node joined from another table, is planned as a hash join against
-  a scan of every context.
-- Filtering in the OPTIONAL MATCH's WHERE or after a `WITH c` is planned the same bad way;
+- The pattern must start from a node matched by primary key (a parameter): a start node
+  joined from another table is planned as a hash join against a scan of every context. (A
+  plain MATCH from it is cheaper than an OPTIONAL MATCH: see `store._WALK`.)
+- Filtering in the pattern's WHERE or after a `WITH c` was planned the same bad way (measured
+  with the OPTIONAL MATCH);
   the conditions go inside the aggregates (`CASE WHEN`).
 """
 
@@ -92,6 +93,7 @@ class SubtreeSizes:
         self._capacity = capacity
         self._sizes: dict[str, tuple[int, float]] = {}
         self._table: tuple[int, float] | None = None
+        self._roots: dict[tuple[str, str], tuple[str, float]] = {}
         self._lock = threading.Lock()
 
     def table(self) -> int | None:
@@ -120,3 +122,20 @@ class SubtreeSizes:
             if len(self._sizes) >= self._capacity and root_id not in self._sizes:
                 self._sizes.pop(next(iter(self._sizes)))  # the oldest entry
             self._sizes[root_id] = (size, time.monotonic() + self.policy.ttl_s)
+
+    def root_id(self, workspace: str, path: str) -> str | None:
+        """The id last seen at `path`, if fresh: a hint the walk checks (its root must still be
+        at `path`), so a read need not look the root up first."""
+        with self._lock:
+            seen = self._roots.get((workspace, path))
+        return None if seen is None or seen[1] < time.monotonic() else seen[0]
+
+    def set_root_id(self, workspace: str, path: str, root_id: str) -> None:
+        with self._lock:
+            if len(self._roots) >= self._capacity and (workspace, path) not in self._roots:
+                self._roots.pop(next(iter(self._roots)))  # the oldest entry
+            self._roots[(workspace, path)] = (root_id, time.monotonic() + self.policy.ttl_s)
+
+    def forget_root(self, workspace: str, path: str) -> None:
+        with self._lock:
+            self._roots.pop((workspace, path), None)

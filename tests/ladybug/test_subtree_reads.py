@@ -94,7 +94,28 @@ async def test_the_walk_is_taken_and_a_big_subtree_is_scanned_next_time(lady, wo
     before = lady.queries
     assert await lady.find_and_count_contexts(workspace, where, [], Page(2)) == (
         [tree["/r/a"], tree["/r/a/b"]], 3)
-    assert lady.queries - before == 2  # the root's id, then the scan
+    assert lady.queries - before == 1  # the scan: the root's id is the earlier walks' hint
+
+
+async def test_a_hinted_root_that_moved_or_went_is_looked_up_again(lady, workspace):
+    """The root's id from an earlier read is a hint: after the context at the path moved (and
+    another took its place) or was deleted, the walk still reads the subtree at the path."""
+    tree = await create_tree(lady, workspace, ["/r", "/r/a", "/s"])
+    where = Compare("path", "startsWith", "/r/")
+    assert await lady.find_and_count_contexts(workspace, where, [], Page(10)) == ([tree["/r/a"]], 1)
+    assert lady._subtree_sizes.root_id(workspace, "/r") == tree["/r"].id
+    r = tree["/r"]
+    await lady.move_context(workspace, r.id, r.version, "/s/r", move_version(r, "/s/r"))
+    other = await create_tree(lady, workspace, ["/r", "/r/b"])
+    assert lady._subtree_sizes.root_id(workspace, "/r") == r.id  # stale
+    rows, total = await lady.find_and_count_contexts(workspace, where, [], Page(10))
+    assert ([row.path for row in rows], total) == (["/r/b"], 1)
+    assert await lady.count_contexts(workspace, where) == 1
+    assert lady._subtree_sizes.root_id(workspace, "/r") == other["/r"].id
+    lady._subtree_sizes.set_root_id(workspace, "/r", "gone")  # stands for a deleted context
+    assert await lady.count_contexts(workspace, where) == 1
+    lady._subtree_sizes.set_root_id(workspace, "/r", "gone")
+    assert await lady.find_and_count_contexts(workspace, where, [], Page(10)) == ([other["/r/b"]], 1)
 
 
 async def test_a_walk_without_descendants_matches_nothing_even_for_a_null_test(lady, workspace):
