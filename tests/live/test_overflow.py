@@ -71,9 +71,12 @@ async def test_a_stalled_subscriber_gets_the_dropped_message_and_writers_do_not_
             await gql(http, TITLE, t="after")
             assert (await stalled.next(heavy, timeout=10))["data"]["contextChanged"]["version"] == 22 + WRITES
 
-    # writers did not wait for the stalled subscriber (generous bound: a shared CI machine is noisy)
+    # Writers did not wait for the stalled subscriber (generous bounds: a shared CI machine is noisy). Once
+    # its buffer is full every later event is dropped, so a writer that waited on it would be slow ~100 times
+    # over. One slow write is the store: CI once saw a single 2.2 s write on Neo4j while the median stayed
+    # near 10 ms, so the bound skips the slowest one.
     assert statistics.median(under_stall) <= 3 * statistics.median(baseline) + 0.02, (baseline, under_stall)
-    assert max(under_stall) < 1.0
+    assert sorted(under_stall)[-2] < 1.0, sorted(under_stall)[-5:]
 
 
 async def test_a_slow_reader_is_not_cut_off_by_keepalive_pings(store, workspace):
