@@ -119,6 +119,12 @@ def markdown(result: dict[str, Any], name: str) -> str:
            f"{ladybug['data']['copied_from_neo4j_s']} s)."] if ladybug else []),
         *(["- contextql-w2: `contextql serve --workers 2` on the same Neo4j (each worker its own driver)."]
           if "contextql-w2" in order else []),
+        *([f"- Before a scenario's first measured round, each server ran it untimed for {s['settle_s']:g} s at the "
+           "highest concurrency (in the order below): Neo4j's JIT compiles each server's statements, and the "
+           "caches (Neo4j's page cache, ContextQL's head cache) hold the working set, as in servers that have "
+           "been running. The mutation's working set is its 2,000 targets; ContextQL's head cache holds 4,096 heads by "
+           "default, so a workload spread over more contexts pays a read per miss (statements/op shows it)."]
+          if s.get("settle_s") else []),
         f"- Each server: {s['warmup_s']} s warm-up then {s['duration_s_per_server'] / 2:g} s measured, twice "
         f"({', '.join(order)}, then the reverse), per scenario and concurrency level. "
         "Before timing, each ContextQL server's answers were compared with the peer's on "

@@ -295,6 +295,10 @@ async def drive(urls: dict[str, str], pids: dict[str, dict[str, int]], targets: 
         rows: list[dict[str, Any]] = []
         for name in names:
             scenario = SCENARIOS[name]
+            if args.settle > 0:
+                for server in servers:  # untimed: see --settle
+                    await _phase(clients[server], scenario, server, targets, max(levels), args.settle,
+                                 args.max_requests, "settle", _post)
             for concurrency in levels:
                 parts: dict[str, list[dict[str, Any]]] = {s: [] for s in servers}
                 for round_number, order in enumerate((servers, servers[::-1])):
@@ -417,7 +421,7 @@ def run(args: argparse.Namespace) -> Path:
         "neo4j": neo4j_info,
         "servers": servers,
         "tree": manifest["tree"] | {"reused": reuse},
-        "settings": {"servers": args.servers, "warmup_s": args.warmup, "duration_s_per_server": args.duration, "rounds": 2,
+        "settings": {"servers": args.servers, "settle_s": args.settle, "warmup_s": args.warmup, "duration_s_per_server": args.duration, "rounds": 2,
                      "concurrency": args.concurrency, "max_requests": args.max_requests,
                      "check_samples": args.check_samples, "quick": args.quick},
         "machine_load": quiet,
@@ -449,6 +453,10 @@ def main(argv: list[str] | None = None) -> int:
                    "is always one")
     p.add_argument("--concurrency", default="1,16")
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up before each measured round")
+    p.add_argument("--settle", type=float, default=15.0,
+                   help="untimed seconds of each scenario per server (at the highest concurrency) before its first "
+                        "measured round, so Neo4j's JIT has compiled that server's statements and the caches hold "
+                        "the working set, as in a server that has been running")
     p.add_argument("--duration", type=float, default=16.0,
                    help="seconds measured per server, scenario and level (two rounds of half that)")
     p.add_argument("--max-requests", type=int, default=100_000, help="cap on requests per round")
@@ -469,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     args.servers = parse_servers(args.servers)
     if args.quick:
         args.warmup, args.duration, args.check_samples = min(args.warmup, 1.0), min(args.duration, 4.0), 3
+        args.settle = min(args.settle, 2.0)
         args.profile_duration = min(args.profile_duration, 5.0)
     if not 0 < args.duration <= 1200:
         raise SystemExit("--duration must be in (0, 1200] seconds")
