@@ -50,6 +50,8 @@ from .stores import open_store
 from . import view_fastpath
 
 logger = logging.getLogger("contextql")
+# The collector's generation-0 threshold while the server runs (see `_owned_store`).
+GEN0_THRESHOLD = 20_000
 
 
 class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
@@ -178,6 +180,13 @@ def create_app(
         # one every few hundred requests; bench/results/profile-2026-12-01-run3.md).
         gc.collect()
         gc.freeze()
+        # A request makes thousands of container objects that reference counting frees; at the default
+        # gen-0 threshold (700) the collector still ran ~70 times a second at 16 clients and took 4.2-4.6%
+        # of the server's CPU, with a 20 ms full collection every few seconds; at 20,000, 0.7-1.0% and
+        # none (bench/results/profile-2026-12-02-gc-threshold.md). The cost: up to that many objects of
+        # cyclic garbage (a few MB) wait a little longer.
+        thresholds = gc.get_threshold()
+        gc.set_threshold(GEN0_THRESHOLD, 10, 10)
         if not auth_configured(settings):
             logger.warning(
                 "ContextQL embedded mode: no authentication, everyone acts as the local principal "
@@ -186,6 +195,7 @@ def create_app(
         try:
             yield
         finally:
+            gc.set_threshold(*thresholds)
             await state.index_jobs.close()  # before the store and the index close under a running reindex
             runtime, state.search = state.search, None
             await stop_search(runtime)
