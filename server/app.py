@@ -186,7 +186,7 @@ def create_app(
         # none (bench/results/profile-2026-12-02-gc-threshold.md). The cost: up to that many objects of
         # cyclic garbage (a few MB) wait a little longer.
         thresholds = gc.get_threshold()
-        gc.set_threshold(GEN0_THRESHOLD, 10, 10)
+        gc.set_threshold(GEN0_THRESHOLD, *thresholds[1:])
         if not auth_configured(settings):
             logger.warning(
                 "ContextQL embedded mode: no authentication, everyone acts as the local principal "

@@ -10,6 +10,8 @@ from typing import Any
 
 from rich.console import Console
 
+from contextql.graph.head_cache import MAX_ENTRIES as HEAD_CACHE_ENTRIES
+
 from .variants import VARIANTS
 
 DISTURBED = 0.3  # cores used by other processes during a phase above which its row is marked †
@@ -122,8 +124,8 @@ def markdown(result: dict[str, Any], name: str) -> str:
         *([f"- Before a scenario's first measured round, each server ran it untimed for {s['settle_s']:g} s at the "
            "highest concurrency (in the order below): Neo4j's JIT compiles each server's statements, and the "
            "caches (Neo4j's page cache, ContextQL's head cache) hold the working set, as in servers that have "
-           "been running. The mutation's working set is its 2,000 targets; ContextQL's head cache holds 4,096 heads by "
-           "default, so a workload spread over more contexts pays a read per miss (statements/op shows it)."]
+           "been running. The mutation's working set is its 2,000 targets; ContextQL's head cache holds "
+           f"{HEAD_CACHE_ENTRIES:,} heads by default, so a workload spread over more contexts pays a read per miss (statements/op shows it)."]
           if s.get("settle_s") else []),
         f"- Each server: {s['warmup_s']} s warm-up then {s['duration_s_per_server'] / 2:g} s measured, twice "
         f"({', '.join(order)}, then the reverse), per scenario and concurrency level. "
