@@ -6,12 +6,18 @@ the composed write, COMMIT), and the driver's per-round-trip work is most of the
 write costs beyond a read (bench/results/profile-2026-12-02-mutation.md). Here it costs two:
 
 1. `heads(..., lock=True)` / `at_paths(..., lock=True)` read WITHOUT a lock, and remember each
-   context's `version`, `path` and `updated_at` (a revision always raises the version and sets
-   `updated_at`; a move of an ancestor changes the path without either). A head this process
-   wrote lately comes from its `HeadCache` (graph/head_cache.py), without a round trip.
+   head as read. A head this process wrote lately comes from its `HeadCache`
+   (graph/head_cache.py), without a round trip.
 2. The collected writes go as one statement behind `GUARD`: it write-locks those contexts, and
-   goes on only if each still has the version, path and `updated_at` it was read with. One
-   statement is one transaction, so either all of it lands or none of it. While other revisions'
+   goes on only if each is still the head it was read as. One statement is one transaction, so
+   either all of it lands or none of it.
+
+   A head read without a lock can be torn: Neo4j applies a commit record by record, so a read
+   racing it may see the new `version` and `updated_at` with the old `data` (measured: 65 of
+   18,415 reads racing a writer, bench/results/profile-2026-12-02-torn-reads.md). So the guard
+   compares every property of a head read here; of a head from the cache, which this process
+   wrote whole, the version, path and `updated_at` (a revision always raises the version and sets
+   `updated_at`; a move of an ancestor changes the path without either). While other revisions'
    writes are on their way, a revision's write waits and goes with the others waiting, in one
    statement, each behind its own guard (graph/neo4j/group_commit.py). A work that writes
    nothing sends the guard alone when a head came from the cache (it may be stale).
@@ -63,6 +69,7 @@ MATCH (c:Context {workspace: g.workspace, id: g.id})
 SET c._lock = true
 REMOVE c._lock
 WITH c, g WHERE c.version = g.version AND c.path = g.path AND c.updated_at = g.updated_at
+  AND (g.props IS NULL OR properties(c) = g.props)
 WITH count(c) AS held WHERE held = size($g_rows)
 """
 GUARD_RETURN = "\nRETURN held"
@@ -106,11 +113,13 @@ class OptimisticWriteTx(Neo4jWriteTx):
         self._templates.add(template)
         super()._defer(template, **params)
 
-    def _guard(self, props: dict[str, Any]) -> None:
+    def _guard(self, props: dict[str, Any], *, whole: bool) -> None:
+        """Guard the write with this head; `whole`: with every property (a read that may be torn)."""
         key = (props["workspace"], props["id"])
         self._heads[key] = props
         self._guards[key] = {"workspace": props["workspace"], "id": props["id"], "version": props["version"],
-                             "path": props["path"], "updated_at": props["updated_at"]}
+                             "path": props["path"], "updated_at": props["updated_at"],
+                             "props": props if whole else None}
 
     async def heads(self, workspace: str, ids: Sequence[str], *, lock: bool = False) -> dict[str, ContextRecord]:
         read = super().heads
@@ -136,7 +145,7 @@ class OptimisticWriteTx(Neo4jWriteTx):
         if self._parts:
             raise Pessimistic("a read after a write")
         for props in known.values():
-            self._guard(props)
+            self._guard(props, whole=False)
         self._cached |= bool(known)
         missing = [key for key in wanted if key not in known]
         found = await read(missing) if missing else {}
@@ -157,7 +166,7 @@ class OptimisticWriteTx(Neo4jWriteTx):
         if unlocked is not None:
             rows = await self._run(unlocked, params)
             for row in rows:
-                self._guard(row[0])
+                self._guard(row[0], whole=True)
             return rows
         if query not in _PLAIN_READS:
             raise Pessimistic("a locking read or a write")

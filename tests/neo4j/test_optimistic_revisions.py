@@ -14,7 +14,10 @@ import uuid
 import pytest
 
 from contextql.graph import tree
+from contextql.graph.codec import dump_json
 from contextql.graph.errors import ConflictError
+from contextql.graph.neo4j import cypher
+from contextql.graph.neo4j.optimistic import OptimisticWriteTx
 from contextql.graph.records import ContextRecord, Page, VersionRecord
 from contextql.graph.writes import WriteEffects
 
@@ -116,6 +119,39 @@ async def test_a_move_of_an_ancestor_between_read_and_write_is_a_lost_race(neo4j
     assert paths == ["/a/c", "/b/a/c"] and written.path == "/b/a/c"
     history = (await store.versions_of(workspace, [child.id]))[child.id]
     assert [(v.number, v.path, v.title) for v in history][-1] == (2, "/b/a/c", "ours")
+
+
+async def test_a_torn_read_of_the_head_is_never_written_over(neo4j_store, monkeypatch):
+    """An unlocked read racing a commit can see its new version and `updated_at` with the old data
+    (Neo4j applies a commit record by record; bench/results/profile-2026-12-02-torn-reads.md). Too
+    rare to cause on purpose in a test, so the read is torn here: the old data under the new version.
+    A merge computed on it would drop the other writer's change; the guard must hold nothing."""
+    store, workspace = neo4j_store, _workspace()
+    rec = await create_one(store, workspace, "/doc", data={"a": 1, "old": True})
+    before = (await store.get_by_ids(workspace, [rec.id]))[rec.id]
+    theirs, version = changed(before, data={"a": 2})  # the other writer drops "old"
+    await store.update_context(theirs, before.version, version)
+    store.heads.clear()  # the head is read, not taken from the cache
+    stale_data = dump_json(before.data)
+    run = OptimisticWriteTx._run
+
+    async def torn_read(self, query, params):
+        rows = await run(self, query, params)
+        if query == cypher.GET_BY_IDS:
+            return [[{**row[0], "data": stale_data}] for row in rows]
+        return rows
+
+    monkeypatch.setattr(OptimisticWriteTx, "_run", torn_read)
+    fallbacks = store.pessimistic_revisions
+
+    def merge(head: ContextRecord) -> tuple[ContextRecord, VersionRecord]:
+        return changed(head, data={**head.data, "b": 3})
+
+    updated, _ = await store.revise_context(workspace, rec.id, merge)
+    assert store.pessimistic_revisions == fallbacks + 1
+    assert updated.data == {"a": 2, "b": 3}
+    history = (await store.versions_of(workspace, [rec.id]))[rec.id]
+    assert [v.data for v in history] == [{"a": 1, "old": True}, {"a": 2}, {"a": 2, "b": 3}]
 
 
 async def _title(tx, workspace: str, head: ContextRecord, title: str) -> ContextRecord:
