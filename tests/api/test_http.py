@@ -309,11 +309,11 @@ async def test_a_subscription_over_plain_http_names_the_transports(api):
 
 
 async def test_sse_and_websocket_refuse_deep_input_with_the_same_error(store, workspace):
-    from tests.live.servers import live_server
+    from tests.live.servers import CLIENT_TIMEOUT, live_server
     from tests.live.wsclient import WsClient
 
     deep_query = "subscription($d: JSON) { contextChanged(kinds: []) { __typename } }"
-    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http) as http:
+    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         for depth in (10_000, 70):
             body = '{"query": ' + json.dumps(deep_query) + ', "variables": {"d": ' + nested(depth) + "}}"
             posted = await http.post("/graphql/stream", content=body, headers={"content-type": "application/json"})
@@ -347,7 +347,7 @@ async def test_forbidden_follows_one_status_rule_at_every_entry_point(store, wor
     `next` event, a WebSocket `next` message."""
     from tests.auth.conftest import HS256_SETTINGS
     from tests.auth.tokens import hs256
-    from tests.live.servers import live_server
+    from tests.live.servers import CLIENT_TIMEOUT, live_server
     from tests.live.wsclient import WsClient
 
     viewer = {"authorization": "Bearer " + hs256(sub="vi", roles=["viewer"], workspaces=[workspace])}
@@ -355,7 +355,7 @@ async def test_forbidden_follows_one_status_rule_at_every_entry_point(store, wor
                 "x-contextql-workspace": workspace}
     audit = "{ auditLog { edges { node { at } } } }"
     create = 'mutation { createContext(input: {path: "/f"}) { id } }'
-    async with live_server(store, workspace, **HS256_SETTINGS) as server, httpx.AsyncClient(base_url=server.http) as http:
+    async with live_server(store, workspace, **HS256_SETTINGS) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         for accept in ("application/json", "application/graphql-response+json"):
             for query in (audit, create):
                 denied = await http.post("/graphql", json={"query": query}, headers={**viewer, "accept": accept})

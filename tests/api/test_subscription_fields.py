@@ -12,7 +12,7 @@ from graphql import GraphQLObjectType, GraphQLUnionType, get_named_type
 from contextql.graph.index import IndexWorker
 from contextql.schema import build_schema
 from tests.api.test_knowledge import EXECUTE, IN, OUT, REGISTER, tool_server  # noqa: F401 - real tool server
-from tests.live.servers import live_server
+from tests.live.servers import CLIENT_TIMEOUT, live_server
 from tests.live.wsclient import WsClient
 
 SCHEMA = build_schema()._schema
@@ -43,7 +43,7 @@ def subscription(field: str) -> str:
 
 
 async def test_a_subscriber_selecting_every_field_gets_every_event(store, workspace, tool_server):
-    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http) as http:
+    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         async def run(query: str, **variables) -> dict:
             body = (await http.post("/graphql", json={"query": query, "variables": variables})).json()
             assert not body.get("errors"), body

@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.live.servers import live_server
+from tests.live.servers import CLIENT_TIMEOUT, live_server
 from tests.live.wsclient import LEGACY_WS, TRANSPORT_WS, WsClient
 
 from .conftest import HS256_SETTINGS
@@ -79,7 +79,7 @@ async def test_revoked_and_rotated_out_keys_are_refused_over_websocket(store, wo
 
 async def test_subscribers_see_only_their_workspace_and_need_a_role(store, workspace):
     other = workspace + "-other"
-    async with live_server(store, workspace, **HS256_SETTINGS) as server, httpx.AsyncClient(base_url=server.http) as http:
+    async with live_server(store, workspace, **HS256_SETTINGS) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         mine = bearer(hs256(sub="ana", roles=["viewer"], workspaces=[workspace]))
         async with WsClient(server.ws, payload=mine) as ws:
             op = await ws.subscribe(CHANGES)
@@ -112,7 +112,7 @@ async def test_an_expired_token_ends_the_subscription(store, workspace):
 
 
 async def test_sse_subscriptions_need_the_same_credential(store, workspace):
-    async with live_server(store, workspace, **HS256_SETTINGS) as server, httpx.AsyncClient(base_url=server.http) as http:
+    async with live_server(store, workspace, **HS256_SETTINGS) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         body = {"query": CHANGES}
         refused = await http.post("/graphql/stream", json=body, headers={"accept": "text/event-stream"})
         assert refused.status_code == 401 and refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
@@ -123,7 +123,7 @@ async def test_sse_subscriptions_need_the_same_credential(store, workspace):
 
 
 async def test_an_expired_token_ends_an_sse_subscription_at_its_next_event(store, workspace):
-    async with live_server(store, workspace, **HS256_SETTINGS) as server, httpx.AsyncClient(base_url=server.http) as http:
+    async with live_server(store, workspace, **HS256_SETTINGS) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         short = bearer(hs256(roles=["viewer"], workspaces=[workspace], exp=int(time.time()) + 2))
         writer = bearer(hs256(sub="cy", roles=["editor"], workspaces=[workspace]))
         async with http.stream("POST", "/graphql/stream", json={"query": CHANGES},

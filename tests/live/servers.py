@@ -22,6 +22,9 @@ from contextql.server.settings import Settings
 from contextql.server.state import app_state
 
 ROOT = Path(__file__).resolve().parents[2]
+# For the tests' HTTP clients: what they check is behaviour, not latency, and a shared CI machine
+# can stall a request past httpx's default 5 s (seen once on Neo4j); a hang still fails.
+CLIENT_TIMEOUT = httpx.Timeout(30.0)
 
 
 def free_port() -> int:

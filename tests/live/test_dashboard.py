@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from .conftest import JS
-from .servers import live_server
+from .servers import CLIENT_TIMEOUT, live_server
 from .test_subscriptions import CREATE, UPDATE, gql
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -28,7 +28,7 @@ async def _until_subscribed(server) -> None:
 async def test_dashboard_shows_changes_live(store, workspace, node_modules, request):
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / f"dashboard-{request.node.callspec.id}.png"
-    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http) as http:
+    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         page = await http.get("/dashboard")
         assert page.status_code == 200 and "ContextQL" in page.text
         await gql(http, CREATE, i={"path": "/acme/projects", "kind": "folder"})  # there before the page opens
@@ -74,7 +74,7 @@ async def test_dashboard_shows_changes_live(store, workspace, node_modules, requ
 async def test_an_older_redraw_answered_last_does_not_steal_the_tree(store, workspace, node_modules):
     """Two changes start two redraws; the first one's answer is held until the second is drawn. A click on
     the child must still open it (it once toggled an item of the older redraw, no longer on screen)."""
-    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http) as http:
+    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         await gql(http, CREATE, i={"path": "/acme/projects/alpha"})
         browser = await asyncio.create_subprocess_exec(
             shutil.which("node"), str(JS / "dashboard_race.mjs"), server.http, "/acme",

@@ -15,7 +15,7 @@ import pytest
 from tests.auth.tokens import AUDIENCE, ISSUER, SECRET, hs256
 
 from .conftest import JS
-from .servers import ROOT, live_server
+from .servers import CLIENT_TIMEOUT, ROOT, live_server
 from .test_subscriptions import CREATE, gql
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -50,7 +50,7 @@ def test_vendored_graphiql_matches_the_pinned_npm_packages(graphiql_node_modules
 
 
 async def test_the_page_and_every_asset_it_names_are_served_locally(store, workspace):
-    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http) as http:
+    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         page = await http.get("/graphql", headers={"accept": "text/html"})
         assert page.status_code == 200 and "<title>ContextQL</title>" in page.text
         assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
@@ -65,7 +65,7 @@ async def test_the_page_and_every_asset_it_names_are_served_locally(store, works
 
 async def test_only_a_browser_gets_the_page_curl_gets_a_graphql_error(store, workspace):
     """Over a real socket: Accept: text/html gets GraphiQL; curl's `*/*` gets JSON saying what to send."""
-    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http) as http:
+    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         page = await http.get("/graphql", headers={"accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
         assert page.status_code == 200 and "<title>ContextQL</title>" in page.text
         curl = await http.get("/graphql", headers={"accept": "*/*", "user-agent": "curl/8.5.0"})
@@ -76,7 +76,7 @@ async def test_only_a_browser_gets_the_page_curl_gets_a_graphql_error(store, wor
 
 async def test_production_mode_serves_neither_the_page_nor_its_assets(store, workspace):
     async with live_server(store, workspace, production=True) as server, \
-            httpx.AsyncClient(base_url=server.http) as http:
+            httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         page = await http.get("/graphql", headers={"accept": "text/html"})
         assert "graphiql" not in page.text.lower()
         assert (await http.get("/graphiql/assets/graphiql.js")).status_code == 404

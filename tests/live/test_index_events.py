@@ -14,7 +14,7 @@ from contextql.server.search import SearchRuntime
 from tests.search.conftest import embeddings  # noqa: F401  (session fixture: the bundled model)
 from tests.search.faults import FlakyEngine
 
-from .servers import live_server
+from .servers import CLIENT_TIMEOUT, live_server
 from .test_subscriptions import CREATE, UPDATE, gql
 from .wsclient import WsClient
 
@@ -52,7 +52,7 @@ async def test_index_changed_reports_indexed_then_failed_then_indexed(store, wor
     worker.start()
     try:
         async with live_server(store, workspace, SearchRuntime(index, worker), **bus_settings) as server, \
-                httpx.AsyncClient(base_url=server.http) as http:
+                httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
             assert worker.events is server.bus
             async with WsClient(server.ws) as ws:
                 op = await ws.subscribe(INDEX, prefix="/ix")

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from .conftest import JS
-from .servers import live_server
+from .servers import CLIENT_TIMEOUT, live_server
 from .test_subscriptions import CREATE, UPDATE, gql
 
 QUERY = """subscription($p: String!) { contextChanged(pathPrefix: $p) {
@@ -37,7 +37,7 @@ async def lines(process, n: int) -> list[dict]:
 
 @pytest.mark.parametrize("transport", ["ws", "sse"])
 async def test_npm_client_subscribes_and_receives_http_mutations_in_order(store, workspace, node_modules, transport):
-    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http) as http:
+    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         url = server.ws if transport == "ws" else server.http + "/graphql/stream"
         client = await run_client(transport, url, 4, QUERY, {"p": "/js"}, {"authorization": "Bearer not-checked-yet"})
         try:

@@ -20,7 +20,7 @@ from tests.search.conftest import embeddings  # noqa: F401  (session fixture: th
 from contextql.graph.index.edge import EdgeEngine
 from tests.search.faults import FlakyEngine
 
-from .servers import live_server
+from .servers import CLIENT_TIMEOUT, live_server
 from .test_subscriptions import CHANGES, CREATE, gql
 from .wsclient import WsClient
 
@@ -67,7 +67,7 @@ async def test_metrics_after_a_mixed_workload(store, workspace, embeddings, tmp_
     worker.start()
     try:
         async with live_server(store, workspace, SearchRuntime(index, worker), subscription_buffer=3) as server, \
-                httpx.AsyncClient(base_url=server.http) as http:
+                httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
             before = await scrape(http)
             qdrant.down = True  # the index refreshes of the writes below fail, and are retried later
             for _ in range(3):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import httpx
 
-from .servers import RedisServer, live_server
+from .servers import CLIENT_TIMEOUT, RedisServer, live_server
 
 
 async def test_readiness_names_the_redis_bus_when_it_stops(store, workspace, tmp_path):
     redis = RedisServer(tmp_path)
     try:
         async with live_server(store, workspace, redis_url=redis.url) as server, \
-                httpx.AsyncClient(base_url=server.http) as http:
+                httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
             ready = await http.get("/readyz")
             assert ready.status_code == 200, ready.text
             assert ready.json() == {"status": "ready", "checks": {"graph": "ok", "events": "ok"}}

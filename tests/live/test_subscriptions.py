@@ -9,7 +9,7 @@ import httpx
 
 from contextql.graph.events import ChangeEvent, ContextDetail
 
-from .servers import live_server
+from .servers import CLIENT_TIMEOUT, live_server
 from .wsclient import LEGACY_WS, WsClient
 
 CHANGES = """subscription($prefix: String!, $kinds: [String!], $ops: [ContextOperation!]) {
@@ -34,7 +34,7 @@ async def gql(http: httpx.AsyncClient, query: str, **variables) -> dict:
 
 
 async def test_context_changes_arrive_in_order_with_the_live_context(store, workspace):
-    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http) as http:
+    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         async with WsClient(server.ws) as ws:
             op = await ws.subscribe(CHANGES, prefix="/acme", kinds=None, ops=None)
             await ws.ready(server)
@@ -59,7 +59,7 @@ async def test_context_changes_arrive_in_order_with_the_live_context(store, work
 
 
 async def test_live_context_field_reads_current_state(store, workspace):
-    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http) as http:
+    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         async with WsClient(server.ws) as ws:
             op = await ws.subscribe(CHANGES, prefix="/", kinds=["note"], ops=["UPDATED"])
             await ws.ready(server)
@@ -74,7 +74,7 @@ async def test_live_context_field_reads_current_state(store, workspace):
 
 
 async def test_legacy_graphql_ws_protocol(store, workspace):
-    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http) as http:
+    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         async with WsClient(server.ws, protocol=LEGACY_WS) as ws:
             op = await ws.subscribe(CHANGES, prefix="/legacy", kinds=None, ops=None)
             await ws.ready(server)
@@ -84,7 +84,7 @@ async def test_legacy_graphql_ws_protocol(store, workspace):
 
 
 async def test_no_event_of_another_workspace_reaches_a_subscriber(store, workspace):
-    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http) as http:
+    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         async with WsClient(server.ws) as ws:
             op = await ws.subscribe(CHANGES, prefix="/", kinds=None, ops=None)
             await ws.ready(server)
@@ -97,7 +97,7 @@ async def test_no_event_of_another_workspace_reaches_a_subscriber(store, workspa
 
 
 async def test_a_full_buffer_yields_an_explicit_dropped_message(store, workspace):
-    async with live_server(store, workspace, subscription_buffer=3) as server, httpx.AsyncClient(base_url=server.http) as http:
+    async with live_server(store, workspace, subscription_buffer=3) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         async with WsClient(server.ws) as ws:
             op = await ws.subscribe(CHANGES, prefix="/", kinds=None, ops=None)
             await ws.ready(server)
@@ -116,7 +116,7 @@ async def test_a_full_buffer_yields_an_explicit_dropped_message(store, workspace
 
 async def test_relationship_and_tool_execution_subscriptions(store, workspace):
     """Driven by the real `relate` and `executeTool` mutations (their events come from issue 5's resolvers)."""
-    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http) as http:
+    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
         await gql(http, CREATE, i={"path": "/g/a", "data": {"db": {"host": "h", "port": 1}}})
         await gql(http, CREATE, i={"path": "/g/b"})
         await gql(http, CREATE, i={"path": "/other"})

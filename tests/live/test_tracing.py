@@ -8,7 +8,7 @@ import asyncio
 import httpx
 
 from .otlp_receiver import OtlpReceiver, Span
-from .servers import ServerProcess
+from .servers import CLIENT_TIMEOUT, ServerProcess
 
 WRITE = """mutation Write($path: String!) {
   createContext(input: {path: $path, title: "Traced", content: "secret-content"}, createParents: true) { id version }
@@ -57,7 +57,7 @@ async def test_a_nested_query_and_a_write_are_traced_to_the_graph_and_the_index(
         }, tmp_path / "server.log")
         try:
             await server.ready()
-            async with httpx.AsyncClient(base_url=server.http) as http:
+            async with httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
                 for path in ("/traced/a", "/traced/b"):
                     response = await http.post("/graphql", json={"query": WRITE, "variables": {"path": path}})
                     assert not response.json().get("errors"), response.text
