@@ -20,7 +20,8 @@ write costs beyond a read (bench/results/profile-2026-12-02-mutation.md). Here i
    `updated_at`; a move of an ancestor changes the path without either). While other revisions'
    writes are on their way, a revision's write waits and goes with the others waiting, in one
    statement, each behind its own guard (graph/neo4j/group_commit.py). A work that writes
-   nothing sends the guard alone when a head came from the cache (it may be stale).
+   nothing sends the guard alone when it used a head: one from the cache may be stale, a read one
+   torn (its "nothing to change" may rest on a property a commit was replacing).
 
 Anything else falls back to `write` (a managed transaction with locking reads), before anything
 was written: a lost race (the guard held nothing), a read after a write (it would have to commit
@@ -98,16 +99,24 @@ class OptimisticWriteTx(Neo4jWriteTx):
         self._heads: dict[tuple[str, str], dict[str, Any]] = {}  # as read (or cached), by (workspace, id)
         self._written: dict[tuple[str, str], ContextRecord] = {}  # states set
         self._templates: set[str] = set()
-        self._cached = False  # a head came from the cache
-
-    @property
-    def cached(self) -> bool:
-        """Whether a head came from the cache (it may be stale until the guard held)."""
-        return self._cached
 
     def forget(self) -> None:
         """Drop from the cache every head this work read."""
         self._cache.drop(self._guards)
+
+    async def still_current(self) -> bool:
+        """Whether every head this work used is still the one stored (the guard alone, a round trip when
+        it used any): what it concluded from them, an error say, stands only then. Forgets them if not."""
+        if not self._guards:
+            return True
+        try:
+            held = bool(await self._run(GUARD + GUARD_RETURN, {"g_rows": list(self._guards.values())}))
+        except (neo4j.exceptions.TransientError, neo4j.exceptions.SessionExpired,
+                neo4j.exceptions.ServiceUnavailable):
+            held = False
+        if not held:
+            self.forget()
+        return held
 
     def _defer(self, template: str, **params: Any) -> None:
         self._templates.add(template)
@@ -146,7 +155,6 @@ class OptimisticWriteTx(Neo4jWriteTx):
             raise Pessimistic("a read after a write")
         for props in known.values():
             self._guard(props, whole=False)
-        self._cached |= bool(known)
         missing = [key for key in wanted if key not in known]
         found = await read(missing) if missing else {}
         return {**{key: context_record(props) for key, props in known.items()}, **found}
@@ -178,8 +186,8 @@ class OptimisticWriteTx(Neo4jWriteTx):
     async def commit(self) -> None:
         """Send the collected writes as one statement behind the guard; `Pessimistic` if it held nothing.
         Then remember the heads as they now are."""
-        if not self._parts and not self._cached:
-            return  # nothing to write: what was read was current when read
+        if not self._parts and not self._guards:
+            return  # nothing written, no head used
         query, params = "\n".join(self._parts), self._params
         if not self._guards:
             await self._run(query, params)

@@ -266,9 +266,10 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
             except Pessimistic:
                 raise
             except Exception as exc:
-                if writes.cached:  # judged on a head that may be stale: the transaction judges again
-                    writes.forget()
-                    raise Pessimistic("an error over a head from the cache") from exc
+                # judged on heads that may be stale (the cache) or torn (read without a lock): the
+                # error stands if they are still the stored ones, else the transaction judges again
+                if not await writes.still_current():
+                    raise Pessimistic("an error over a head that changed") from exc
                 raise
             return result
 

@@ -121,27 +121,37 @@ async def test_a_move_of_an_ancestor_between_read_and_write_is_a_lost_race(neo4j
     assert [(v.number, v.path, v.title) for v in history][-1] == (2, "/b/a/c", "ours")
 
 
-async def test_a_torn_read_of_the_head_is_never_written_over(neo4j_store, monkeypatch):
-    """An unlocked read racing a commit can see its new version and `updated_at` with the old data
-    (Neo4j applies a commit record by record; bench/results/profile-2026-12-02-torn-reads.md). Too
-    rare to cause on purpose in a test, so the read is torn here: the old data under the new version.
-    A merge computed on it would drop the other writer's change; the guard must hold nothing."""
-    store, workspace = neo4j_store, _workspace()
-    rec = await create_one(store, workspace, "/doc", data={"a": 1, "old": True})
-    before = (await store.get_by_ids(workspace, [rec.id]))[rec.id]
-    theirs, version = changed(before, data={"a": 2})  # the other writer drops "old"
-    await store.update_context(theirs, before.version, version)
-    store.heads.clear()  # the head is read, not taken from the cache
-    stale_data = dump_json(before.data)
+def _tear_reads(monkeypatch, **old: object) -> None:
+    """Unlocked head reads see `old` properties under the rest of the stored head: a read torn by a
+    commit (Neo4j applies one record by record; bench/results/profile-2026-12-02-torn-reads.md). Too
+    rare to cause on purpose in a test, so the read is torn here."""
     run = OptimisticWriteTx._run
 
     async def torn_read(self, query, params):
         rows = await run(self, query, params)
-        if query == cypher.GET_BY_IDS:
-            return [[{**row[0], "data": stale_data}] for row in rows]
+        if query in (cypher.GET_BY_IDS, cypher.GET_BY_PATHS):
+            return [[{**row[0], **old}] for row in rows]
         return rows
 
     monkeypatch.setattr(OptimisticWriteTx, "_run", torn_read)
+
+
+async def _committed_around(store, workspace: str, rec: ContextRecord, **changes: object) -> ContextRecord:
+    """Another writer's revision; the head leaves this store's cache, so the next one is read."""
+    before = (await store.get_by_ids(workspace, [rec.id]))[rec.id]
+    theirs, version = changed(before, **changes)
+    await store.update_context(theirs, before.version, version)
+    store.heads.clear()
+    return before
+
+
+async def test_a_torn_read_of_the_head_is_never_written_over(neo4j_store, monkeypatch):
+    """The new version and `updated_at` with the old data: a merge computed on it would drop the
+    other writer's change, so the guard holds nothing and the transaction merges again."""
+    store, workspace = neo4j_store, _workspace()
+    rec = await create_one(store, workspace, "/doc", data={"a": 1, "old": True})
+    before = await _committed_around(store, workspace, rec, data={"a": 2})  # the other writer drops "old"
+    _tear_reads(monkeypatch, data=dump_json(before.data))
     fallbacks = store.pessimistic_revisions
 
     def merge(head: ContextRecord) -> tuple[ContextRecord, VersionRecord]:
@@ -152,6 +162,39 @@ async def test_a_torn_read_of_the_head_is_never_written_over(neo4j_store, monkey
     assert updated.data == {"a": 2, "b": 3}
     history = (await store.versions_of(workspace, [rec.id]))[rec.id]
     assert [v.data for v in history] == [{"a": 1, "old": True}, {"a": 2}, {"a": 2, "b": 3}]
+
+
+async def test_nothing_to_change_on_a_torn_read_is_judged_again(neo4j_store, monkeypatch):
+    """The torn head still shows the title being replaced: "already so, nothing to write" would drop
+    this update; the guard, sent alone, holds nothing and the transaction writes it."""
+    store, workspace = neo4j_store, _workspace()
+    rec = await create_one(store, workspace, "/doc", title="mine")
+    await _committed_around(store, workspace, rec, title="theirs")
+    _tear_reads(monkeypatch, title="mine")
+
+    def retitle(head: ContextRecord) -> tuple[ContextRecord, VersionRecord] | None:
+        return None if head.title == "mine" else changed(head, title="mine")
+
+    updated, version = await store.revise_context(workspace, rec.id, retitle)
+    assert version is not None and (updated.version, updated.title) == (3, "mine")
+    assert (await store.get_by_ids(workspace, [rec.id]))[rec.id].title == "mine"
+
+
+async def test_an_error_judged_on_a_torn_read_is_judged_again(neo4j_store, monkeypatch):
+    """The torn head shows the old version: CONFLICT for an `expectedVersion` that is in fact current
+    would be a wrong answer; the guard, sent alone, holds nothing and the transaction judges again."""
+    store, workspace = neo4j_store, _workspace()
+    rec = await create_one(store, workspace, "/doc", title="start")
+    before = await _committed_around(store, workspace, rec, title="theirs")
+    _tear_reads(monkeypatch, version=before.version, updated_at=before.updated_at)
+
+    def expecting_2(head: ContextRecord) -> tuple[ContextRecord, VersionRecord]:
+        if head.version != 2:
+            raise tree.stale(head, 2)
+        return changed(head, title="ours")
+
+    updated, _ = await store.revise_context(workspace, rec.id, expecting_2)
+    assert (updated.version, updated.title) == (3, "ours")
 
 
 async def _title(tx, workspace: str, head: ContextRecord, title: str) -> ContextRecord:
