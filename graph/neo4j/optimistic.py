@@ -13,8 +13,8 @@ write costs beyond a read (bench/results/profile-2026-12-02-mutation.md). Here i
    either all of it lands or none of it.
 
    A head read without a lock can be torn: Neo4j applies a commit record by record, so a read
-   racing it may see the new `version` and `updated_at` with the old `data` (measured: 65 of
-   18,415 reads racing a writer, bench/results/profile-2026-12-02-torn-reads.md). So the guard
+   racing it may see the new `version` and `updated_at` with the old `data` (measured: 270 of
+   36,604 reads racing a writer, bench/results/profile-2026-12-02-torn-reads.md). So the guard
    compares every property of a head read here; of a head from the cache, which this process
    wrote whole, the version, path and `updated_at` (a revision always raises the version and sets
    `updated_at`; a move of an ancestor changes the path without either). While other revisions'
