@@ -52,7 +52,23 @@ ASGIApp = Any
 @contextlib.contextmanager
 def _switched(variant: str) -> Any:
     """`whole`: the look-ahead reports every attribute as read (the reads before projection);
-    `transaction`: revisions always in a managed transaction (no optimistic attempt, graph/neo4j/optimistic.py)."""
+    `transaction`: revisions always in a managed transaction (no optimistic attempt, graph/neo4j/optimistic.py);
+    `read-timeout`: socket reads with the read timeout Neo4j hints (120 s), as the driver does without
+    graph/neo4j/store.py `_without_driver_read_timeout`."""
+    if variant == "read-timeout":
+        from neo4j._async_compat.network._bolt_socket import AsyncBoltSocketBase
+
+        original = AsyncBoltSocketBase._wait_for_read
+
+        def hinted(self: Any, read: Any, *args: Any, **kwargs: Any) -> Any:
+            return self._wait_for_io("read", self._read_timeout or 120, self._read_deadline, read, *args, **kwargs)
+
+        AsyncBoltSocketBase._wait_for_read = hinted  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            AsyncBoltSocketBase._wait_for_read = original  # type: ignore[method-assign]
+        return
     if variant == "transaction":
         from contextql.graph.store import GraphStore
 
