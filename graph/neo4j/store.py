@@ -506,21 +506,21 @@ def _without_driver_read_timeout(driver: neo4j.AsyncDriver) -> None:
     """The driver's connections wait for the server without a read timeout of the driver's own.
 
     The server hints one (`connection.recv_timeout_seconds`, 120 s by default), and the driver then
-    runs every socket read through a timed `wait_for`: a task, a timer and futures per read, 8–25% of a
+    runs every socket read through a timed `wait_for`: a task, a timer and futures per read, 5-10% of a
     read's CPU in this process (bench/results/profile-2026-12-02-read-timeout.md). Every call here is
     bounded by its own, shorter, timeout (`_in_session`), so the driver's never fired first. The hook
     is private to the driver (pinned in pyproject.toml); without it, reads keep the hinted timeout.
     """
-    pool = getattr(driver, "_pool", None)
-    opener = getattr(pool, "opener", None)
+    pool: Any = getattr(driver, "_pool", None)
+    opener: Any = getattr(pool, "opener", None)
     if not callable(opener):
         return
 
     async def open_connection(*args: Any, **kwargs: Any) -> Any:
         connection = await opener(*args, **kwargs)
-        socket = getattr(connection, "socket", None)
-        if callable(getattr(socket, "set_read_timeout", None)):
-            socket.set_read_timeout(None)
+        set_read_timeout = getattr(getattr(connection, "socket", None), "set_read_timeout", None)
+        if callable(set_read_timeout):
+            set_read_timeout(None)
         return connection
 
     pool.opener = open_connection
