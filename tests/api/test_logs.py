@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 
 import httpx
 import pytest
 
 from contextql.resolvers import contexts as ops
 from contextql.server.logs import JsonFormatter, RequestFields, TextFormatter
+from contextql.server import request_id
 from contextql.server.request_id import RequestLog
 
 from .conftest import settings_for
@@ -62,10 +65,24 @@ async def test_an_insane_request_id_is_replaced(store, workspace, logs):
         given = await client.get("/healthz", headers={"X-Request-ID": "x" * 500})
         none = await client.get("/healthz")
     for response in (given, none):
-        assert len(response.headers["x-request-id"]) == 32  # a new uuid4 hex
+        assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])  # a new one
     assert given.headers["x-request-id"] != none.headers["x-request-id"]
     ids = [line["request_id"] for line in logs() if line["logger"] == "contextql.access"]
     assert ids == [given.headers["x-request-id"], none.headers["x-request-id"]]
+
+
+def test_new_request_ids_are_unique_and_a_forked_worker_makes_its_own():
+    assert len({request_id._ids.new() for _ in range(10_000)}) == 10_000
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one id, then out without pytest's teardown
+        os.write(write, request_id._ids.new().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child, parent = os.read(read, 64).decode(), request_id._ids.new()
+    os.close(read)
+    os.close(write)
+    assert re.fullmatch(r"[0-9a-f]{32}", child) and child[:16] != parent[:16]
 
 
 async def test_an_exception_escaping_the_app_is_logged_once_and_answered_with_its_id(logs):
