@@ -75,6 +75,9 @@ WITH count(c) AS held WHERE held = size($g_rows)
 """
 GUARD_RETURN = "\nRETURN held"
 
+# The server or the connection failed: the work goes to the transaction (which the driver retries).
+FAILED = (neo4j.exceptions.TransientError, neo4j.exceptions.SessionExpired, neo4j.exceptions.ServiceUnavailable)
+
 # Writes after which the heads the work read, or the states it set, are what is stored: a revision
 # (graph/tree.py `revise`). After any other write (a move changes descendants' paths, a delete) the
 # cache is emptied: the guard would catch a stale head, but each would cost a transaction.
@@ -111,8 +114,7 @@ class OptimisticWriteTx(Neo4jWriteTx):
             return True
         try:
             held = bool(await self._run(GUARD + GUARD_RETURN, {"g_rows": list(self._guards.values())}))
-        except (neo4j.exceptions.TransientError, neo4j.exceptions.SessionExpired,
-                neo4j.exceptions.ServiceUnavailable):
+        except FAILED:
             held = False
         if not held:
             self.forget()

@@ -52,6 +52,7 @@ from .knowledge import Neo4jKnowledge
 from .run import run as run_statement
 from ..head_cache import HeadCache
 from .group_commit import GroupCommit
+from .optimistic import FAILED as OPTIMISTIC_FAILED
 from .optimistic import OptimisticWriteTx, Pessimistic
 from .writes import Neo4jWriteTx
 from ..writes import Work
@@ -262,7 +263,7 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
             try:
                 result = await work(writes)
                 await writes.commit()
-            except (TransientError, SessionExpired, ServiceUnavailable) as exc:
+            except OPTIMISTIC_FAILED as exc:
                 raise Pessimistic("the server or the connection failed") from exc
             except Pessimistic:
                 raise
