@@ -1,7 +1,7 @@
 """Search load generator, in its own process (no GIL shared with the server):
 
     python -m bench.search.drive --url http://127.0.0.1:PORT --queries Q.json \
-        --phases hybrid:1,dense:1,hybrid:16,dense:16,keyword:1,keyword:16 --warmup 5 --duration 20 \
+        --phases hybrid:1,dense:1,hybrid:16,dense:16,keyword:1,keyword:16[,none:16] --warmup 5 --duration 20 \
         [--watch server=PID] [--output R.json]
 
 Per phase: a warm-up (discarded), then a measured closed loop of `--duration` seconds: c workers share one
@@ -9,7 +9,8 @@ keep-alive httpx.AsyncClient and send `search(query:, mode:, limit: 10)` as soon
 read. Queries come from the list in order through ONE cursor shared by all workers and all phases, so no
 query repeats back to back. With a list longer than the server's query-embedding cache (an LRU), and the
 embedding modes run before KEYWORD, no embedding request can hit that cache; the driver also replays the
-request order through an LRU of the same size and reports the hits it predicts.
+request order through an LRU of the same size and reports the hits it predicts. Mode `none` sends
+`{ __typename }` instead: the server's own ceiling, with no search in it.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from typing import Any
 
 import httpx
 
-from bench.load import cpu_seconds, percentile, require_loopback, system_busy_seconds, wait_quiet
+from bench.load import cpu_seconds, descendants, percentile, require_loopback, system_busy_seconds, wait_quiet
 
 QUERY = ("query($q: String!, $m: SearchMode!) { search(query: $q, mode: $m, limit: 10) "
          "{ score snippet context { path title } } }")
+# Mode `NONE`: a GraphQL request through the same client, HTTP stack and schema that searches nothing, so
+# its rate is a ceiling no search request can pass on this machine.
+CEILING = {"query": "{ __typename }"}
 
 
 class Cursor:
@@ -64,14 +68,14 @@ async def phase(client: httpx.AsyncClient, cursor: Cursor, mode: str, concurrenc
     async def worker() -> None:
         nonlocal empty
         while time.perf_counter() < deadline:
-            payload = {"query": QUERY, "variables": {"q": cursor.next(mode), "m": mode}}
+            payload = CEILING if mode == "NONE" else {"query": QUERY, "variables": {"q": cursor.next(mode), "m": mode}}
             started = time.perf_counter_ns()
             try:
                 response = await client.post("/graphql", json=payload)
                 body = response.json()
                 problem = f"HTTP {response.status_code}" if response.status_code != 200 else (
                     str(body["errors"][0].get("message")) if body.get("errors") else None)
-                if problem is None and not body["data"]["search"]:
+                if problem is None and mode != "NONE" and not body["data"]["search"]:
                     empty += 1
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
                 problem = f"{type(error).__name__}: {error}"
@@ -105,15 +109,18 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
             waited = await wait_quiet(args.wait_quiet) if args.wait_quiet > 0 else 0.0
             if args.warmup > 0:
                 await phase(client, cursor, mode, concurrency, args.warmup)
-            cpu0 = {k: cpu_seconds(pid) for k, pid in watched.items()}
+            # A watched process's children (the embedded index's process) count apart, as `<name>_children`.
+            tracked = watched | {f"{k}_children:{child}": child for k, pid in watched.items() for child in descendants(pid)}
+            cpu0 = {k: cpu_seconds(pid) for k, pid in tracked.items()}
             system0, driver0 = system_busy_seconds(), time.process_time()
             result = await phase(client, cursor, mode, concurrency, args.duration)
             wall = result["duration_s"] or 1.0
             cpu = {"driver": round((time.process_time() - driver0) / wall, 2)}
-            for key, pid in watched.items():
+            for key, pid in tracked.items():
                 after = cpu_seconds(pid)
                 if after is not None and cpu0[key] is not None:
-                    cpu[key] = round((after - cpu0[key]) / wall, 2)
+                    name = key.split(":", 1)[0]
+                    cpu[name] = round(cpu.get(name, 0.0) + (after - cpu0[key]) / wall, 2)
             system1 = system_busy_seconds()
             if system0 is not None and system1 is not None:
                 cpu["other"] = round(max(0.0, (system1 - system0) / wall - sum(cpu.values())), 2)

@@ -38,12 +38,14 @@ async def phase(service, cursor: Cursor, concurrency: int, duration: float) -> d
             await service.embed_query(cursor.next("DENSE"))
             latencies.append((time.perf_counter_ns() - started) / 1e6)
 
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(caller() for _ in range(concurrency)))
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
     latencies.sort()
     return {"concurrency": concurrency, "queries": len(latencies), "duration_s": round(wall, 3),
             "queries_per_s": round(len(latencies) / wall, 1), "model_calls": service.model_calls - calls0,
+            # this process's threads: the model's (ONNX Runtime's pool included) and the callers'
+            "cpu_cores": round(cpu / wall, 2), "cpu_ms_per_query": round(1000 * cpu / max(1, len(latencies)), 3),
             "latency_ms": {"p50": round(percentile(latencies, 50), 2), "p95": round(percentile(latencies, 95), 2)},
             "predicted_cache_hits": cursor.hits - hits0}
 
@@ -62,7 +64,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 runs.append(result)
                 print(f"floor   c={concurrency:<3} {result['queries']:>6} queries {result['queries_per_s']:>7.1f} q/s  "
                       f"p50 {result['latency_ms']['p50']:.1f} ms  model calls {result['model_calls']}  "
-                      f"cache hits (predicted) {result['predicted_cache_hits']}", flush=True)
+                      f"cpu {result['cpu_cores']} cores  cache hits (predicted) {result['predicted_cache_hits']}", flush=True)
         finally:
             service.close()
     return {"embedder": service.name, "cache_size": cursor.cache_size, "max_batch": service.max_batch,

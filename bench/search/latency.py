@@ -9,8 +9,11 @@
 2. The floor: the same queries embedded alone, at concurrency 1 and 16, in a separate process with the
    server's embedder and thread model — bench/search/floor.py.
 3. `python -m contextql.server serve` over that data directory (search on), and the load generator in its own
-   process: HYBRID, DENSE, KEYWORD at concurrency 1 and 16 — bench/search/drive.py.
-4. bench/results/search-latency-<date>[-n<N>][-runK].{json,md}, with the targets and the machine.
+   process: HYBRID, DENSE, KEYWORD at concurrency 1 and 16, then `{ __typename }` (mode NONE: the same server
+   and client, no search), whose rate no search request can pass here — bench/search/drive.py.
+4. Whether the c=16 target fits this machine at all: the CPU that rate would take, from what the same run
+   measured (the embedder's per query, the driver's and the server's per request of NONE).
+5. bench/results/search-latency-<date>[-n<N>][-runK].{json,md}, with the targets and the machine.
 """
 
 from __future__ import annotations
@@ -87,7 +90,8 @@ def serve_and_drive(args: argparse.Namespace, work: Path, query_file: Path) -> d
     try:
         wait_healthy(url, server, log)
         levels = args.concurrency.split(",")
-        order = [f"{m.lower()}:{c}" for m in ("HYBRID", "DENSE") for c in levels] + [f"keyword:{c}" for c in levels]
+        order = [f"{m.lower()}:{c}" for m in ("HYBRID", "DENSE") for c in levels] + [
+            f"{m}:{c}" for m in ("keyword", "none") for c in levels]
         output = work / "drive.json"
         run_step([sys.executable, "-m", "bench.search.drive", "--url", url, "--queries", str(query_file),
                   "--phases", ",".join(order), "--warmup", str(args.warmup), "--duration", str(args.duration),
@@ -117,6 +121,31 @@ def summarise(load: dict[str, Any], floor: dict[str, Any], levels: list[int]) ->
             row[f"c{top}_meets"] = row[f"c{top}_share_of_floor"] >= TARGETS["c16_share_of_floor"]
         out[mode] = row
     return out
+
+
+def budget(load: dict[str, Any], floor: dict[str, Any], cores: int, top: int) -> dict[str, Any] | None:
+    """What the c=`top` target would take here, from this run's measurements: the rate it asks for, the
+    server's rate with no search in the request (NONE), and the cores that rate would keep busy. Per
+    request, at least: the query's embedding (the floor's CPU per query), the server's and the load
+    generator's CPU for a request with no search (NONE), and the index process's CPU per HYBRID search."""
+    floor_run = next((r for r in floor["runs"] if r["concurrency"] == top), None)
+    runs = {(r["mode"], r["concurrency"]): r for r in load["runs"]}
+    none, hybrid = runs.get(("NONE", top)), runs.get(("HYBRID", top))
+    if floor_run is None or none is None or "cpu_ms_per_query" not in floor_run or not none["rps"]:
+        return None
+    target = TARGETS["c16_share_of_floor"] * floor_run["queries_per_s"]
+
+    def per_request(run: dict[str, Any], key: str) -> float:
+        return round(1000 * run["cpu_cores"].get(key, 0.0) / run["rps"], 3) if run["rps"] else 0.0
+
+    server_side = {"embedding": floor_run["cpu_ms_per_query"], "server": per_request(none, "server"),
+                   "index": per_request(hybrid, "server_children") if hybrid else 0.0}
+    driver = per_request(none, "driver")
+    return {"concurrency": top, "target_rps": round(target, 1), "none_rps": none["rps"],
+            "cpu_ms_per_request_at_least": server_side | {"driver": driver},
+            "cores_needed_at_target": round(target * (sum(server_side.values()) + driver) / 1000, 2),
+            "cores_needed_without_driver": round(target * sum(server_side.values()) / 1000, 2),
+            "cores": cores, "fits": none["rps"] >= target and target * sum(server_side.values()) / 1000 <= cores}
 
 
 def result_stem(results: Path, contexts: int) -> Path:
@@ -160,12 +189,31 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|",
         *[f"| {mode} | {row.get('c1_p50_vs_target')} | {row.get('c1_p95_vs_target')} | {row.get('c1_meets')} | "
           f"{row.get('c16_share_of_floor')} | {row.get('c16_meets')} |" for mode, row in s.items()], "",
+        *budget_lines(report.get("budget")),
         f"Machine: {m['cpu_model']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, {m['python']}, "
         f"commit {m['git_commit']}{' (dirty)' if m['git_dirty'] else ''}. `cpu` is cores used during the phase by the "
         "driver, the server and everything else (`other`: other users' work on the machine).", "",
         f"Command: `python -m bench.search.latency {' '.join(m['argv'][1:])}`", "",
     ]
     return "\n".join(lines)
+
+
+def budget_lines(b: dict[str, Any] | None) -> list[str]:
+    if b is None:
+        return []
+    per = b["cpu_ms_per_request_at_least"]
+    return [
+        f"## Does the c={b['concurrency']} target fit this machine?", "",
+        f"- The target asks for {b['target_rps']} req/s (70% of the floor). The same server answered "
+        f"`{{ __typename }}` (no search at all) at **{b['none_rps']} req/s** at c={b['concurrency']} in this run.",
+        f"- CPU a HYBRID request costs at least, per request, measured here: the query's embedding "
+        f"{per['embedding']} ms (the floor's process), the server's {per['server']} ms for `{{ __typename }}`, "
+        f"the index process's {per['index']} ms per HYBRID search, and the load generator's {per['driver']} ms "
+        f"for `{{ __typename }}`. At the target rate that is **{b['cores_needed_at_target']} cores** of the "
+        f"machine's {b['cores']}, and {b['cores_needed_without_driver']} without the load generator, before "
+        "the server's own work for a search (resolvers, ranking, reading the contexts found).",
+        f"- Fits: **{b['fits']}**.", "",
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -205,7 +253,8 @@ def main(argv: list[str] | None = None) -> None:
     report = {"date": datetime.date.today().isoformat(), "machine": describe(), "seed": info,
               "queries": args.queries, "cache_size": cache_size(), "warmup_s": args.warmup,
               "duration_s": args.duration, "targets": TARGETS, "floor": floor, "load": load,
-              "summary": summarise(load, floor, levels), "wall_s": round(time.perf_counter() - started, 1)}
+              "summary": summarise(load, floor, levels),
+              "budget": budget(load, floor, os.cpu_count() or 1, max(levels)), "wall_s": round(time.perf_counter() - started, 1)}
     args.results_dir.mkdir(parents=True, exist_ok=True)
     stem = result_stem(args.results_dir, info["contexts"] if info.get("requested") is None else info["requested"])
     stem.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
