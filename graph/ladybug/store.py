@@ -11,6 +11,9 @@ Storage layout (DDL in migrations/ladybug/0001_initial.cypher)
 - `CHILD_OF(FROM Context TO Context)`: the tree; children are found through the
   adjacency list of the parent (no scan), subtrees by a variable-length pattern.
   `parent_id` is also kept as a property (filters and records use it).
+- `UNDER(FROM Context TO Context)`: each context to every one of its ancestors, the
+  closure of CHILD_OF written with it (migrations/ladybug/0009_under.cypher), so a
+  path-prefix read reaches a subtree in one hop from its root (`subtree.py`).
 - `Version` node table, primary key `context_id:number`, reached from its context
   through `HAS_VERSION`, so history reads never scan all versions.
 - `ContextType` node table, primary key `workspace + "\\x00" + name`.
@@ -41,7 +44,7 @@ from . import access
 from ..outbox import IndexTask
 from . import outbox
 from .engine import DEFAULT_CHECKPOINT_WAL_BYTES, AsyncTx, Engine, Reader, Rows, Tx
-from .subtree import WALK_DEPTH, SubtreePolicy, SubtreeSizes, implied_by_walk, subtree_root
+from .subtree import SubtreePolicy, SubtreeSizes, implied_by_walk, subtree_root
 from .knowledge import LadybugKnowledge
 from ..codec import context_record_of, fetched, with_order_keys
 from ..head_cache import HeadCache
@@ -236,20 +239,18 @@ _SCAN_PAGE = (
     "UNWIND range(1, size(picked)) AS i WITH n, i, split_part(picked[i], $sep, 2) AS id "
     "MATCH (c:Context {{id: id}}) RETURN n, i, {cols}"
 )
-# The descendants of `$root` down to `WALK_DEPTH` levels (see `subtree.py` for why this form):
-# `at` is the root's path when the statement ran, `reach` how many levels below the root the
-# deepest descendant lies, `visited` how many descendants there are.
-# A plain MATCH from the root's primary key: an OPTIONAL one cost ~30% more (1.91 against 1.46
-# ms median, 3.22 against 2.37 mean, over the bench's subtrees; 0.49 against 0.29 from a leaf).
-# So a root without descendants gives no row, as does a root that is gone (`_ROOT_AT` tells).
+# The descendants of `$root`, one hop along UNDER (each context's link to every ancestor; see
+# `subtree.py`): `at` is the root's path when the statement ran, `visited` how many descendants
+# there are. A plain MATCH from the root's primary key: an OPTIONAL one cost ~30% more (measured
+# on the recursive walk this replaced). So a root without descendants gives no row, as does a
+# root that is gone (`_ROOT_AT` tells).
 _WALK = (
-    "MATCH (a:Context {{id: $root}})<-[:CHILD_OF*1.." + str(WALK_DEPTH) + "]-(c:Context) "
-    "WITH a.path AS at, a.depth AS top, max(c.depth) AS bottom, count(c) AS visited, "
+    "MATCH (a:Context {{id: $root}})<-[:UNDER]-(c:Context) "
+    "WITH a.path AS at, count(c) AS visited, "
 )
 _ROOT_AT = "MATCH (a:Context {id: $root}) RETURN a.path"
-_WALK_PAGE = _WALK + _PAGE_TAIL.replace("{carry}", "at, bottom - top AS reach, visited, ", 1).replace(
-    "{carry}", "at, reach, visited, ")
-_WALK_COUNT = _WALK + "count(CASE WHEN {clause} THEN 1 END) AS n RETURN at, bottom - top, visited, n"
+_WALK_PAGE = _WALK + _PAGE_TAIL.replace("{carry}", "at, visited, ")
+_WALK_COUNT = _WALK + "count(CASE WHEN {clause} THEN 1 END) AS n RETURN at, visited, n"
 _ROOT_ID = "MATCH (p:ContextPath {key: $key}) RETURN p.context_id"
 _TABLE_SIZE = "MATCH (c:Context) RETURN count(c)"
 
@@ -330,15 +331,14 @@ def _from_root(run: Reader, sizes: SubtreeSizes, workspace: str, root: str,
     return None
 
 
-def _walked(sizes: SubtreeSizes, root: str, root_id: str, head: Sequence[Any]) -> bool:
-    """Whether a walk's answer stands: its root was still at `root` when it ran (the root's id
-    was read by an earlier statement or is a hint: a move in between would make it some other
-    subtree; `_RootMoved`) and no level was left below the walk's depth."""
-    at, reach, visited = head
+def _walked(sizes: SubtreeSizes, root: str, root_id: str, head: Sequence[Any]) -> None:
+    """A walk's answer stands if its root was still at `root` when it ran (the root's id was
+    read by an earlier statement or is a hint: a move in between would make it some other
+    subtree), else `_RootMoved`."""
+    at, visited = head
     if at != root:
         raise _RootMoved
     sizes.record(root_id, int(visited))
-    return reach is None or reach < WALK_DEPTH
 
 
 def _walk_page(
@@ -356,16 +356,17 @@ def _walk_page(
     def walk(root_id: str) -> tuple[list[ContextRecord], int] | None:
         rows = run(query, {**params, "root": root_id})
         if rows:
-            head, n, records = rows[0][:3], rows[0][3], _ranked([row[4:] for row in rows], _RANK, names, fields)
+            head, n, records = rows[0][:2], rows[0][2], _ranked([row[3:] for row in rows], _RANK, names, fields)
         else:  # no page: count alone
             rows = run(_WALK_COUNT.format(clause=clause), {**params, "root": root_id})
             if not rows:
                 _no_descendants(run, sizes, root, root_id)
                 return [], 0
-            if rows[0][3] and page.after is None:
+            if rows[0][2] and page.after is None:
                 return None  # matches appeared between the two statements (no page from the start: no match)
-            head, n, records = rows[0][:3], rows[0][3], []
-        return (records, int(n)) if _walked(sizes, root, root_id, head) else None
+            head, n, records = rows[0][:2], rows[0][2], []
+        _walked(sizes, root, root_id, head)
+        return records, int(n)
 
     empty: tuple[list[ContextRecord], int] = ([], 0)
     return _from_root(run, sizes, workspace, root, walk, empty)
@@ -380,7 +381,8 @@ def _walk_count(run: Reader, sizes: SubtreeSizes, workspace: str, root: str, whe
         if not rows:
             _no_descendants(run, sizes, root, root_id)
             return 0
-        return int(rows[0][3]) if _walked(sizes, root, root_id, rows[0][:3]) else None
+        _walked(sizes, root, root_id, rows[0][:2])
+        return int(rows[0][2])
 
     return _from_root(run, sizes, workspace, root, walk, 0)
 

@@ -1,23 +1,22 @@
 """Path-prefix reads by walking the subtree instead of scanning every context.
 
 LadybugDB has no secondary index, so `path STARTS WITH $p` reads the path of every context
-(~8 ms CPU at 50,000, measured). Every context whose path starts with `/a/b/x` is a
-descendant of the context at `/a/b` (a path is its parent's path, "/" and its name), so
-the matches can be looked for among the descendants of that context alone, reached along
-CHILD_OF. The full filter is still applied to each descendant, so the walk only has to
-cover a superset of the matches.
+(~4.4 ms for a count at 50,000, measured). Every context whose path starts with `/a/b/x` is
+a descendant of the context at `/a/b` (a path is its parent's path, "/" and its name), so
+the matches can be looked for among the descendants of that context alone. They are one hop
+from it along UNDER, the link every context has to each of its ancestors (written with the
+tree: graph/ladybug/writes.py). The full filter is still applied to each descendant, so the
+walk only has to cover a superset of the matches.
 
-Walking costs ~2.4 us per descendant plus ~2 ms per statement (measured), against ~0.17 us
-per context for the scan, so it pays only for subtrees of a small share of the table (the
-break-even measured on the 50,000-context bench tree: ~1,200 descendants). How big a
-subtree is becomes known by walking it once; `SubtreeSizes` remembers that for a while, so
-the next read of a big subtree scans instead. Either way the answer is the same.
+The walk's page of a median bench subtree (~450 descendants) costs ~1.9 ms against ~3.0 ms
+for the recursive walk along CHILD_OF it replaced; it costs ~0.5 ms plus ~1 us per
+descendant, the scan's page 5-8 ms whatever the prefix (measured on the 50,000-context bench
+tree: bench/results/profile-2026-12-02-ladybug-filtered.md). So the walk pays for subtrees up
+to about a tenth of the table (break-even ~5,000 descendants there). How big a subtree is
+becomes known by walking it once; `SubtreeSizes` remembers that for a while, so the next read
+of a big subtree scans instead. Either way the answer is the same.
 
 Measured traps, each of which made the walk as slow as the scan or slower:
-- A variable-length pattern costs in proportion to its upper bound (`*1..100000`: 8 ms for
-  200 descendants; `*1..30`: 2 ms), so the walk is bounded by `WALK_DEPTH`, the engine's
-  default maximum (reader connections keep it), and a subtree that reaches the bound is
-  read by the scan.
 - The pattern must start from a node matched by primary key (a parameter): a start node
   joined from another table is planned as a hash join against a scan of every context. (A
   plain MATCH from it is cheaper than an OPTIONAL MATCH: see `store._WALK`.)
@@ -33,10 +32,6 @@ import time
 from dataclasses import dataclass
 
 from ..filters import And, Compare, Filter
-
-# Deepest level the walk follows below the subtree's root (see the module docstring).
-WALK_DEPTH = 30
-
 
 def implied_by_walk(where: Filter | None, root: str) -> Filter | None:
     """`where` without the `path startsWith` comparisons every descendant of the context at
@@ -78,7 +73,7 @@ class SubtreePolicy:
     """When a subtree is walked rather than the table scanned."""
 
     min_table: int = 10_000  # below this many contexts (all workspaces) the scan is cheap: always scan
-    max_share: float = 1 / 40  # walk subtrees of at most this share of the table (measured break-even)
+    max_share: float = 1 / 10  # walk subtrees of at most this share of the table (measured break-even: ~5,000 of 50,000)
     ttl_s: float = 60.0  # how long a subtree's size and the table's size are trusted
 
 

@@ -54,6 +54,17 @@ WITH c, $parent[i] AS parent
 MATCH (p:Context {id: parent})
 CREATE (c)-[:CHILD_OF]->(p)
 """
+# UNDER links a context to each of its ancestors (migrations/ladybug/0009_under.cypher): a child
+# to the ancestors named in the rows, then to every ancestor of its nearest existing one.
+Q_LINK_UNDER = Q_LINK_PARENTS.replace("CHILD_OF", "UNDER")
+Q_COPY_UNDER = """
+UNWIND range(1, $n_rows) AS i
+WITH i, $child[i] AS child
+MATCH (c:Context {id: child})
+WITH c, $anchor[i] AS anchor
+MATCH (:Context {id: anchor})-[:UNDER]->(a:Context)
+CREATE (c)-[:UNDER]->(a)
+"""
 Q_CREATE_VERSIONS = f"""
 UNWIND range(1, $n_rows) AS i
 WITH i, $context_id[i] AS owner
@@ -87,6 +98,41 @@ def q_set_state(fields: tuple[str, ...], guarded: bool = False) -> str:
 
 _GUARD_WHERE = "WHERE c.version = $g_version AND c.path = $g_path AND c.updated_at = $g_updated_at "
 Q_GUARD = "MATCH (c:Context {id: $id}) " + _GUARD_WHERE + "RETURN c.id"
+
+
+def _under_links(records: Sequence[ContextRecord]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The UNDER rows of new contexts (parents first or not): each one's ancestors among `records`
+    and its nearest ancestor outside them (`Q_LINK_UNDER`), and that one's own ancestors, taken from
+    the store (`Q_COPY_UNDER`, by anchor)."""
+    parent_of = {rec.id: rec.parent_id for rec in records}
+    under: list[dict[str, str]] = []
+    anchors: list[dict[str, str]] = []
+    for rec in records:
+        ancestor = rec.parent_id
+        while ancestor is not None:
+            under.append({"child": rec.id, "parent": ancestor})
+            if ancestor not in parent_of:
+                anchors.append({"child": rec.id, "anchor": ancestor})
+                break
+            ancestor = parent_of[ancestor]
+    return under, anchors
+
+
+def _unlink_under(tx: Tx, root_id: str) -> None:
+    """Before a move: the moved context and its descendants lose their links to its old ancestors."""
+    old = [row[0] for row in tx.run("MATCH (:Context {id: $id})-[:UNDER]->(a:Context) RETURN a.id", {"id": root_id})]
+    if old:
+        tx.run("MATCH (d:Context)-[:UNDER]->(:Context {id: $id}) WITH d MATCH (d)-[u:UNDER]->(a:Context) "
+               "WHERE list_contains($old, a.id) DELETE u", {"id": root_id, "old": old})
+        tx.run("MATCH (:Context {id: $id})-[u:UNDER]->(:Context) DELETE u", {"id": root_id})
+
+
+def _link_under(tx: Tx, moved: Sequence[str], parent_id: str) -> None:
+    """After a move under `parent_id`: the moved contexts (the root and its descendants) link to
+    the new parent and each of its ancestors."""
+    above = [parent_id, *(row[0] for row in tx.run(
+        "MATCH (:Context {id: $id})-[:UNDER]->(a:Context) RETURN a.id", {"id": parent_id}))]
+    tx.run_rows(Q_LINK_UNDER, [{"child": cid, "parent": aid} for cid in moved for aid in above])
 
 
 class StaleHead(Exception):
@@ -363,11 +409,15 @@ class LadybugWriteTx(WriteTx):
     async def insert_contexts(self, records: Sequence[ContextRecord]) -> None:
         rows = [_context_row(rec) for rec in records]
         links = [{"child": rec.id, "parent": rec.parent_id} for rec in records if rec.parent_id]
+        under, anchors = _under_links(records)
 
         def run(tx: Tx) -> None:
             tx.run_rows(Q_CREATE_CONTEXTS, rows)
             if links:
                 tx.run_rows(Q_LINK_PARENTS, links)
+                tx.run_rows(Q_LINK_UNDER, under)
+            if anchors:
+                tx.run_rows(Q_COPY_UNDER, anchors)
 
         self._tx.defer(run)
 
@@ -420,15 +470,19 @@ class LadybugWriteTx(WriteTx):
             for m in moves
         ]
 
+        moved = [m.id for m in moves]
+
         def run(tx: Tx) -> None:
             tx.run_batched(Q_DELETE_KEYS, "keys", old_keys)
             tx.run_rows(Q_MOVE_PATHS, rows)
             tx.run("MATCH (c:Context {id: $id})-[e:CHILD_OF]->(:Context) DELETE e", {"id": root.id})
+            _unlink_under(tx, root.id)
             if new_parent_id is not None:
                 tx.run(
                     "MATCH (c:Context {id: $id}) MATCH (p:Context {id: $pid}) CREATE (c)-[:CHILD_OF]->(p)",
                     {"id": root.id, "pid": new_parent_id},
                 )
+                _link_under(tx, moved, new_parent_id)
             tx.run(
                 "MATCH (c:Context {id: $id}) SET c.parent_id = $pid, c.version = $version, "
                 "c.updated_at = $at, c.updated_by = $by",

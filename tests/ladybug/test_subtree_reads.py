@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from contextql.graph.errors import ConflictError, NotFoundError
 from contextql.graph.filters import And, Compare, Filter
 from contextql.graph.ladybug import LadybugStore
-from contextql.graph.ladybug.subtree import WALK_DEPTH, SubtreePolicy, subtree_root
+from contextql.graph.ladybug.subtree import SubtreePolicy, subtree_root
+from contextql.resolvers.paths import MAX_DEPTH
 from contextql.graph.records import ContextRecord, Page
 from tests.contract.factories import context, create_tree, move_version, snapshot
 
@@ -141,14 +142,62 @@ async def test_a_projected_page_holds_the_fields_read(lady, workspace):
             (tree[p].path, tree[p].title, tree[p].id) for p in ("/r/a", "/r/a/b")]
 
 
-async def test_a_subtree_deeper_than_the_walk_is_read_by_the_scan(lady, workspace):
-    chain = ["/d" + "/n" * level for level in range(WALK_DEPTH + 5)]
-    await create_tree(lady, workspace, chain)
+async def test_the_deepest_subtree_a_path_allows_is_walked(lady, workspace):
+    chain = ["/d" + "/n" * level for level in range(MAX_DEPTH)]
+    tree = await create_tree(lady, workspace, chain)
     where = Compare("path", "startsWith", "/d/")
     rows, total = await lady.find_and_count_contexts(workspace, where, [], Page(100))
     assert total == len(chain) - 1
     assert [row.path for row in rows] == sorted(chain[1:])
+    assert lady._subtree_sizes._sizes[tree["/d"].id][0] == len(chain) - 1  # walked, not scanned
     assert await lady.count_contexts(workspace, where) == len(chain) - 1
+    assert await under_problems(lady) == []
+
+
+async def under_problems(store: LadybugStore) -> list[str]:
+    """Where UNDER (each context's links to its ancestors) differs from the closure of CHILD_OF."""
+    under = {tuple(row) for row in await store._engine.read("MATCH (c:Context)-[:UNDER]->(a:Context) RETURN c.id, a.id")}
+    parent = dict(await store._engine.read("MATCH (c:Context)-[:CHILD_OF]->(p:Context) RETURN c.id, p.id"))
+    closure = set()
+    for child in parent:
+        ancestor = parent.get(child)
+        while ancestor is not None:
+            closure.add((child, ancestor))
+            ancestor = parent.get(ancestor)
+    return [f"missing {pair}" for pair in sorted(closure - under)] + [f"extra {pair}" for pair in sorted(under - closure)]
+
+
+@FUZZ
+@given(data=st.data())
+async def test_under_is_the_closure_of_child_of_through_creates_moves_and_deletes(lady, data):
+    """Random trees, then random moves (to a root or under a context outside the subtree), creates
+    below moved contexts and deletes: UNDER stays CHILD_OF's transitive closure, and every prefix
+    read agrees with a plain filter over the paths."""
+    workspace = f"w{next(_workspaces)}"
+    nodes = data.draw(trees())
+    await create_tree(lady, workspace, [path for path, _ in nodes])
+    for step in range(data.draw(st.integers(1, 6))):
+        every = {r.path: r for r in await lady.find_contexts(workspace, None, [], Page(1000))}
+        if not every:
+            break
+        record = every[data.draw(st.sampled_from(sorted(every)))]
+        action = data.draw(st.sampled_from(["move", "move", "create", "delete"]))
+        if action == "move":
+            outside = sorted(p for p in every if p != record.path and not p.startswith(record.path + "/"))
+            parent = data.draw(st.sampled_from(["", *outside]))
+            target = f"{parent}/m{step}"
+            await lady.move_context(workspace, record.id, record.version, target, move_version(record, target))
+        elif action == "create":
+            await lady.create_contexts(*_one(workspace, f"{record.path}/c{step}", record))
+        else:
+            await lady.delete_context(workspace, record.id, True)
+    assert await under_problems(lady) == []
+    paths = sorted(r.path for r in await lady.find_contexts(workspace, None, [], Page(1000)))
+    for root in paths:
+        expected = [p for p in paths if p.startswith(root + "/")]
+        rows, total = await lady.find_and_count_contexts(workspace, Compare("path", "startsWith", root + "/"), [],
+                                                         Page(1000))
+        assert ([row.path for row in rows], total) == (expected, len(expected))
 
 
 async def test_moves_and_creates_are_seen_by_the_next_walk(lady, workspace):
@@ -200,6 +249,7 @@ async def test_walks_racing_moves_and_creates(lady, workspace):
             writing = False
 
     await asyncio.gather(write_then_stop(), reader(), reader())
+    assert await under_problems(lady) == []
     every = [row.path for row in await lady.find_contexts(workspace, None, [], Page(1000))]
     for prefix in prefixes:
         rows, total = await lady.find_and_count_contexts(workspace, Compare("path", "startsWith", prefix), [], Page(100))
@@ -253,3 +303,16 @@ def test_subtree_root(where, root):
 @pytest.fixture
 def workspace() -> str:
     return f"ws{next(_workspaces)}"
+
+
+async def test_a_store_from_before_under_gets_it_from_its_tree(lady, workspace):
+    """Migration 0009 builds UNDER for the contexts a store already holds."""
+    from contextql.migrations import migrate
+
+    await create_tree(lady, workspace, ["/r", "/r/a", "/r/a/b", "/r/a/b/c", "/s", "/s/t"])
+    await lady._engine.write(lambda tx: (tx.run("DROP TABLE UNDER"),
+                                         tx.run("MATCH (m:Migration {id: '0009_under'}) DELETE m")))
+    assert await migrate(lady) == ["0009_under"]
+    assert await under_problems(lady) == []
+    rows, total = await lady.find_and_count_contexts(workspace, Compare("path", "startsWith", "/r/"), [], Page(10))
+    assert ([row.path for row in rows], total) == (["/r/a", "/r/a/b", "/r/a/b/c"], 3)
