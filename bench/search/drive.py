@@ -110,17 +110,17 @@ async def drive(args: argparse.Namespace) -> dict[str, Any]:
             if args.warmup > 0:
                 await phase(client, cursor, mode, concurrency, args.warmup)
             # A watched process's children (the embedded index's process) count apart, as `<name>_children`.
-            tracked = watched | {f"{k}_children:{child}": child for k, pid in watched.items() for child in descendants(pid)}
-            cpu0 = {k: cpu_seconds(pid) for k, pid in tracked.items()}
+            tracked = [*watched.items(), *((f"{k}_children", child) for k, pid in watched.items()
+                                           for child in descendants(pid))]
+            cpu0 = [cpu_seconds(pid) for _, pid in tracked]
             system0, driver0 = system_busy_seconds(), time.process_time()
             result = await phase(client, cursor, mode, concurrency, args.duration)
             wall = result["duration_s"] or 1.0
             cpu = {"driver": round((time.process_time() - driver0) / wall, 2)}
-            for key, pid in tracked.items():
+            for (name, pid), before in zip(tracked, cpu0, strict=True):
                 after = cpu_seconds(pid)
-                if after is not None and cpu0[key] is not None:
-                    name = key.split(":", 1)[0]
-                    cpu[name] = round(cpu.get(name, 0.0) + (after - cpu0[key]) / wall, 2)
+                if after is not None and before is not None:
+                    cpu[name] = round(cpu.get(name, 0.0) + (after - before) / wall, 2)
             system1 = system_busy_seconds()
             if system0 is not None and system1 is not None:
                 cpu["other"] = round(max(0.0, (system1 - system0) / wall - sum(cpu.values())), 2)

@@ -12,7 +12,8 @@
    process: HYBRID, DENSE, KEYWORD at concurrency 1 and 16, then `{ __typename }` (mode NONE: the same server
    and client, no search), whose rate no search request can pass here — bench/search/drive.py.
 4. Whether the c=16 target fits this machine at all: the CPU that rate would take, from what the same run
-   measured (the embedder's per query, the driver's and the server's per request of NONE).
+   measured (the embedder's per query, the driver's and the server's per request of NONE, the index
+   process's per HYBRID search).
 5. bench/results/search-latency-<date>[-n<N>][-runK].{json,md}, with the targets and the machine.
 """
 
@@ -141,11 +142,12 @@ def budget(load: dict[str, Any], floor: dict[str, Any], cores: int, top: int) ->
     server_side = {"embedding": floor_run["cpu_ms_per_query"], "server": per_request(none, "server"),
                    "index": per_request(hybrid, "server_children") if hybrid else 0.0}
     driver = per_request(none, "driver")
+    without_driver = target * sum(server_side.values()) / 1000
     return {"concurrency": top, "target_rps": round(target, 1), "none_rps": none["rps"],
             "cpu_ms_per_request_at_least": server_side | {"driver": driver},
-            "cores_needed_at_target": round(target * (sum(server_side.values()) + driver) / 1000, 2),
-            "cores_needed_without_driver": round(target * sum(server_side.values()) / 1000, 2),
-            "cores": cores, "fits": none["rps"] >= target and target * sum(server_side.values()) / 1000 <= cores}
+            "cores_needed_at_target": round(without_driver + target * driver / 1000, 2),
+            "cores_needed_without_driver": round(without_driver, 2),
+            "cores": cores, "fits": none["rps"] >= target and without_driver <= cores}
 
 
 def result_stem(results: Path, contexts: int) -> Path:

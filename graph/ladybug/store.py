@@ -376,7 +376,7 @@ def _walk_count(run: Reader, sizes: SubtreeSizes, workspace: str, root: str, whe
     clause, params = _walk_clause(where, root)
     query = _WALK_COUNT.format(clause=clause)
 
-    def walk(root_id: str) -> int | None:
+    def walk(root_id: str) -> int:
         rows = run(query, {**params, "root": root_id})
         if not rows:
             _no_descendants(run, sizes, root, root_id)

@@ -65,6 +65,7 @@ WITH c, $anchor[i] AS anchor
 MATCH (:Context {id: anchor})-[:UNDER]->(a:Context)
 CREATE (c)-[:UNDER]->(a)
 """
+Q_ANCESTORS = "MATCH (:Context {id: $id})-[:UNDER]->(a:Context) RETURN a.id"
 Q_CREATE_VERSIONS = f"""
 UNWIND range(1, $n_rows) AS i
 WITH i, $context_id[i] AS owner
@@ -120,7 +121,7 @@ def _under_links(records: Sequence[ContextRecord]) -> tuple[list[dict[str, str]]
 
 def _unlink_under(tx: Tx, root_id: str) -> None:
     """Before a move: the moved context and its descendants lose their links to its old ancestors."""
-    old = [row[0] for row in tx.run("MATCH (:Context {id: $id})-[:UNDER]->(a:Context) RETURN a.id", {"id": root_id})]
+    old = [row[0] for row in tx.run(Q_ANCESTORS, {"id": root_id})]
     if old:
         tx.run("MATCH (d:Context)-[:UNDER]->(:Context {id: $id}) WITH d MATCH (d)-[u:UNDER]->(a:Context) "
                "WHERE list_contains($old, a.id) DELETE u", {"id": root_id, "old": old})
@@ -130,8 +131,7 @@ def _unlink_under(tx: Tx, root_id: str) -> None:
 def _link_under(tx: Tx, moved: Sequence[str], parent_id: str) -> None:
     """After a move under `parent_id`: the moved contexts (the root and its descendants) link to
     the new parent and each of its ancestors."""
-    above = [parent_id, *(row[0] for row in tx.run(
-        "MATCH (:Context {id: $id})-[:UNDER]->(a:Context) RETURN a.id", {"id": parent_id}))]
+    above = [parent_id, *(row[0] for row in tx.run(Q_ANCESTORS, {"id": parent_id}))]
     tx.run_rows(Q_LINK_UNDER, [{"child": cid, "parent": aid} for cid in moved for aid in above])
 
 

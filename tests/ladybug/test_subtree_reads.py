@@ -14,8 +14,8 @@ from contextql.graph.errors import ConflictError, NotFoundError
 from contextql.graph.filters import And, Compare, Filter
 from contextql.graph.ladybug import LadybugStore
 from contextql.graph.ladybug.subtree import SubtreePolicy, subtree_root
-from contextql.resolvers.paths import MAX_DEPTH
 from contextql.graph.records import ContextRecord, Page
+from contextql.resolvers.paths import MAX_DEPTH
 from tests.contract.factories import context, create_tree, move_version, snapshot
 
 ALWAYS = SubtreePolicy(min_table=0, max_share=1.0)
