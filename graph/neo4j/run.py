@@ -13,7 +13,8 @@ async def run(target: neo4j.AsyncSession | neo4j.AsyncManagedTransaction, query:
               params: dict[str, Any]) -> list[list[Any]]:
     """Send one statement and read its rows; timed (and spanned when tracing), never its parameters.
 
-    A `neo4j.Query` (a statement with its own timeout) is for a session's auto-commit read only."""
+    A `neo4j.Query` (a statement with its own timeout) is for a session's auto-commit statement only: a read,
+    or a data migration that commits batch by batch."""
     with statement(NEO4J, query.text if isinstance(query, neo4j.Query) else query):
         if isinstance(target, neo4j.AsyncSession):
             result = await target.run(query, params)

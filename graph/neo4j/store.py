@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -153,7 +154,10 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         if migration_id in await self.applied_migrations():
             raise ConflictError(f"Migration {migration_id} is already applied.", migration=migration_id)
         for statement in statements:  # a constraint over existing data may take a while to verify
-            await self._write(statement, timeout=INDEX_WAIT_SECONDS)
+            if _BATCHED.search(statement):
+                await self._batched(statement, INDEX_WAIT_SECONDS)
+            else:
+                await self._write(statement, timeout=INDEX_WAIT_SECONDS)
         await self._write(cypher.AWAIT_INDEXES, seconds=INDEX_WAIT_SECONDS, timeout=INDEX_WAIT_SECONDS + 10)
         await self._write(
             cypher.RECORD_MIGRATION,
@@ -161,6 +165,12 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
             id=migration_id,
             now=time.time_ns() // 1000,
         )
+
+    async def _batched(self, statement: str, limit: float) -> None:
+        """A data migration's `CALL { ... } IN TRANSACTIONS`: Neo4j runs it only outside an explicit
+        transaction, committing each batch; repeated after a failure, it picks up what is left."""
+        await self._in_session(WRITE, lambda session: run_statement(session, neo4j.Query(statement, timeout=limit), {}),
+                               limit)
 
     # -- contexts: reads --------------------------------------------------------------------------------
 
@@ -501,6 +511,10 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
             raise _translate(exc) from exc
         except (ServiceUnavailable, SessionExpired, DriverError, OSError) as exc:
             raise StoreUnavailableError("The graph store is unavailable.") from exc
+
+
+# A statement Neo4j commits batch by batch (a data migration), which cannot run in a transaction.
+_BATCHED = re.compile(r"\bIN\s+TRANSACTIONS\b", re.IGNORECASE)
 
 
 def _without_driver_read_timeout(driver: neo4j.AsyncDriver) -> None:

@@ -159,11 +159,14 @@ CALL () {
 }
 """
 
+# A version is found by its (workspace, context_id, number) key, never through a link from its
+# context: a relationship per version made every context revised more than 50 times a dense node,
+# and linking to it cost Neo4j ~13% of a title update's CPU (migration 0010,
+# bench/results/profile-2026-12-02-neo4j-write.md).
 INSERT_VERSIONS = """
 CALL () {
   UNWIND ${p}rows AS row
-  MATCH (c:Context {workspace: row.workspace, id: row.context_id})
-  CREATE (c)-[:HAS_VERSION]->(v:Version)
+  CREATE (v:Version)
   SET v = row
 }
 """
@@ -220,8 +223,8 @@ CALL () {
 DELETE = """
 CALL () {
   UNWIND ${p}ids AS id
-  MATCH (c:Context {workspace: ${p}workspace, id: id})
-  OPTIONAL MATCH (c)-[:HAS_VERSION]->(v:Version)
+  MATCH (v:Version {workspace: ${p}workspace, context_id: id})
+  WHERE v.number IS NOT NULL
   DETACH DELETE v
 }
 CALL () {
