@@ -161,7 +161,7 @@ CALL () {
 
 # A version is found by its (workspace, context_id, number) key, never through a link from its
 # context: a relationship per version made every context revised more than 50 times a dense node,
-# and linking to it cost Neo4j ~13% of a title update's CPU (migration 0010,
+# and linking to it cost Neo4j ~12% of a title update's CPU (migration 0010,
 # bench/results/profile-2026-12-02-neo4j-write.md).
 INSERT_VERSIONS = """
 CALL () {
