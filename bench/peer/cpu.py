@@ -53,21 +53,24 @@ ASGIApp = Any
 def _switched(variant: str) -> Any:
     """`whole`: the look-ahead reports every attribute as read (the reads before projection);
     `transaction`: revisions always in a managed transaction (no optimistic attempt, graph/neo4j/optimistic.py);
-    `read-timeout`: socket reads with the read timeout Neo4j hints (120 s), as the driver does without
-    graph/neo4j/store.py `_without_driver_read_timeout`."""
-    if variant == "read-timeout":
+    `read-timeout`, `write-timeout`: socket reads with the read timeout Neo4j hints (120 s), flushes with the
+    driver's write timeout (30 s), as the driver does without graph/neo4j/store.py `_without_driver_socket_timeouts`."""
+    if variant in ("read-timeout", "write-timeout"):
         from neo4j._async_compat.network._bolt_socket import AsyncBoltSocketBase
 
-        original = AsyncBoltSocketBase._wait_for_read
+        way, timeout = ("read", 120) if variant == "read-timeout" else ("write", 30)
+        method = f"_wait_for_{way}"
+        original = getattr(AsyncBoltSocketBase, method)
 
-        def hinted(self: Any, read: Any, *args: Any, **kwargs: Any) -> Any:
-            return self._wait_for_io("read", self._read_timeout or 120, self._read_deadline, read, *args, **kwargs)
+        def timed(self: Any, io: Any, *args: Any, **kwargs: Any) -> Any:
+            return self._wait_for_io(way, getattr(self, f"_{way}_timeout") or timeout,
+                                     getattr(self, f"_{way}_deadline"), io, *args, **kwargs)
 
-        AsyncBoltSocketBase._wait_for_read = hinted  # type: ignore[method-assign]
+        setattr(AsyncBoltSocketBase, method, timed)
         try:
             yield
         finally:
-            AsyncBoltSocketBase._wait_for_read = original  # type: ignore[method-assign]
+            setattr(AsyncBoltSocketBase, method, original)
         return
     if variant == "transaction":
         from contextql.graph.store import GraphStore

@@ -125,13 +125,13 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
             # optional properties); other warnings (deprecations, performance) stay on.
             notifications_disabled_classifications=["UNRECOGNIZED"],
         )
-        _without_driver_read_timeout(driver)
+        _without_driver_socket_timeouts(driver)
         try:
             await driver.verify_connectivity()
         except (Neo4jError, DriverError, OSError) as exc:
             await driver.close()
             raise StoreUnavailableError("The graph store cannot be reached.") from exc
-        self._bookmarks = AsyncGraphDatabase.bookmark_manager()
+        self._bookmarks = AsyncGraphDatabase.bookmark_manager() if _routed(self.uri) else None
         self._driver = driver
 
     async def close(self) -> None:
@@ -517,14 +517,24 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
 _BATCHED = re.compile(r"\bIN\s+TRANSACTIONS\b", re.IGNORECASE)
 
 
-def _without_driver_read_timeout(driver: neo4j.AsyncDriver) -> None:
-    """The driver's connections wait for the server without a read timeout of the driver's own.
+def _routed(uri: str) -> bool:
+    """Whether the driver routes (`neo4j://`): reads may then go to another member than the write before them,
+    and the sessions share a bookmark manager so that a read waits for what this process wrote. A direct
+    `bolt://` connection talks to one server, which sees every commit at once: bookmarks there would only cost
+    their bookkeeping per statement (2% of a title update's CPU in this process)."""
+    return uri.partition("://")[0].lower().startswith("neo4j")
 
-    The server hints one (`connection.recv_timeout_seconds`, 120 s by default), and the driver then
-    runs every socket read through a timed `wait_for`: a task, a timer and futures per read, 5-10% of a
-    read's CPU in this process (bench/results/profile-2026-12-02-read-timeout.md). Every call here is
-    bounded by its own, shorter, timeout (`_in_session`), so the driver's never fired first. The hook
-    is private to the driver (pinned in pyproject.toml); without it, reads keep the hinted timeout.
+
+def _without_driver_socket_timeouts(driver: neo4j.AsyncDriver) -> None:
+    """The driver's connections read from and write to the server without timeouts of the driver's own.
+
+    The server hints a read timeout (`connection.recv_timeout_seconds`, 120 s by default) and the
+    driver sets a write timeout (`connection_write_timeout`, 30 s); with either, every socket read or
+    flush goes through a timed `wait_for`: a task, a timer and futures each time, 5-10% of a read's
+    CPU in this process, 3-4% of a write's (bench/results/profile-2026-12-02-read-timeout.md,
+    profile-2026-12-03-write-timeout.md). Every call here is bounded by its own, shorter, timeout
+    (`_in_session`), so the driver's never fired first. The hook is private to the driver (pinned in
+    pyproject.toml); without it, the socket keeps the driver's timeouts.
     """
     pool: Any = getattr(driver, "_pool", None)
     opener: Any = getattr(pool, "opener", None)
@@ -533,9 +543,11 @@ def _without_driver_read_timeout(driver: neo4j.AsyncDriver) -> None:
 
     async def open_connection(*args: Any, **kwargs: Any) -> Any:
         connection = await opener(*args, **kwargs)
-        set_read_timeout = getattr(getattr(connection, "socket", None), "set_read_timeout", None)
-        if callable(set_read_timeout):
-            set_read_timeout(None)
+        socket = getattr(connection, "socket", None)
+        for setter in ("set_read_timeout", "set_write_timeout"):
+            untimed = getattr(socket, setter, None)
+            if callable(untimed):
+                untimed(None)
         return connection
 
     pool.opener = open_connection

@@ -1,5 +1,6 @@
-"""Neo4j only: the driver's connections read without a timeout of the driver's own; every call is
-bounded by the store's operation timeout instead, also when the server stops answering."""
+"""Neo4j only: the driver's connections read and write without timeouts of the driver's own; every call is
+bounded by the store's operation timeout instead, also when the server stops answering. Bookmarks only
+where the driver routes."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 
 from contextql.graph.errors import StoreUnavailableError
 from contextql.graph.neo4j import Neo4jStore
+
+from tests.contract.factories import context, snapshot
 
 
 class FreezingRelay:
@@ -53,12 +56,13 @@ class FreezingRelay:
             writer.close()
 
 
-async def test_pooled_connections_have_no_driver_read_timeout(neo4j_store):
-    """The store's hook still works with the pinned driver: without it, every socket read pays for a
-    timed `wait_for` (bench/results/profile-2026-12-02-read-timeout.md)."""
+async def test_pooled_connections_have_no_driver_socket_timeouts(neo4j_store):
+    """The store's hook still works with the pinned driver: without it, every socket read and flush pays
+    for a timed `wait_for` (bench/results/profile-2026-12-02-read-timeout.md, -12-03-write-timeout.md)."""
     await asyncio.gather(*(neo4j_store.get_by_paths(f"rt-{uuid.uuid4().hex[:8]}", ["/x"]) for _ in range(4)))
     pooled = [c for connections in neo4j_store._driver._pool.connections.values() for c in connections]
     assert pooled and all(c.socket.get_read_timeout() is None for c in pooled)
+    assert all(c.socket.get_write_timeout() is None for c in pooled)
 
 
 @pytest.mark.parametrize("call", ["read", "revision"])
@@ -80,3 +84,22 @@ async def test_a_server_that_stops_answering_fails_the_call_within_its_timeout(n
             assert time.monotonic() - started < 3.0
         finally:
             await asyncio.wait_for(store.close(), 5)
+
+
+async def test_bookmarks_only_where_the_driver_routes(neo4j_store):
+    """`bolt://` is one server, which sees every commit at once: no bookmark bookkeeping per statement.
+    Over `neo4j://` (routing, here a cluster of one) a read after a write goes through the shared
+    bookmark manager, and sees the write."""
+    assert neo4j_store._bookmarks is None
+    routed = Neo4jStore(uri=neo4j_store.uri.replace("bolt://", "neo4j://"), user="neo4j", password="",
+                        database="neo4j")
+    await routed.open()
+    try:
+        assert routed._bookmarks is not None
+        workspace = f"bm-{uuid.uuid4().hex[:8]}"
+        record = context(workspace, "/a")
+        await routed.create_contexts([record], [snapshot(record)])
+        assert (await routed.get_by_paths(workspace, ["/a"]))["/a"].id == record.id
+        assert (await neo4j_store.get_by_paths(workspace, ["/a"]))["/a"].id == record.id
+    finally:
+        await routed.close()
