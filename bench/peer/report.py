@@ -83,12 +83,29 @@ def _mark(r: dict[str, Any]) -> str:
     return " †" if (r.get("cpu_cores") or {}).get("other", 0) > DISTURBED else ""
 
 
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def _settled(result: dict[str, Any]) -> str:
+    """How long each server ran each scenario before it was timed (runs before the windows: a fixed time)."""
+    s = result["settings"]
+    if "settle" not in result:
+        return f"for {s['settle_s']:g} s"
+    window = min(5.0, s["settle_s"])
+    seconds = "; ".join(f"{name} " + ", ".join(f"{server} {len(w) * window:g}" for server, w in by_server.items())
+                        for name, by_server in result["settle"].items())
+    return (f"for at least {s['settle_s']:g} s and until its req/s stopped improving ({window:g} s windows, "
+            f"at most {s['settle_max_s']:g} s; seconds per scenario and server: {seconds})")
+
+
 def markdown(result: dict[str, Any], name: str) -> str:
     m = result["machine"]
     others = [row[s]["cpu_cores"].get("other", 0) for row in result["runs"] for s in servers_of(row)]
     others += [row["ceiling"]["cpu_cores"].get("other", 0) for row in result.get("ceiling") or []]
     mean_other = sum(others) / len(others) if others else 0.0
     s = result["settings"]
+    rounds = s.get("rounds", 2)  # runs before --rounds had two
     peer = result["servers"]["peer"]["versions"]
     order = s.get("servers") or ["contextql", "peer"]
     ladybug = result["servers"].get("contextql-ladybug")
@@ -121,14 +138,15 @@ def markdown(result: dict[str, Any], name: str) -> str:
            f"{ladybug['data']['copied_from_neo4j_s']} s)."] if ladybug else []),
         *(["- contextql-w2: `contextql serve --workers 2` on the same Neo4j (each worker its own driver)."]
           if "contextql-w2" in order else []),
-        *([f"- Before a scenario's first measured round, each server ran it untimed for {s['settle_s']:g} s at the "
+        *([f"- Before a scenario's first measured round, each server ran it untimed {_settled(result)} at the "
            "highest concurrency (in the order below): Neo4j's JIT compiles each server's statements, and the "
            "caches (Neo4j's page cache, ContextQL's head cache) hold the working set, as in servers that have "
            "been running. The mutation's working set is its 2,000 targets; ContextQL's head cache holds "
            f"{HEAD_CACHE_ENTRIES:,} heads by default, so a workload spread over more contexts pays a read per miss (statements/op shows it)."]
           if s.get("settle_s") else []),
-        f"- Each server: {s['warmup_s']} s warm-up then {s['duration_s_per_server'] / 2:g} s measured, twice "
-        f"({', '.join(order)}, then the reverse), per scenario and concurrency level. "
+        f"- Each server: {s['warmup_s']} s warm-up then {s['duration_s_per_server'] / rounds:g} s measured, "
+        f"{_times(rounds)} ({', '.join(order)}, then the reverse{', and so on' if rounds > 2 else ''}), "
+        "per scenario and concurrency level. "
         "Before timing, each ContextQL server's answers were compared with the peer's on "
         f"{s['check_samples']} targets per scenario: "
         + ", ".join(f"{k} {'equal' if v['equal'] else 'DIFFERENT'}" for k, v in result["equivalence"].items()) + ".",

@@ -1,6 +1,6 @@
 """ContextQL against its peer (@neo4j/graphql 7 on @apollo/server 4), side by side, same Neo4j, same tree.
 
-    python -m bench.peer [--quick] [--reuse] [--servers all] [--duration 16] [--warmup 3] [--concurrency 1,16]
+    python -m bench.peer [--quick] [--reuse] [--servers all] [--duration 16] [--rounds 4] [--warmup 2] [--concurrency 1,16]
                          [--profile]
 
 1. Starts a Neo4j 5.26 (bench/neo4j_runner.py; or uses --neo4j-uri) and loads the seeded tree with
@@ -169,6 +169,38 @@ async def _phase(client: httpx.AsyncClient, scenario: Scenario, server: str, tar
     return {"wall": time.perf_counter() - started, "latencies": latencies, "errors": errors}
 
 
+SETTLE_WINDOW_S = 5.0
+SETTLE_GAIN = 1.03  # a window at least 3% faster than every earlier one: still warming up
+
+
+def settled_after(windows: list[float], minimum: int) -> bool:
+    """Steady: at least `minimum` windows, and the last two set no new best (by more than SETTLE_GAIN)."""
+    if len(windows) < max(minimum, 3):
+        return False
+    best_before = max(windows[:-2])
+    return max(windows[-2:]) < SETTLE_GAIN * best_before
+
+
+async def _settle(client: httpx.AsyncClient, scenario: Scenario, server: str, targets: dict[str, Any],
+                  concurrency: int, args: argparse.Namespace) -> list[float]:
+    """Run the scenario untimed in windows until its req/s stops improving; the windows' req/s.
+
+    At least `--settle` seconds, at most `--settle-max`: Neo4j's JIT keeps compiling a write's code
+    paths for a minute or more, longer for a statement with more parts (bench/README.md "Settled first").
+    """
+    windows: list[float] = []
+    window = min(SETTLE_WINDOW_S, args.settle)
+    minimum = max(1, round(args.settle / window))
+    limit = max(minimum, round(args.settle_max / window))
+    while len(windows) < limit and not settled_after(windows, minimum):
+        part = await _phase(client, scenario, server, targets, concurrency, window, args.max_requests,
+                            f"settle{len(windows)}", _post)
+        windows.append(round(len(part["latencies"]) / part["wall"], 1) if part["wall"] else 0.0)
+    console.print(f"settled {scenario.name} on {server} after {len(windows) * window:g} s: "
+                  f"{' '.join(f'{w:g}' for w in windows)} req/s")
+    return windows
+
+
 async def _measured(client: httpx.AsyncClient, scenario: Scenario, server: str, targets: dict[str, Any],
                     concurrency: int, args: argparse.Namespace, pids: dict[str, int], seed: str,
                     send=_post) -> dict[str, Any]:
@@ -179,7 +211,7 @@ async def _measured(client: httpx.AsyncClient, scenario: Scenario, server: str, 
     # The server's CPU with its children (the workers of `serve --workers N`); Neo4j's is one process.
     cpu0 = {k: tree_cpu_seconds(p) if k == "server" else cpu_seconds(p) for k, p in pids.items()}
     system0, driver0 = system_busy_seconds(), time.process_time()
-    result = await _phase(client, scenario, server, targets, concurrency, args.duration / 2, args.max_requests,
+    result = await _phase(client, scenario, server, targets, concurrency, args.duration / args.rounds, args.max_requests,
                           seed, send)
     driver_cpu = time.process_time() - driver0
     system1 = system_busy_seconds()
@@ -195,7 +227,7 @@ async def _measured(client: httpx.AsyncClient, scenario: Scenario, server: str, 
 
 
 def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Two rounds of one server into one row (requests and CPU summed, latencies pooled)."""
+    """The rounds of one server into one row (requests and CPU summed, latencies pooled)."""
     latencies = sorted(x for p in parts for x in p["latencies"])
     requests, wall = len(latencies), sum(p["wall"] for p in parts)
     errors = [e for p in parts for e in p["errors"]]
@@ -293,15 +325,17 @@ async def drive(urls: dict[str, str], pids: dict[str, dict[str, int]], targets: 
                 raise SystemExit(f"{server} does not answer GET /debug/stats")
         checked = await equivalence(clients, targets, names, servers, args.check_samples)
         rows: list[dict[str, Any]] = []
+        settled: dict[str, dict[str, list[float]]] = {}
         for name in names:
             scenario = SCENARIOS[name]
             if args.settle > 0:
                 for server in servers:  # untimed: see --settle
-                    await _phase(clients[server], scenario, server, targets, max(levels), args.settle,
-                                 args.max_requests, "settle", _post)
+                    settled.setdefault(name, {})[server] = await _settle(
+                        clients[server], scenario, server, targets, max(levels), args)
             for concurrency in levels:
                 parts: dict[str, list[dict[str, Any]]] = {s: [] for s in servers}
-                for round_number, order in enumerate((servers, servers[::-1])):
+                for round_number in range(args.rounds):
+                    order = servers if round_number % 2 == 0 else servers[::-1]
                     for server in order:
                         parts[server].append(await _measured(
                             clients[server], scenario, server, targets, concurrency, args, pids[server],
@@ -317,14 +351,14 @@ async def drive(urls: dict[str, str], pids: dict[str, dict[str, int]], targets: 
             scenario = SCENARIOS["context_by_path"]
             for concurrency in levels:
                 part = await _measured(clients["ceiling"], scenario, "ceiling", targets, concurrency,
-                                       # one round of the full --duration (_measured times half of it)
-                                       argparse.Namespace(**{**vars(args), "duration": 2 * args.duration}),
+                                       # one round of the full --duration (_measured times a round of it)
+                                       argparse.Namespace(**{**vars(args), "duration": args.rounds * args.duration}),
                                        pids["ceiling"], "ceiling", _ceiling_post)
                 row = {"scenario": "ceiling", "concurrency": concurrency, "ceiling": _merge([part])}
                 ceiling.append(row)
                 console.print(f"ceiling c={concurrency}: {row['ceiling']['rps']} req/s, "
                               f"p50 {row['ceiling']['latency_ms']['p50']} ms")
-    return {"equivalence": checked, "runs": rows, "ceiling": ceiling}
+    return {"equivalence": checked, "settle": settled, "runs": rows, "ceiling": ceiling}
 
 
 def _start_neo4j(args: argparse.Namespace, work: Path) -> tuple[Any, str, dict[str, Any]]:
@@ -421,7 +455,7 @@ def run(args: argparse.Namespace) -> Path:
         "neo4j": neo4j_info,
         "servers": servers,
         "tree": manifest["tree"] | {"reused": reuse},
-        "settings": {"servers": args.servers, "settle_s": args.settle, "warmup_s": args.warmup, "duration_s_per_server": args.duration, "rounds": 2,
+        "settings": {"servers": args.servers, "settle_s": args.settle, "settle_max_s": args.settle_max, "warmup_s": args.warmup, "duration_s_per_server": args.duration, "rounds": args.rounds,
                      "concurrency": args.concurrency, "max_requests": args.max_requests,
                      "check_samples": args.check_samples, "quick": args.quick},
         "machine_load": quiet,
@@ -452,13 +486,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--servers", default="all", help=f"comma-separated, or all ({', '.join(VARIANTS)}); the peer "
                    "is always one")
     p.add_argument("--concurrency", default="1,16")
-    p.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up before each measured round")
+    p.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up before each measured round")
     p.add_argument("--settle", type=float, default=15.0,
-                   help="untimed seconds of each scenario per server (at the highest concurrency) before its first "
-                        "measured round, so Neo4j's JIT has compiled that server's statements and the caches hold "
-                        "the working set, as in a server that has been running")
+                   help="least untimed seconds of each scenario per server (at the highest concurrency) before its "
+                        "first measured round, continued in 5 s windows until its req/s stops improving, so Neo4j's "
+                        "JIT has compiled that server's statements and the caches hold the working set, as in a "
+                        "server that has been running")
+    p.add_argument("--settle-max", type=float, default=120.0, help="most seconds of --settle per scenario and server")
     p.add_argument("--duration", type=float, default=16.0,
-                   help="seconds measured per server, scenario and level (two rounds of half that)")
+                   help="seconds measured per server, scenario and level (in --rounds rounds)")
+    p.add_argument("--rounds", type=int, default=4,
+                   help="rounds per server, scenario and level, the servers' order reversed each round (AB BA AB BA): "
+                        "on a host whose speed drifts, more and shorter rounds put both servers in the same minutes"),
     p.add_argument("--max-requests", type=int, default=100_000, help="cap on requests per round")
     p.add_argument("--check-samples", type=int, default=10, help="targets per scenario compared before timing")
     p.add_argument("--no-ceiling", action="store_true", help="skip the bare Starlette endpoint")
@@ -477,10 +516,13 @@ def main(argv: list[str] | None = None) -> int:
     args.servers = parse_servers(args.servers)
     if args.quick:
         args.warmup, args.duration, args.check_samples = min(args.warmup, 1.0), min(args.duration, 4.0), 3
-        args.settle = min(args.settle, 2.0)
+        args.rounds = min(args.rounds, 2)
+        args.settle, args.settle_max = min(args.settle, 2.0), min(args.settle_max, 2.0)
         args.profile_duration = min(args.profile_duration, 5.0)
     if not 0 < args.duration <= 1200:
         raise SystemExit("--duration must be in (0, 1200] seconds")
+    if not 1 <= args.rounds <= 64:
+        raise SystemExit("--rounds must be in [1, 64]")
     started = time.perf_counter()
     out = run(args)
     console.print(f"done in {time.perf_counter() - started:.0f}s: {out}")

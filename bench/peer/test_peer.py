@@ -154,3 +154,19 @@ def test_cpu_tool_takes_exactly_one_backend() -> None:
     for argv in ([], ["--neo4j-uri", "bolt://x", "--ladybug", "d"]):
         with pytest.raises(SystemExit):
             cpu.main([*argv, "--manifest", "m.json"])
+
+
+def test_settle_stops_once_req_per_s_stops_improving() -> None:
+    from bench.peer.run import settled_after
+
+    assert not settled_after([300.0, 320.0], 1)  # too few windows to tell
+    assert not settled_after([100.0, 200.0, 300.0], 3)  # still warming up
+    assert settled_after([300.0, 350.0, 352.0, 353.0], 3)  # two windows without a new best
+    assert not settled_after([300.0, 350.0, 352.0], 6)  # at least the minimum
+
+
+def test_report_says_how_long_each_server_settled() -> None:
+    result = {"settings": {"settle_s": 15.0, "settle_max_s": 120.0},
+              "settle": {"update_title": {"contextql": [1.0] * 8, "peer": [1.0] * 3}}}
+    assert "update_title contextql 40, peer 15" in report._settled(result)
+    assert report._settled({"settings": {"settle_s": 15.0}}) == "for 15 s"
