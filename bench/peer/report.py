@@ -83,6 +83,21 @@ def _mark(r: dict[str, Any]) -> str:
     return " †" if (r.get("cpu_cores") or {}).get("other", 0) > DISTURBED else ""
 
 
+def _ceiling_note(result: dict[str, Any]) -> str:
+    """When the ceiling was measured, and the point read of each server as a share of it."""
+    when = ("Measured in rounds of their own among the point read's (the same minutes of the host)."
+            if all(row.get("alternated") for row in result["ceiling"]) else "Measured after the scenarios.")
+    reads = {row["concurrency"]: row for row in result["runs"] if row["scenario"] == "context_by_path"}
+    shares = []
+    for row in result["ceiling"]:
+        read, top = reads.get(row["concurrency"]), row["ceiling"]["rps"]
+        if read and top:
+            shares.append(f"c={row['concurrency']}: " + ", ".join(
+                f"{server} {100 * read[server]['rps'] / top:.0f}%" for server in servers_of(read)))
+    return when + (" One context by path as a share of the ceiling's req/s: " + "; ".join(shares) + "."
+                   if shares else "")
+
+
 def _times(n: int) -> str:
     return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
@@ -185,6 +200,7 @@ def markdown(result: dict[str, Any], name: str) -> str:
             lines.append(f"| {row['concurrency']}{_mark(r)} | {_f(r['rps'], 1)} | {_f(lat['p50'])} | {_f(lat['p95'])} "
                          f"| {_f(lat['p99'])} | {_f(cpu.get('server'))} | {_f(cpu.get('driver'))} "
                          f"| {_f(r['cpu_cores'].get('other'))} |")
+        lines += ["", _ceiling_note(result)]
     lines += ["", "## Where the CPU went (cores busy during the measured seconds)", "",
               "| scenario | c | server | server | Neo4j | load generator | other |", "|---|---:|---|---:|---:|---:|---:|"]
     for row in result["runs"]:

@@ -325,6 +325,7 @@ async def drive(urls: dict[str, str], pids: dict[str, dict[str, int]], targets: 
                 raise SystemExit(f"{server} does not answer GET /debug/stats")
         checked = await equivalence(clients, targets, names, servers, args.check_samples)
         rows: list[dict[str, Any]] = []
+        ceiling: list[dict[str, Any]] = []
         settled: dict[str, dict[str, list[float]]] = {}
         for name in names:
             scenario = SCENARIOS[name]
@@ -332,33 +333,39 @@ async def drive(urls: dict[str, str], pids: dict[str, dict[str, int]], targets: 
                 for server in servers:  # untimed: see --settle
                     settled.setdefault(name, {})[server] = await _settle(
                         clients[server], scenario, server, targets, max(levels), args)
+            # The ceiling takes its rounds among the point read's, so that both see the same minutes of the host.
+            timed = [*servers, "ceiling"] if name == "context_by_path" and "ceiling" in urls else servers
             for concurrency in levels:
-                parts: dict[str, list[dict[str, Any]]] = {s: [] for s in servers}
+                parts: dict[str, list[dict[str, Any]]] = {s: [] for s in timed}
                 for round_number in range(args.rounds):
-                    order = servers if round_number % 2 == 0 else servers[::-1]
-                    for server in order:
+                    for server in timed if round_number % 2 == 0 else timed[::-1]:
                         parts[server].append(await _measured(
                             clients[server], scenario, server, targets, concurrency, args, pids[server],
-                            f"measure{round_number}"))
+                            f"measure{round_number}", _ceiling_post if server == "ceiling" else _post))
                 row: dict[str, Any] = {"scenario": name, "title": scenario.title, "concurrency": concurrency}
                 for server in servers:
                     row[server] = _merge(parts[server])
                 row["ratios"] = report.row_ratios(row, servers)
                 rows.append(row)
                 report.print_row(console, row)
-        ceiling: list[dict[str, Any]] = []
-        if "ceiling" in urls:
+                if "ceiling" in parts:
+                    ceiling.append({"scenario": "ceiling", "concurrency": concurrency, "ceiling": _merge(parts["ceiling"]),
+                                    "alternated": True})
+                    _print_ceiling(ceiling[-1])
+        if "ceiling" in urls and not ceiling:  # no point read in this run: the ceiling alone, at the end
             scenario = SCENARIOS["context_by_path"]
             for concurrency in levels:
                 part = await _measured(clients["ceiling"], scenario, "ceiling", targets, concurrency,
                                        # one round of the full --duration (_measured times a round of it)
                                        argparse.Namespace(**{**vars(args), "duration": args.rounds * args.duration}),
                                        pids["ceiling"], "ceiling", _ceiling_post)
-                row = {"scenario": "ceiling", "concurrency": concurrency, "ceiling": _merge([part])}
-                ceiling.append(row)
-                console.print(f"ceiling c={concurrency}: {row['ceiling']['rps']} req/s, "
-                              f"p50 {row['ceiling']['latency_ms']['p50']} ms")
+                ceiling.append({"scenario": "ceiling", "concurrency": concurrency, "ceiling": _merge([part])})
+                _print_ceiling(ceiling[-1])
     return {"equivalence": checked, "settle": settled, "runs": rows, "ceiling": ceiling}
+
+
+def _print_ceiling(row: dict[str, Any]) -> None:
+    console.print(f"ceiling c={row['concurrency']}: {row['ceiling']['rps']} req/s, p50 {row['ceiling']['latency_ms']['p50']} ms")
 
 
 def _start_neo4j(args: argparse.Namespace, work: Path) -> tuple[Any, str, dict[str, Any]]:
