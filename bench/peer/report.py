@@ -107,7 +107,7 @@ def _settled(result: dict[str, Any]) -> str:
     s = result["settings"]
     if "settle" not in result:
         return f"for {s['settle_s']:g} s"
-    window = min(5.0, s["settle_s"])
+    window = s.get("settle_window_s", 5.0)
     seconds = "; ".join(f"{name} " + ", ".join(f"{server} {len(w) * window:g}" for server, w in by_server.items())
                         for name, by_server in result["settle"].items())
     return (f"for at least {s['settle_s']:g} s and until its req/s stopped improving ({window:g} s windows, "

@@ -173,6 +173,10 @@ SETTLE_WINDOW_S = 5.0
 SETTLE_GAIN = 1.03  # a window at least 3% faster than every earlier one: still warming up
 
 
+def settle_window(settle: float) -> float:
+    return min(SETTLE_WINDOW_S, settle)
+
+
 def settled_after(windows: list[float], minimum: int) -> bool:
     """Steady: at least `minimum` windows, and the last two set no new best (by more than SETTLE_GAIN)."""
     if len(windows) < max(minimum, 3):
@@ -189,7 +193,7 @@ async def _settle(client: httpx.AsyncClient, scenario: Scenario, server: str, ta
     paths for a minute or more, longer for a statement with more parts (bench/README.md "Settled first").
     """
     windows: list[float] = []
-    window = min(SETTLE_WINDOW_S, args.settle)
+    window = settle_window(args.settle)
     minimum = max(1, round(args.settle / window))
     limit = max(minimum, round(args.settle_max / window))
     while len(windows) < limit and not settled_after(windows, minimum):
@@ -462,7 +466,8 @@ def run(args: argparse.Namespace) -> Path:
         "neo4j": neo4j_info,
         "servers": servers,
         "tree": manifest["tree"] | {"reused": reuse},
-        "settings": {"servers": args.servers, "settle_s": args.settle, "settle_max_s": args.settle_max, "warmup_s": args.warmup, "duration_s_per_server": args.duration, "rounds": args.rounds,
+        "settings": {"servers": args.servers, "settle_s": args.settle, "settle_max_s": args.settle_max,
+                     "settle_window_s": settle_window(args.settle), "warmup_s": args.warmup, "duration_s_per_server": args.duration, "rounds": args.rounds,
                      "concurrency": args.concurrency, "max_requests": args.max_requests,
                      "check_samples": args.check_samples, "quick": args.quick},
         "machine_load": quiet,
@@ -504,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds measured per server, scenario and level (in --rounds rounds)")
     p.add_argument("--rounds", type=int, default=4,
                    help="rounds per server, scenario and level, the servers' order reversed each round (AB BA AB BA): "
-                        "on a host whose speed drifts, more and shorter rounds put both servers in the same minutes"),
+                        "on a host whose speed drifts, more and shorter rounds put both servers in the same minutes")
     p.add_argument("--max-requests", type=int, default=100_000, help="cap on requests per round")
     p.add_argument("--check-samples", type=int, default=10, help="targets per scenario compared before timing")
     p.add_argument("--no-ceiling", action="store_true", help="skip the bare Starlette endpoint")

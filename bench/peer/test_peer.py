@@ -166,7 +166,7 @@ def test_settle_stops_once_req_per_s_stops_improving() -> None:
 
 
 def test_report_says_how_long_each_server_settled() -> None:
-    result = {"settings": {"settle_s": 15.0, "settle_max_s": 120.0},
+    result = {"settings": {"settle_s": 15.0, "settle_max_s": 120.0, "settle_window_s": 5.0},
               "settle": {"update_title": {"contextql": [1.0] * 8, "peer": [1.0] * 3}}}
     assert "update_title contextql 40, peer 15" in report._settled(result)
     assert report._settled({"settings": {"settle_s": 15.0}}) == "for 15 s"

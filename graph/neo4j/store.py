@@ -131,7 +131,7 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
         except (Neo4jError, DriverError, OSError) as exc:
             await driver.close()
             raise StoreUnavailableError("The graph store cannot be reached.") from exc
-        self._bookmarks = AsyncGraphDatabase.bookmark_manager() if _routed(self.uri) else None
+        self._bookmarks = AsyncGraphDatabase.bookmark_manager() if _routed(driver) else None
         self._driver = driver
 
     async def close(self) -> None:
@@ -517,12 +517,12 @@ class Neo4jStore(Neo4jKnowledge, GraphStore):
 _BATCHED = re.compile(r"\bIN\s+TRANSACTIONS\b", re.IGNORECASE)
 
 
-def _routed(uri: str) -> bool:
+def _routed(driver: neo4j.AsyncDriver) -> bool:
     """Whether the driver routes (`neo4j://`): reads may then go to another member than the write before them,
     and the sessions share a bookmark manager so that a read waits for what this process wrote. A direct
-    `bolt://` connection talks to one server, which sees every commit at once: bookmarks there would only cost
-    their bookkeeping per statement (2% of a title update's CPU in this process)."""
-    return uri.partition("://")[0].lower().startswith("neo4j")
+    `bolt://` driver talks to one server, which sees every commit at once: bookmarks there would only cost
+    their bookkeeping per statement (2% of a write's Python calls, profile-2026-12-03-write-timeout.md)."""
+    return isinstance(driver, neo4j.AsyncNeo4jDriver)
 
 
 def _without_driver_socket_timeouts(driver: neo4j.AsyncDriver) -> None:
