@@ -22,7 +22,7 @@ Nothing half-written, no revision lost:
 A caller that gives up (cancelled) while waiting is dropped unsent; once its group runs, the group
 runs on without it, so it lands whole with the group or not at all.
 
-Neo4j's group commit (graph/neo4j/group_commit.py) groups statements, several flights at once; here
+Neo4j's group commit (graph/neo4j/group_commit.py) groups the guarded statements of revisions; here
 the writer is one and a revision's statements depend on its reads, so the works themselves are grouped.
 """
 
