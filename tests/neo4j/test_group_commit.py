@@ -10,7 +10,7 @@ import pytest
 
 from contextql.graph.errors import ContextQLError
 from contextql.graph.knowledge.records import SourceRef
-from contextql.graph.neo4j.group_commit import grouped
+from contextql.graph.neo4j.group_commit import GroupCommit, grouped
 from contextql.graph.neo4j.optimistic import GUARD, GUARD_RETURN
 from contextql.graph.neo4j.writes import RECORD_DERIVATION, SET_STATE
 from contextql.graph.records import ContextRecord, Page, VersionRecord
@@ -35,6 +35,32 @@ def test_a_grouped_statement_reads_each_write_from_its_item():
     assert "$w0_" not in text and "$w1_" not in text and "$g_rows" not in text and "CALL () {" not in text
     assert "b.w0_workspace" in text and "b.w0_props" in text and "UNWIND b.g_rows AS g" in text
     assert "CALL (o, b) {" in text and "CALL (o) {" not in text  # nested subqueries import the item too
+
+
+async def test_writes_that_arrive_during_a_flight_go_together_in_the_next():
+    """One statement in flight at a time: every write that arrives meanwhile waits for it, and all of
+    them go as one statement when it lands (the scheduling alone; the store tests below send for real)."""
+    sent: list[list[int]] = []
+    landing = asyncio.Event()
+
+    async def send(query: str, params: dict) -> list[list[int]]:
+        sent.append([item["n"] for item in params["batch"]])
+        return [[item["i"]] for item in params["batch"]]
+
+    async def alone(query: str, params: dict) -> list[list[int]]:
+        sent.append([params["n"]])
+        await landing.wait()
+        return [[1]]
+
+    group = GroupCommit(send)
+    first = asyncio.create_task(group.write("Q", {"n": 0}, alone))
+    await asyncio.sleep(0)
+    others = [asyncio.create_task(group.write("Q", {"n": n}, alone)) for n in range(1, 6)]
+    await asyncio.sleep(0)
+    assert sent == [[0]]  # the others wait for the flight
+    landing.set()
+    assert await asyncio.gather(first, *others) == [True] * 6
+    assert sent == [[0], [1, 2, 3, 4, 5]]
 
 
 async def test_revisions_with_lineage_go_together(neo4j_store):
