@@ -67,16 +67,26 @@ def dumps(data: Any) -> str:
 
 
 def _small_exponent(out: bytes) -> bool:
-    """Whether a digit is followed by `e-` anywhere: every float orjson writes with a negative exponent
-    (`1e-7`, where Python writes `1e-07`), and now and then text that only looks like one, which the
-    standard library then encodes (the same bytes it would give anyway). A literal search: a regular
-    expression starting with a class tries every position (~50 us for 13 kB)."""
+    """Whether orjson wrote a float with a negative exponent (`1e-7`, where Python writes `1e-07`): an
+    `e-` after the digits of a value that starts the document or follows `:`, `,` or `[`. Text that only
+    looks like one (`"a:1e-5"`) counts too, and is then encoded by the standard library, the same bytes
+    it would give anyway; an id such as `…-48e-…` does not, since its digits follow a letter or `-`.
+    A literal search: a regular expression starting with a class tries every position (~50 us for 13 kB)."""
     at = out.find(b"e-")
     while at > 0:
-        if out[at - 1] in _DIGITS:
-            return True
+        start = at
+        while start > 0 and out[start - 1] in _NUMBER_BODY:
+            start -= 1
+        if start < at and out[start] in _DIGITS:
+            if start > 0 and out[start - 1] == _MINUS:
+                start -= 1
+            if start == 0 or out[start - 1] in _BEFORE_VALUE:
+                return True
         at = out.find(b"e-", at + 2)
     return False
 
 
 _DIGITS = frozenset(b"0123456789")
+_NUMBER_BODY = frozenset(b"0123456789.")
+_BEFORE_VALUE = frozenset(b":,[")
+_MINUS = ord("-")

@@ -137,6 +137,22 @@ def test_answers_are_the_standard_librarys_bytes(data):
     assert view_fastpath.dumps(data) == json.dumps(data, separators=(",", ":"))
 
 
+def test_ids_that_look_like_exponents_keep_the_fast_encoder(monkeypatch):
+    # A uuid has a digit before "e-" about one time in seven ("…-448e-…"): a page of 50 ids nearly always did.
+    ids = {"ids": ["ebdb5f6e-8d33-4ca8-a85e-68e96e3871aa", "0aee938e-0c52-448e-a85e-a928f2ebdc01"] * 25}
+    expected = json.dumps(ids, separators=(",", ":"))
+
+    def standard_library(*args, **kwargs):
+        raise AssertionError("fell back to json.dumps")
+
+    monkeypatch.setattr(view_fastpath.json, "dumps", standard_library)
+    assert view_fastpath.dumps(ids) == expected
+    for text in ("[1e-7]", "-2.5e-9", '{"a":1e-7}', '{"a":[0,-4e-8]}', '"x:1e-5"'):
+        assert view_fastpath._small_exponent(text.encode())
+    for text in ('"ebdb5f6e-8d33"', '"a-448e-1"', '"v1e-2"', '"1.2.3e-4"'):
+        assert not view_fastpath._small_exponent(text.encode()), text
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
     lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5),
