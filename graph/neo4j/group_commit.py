@@ -8,8 +8,8 @@ bench/results/profile-2026-12-02-group-commit.md); the driver's work per stateme
 At most `flights` statements (one by default) are on their way at once. A write that finds a flight
 free goes at once, alone, in its caller's session: one client alone never waits. The others queue;
 when a flight lands, the queued writes with the same statement (up to `most`) fly as one:
-`UNWIND $batch AS b CALL (b) { <the write, its parameters read from b> }`. Each write keeps its own guard (graph/neo4j/optimistic.py):
-one whose context changed writes nothing and learns it, the others land. Rows run in order in one
+`UNWIND $batch AS b CALL (b) { <the write, its parameters read from b> }`. Each write keeps its own
+guard (graph/neo4j/optimistic.py): one whose context changed writes nothing and learns it, the others land. Rows run in order in one
 transaction, so a later row sees an earlier row's write (two revisions of one context: the second's guard
 fails). If the statement fails, nothing of it was written and every write in it hears `GroupFailed`: each
 then runs again on its own, in a transaction.
@@ -28,9 +28,9 @@ Rows = list[list[Any]]
 Send = Callable[[str, dict[str, Any]], Awaitable[Rows]]
 Waiting = tuple[str, dict[str, Any], "asyncio.Future[bool]"]
 
-# One statement in flight at a time: the writes that arrive meanwhile wait for it, then go as one. With two
-# flights the groups were half as large, and at 16 clients the title update cost Neo4j ~40 % more CPU
-# per write and served 0.95-1.05x the peer's req/s, against 1.27-1.30x with one
+# One statement in flight at a time: the writes that arrive meanwhile wait for it, then go as one.
+# With two flights the groups were half as large, and at 16 clients the title update cost Neo4j ~40 %
+# more CPU per write and served 0.95-1.05x the peer's req/s, against 1.27-1.30x with one
 # (bench/results/profile-2026-12-03-flights.md).
 FLIGHTS = 1
 MOST = 32
