@@ -28,6 +28,12 @@ class Settings(BaseSettings):
             "changes fill a quarter of the buffer pool (0: only at 16 MB). Larger: cheaper writes, slower recovery."
         ),
     )
+    ladybug_inline_read_ms: float = Field(
+        5.0, ge=0, description=(
+            "Run an embedded graph read on the server's event-loop thread for up to this many ms (most take "
+            "under 2), and on a reader thread past that or when it needs longer (0: always on reader threads)."
+        ),
+    )
     neo4j_uri: str | None = Field(None, description="bolt:// (single server) or neo4j:// (cluster routing); implies graph=neo4j.")
     neo4j_user: str = "neo4j"
     neo4j_password: str = ""

@@ -85,6 +85,7 @@ def make_store(settings: Settings) -> GraphStore:
     return LadybugStore(
         str(folder / "graph.lbug"), buffer_pool_mb=settings.ladybug_buffer_pool_mb,
         checkpoint_wal_bytes=int(settings.ladybug_checkpoint_wal_mb * (1 << 20)),
+        inline_read_ms=settings.ladybug_inline_read_ms,
     )
 
 

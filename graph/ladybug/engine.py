@@ -10,6 +10,19 @@ Threading model
   units of work. Reads borrow a connection from a pool holding one connection
   per reader thread (so a borrow never waits); the engine runs them in parallel
   and each sees the last committed state.
+- A read first runs on the event loop's own thread, on a connection kept for it, within a
+  budget (`inline_read_ms`): most reads take 0.05-2 ms, and handing them to a reader thread cost
+  more than that (the hop, and the GIL passed back and forth between the loop and up to four
+  readers: at 16 concurrent requests the store's CPU per nested read was 1.7 ms through reader
+  threads, 1.1 ms on the loop's thread, and HTTP req/s rose ~20%, measured:
+  bench/results/profile-2026-12-03-ladybug-inline.md). The engine interrupts a statement that
+  passes the budget and the read checks it between statements; a read that overran runs again from
+  the start on a reader thread, and reads of that shape go there for `INLINE_BACKOFF_S`. So the
+  loop is never held much longer than the budget, and a read that needs longer costs one budget
+  more at most. The interrupt comes from a watchdog thread that looks every budget while reads
+  run (and sleeps when none ran for a second): the engine's own query timeout would do, but it
+  moves every statement onto an engine worker thread and waits for it (measured: 0.25-0.3 ms
+  of CPU per point statement instead of 0.15), the very hand-off this avoids.
 - Writes use one dedicated writer connection. LadybugDB admits one write
   transaction at a time and fails a second one at once, so writes are
   serialised in the process: an `asyncio.Lock` queues writers on the loop, and a
@@ -55,6 +68,7 @@ import logging
 import os
 import queue
 import threading
+import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -81,6 +95,11 @@ _UNIQUE_VIOLATION = "violates the uniqueness constraint"
 _POOL_FULL = "buffer pool is full"
 
 DEFAULT_CHECKPOINT_WAL_BYTES = 4 << 20
+DEFAULT_INLINE_READ_MS = 5
+# After a read overran its budget on the loop's thread, reads of the same shape (statement text,
+# or the code of a multi-statement read) skip the attempt for this long.
+INLINE_BACKOFF_S = 1.0
+_INTERRUPTED = "Interrupted."
 MEMORY_CHECK_WAL_BYTES = 256 << 10  # title updates: ~130 writes; content updates: up to ~40 MB of copies
 
 log = logging.getLogger(__name__)
@@ -107,8 +126,8 @@ def _domain_error(exc: BaseException) -> BaseException | None:
 # pins ~1.5 MB of the buffer pool for as long as it lives (measured: 100 of them hold 150 MB;
 # a 64 MB pool cannot hold 100). Page windows are written inline (see
 # `graph.cypher_filters.limit_clause`) and filters make their own texts, so the distinct texts
-# are not bounded: the cache keeps at most this many per connection (5 connections: at most
-# ~240 MB), dropping the oldest first. Re-preparing an evicted statement costs ~0.5 ms.
+# are not bounded: the cache keeps at most this many per connection (6 connections: at most
+# ~290 MB), dropping the oldest first. Re-preparing an evicted statement costs ~0.5 ms.
 _STATEMENT_CACHE_LIMIT = 32
 
 
@@ -158,6 +177,80 @@ def _forget_prepared(conn: ladybug.Connection) -> None:
     for prepared in _PREPARED.pop(conn, {}).values():
         with contextlib.suppress(RuntimeError):
             prepared.close()
+
+
+class _Overran(Exception):
+    """A read on the loop's thread passed its budget; it runs again on a reader thread."""
+
+
+_NOT_INLINE: Any = object()  # a read was not run on the loop's thread
+
+
+class _Watchdog:
+    """Interrupts the statement of a read on the loop's thread once it is past its deadline.
+
+    A thread that looks every `period` s while such reads run, and waits for the next one after a
+    second without any. Reads only set and clear an attribute (no lock, no wake-up), so the watch
+    costs the loop nothing; an interrupt that lands on the next read makes that one overrun, and
+    it runs again on a reader thread.
+    """
+
+    IDLE_S = 1.0
+
+    def __init__(self, conn: ladybug.Connection, period: float) -> None:
+        self._conn = conn
+        self._period = period
+        self._running: tuple[float] | None = None  # (deadline,) of the read in progress; new tuple per read
+        self._started = 0  # reads watched so far
+        self._parked = False
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="ladybug-watchdog", daemon=True)
+        self._thread.start()
+
+    def watch(self, deadline: float) -> None:
+        self._running = (deadline,)
+        self._started += 1
+        if self._parked:  # after `_running` is set: see `_park`
+            self._wake.set()
+
+    def done(self) -> None:
+        self._running = None
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._wake.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _watch(self) -> None:
+        idle = 0.0
+        while True:
+            started = self._started
+            if self._stopped.wait(self._period):
+                return
+            running = self._running
+            if running is not None and time.perf_counter() > running[0] and running is self._running:
+                self._conn.interrupt()
+            if running is not None or self._started != started:
+                idle = 0.0
+                continue
+            idle += self._period
+            if idle >= self.IDLE_S:
+                if not self._park():
+                    return
+                idle = 0.0
+
+    def _park(self) -> bool:
+        """Wait for the next read (False: stopped meanwhile)."""
+        self._parked = True
+        # Set before this reads `_running`, as `watch` sets `_running` before it reads `_parked`:
+        # one of the two sees the other, so a read never runs unwatched.
+        if self._running is None:
+            self._wake.wait()
+        self._wake.clear()
+        self._parked = False
+        return not self._stopped.is_set()
 
 
 class Tx:
@@ -278,6 +371,7 @@ class Engine:
     def __init__(
         self, path: str, readers: int, count: Callable[[], None], batch_size: int = 5_000, *,
         buffer_pool_bytes: int = 0, checkpoint_wal_bytes: int = DEFAULT_CHECKPOINT_WAL_BYTES,
+        inline_read_ms: float = DEFAULT_INLINE_READ_MS,
     ) -> None:
         self.path = path
         self.readers = max(1, readers)
@@ -285,6 +379,8 @@ class Engine:
         self.buffer_pool_bytes = buffer_pool_bytes  # 0: the engine default (80% of RAM)
         self.checkpoint_wal_bytes = checkpoint_wal_bytes  # 0: leave checkpoints to the engine
         self.checkpoints = 0
+        self.inline_read_ms = inline_read_ms  # 0: every read on a reader thread
+        self.inline_overruns = 0  # reads run again on a reader thread after passing the budget
         self._count = count
         self._next_memory_check = MEMORY_CHECK_WAL_BYTES
         self._used_after_checkpoint: int | None = None  # pool bytes in use after the last checkpoint
@@ -292,6 +388,10 @@ class Engine:
         self._writer: ladybug.Connection | None = None
         self._pool: queue.SimpleQueue[ladybug.Connection] = queue.SimpleQueue()
         self._all_readers: list[ladybug.Connection] = []
+        self._inline: ladybug.Connection | None = None  # the event loop thread's reader
+        self._inline_lock = threading.Lock()  # held by the one read using it (loops in other threads go to readers)
+        self._inline_backoff: dict[object, float] = {}  # read shape -> monotonic time of the next attempt
+        self._watchdog: _Watchdog | None = None
         self._write_lock = asyncio.Lock()
         self._read_threads: ThreadPoolExecutor | None = None
         self._write_thread: ThreadPoolExecutor | None = None
@@ -315,14 +415,19 @@ class Engine:
             writer = ladybug.Connection(db)
             self.run_on(writer, f"CALL var_length_extend_max_depth={MAX_TREE_DEPTH}")
             readers = [ladybug.Connection(db) for _ in range(self.readers)]
-            for reader in readers:
-                # A request's reads are small: run them on the calling reader thread instead of
-                # waking the engine's workers for each (concurrency comes from the reader threads).
-                reader.set_max_threads_for_exec(1)
+            inline = ladybug.Connection(db) if self.inline_read_ms > 0 else None
+            for reader in [*readers, inline]:
+                if reader is not None:
+                    # A request's reads are small: run them on the calling thread instead of waking
+                    # the engine's workers for each (concurrency comes from the reader threads).
+                    reader.set_max_threads_for_exec(1)
         except BaseException:
             db.close()
             raise
-        self._db, self._writer, self._all_readers = db, writer, readers
+        self._db, self._writer, self._all_readers, self._inline = db, writer, readers, inline
+        self._inline_backoff.clear()
+        if inline is not None:
+            self._watchdog = _Watchdog(inline, self.inline_read_ms / 1000)
         self._pool = queue.SimpleQueue()
         for conn in readers:
             self._pool.put(conn)
@@ -337,11 +442,14 @@ class Engine:
     def _close_locked(self) -> None:
         with self._writer_thread_lock:
             db, self._db = self._db, None
-            for conn in [*self._all_readers, self._writer]:
+            if self._watchdog is not None:  # first: it must not interrupt a closed connection
+                self._watchdog.stop()
+                self._watchdog = None
+            for conn in [*self._all_readers, self._inline, self._writer]:
                 if conn is not None:
                     conn.close()  # interrupts and waits for a call in flight
                     _forget_prepared(conn)
-            self._all_readers, self._writer = [], None
+            self._all_readers, self._inline, self._writer = [], None, None
             if db is not None:
                 db.close()
         for executor in (self._read_threads, self._write_thread):
@@ -374,50 +482,90 @@ class Engine:
             _bound_statement_cache(conn)
 
     async def read(self, query: str, params: dict[str, Any] | None = None) -> Rows:
-        """Run one read-only statement on a pooled connection."""
-        executor = self._read_threads
-        if executor is None:
-            raise RuntimeError("the Ladybug store is not open")
-        return await asyncio.get_running_loop().run_in_executor(executor, in_context(self._read_sync), query, params)
+        """Run one read-only statement (on the loop's thread within the budget, else on a reader)."""
+        return await self.read_with(lambda run: run(query, params), shape=query)
 
-    async def read_with(self, work: Callable[[Reader], T], snapshot: bool = False) -> T:
-        """Run `work` on one pooled connection in one reader-thread call: several read statements
-        (the later ones chosen from the earlier ones' rows) for the cost of one thread hop. With
-        `snapshot`, in one read-only transaction: every statement sees the same committed state
-        (BEGIN and COMMIT cost ~0.03 ms together, measured)."""
+    async def read_with(self, work: Callable[[Reader], T], snapshot: bool = False, shape: object = None) -> T:
+        """Run `work`: several read statements (the later ones chosen from the earlier ones' rows)
+        on one connection, on the loop's thread within the budget, else in one reader-thread call.
+        With `snapshot`, in one read-only transaction: every statement sees the same committed
+        state (BEGIN and COMMIT cost ~0.03 ms together, measured). `work` may run twice (after an
+        overrun), so it only reads. `shape` names reads that cost alike (default: `work`'s code)."""
         executor = self._read_threads
         if executor is None:
             raise RuntimeError("the Ladybug store is not open")
+        result = self._read_inline(work, snapshot, getattr(work, "__code__", work) if shape is None else shape)
+        if result is not _NOT_INLINE:
+            return result
         return await asyncio.get_running_loop().run_in_executor(
             executor, in_context(self._read_work), work, snapshot)
+
+    def _read_inline(self, work: Callable[[Reader], T], snapshot: bool, shape: object) -> T:
+        """`work` on the loop thread's connection, or `_NOT_INLINE` when it is busy, the shape
+        recently overran, or this read passed the budget."""
+        conn, watchdog = self._inline, self._watchdog
+        if conn is None or watchdog is None or self.inline_read_ms <= 0 \
+                or self._inline_backoff.get(shape, 0.0) > time.monotonic():
+            return _NOT_INLINE
+        if not self._inline_lock.acquire(blocking=False):
+            return _NOT_INLINE
+        deadline = time.perf_counter() + self.inline_read_ms / 1000
+        watchdog.watch(deadline)
+        try:
+
+            def run(query: str, params: dict[str, Any] | None) -> Rows:
+                if time.perf_counter() > deadline:
+                    raise _Overran
+                return self.run_on(conn, query, params)
+
+            return self._read_on(conn, run, work, snapshot)
+        except (_Overran, RuntimeError) as exc:
+            # "Interrupted.": the watchdog's doing, on any statement of the read (BEGIN and COMMIT too).
+            if isinstance(exc, RuntimeError) and str(exc) != _INTERRUPTED:
+                raise
+            if snapshot:
+                with contextlib.suppress(RuntimeError):  # an interrupted COMMIT may leave it open
+                    self._execute(conn, "ROLLBACK", None)
+            self.inline_overruns += 1
+            if len(self._inline_backoff) > 1024:  # statement texts are many: keep the recent ones
+                self._inline_backoff.clear()
+            self._inline_backoff[shape] = time.monotonic() + INLINE_BACKOFF_S
+            return _NOT_INLINE
+        finally:
+            watchdog.done()
+            self._inline_lock.release()
 
     def _read_sync(self, query: str, params: dict[str, Any] | None) -> Rows:
         return self._read_work(lambda run: run(query, params))
 
     def _read_work(self, work: Callable[[Reader], T], snapshot: bool = False) -> T:
+        """`work` on a pooled reader connection (on a reader thread)."""
         if self._db is None:
             raise RuntimeError("the Ladybug store is not open")
         conn = self._pool.get()
         try:
-            run = functools.partial(self.run_on, conn)
+            return self._read_on(conn, functools.partial(self.run_on, conn), work, snapshot)
+        finally:
+            self._pool.put(conn)
+
+    def _read_on(self, conn: ladybug.Connection, run: Reader, work: Callable[[Reader], T], snapshot: bool) -> T:
+        try:
             if not snapshot:
                 return work(run)
-            run("BEGIN TRANSACTION READ ONLY", None)
+            self.run_on(conn, "BEGIN TRANSACTION READ ONLY", None)
             try:
                 result = work(run)
             except BaseException:
                 with contextlib.suppress(RuntimeError):  # the engine may have ended it already
                     self._execute(conn, "ROLLBACK", None)
                 raise
-            run("COMMIT", None)
+            self.run_on(conn, "COMMIT", None)
             return result
         except RuntimeError as exc:
             domain = _domain_error(exc)
             if domain is not None:
                 raise domain from exc
             raise
-        finally:
-            self._pool.put(conn)
 
     async def write(self, work: Callable[[Tx], T]) -> T:
         """Run `work` in one write transaction; on any error nothing is kept."""

@@ -43,7 +43,7 @@ from ..access import ApiKeyRecord, AuditRecord
 from . import access
 from ..outbox import IndexTask
 from . import outbox
-from .engine import DEFAULT_CHECKPOINT_WAL_BYTES, AsyncTx, Engine, Reader, Rows, Tx
+from .engine import DEFAULT_CHECKPOINT_WAL_BYTES, DEFAULT_INLINE_READ_MS, AsyncTx, Engine, Reader, Rows, Tx
 from .subtree import SubtreePolicy, SubtreeSizes, implied_by_walk, subtree_root
 from .knowledge import LadybugKnowledge
 from ..codec import context_record_of, fetched, with_order_keys
@@ -407,9 +407,11 @@ class LadybugStore(LadybugKnowledge, GraphStore):
     def __init__(
         self, path: str, *, readers: int = 4, batch_size: int = 5_000, buffer_pool_mb: int | None = None,
         checkpoint_wal_bytes: int = DEFAULT_CHECKPOINT_WAL_BYTES, subtree_policy: SubtreePolicy | None = None,
+        inline_read_ms: float = DEFAULT_INLINE_READ_MS,
     ) -> None:
         """`buffer_pool_mb`: the engine's memory cap (None: `default_buffer_pool_mb` of the
-        database on disk); `checkpoint_wal_bytes`: WAL size that makes the writer checkpoint."""
+        database on disk); `checkpoint_wal_bytes`: WAL size that makes the writer checkpoint;
+        `inline_read_ms`: a read's budget on the event loop's thread (`engine.py`)."""
         super().__init__()
         self.path = path
         self.heads = HeadCache()  # of revisions (`write_revision`), as committed
@@ -418,7 +420,8 @@ class LadybugStore(LadybugKnowledge, GraphStore):
         self._subtree_sizes = SubtreeSizes(subtree_policy or SubtreePolicy())
         pool_mb = default_buffer_pool_mb(path) if buffer_pool_mb is None else buffer_pool_mb
         self._engine = Engine(path, readers=readers, count=self._count, batch_size=batch_size,
-                              buffer_pool_bytes=pool_mb << 20, checkpoint_wal_bytes=checkpoint_wal_bytes)
+                              buffer_pool_bytes=pool_mb << 20, checkpoint_wal_bytes=checkpoint_wal_bytes,
+                              inline_read_ms=inline_read_ms)
         self.group_commit = RevisionGroups(self._engine, self.heads)
 
     @property

@@ -26,7 +26,7 @@ async def test_each_connection_keeps_a_bounded_set_of_prepared_statements(store)
     for size in range(1, 60):  # each page size is its own statement text
         assert len(await store.find_contexts("w", None, [], Page(size))) == min(size, 3)
     engine: Engine = store._engine
-    kept = [len(engine_module._PREPARED.get(conn, {})) for conn in [*engine._all_readers, engine._writer]]
+    kept = [len(engine_module._PREPARED.get(conn, {})) for conn in [*engine._all_readers, engine._inline, engine._writer]]
     assert max(kept) == engine_module._STATEMENT_CACHE_LIMIT
 
 

@@ -18,7 +18,8 @@ NESTED = TreePlan(page=Page(10), below=TreePlan(page=Page(10)))
 
 @pytest.fixture
 async def lady(tmp_path):
-    opened = await _opened(str(tmp_path / "graph.lbug"), readers=2)
+    # A budget no read here passes: a read that overran would run (and be seen) twice.
+    opened = await _opened(str(tmp_path / "graph.lbug"), readers=2, inline_read_ms=60_000)
     try:
         yield opened
     finally:

@@ -1,0 +1,174 @@
+"""Reads run on the event loop's thread within a budget; past it, they finish on a reader thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from contextql.graph.ladybug import engine as engine_module
+from contextql.graph.ladybug.engine import Engine
+from tests.contract.factories import create_one
+from tests.ladybug.test_memory import _opened
+
+# ~40 ms of engine work on this machine, far past a 2 ms budget; the answer is known.
+SLOW = "UNWIND range(1, 1000000) AS x RETURN sum(x)"
+SLOW_SUM = 500_000_500_000
+
+
+@pytest.fixture
+async def store(tmp_path):
+    opened = await _opened(str(tmp_path / "graph.lbug"), readers=2, inline_read_ms=2)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def _engine(store) -> Engine:
+    return store._engine
+
+
+def _eventually(check, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _threads_of(work):
+    """`work` wrapped to note the thread of each attempt."""
+    seen: list[str] = []
+
+    def noted(run):
+        seen.append(threading.current_thread().name)
+        return work(run)
+
+    return noted, seen
+
+
+async def test_a_short_read_runs_on_the_loops_thread(store):
+    await create_one(store, "w", "/a")
+    work, seen = _threads_of(lambda run: run("MATCH (c:Context) RETURN c.path", None))
+    assert await _engine(store).read_with(work) == [["/a"]]
+    assert seen == [threading.current_thread().name]
+    assert _engine(store).inline_overruns == 0
+
+
+async def test_a_statement_past_the_budget_is_interrupted_and_the_read_finishes_on_a_reader(store):
+    engine = _engine(store)
+    work, seen = _threads_of(lambda run: run(SLOW, None))
+    assert int((await engine.read_with(work))[0][0]) == SLOW_SUM
+    assert seen[0] == threading.current_thread().name
+    assert seen[1].startswith("ladybug-read")
+    assert len(seen) == 2 and engine.inline_overruns == 1
+    # The same shape now goes straight to a reader, for a while.
+    again, seen_again = _threads_of(lambda run: run(SLOW, None))
+    assert int((await engine.read_with(again, shape=work.__code__))[0][0]) == SLOW_SUM
+    assert [name.startswith("ladybug-read") for name in seen_again] == [True]
+
+
+async def test_a_read_is_checked_between_statements(store):
+    engine = _engine(store)
+
+    def work(run):
+        first = run("RETURN 1", None)
+        time.sleep(0.005)  # Python work between statements counts toward the budget
+        return first + run("RETURN 2", None)
+
+    noted, seen = _threads_of(work)
+    assert await engine.read_with(noted) == [[1], [2]]
+    assert len(seen) == 2 and seen[1].startswith("ladybug-read")
+
+
+async def test_an_overrun_in_a_snapshot_leaves_no_transaction_open(store):
+    engine = _engine(store)
+    await create_one(store, "w", "/a")
+    assert int((await engine.read_with(lambda run: run(SLOW, None), snapshot=True))[0][0]) == SLOW_SUM
+    # The loop thread's connection starts the next snapshot cleanly (BEGIN fails inside a transaction).
+    work, seen = _threads_of(lambda run: run("MATCH (c:Context) RETURN count(c)", None))
+    assert await engine.read_with(work, snapshot=True) == [[1]]
+    assert seen == [threading.current_thread().name]
+
+
+async def test_engine_errors_are_not_taken_for_overruns(store):
+    engine = _engine(store)
+    with pytest.raises(RuntimeError, match="Binder exception"):
+        await engine.read("MATCH (c:NoSuchTable) RETURN c.id")
+    assert engine.inline_overruns == 0
+
+
+async def test_a_read_finds_the_loops_connection_busy_and_uses_a_reader(store):
+    engine = _engine(store)
+    work, seen = _threads_of(lambda run: run("RETURN 1", None))
+    with engine._inline_lock:  # another event loop's read, in another thread
+        assert await engine.read_with(work) == [[1]]
+    assert [name.startswith("ladybug-read") for name in seen] == [True]
+
+
+async def test_a_budget_of_zero_keeps_every_read_on_the_readers(tmp_path):
+    store = await _opened(str(tmp_path / "graph.lbug"), readers=1, inline_read_ms=0)
+    try:
+        work, seen = _threads_of(lambda run: run("RETURN 1", None))
+        assert await _engine(store).read_with(work) == [[1]]
+        assert [name.startswith("ladybug-read") for name in seen] == [True]
+        assert _engine(store)._inline is None
+    finally:
+        await store.close()
+
+
+async def test_the_backoff_keeps_a_bounded_number_of_shapes(store, monkeypatch):
+    engine = _engine(store)
+    monkeypatch.setattr(engine_module, "INLINE_BACKOFF_S", 60.0)
+    for n in range(3):
+        assert int((await engine.read(f"UNWIND range(1, 1000000) AS x RETURN sum(x) + {n}"))[0][0]) == SLOW_SUM + n
+    assert engine.inline_overruns == 3 and len(engine._inline_backoff) == 3
+    engine._inline_backoff.update({object(): time.monotonic() + 60 for _ in range(1100)})
+    await engine.read("UNWIND range(1, 1000000) AS x RETURN sum(x) + 99")
+    assert len(engine._inline_backoff) == 1
+
+
+async def test_the_watchdog_sleeps_when_no_read_runs_and_wakes_for_the_next(store):
+    engine = _engine(store)
+    watchdog = engine._watchdog
+    assert await engine.read("RETURN 1") == [[1]]
+    assert await asyncio.to_thread(_eventually, lambda: watchdog._parked)
+    work, seen = _threads_of(lambda run: run(SLOW, None))
+    assert int((await engine.read_with(work))[0][0]) == SLOW_SUM
+    assert len(seen) == 2 and engine.inline_overruns == 1  # interrupted: the watchdog woke
+
+
+async def test_closing_the_store_stops_the_watchdog(tmp_path):
+    store = await _opened(str(tmp_path / "graph.lbug"), readers=1, inline_read_ms=2)
+    thread = store._engine._watchdog._thread
+    await store.close()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+
+
+async def test_an_interrupt_that_lands_on_begin_or_commit_is_an_overrun(store, monkeypatch):
+    # The watchdog may interrupt any statement of a read, and one of the next read if it looked
+    # just as that one began: the engine then fails the statement with "Interrupted." (simulated
+    # here: the moment cannot be caused on purpose).
+    engine = _engine(store)
+    await create_one(store, "w", "/a")
+    run_on = engine.run_on
+    for text in ("BEGIN", "COMMIT"):
+        def interrupted(conn, query, params=None, text=text):
+            if conn is engine._inline and query.startswith(text):
+                raise RuntimeError("Interrupted.")
+            return run_on(conn, query, params)
+
+        monkeypatch.setattr(engine, "run_on", interrupted)
+        work, seen = _threads_of(lambda run: run("MATCH (c:Context) RETURN count(c)", None))
+        assert await engine.read_with(work, snapshot=True, shape=text) == [[1]]
+        assert len(seen) == (1 if text == "BEGIN" else 2) and seen[-1].startswith("ladybug-read")
+        monkeypatch.setattr(engine, "run_on", run_on)
+        # No transaction is left open on the loop thread's connection.
+        again, seen_again = _threads_of(lambda run: run("MATCH (c:Context) RETURN count(c)", None))
+        assert await engine.read_with(again, snapshot=True) == [[1]]
+        assert seen_again == [threading.current_thread().name]
