@@ -21,7 +21,10 @@ BACKENDS = [b.strip() for b in os.environ.get("CONTEXTQL_TEST_BACKENDS", "ladybu
 async def _open_ladybug(tmp_path_factory) -> GraphStore:
     from contextql.graph.ladybug import LadybugStore
 
-    return LadybugStore(str(tmp_path_factory.mktemp("ladybug") / "graph.lbug"))
+    # Reads run on the event loop's thread under a budget no read here passes even on a busy
+    # machine, so statement counts stay exact (a read past it runs again on a reader thread and
+    # counts twice; tests/ladybug/test_inline_reads.py covers that path).
+    return LadybugStore(str(tmp_path_factory.mktemp("ladybug") / "graph.lbug"), inline_read_ms=10_000)
 
 
 async def _open_neo4j(tmp_path_factory) -> GraphStore:

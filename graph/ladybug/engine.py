@@ -496,6 +496,9 @@ class Engine:
             raise RuntimeError("the Ladybug store is not open")
         result = self._read_inline(work, snapshot, getattr(work, "__code__", work) if shape is None else shape)
         if result is not _NOT_INLINE:
+            # A read still lets the loop run other tasks, as one on a reader thread did: a loop of
+            # reads (an export, a polling worker) must not starve the rest of the server.
+            await asyncio.sleep(0)
             return result
         return await asyncio.get_running_loop().run_in_executor(
             executor, in_context(self._read_work), work, snapshot)

@@ -678,10 +678,6 @@ async def test_refusals_are_the_same_and_audited_the_same(store, workspace, monk
 
 
 async def test_the_time_limit_is_the_same(store, workspace, monkeypatch):
-    if store.backend == "ladybug":
-        # A read on the event loop's thread finishes without suspending (within its budget of a
-        # few ms), so a limit of 1 us could only cut short the reads of the reader threads.
-        monkeypatch.setattr(store._engine, "inline_read_ms", 0)
     async with pair(store, workspace, monkeypatch, resolver_timeout=1e-6) as callers:
         lean, _ = callers
         await lean.run(CREATE_CONTEXT, None, input={"path": "/slow"})  # a mutation is never cut short

@@ -26,7 +26,7 @@ NEVER = SubtreePolicy(min_table=10**12)
 async def lady(tmp_path) -> LadybugStore:
     from contextql.migrations import migrate
 
-    store = LadybugStore(str(tmp_path / "graph.lbug"), subtree_policy=ALWAYS)
+    store = LadybugStore(str(tmp_path / "graph.lbug"), subtree_policy=ALWAYS, inline_read_ms=10_000)  # counts exact
     await store.open()
     await migrate(store)
     yield store
