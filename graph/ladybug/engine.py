@@ -11,18 +11,17 @@ Threading model
   per reader thread (so a borrow never waits); the engine runs them in parallel
   and each sees the last committed state.
 - A read first runs on the event loop's own thread, on a connection kept for it, within a
-  budget (`inline_read_ms`): most reads take 0.05-2 ms, and handing them to a reader thread cost
-  more than that (the hop, and the GIL passed back and forth between the loop and up to four
-  readers: at 16 concurrent requests the store's CPU per nested read was 1.7 ms through reader
-  threads, 1.1 ms on the loop's thread, and HTTP req/s rose ~20%, measured:
-  bench/results/profile-2026-12-03-ladybug-inline.md). The engine interrupts a statement that
-  passes the budget and the read checks it between statements; a read that overran runs again from
-  the start on a reader thread, and reads of that shape go there for `INLINE_BACKOFF_S`. So the
-  loop is never held much longer than the budget, and a read that needs longer costs one budget
-  more at most. The interrupt comes from a watchdog thread that looks every budget while reads
-  run (and sleeps when none ran for a second): the engine's own query timeout would do, but it
-  moves every statement onto an engine worker thread and waits for it (measured: 0.25-0.3 ms
-  of CPU per point statement instead of 0.15), the very hand-off this avoids.
+  budget (`inline_read_ms`). Most reads take 0.05-2 ms, and handing them to a reader thread cost
+  more than that: the hop, and the GIL passed back and forth between the loop and the readers
+  (at 16 concurrent requests, 1.7 ms of CPU per nested read through reader threads against 1.1
+  on the loop's thread; served, nested 1.36x and the children page 1.16x the req/s, measured:
+  bench/results/profile-2026-12-03-ladybug-inline.md). A watchdog thread interrupts a statement
+  past the budget, and the read checks it between statements; a read that overran runs again
+  from the start on a reader thread, and reads of its shape go there for `INLINE_BACKOFF_S`. So
+  the loop is held for about two budgets at most, and a read that needs longer costs one budget
+  more. (The engine's own query timeout would interrupt too, but it moves every statement onto
+  an engine worker thread and waits for it: the very hand-off this avoids, measured 0.25-0.3 ms
+  of CPU per point statement instead of 0.15.)
 - Writes use one dedicated writer connection. LadybugDB admits one write
   transaction at a time and fails a second one at once, so writes are
   serialised in the process: an `asyncio.Lock` queues writers on the loop, and a
