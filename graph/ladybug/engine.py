@@ -219,8 +219,7 @@ class _Watchdog:
     def stop(self) -> None:
         self._stopped.set()
         self._wake.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join()
+        self._thread.join()
 
     def _watch(self) -> None:
         idle = 0.0
@@ -378,7 +377,7 @@ class Engine:
         self.buffer_pool_bytes = buffer_pool_bytes  # 0: the engine default (80% of RAM)
         self.checkpoint_wal_bytes = checkpoint_wal_bytes  # 0: leave checkpoints to the engine
         self.checkpoints = 0
-        self.inline_read_ms = inline_read_ms  # 0: every read on a reader thread
+        self.inline_read_ms = inline_read_ms  # 0: every read on a reader thread (read when opening)
         self.inline_overruns = 0  # reads run again on a reader thread after passing the budget
         self._count = count
         self._next_memory_check = MEMORY_CHECK_WAL_BYTES
@@ -505,9 +504,8 @@ class Engine:
     def _read_inline(self, work: Callable[[Reader], T], snapshot: bool, shape: object) -> T:
         """`work` on the loop thread's connection, or `_NOT_INLINE` when it is busy, the shape
         recently overran, or this read passed the budget."""
-        conn, watchdog = self._inline, self._watchdog
-        if conn is None or watchdog is None or self.inline_read_ms <= 0 \
-                or self._inline_backoff.get(shape, 0.0) > time.monotonic():
+        conn, watchdog = self._inline, self._watchdog  # both set while open with a budget, else None
+        if conn is None or watchdog is None or self._inline_backoff.get(shape, 0.0) > time.monotonic():
             return _NOT_INLINE
         if not self._inline_lock.acquire(blocking=False):
             return _NOT_INLINE
