@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,21 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or b in (None, 0) else round(a / b, 2)
 
 
+def paired_rounds(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float] | None:
+    """A's req/s over B's, round by round (round i of each ran in the same minutes: AB BA ...): the median and
+    the range. On a host whose speed drifts this is the steadier figure, and the range shows how far one
+    round pair can be trusted."""
+    pairs = [x / y for x, y in zip(a.get("rounds_rps") or [], b.get("rounds_rps") or []) if y]
+    if len(pairs) < 2 or len(a["rounds_rps"]) != len(b["rounds_rps"]):
+        return None
+    return {"median": round(statistics.median(pairs), 2), "min": round(min(pairs), 2), "max": round(max(pairs), 2)}
+
+
 def ratios(cql: dict[str, Any], peer: dict[str, Any]) -> dict[str, float | None]:
     """ContextQL / peer: above 1 is more for ContextQL (better for req/s, worse for the rest)."""
     return {
         "rps": _ratio(cql["rps"], peer["rps"]),
+        "rps_rounds": paired_rounds(cql, peer),
         "p50": _ratio(cql["latency_ms"]["p50"], peer["latency_ms"]["p50"]),
         "p95": _ratio(cql["latency_ms"]["p95"], peer["latency_ms"]["p95"]),
         "p99": _ratio(cql["latency_ms"]["p99"], peer["latency_ms"]["p99"]),
@@ -114,6 +126,59 @@ def _settled(result: dict[str, Any]) -> str:
             f"at most {s['settle_max_s']:g} s; seconds per scenario and server: {seconds})")
 
 
+def _paired(ra: dict[str, Any]) -> str:
+    rounds = ra.get("rps_rounds")
+    return "" if not rounds else f" ({_f(rounds['median'])} [{_f(rounds['min'])}–{_f(rounds['max'])}])"
+
+
+CEILING_SHARE = 0.30  # issue 11: the point read at least this share of the bare endpoint's req/s
+
+
+def _below(rows: list[dict[str, Any]], pair: str, key: str, at_most: bool = False,
+           levels: tuple[int, ...] | None = None) -> tuple[int, list[str]]:
+    """How many cells a ratio was checked in, and those where it missed 1.0 (above it when `at_most`)."""
+    checked, missed = 0, []
+    for row in rows:
+        ra = _ratios_of(row).get(pair)
+        if ra is None or ra.get(key) is None or (levels and row["concurrency"] not in levels):
+            continue
+        checked += 1
+        value = ra[key]
+        if (value > 1.0) if at_most else (value < 1.0):
+            rounds = ra.get("rps_rounds") if key == "rps" else None
+            median = f" (rounds {_paired(ra).strip()[1:-1]})" if rounds else ""
+            missed.append(f"{row['scenario']} c={row['concurrency']} {_f(value)}{median}")
+    return checked, missed
+
+
+def targets(result: dict[str, Any]) -> list[str]:
+    """Issue 11's targets, checked against this run: one line each."""
+    rows, lines = result["runs"], []
+    checks = [("contextql/peer", "rps", False, None, "ContextQL (Neo4j) req/s ≥ the peer's"),
+              ("contextql/peer", "server_cpu_ms", True, None, "ContextQL (Neo4j) server CPU per request ≤ the peer's"),
+              ("contextql/peer", "p95", True, (16,), "ContextQL (Neo4j) p95 at c=16 ≤ the peer's"),
+              ("contextql-ladybug/contextql", "rps", False, None, "LadybugDB req/s ≥ the Neo4j deployment's")]
+    top = max((row["concurrency"] for row in rows), default=16)
+    for pair, key, at_most, levels, label in checks:
+        checked, missed = _below(rows, pair, key, at_most, levels and (top,))
+        if checked:
+            verdict = "met in every cell" if not missed else f"missed in {len(missed)}: " + "; ".join(missed)
+            lines.append(f"- {label}: {checked - len(missed)} of {checked} cells; {verdict}.")
+    reads = {row["concurrency"]: row for row in rows if row["scenario"] == "context_by_path"}
+    for row in result.get("ceiling") or []:
+        read, top_rps = reads.get(row["concurrency"]), row["ceiling"]["rps"]
+        if read and "contextql" in read and top_rps:
+            share = read["contextql"]["rps"] / top_rps
+            lines.append(f"- Point read ≥ {CEILING_SHARE:.0%} of the ceiling at c={row['concurrency']}: "
+                         f"{share:.0%} ({'met' if share >= CEILING_SHARE else 'missed'}).")
+    return lines
+
+
+def _targets_section(result: dict[str, Any]) -> list[str]:
+    found = targets(result)
+    return ["## Targets (issue 11), as this run measured them", "", *found, ""] if found else []
+
+
 def markdown(result: dict[str, Any], name: str) -> str:
     m = result["machine"]
     others = [row[s]["cpu_cores"].get("other", 0) for row in result["runs"] for s in servers_of(row)]
@@ -171,8 +236,11 @@ def markdown(result: dict[str, Any], name: str) -> str:
         "statements sent to the database per operation (ContextQL: GET /debug/stats; the peer: `run` calls "
         "counted in its driver). Ratios are A / B: req/s above 1 favours A; latency, CPU and statements above 1 "
         "favour B. In a ratio row the Neo4j column holds the ratio of server + database CPU (server CPU "
-        "plus Neo4j's): the one to read for contextql-ladybug, whose database runs in its server process.",
+        "plus Neo4j's): the one to read for contextql-ladybug, whose database runs in its server process. "
+        "After a ratio of req/s, in brackets: the median of the ratios of the rounds run side by side "
+        "(round i of A against round i of B) and their range.",
         "",
+        *_targets_section(result),
         "| scenario | c | server | req/s | p50 ms | p95 ms | p99 ms | server CPU ms/req | Neo4j CPU ms/req "
         "| statements/op | errors |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -187,7 +255,7 @@ def markdown(result: dict[str, Any], name: str) -> str:
                 f"| {_f(cpu.get('server'))} | {_f(cpu.get('neo4j'))} | {_f(r['statements_per_request'])} "
                 f"| {r['errors']} |")
         for pair, ra in _ratios_of(row).items():
-            lines.append(f"| | | **{pair}** | **{_f(ra['rps'])}** | {_f(ra['p50'])} | {_f(ra.get('p95'))} "
+            lines.append(f"| | | **{pair}** | **{_f(ra['rps'])}**{_paired(ra)} | {_f(ra['p50'])} | {_f(ra.get('p95'))} "
                          f"| {_f(ra['p99'])} | {_f(ra['server_cpu_ms'])} | {_f(ra.get('server_db_cpu_ms'))} "
                          f"| {_f(ra['statements'])} | |")
     if result.get("ceiling"):

@@ -170,3 +170,25 @@ def test_report_says_how_long_each_server_settled() -> None:
               "settle": {"update_title": {"contextql": [1.0] * 8, "peer": [1.0] * 3}}}
     assert "update_title contextql 40, peer 15" in report._settled(result)
     assert report._settled({"settings": {"settle_s": 15.0}}) == "for 15 s"
+
+
+def test_report_pairs_rounds_and_checks_the_targets() -> None:
+    def server(rounds: list[float], cpu: float, p95: float) -> dict[str, Any]:
+        return {"rps": sum(rounds) / len(rounds), "rounds_rps": rounds, "latency_ms": {"p50": 1.0, "p95": p95, "p99": 1.0},
+                "cpu_ms_per_request": {"server": cpu}, "statements_per_request": 1.0}
+
+    row: dict[str, Any] = {"scenario": "nested", "concurrency": 16,
+                           "contextql": server([100.0, 90.0, 120.0, 80.0], 2.0, 10.0),
+                           "peer": server([100.0, 100.0, 100.0, 100.0], 1.5, 12.0),
+                           "contextql-ladybug": server([110.0, 99.0, 150.0, 90.0], 3.0, 9.0)}
+    row["ratios"] = report.row_ratios(row, ["contextql", "peer", "contextql-ladybug"])
+    assert row["ratios"]["contextql/peer"]["rps_rounds"] == {"median": 0.95, "min": 0.8, "max": 1.2}
+    assert report.paired_rounds(row["contextql"], {"rounds_rps": [1.0]}) is None  # rounds that do not pair
+    lines = report.targets({"runs": [row], "ceiling": [{"concurrency": 16, "ceiling": {"rps": 300.0}}]})
+    assert lines[0].startswith("- ContextQL (Neo4j) req/s ≥ the peer's: 0 of 1 cells; missed in 1: nested c=16 0.97 "
+                               "(rounds 0.95 [0.80–1.20])")
+    assert "server CPU per request ≤ the peer's: 0 of 1" in lines[1]
+    assert "p95 at c=16 ≤ the peer's: 1 of 1 cells; met in every cell" in lines[2]
+    assert "LadybugDB req/s ≥ the Neo4j deployment's: 1 of 1 cells" in lines[3]
+    assert len(lines) == 4  # no point read in the run: no ceiling share
+
