@@ -122,7 +122,7 @@ def _peer_versions() -> dict[str, str | None]:
 
 async def _post(client: httpx.AsyncClient, scenario: Scenario, server: str, target: dict[str, Any]
                 ) -> tuple[float, str | None, Any]:
-    kind = VARIANTS[server].kind
+    kind = VARIANTS[server].kind if server in VARIANTS else "contextql"  # bench/peer/ab.py: its two sides
     request = (scenario.contextql if kind == "contextql" else scenario.peer)(target)
     started = time.perf_counter_ns()
     try:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -192,3 +194,34 @@ def test_report_pairs_rounds_and_checks_the_targets() -> None:
     assert "LadybugDB req/s ≥ the Neo4j deployment's: 1 of 1 cells" in lines[3]
     assert len(lines) == 4  # no point read in the run: no ceiling share
 
+
+
+def test_ab_serves_two_sides_of_an_embedded_copy_in_turn(tmp_path) -> None:
+    """`bench.peer.ab --ladybug`: two servers, each on its own copy, alternated; B's setting reaches B only."""
+    from bench.peer import ab
+
+    data, manifest = tmp_path / "ladybug", tmp_path / "manifest.json"
+    subprocess.run([sys.executable, "-m", "bench.generate", "--backend", "ladybug", "--data-dir", str(data),
+                    "--contexts", "1500", "--history-contexts", "2", "--history-versions", "2",
+                    "--manifest", str(manifest)], check=True, capture_output=True)
+    out = tmp_path / "ab.json"
+    assert ab.main(["--ladybug", str(data), "--manifest", str(manifest), "--b-env", "CONTEXTQL_LADYBUG_INLINE_READ_MS=0",
+                    "--scenarios", "context_by_path,update_title", "--concurrency", "2", "--rounds", "2",
+                    "--round-s", "0.5", "--warmup", "0", "--settle", "0", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["runs"]
+    assert [row["scenario"] for row in rows] == ["context_by_path", "update_title"]
+    for row in rows:
+        assert all(row[side]["requests"] > 0 and row[side]["errors"] == 0 for side in ab.SIDES)
+        assert len(row["A"]["rounds_rps"]) == len(row["B"]["rounds_rps"]) == 2
+        assert row["b/a"]["rps_rounds"] is not None and row["b/a"]["rps"] > 0
+
+
+def test_ab_takes_only_contextql_settings() -> None:
+    from bench.peer import ab
+
+    assert ab.parse_env(["CONTEXTQL_LADYBUG_INLINE_READ_MS=0"]) == {"CONTEXTQL_LADYBUG_INLINE_READ_MS": "0"}
+    for bad in ("PATH=/x", "CONTEXTQL_X"):
+        with pytest.raises(SystemExit):
+            ab.parse_env([bad])
+    env = ab.side_env({"PYTHONPATH": "/base", "CONTEXTQL_GRAPH": "ladybug"}, {"CONTEXTQL_GRAPH": "neo4j"}, Path("/co"))
+    assert env == {"PYTHONPATH": f"/co{os.pathsep}/base", "CONTEXTQL_GRAPH": "neo4j"}
