@@ -134,14 +134,20 @@ def test_report_has_a_row_and_ratios_per_server() -> None:
     assert "**contextql-w2/contextql**" in text and "includes the database" in text
 
 
-def test_cpu_tool_runs_every_scenario_on_an_embedded_copy(tmp_path) -> None:
-    """`bench.peer.cpu --ladybug`: a small generated tree, every scenario answered (and checked) in-process."""
-    from bench.peer import cpu
-
+def _small_embedded_store(tmp_path: Path) -> tuple[Path, Path]:
+    """A generated 1,500-context LadybugDB store and its manifest."""
     data, manifest = tmp_path / "ladybug", tmp_path / "manifest.json"
     subprocess.run([sys.executable, "-m", "bench.generate", "--backend", "ladybug", "--data-dir", str(data),
                     "--contexts", "1500", "--history-contexts", "2", "--history-versions", "2",
                     "--manifest", str(manifest)], check=True, capture_output=True)
+    return data, manifest
+
+
+def test_cpu_tool_runs_every_scenario_on_an_embedded_copy(tmp_path) -> None:
+    """`bench.peer.cpu --ladybug`: a small generated tree, every scenario answered (and checked) in-process."""
+    from bench.peer import cpu
+
+    data, manifest = _small_embedded_store(tmp_path)
     out = tmp_path / "cpu.json"
     assert cpu.main(["--ladybug", str(data), "--manifest", str(manifest), "--variants", "lean",
                      "--requests", "3", "--blocks", "1", "--json", str(out)]) == 0
@@ -197,13 +203,10 @@ def test_report_pairs_rounds_and_checks_the_targets() -> None:
 
 
 def test_ab_serves_two_sides_of_an_embedded_copy_in_turn(tmp_path) -> None:
-    """`bench.peer.ab --ladybug`: two servers, each on its own copy, alternated; B's setting reaches B only."""
+    """`bench.peer.ab --ladybug`: two servers, each on its own copy of the store, take rounds in turn."""
     from bench.peer import ab
 
-    data, manifest = tmp_path / "ladybug", tmp_path / "manifest.json"
-    subprocess.run([sys.executable, "-m", "bench.generate", "--backend", "ladybug", "--data-dir", str(data),
-                    "--contexts", "1500", "--history-contexts", "2", "--history-versions", "2",
-                    "--manifest", str(manifest)], check=True, capture_output=True)
+    data, manifest = _small_embedded_store(tmp_path)
     out = tmp_path / "ab.json"
     assert ab.main(["--ladybug", str(data), "--manifest", str(manifest), "--b-env", "CONTEXTQL_LADYBUG_INLINE_READ_MS=0",
                     "--scenarios", "context_by_path,update_title", "--concurrency", "2", "--rounds", "2",
