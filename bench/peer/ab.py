@@ -35,7 +35,7 @@ from bench.run import _free_port, _server_env
 from bench.tree import build_tree
 
 from . import report
-from .run import _measured, _merge, _process, _settle, console
+from .run import _measured, _merge, _process, _settle, console, round_order
 from .scenarios import SCENARIOS, extra_targets
 
 SIDES = ("A", "B")
@@ -60,14 +60,6 @@ def side_env(base: dict[str, str], overrides: dict[str, str], path: Path | None)
     return env
 
 
-def compare(rows_a: dict[str, Any], rows_b: dict[str, Any]) -> dict[str, Any]:
-    """B against A for one scenario and level (req/s above 1 favours B; CPU above 1 favours A)."""
-    cpu_a, cpu_b = rows_a["cpu_ms_per_request"].get("server"), rows_b["cpu_ms_per_request"].get("server")
-    return {"rps": round(rows_b["rps"] / rows_a["rps"], 3) if rows_a["rps"] else None,
-            "rps_rounds": report.paired_rounds(rows_b, rows_a),
-            "server_cpu_ms": round(cpu_b / cpu_a, 3) if cpu_a and cpu_b is not None else None}
-
-
 async def drive(urls: dict[str, str], pids: dict[str, int], targets: dict[str, Any],
                 args: argparse.Namespace) -> list[dict[str, Any]]:
     levels = [int(c) for c in args.concurrency.split(",")]
@@ -84,12 +76,12 @@ async def drive(urls: dict[str, str], pids: dict[str, int], targets: dict[str, A
             for concurrency in levels:
                 parts: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
                 for number in range(args.rounds):
-                    for side in SIDES if number % 2 == 0 else SIDES[::-1]:
+                    for side in round_order(list(SIDES), number):
                         parts[side].append(await _measured(clients[side], scenario, side, targets, concurrency, args,
                                                            {"server": pids[side]}, f"ab{number}"))
                 row: dict[str, Any] = {"scenario": name, "concurrency": concurrency,
                                        **{side: _merge(parts[side]) for side in SIDES}}
-                row["b/a"] = compare(row["A"], row["B"])
+                row["b/a"] = report.ratios(row["B"], row["A"])  # req/s above 1 favours B; CPU above 1 favours A
                 rows.append(row)
                 _print(row)
     return rows

@@ -169,6 +169,11 @@ async def _phase(client: httpx.AsyncClient, scenario: Scenario, server: str, tar
     return {"wall": time.perf_counter() - started, "latencies": latencies, "errors": errors}
 
 
+def round_order(servers: list[str], number: int) -> list[str]:
+    """Who runs in round `number`: in order, then reversed, and so on (AB BA AB ...)."""
+    return servers if number % 2 == 0 else servers[::-1]
+
+
 SETTLE_WINDOW_S = 5.0
 SETTLE_GAIN = 1.03  # a window at least 3% faster than every earlier one: still warming up
 
@@ -342,7 +347,7 @@ async def drive(urls: dict[str, str], pids: dict[str, dict[str, int]], targets: 
             for concurrency in levels:
                 parts: dict[str, list[dict[str, Any]]] = {s: [] for s in timed}
                 for round_number in range(args.rounds):
-                    for server in timed if round_number % 2 == 0 else timed[::-1]:
+                    for server in round_order(timed, round_number):
                         parts[server].append(await _measured(
                             clients[server], scenario, server, targets, concurrency, args, pids[server],
                             f"measure{round_number}", _ceiling_post if server == "ceiling" else _post))
