@@ -217,6 +217,7 @@ def create_app(
         group = getattr(current, "group_commit", None)
         if group is not None:
             stats["grouped_writes"] = group.grouped
+        stats |= getattr(current, "read_threads", {})
         return JSONResponse(stats)
 
     graphql = ContextQLGraphQL(settings, state)

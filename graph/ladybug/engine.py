@@ -22,6 +22,12 @@ Threading model
   more. (The engine's own query timeout would interrupt too, but it moves every statement onto
   an engine worker thread and waits for it: the very hand-off this avoids, measured 0.25-0.3 ms
   of CPU per point statement instead of 0.15.)
+- The budget counts the CPU time of the loop's thread, up to `INLINE_WALL_FACTOR` budgets of wall
+  time. On a busy machine the OS takes the thread off its core mid-read; with a wall-clock budget,
+  such reads overran and sent their shape to the slower reader threads for a second. Served,
+  nested at 16 concurrent requests, in 10 windows of 8 s after the first: 13 overruns, up to 45 %
+  of a window's reads on reader threads; with the CPU-time budget, none (measured; /debug/stats
+  counts them).
 - Writes use one dedicated writer connection. LadybugDB admits one write
   transaction at a time and fails a second one at once, so writes are
   serialised in the process: an `asyncio.Lock` queues writers on the loop, and a
@@ -71,7 +77,7 @@ import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import ladybug
 from ladybug import connection as ladybug_connection
@@ -98,6 +104,9 @@ DEFAULT_INLINE_READ_MS = 5
 # After a read overran its budget on the loop's thread, reads of the same shape (statement text,
 # or the code of a multi-statement read) skip the attempt for this long.
 INLINE_BACKOFF_S = 1.0
+# A read on the loop's thread also overruns after this many budgets of wall time (one the engine
+# blocks in, or the thread off its core for that long), though its CPU time is within the budget.
+INLINE_WALL_FACTOR = 4
 _INTERRUPTED = "Interrupted."
 MEMORY_CHECK_WAL_BYTES = 256 << 10  # title updates: ~130 writes; content updates: up to ~40 MB of copies
 
@@ -149,15 +158,45 @@ def _bound_statement_cache(conn: ladybug.Connection) -> None:
 # parameter): 0.01-0.07 ms per statement, measured (bench/results/profile-2026-12-02-ladybug-reads.md).
 _Prepared = dict[tuple[str, tuple[Any, ...]], PreparedStatement]
 _PREPARED: weakref.WeakKeyDictionary[ladybug.Connection, _Prepared] = weakref.WeakKeyDictionary()
-_param_signature: Callable[[dict[str, Any]], tuple[Any, ...]] | None = getattr(
-    ladybug_connection, "_pybind_param_signature", None)
+_value_signature: Callable[[Any], tuple[Any, ...]] | None = getattr(
+    ladybug_connection, "_pybind_value_signature", None)
+# The binding key of a list whose items (None aside) are all of one of these types.
+_LIST_OF = {str: ("list", ("string",)), float: ("list", ("double",)), bool: ("list", ("bool",)),
+            int: ("list", ("int64",))}
+_EMPTY_LIST = ("list", ("any",))
+
+
+def _param_signature(params: dict[str, Any]) -> tuple[Any, ...]:
+    """ladybug's `_pybind_param_signature(params)`, the same key, without the garbage it makes.
+
+    For a list, ladybug defines a recursive inner function per call: a reference cycle that only the
+    cyclic collector frees. With a list in most statements, that was most of the server's cyclic
+    garbage (served, ~2 cycles per nested request), so the collector ran every few seconds, for
+    5-8 ms on the loop's thread, often inside a read there, which then overran its budget. A list of
+    one plain type is keyed here as ladybug keys it (tests/ladybug/test_param_signature.py checks the
+    two agree); anything else is left to ladybug."""
+    assert _value_signature is not None
+    return tuple(sorted((name, _list_signature(value) if type(value) is list else _value_signature(value))
+                        for name, value in params.items()))
+
+
+def _list_signature(items: list[Any]) -> tuple[Any, ...]:
+    assert _value_signature is not None
+    kinds = {type(item) for item in items if item is not None}
+    if not kinds:
+        return _EMPTY_LIST
+    if len(kinds) == 1:
+        known = _LIST_OF.get(kinds.pop())
+        if known is not None:
+            return known
+    return _value_signature(items)
 
 
 def _prepared(conn: ladybug.Connection, query: str, params: dict[str, Any]) -> PreparedStatement | None:
     """`query` prepared on `conn` for parameters of these types (kept), or None when this
     driver's binding key is unknown or the statement does not prepare (the caller then runs the
     text, which reports the error as usual)."""
-    if _param_signature is None:
+    if _value_signature is None:
         return None
     cache = _PREPARED.setdefault(conn, {})
     key = (query, _param_signature(params))
@@ -185,6 +224,38 @@ class _Overran(Exception):
 _NOT_INLINE: Any = object()  # a read was not run on the loop's thread
 
 
+class _Limits(NamedTuple):
+    """When a read on the loop's thread overruns: its thread's CPU clock (None where the platform
+    cannot read another thread's clock: wall time only) past `cpu`, or `perf_counter()` past `wall`."""
+
+    clock: int | None
+    cpu: float
+    wall: float
+
+    def passed(self) -> bool:
+        if time.perf_counter() > self.wall:
+            return True
+        try:
+            return self.clock is not None and time.clock_gettime(self.clock) > self.cpu
+        except OSError:  # the thread has ended
+            return False
+
+
+def _limits(budget_s: float) -> _Limits:
+    """The limits of a read starting now on this thread, within `budget_s`."""
+    clock = _thread_clocks.get(threading.get_ident())
+    if clock is None and hasattr(time, "pthread_getcpuclockid"):
+        if len(_thread_clocks) > 64:  # thread idents are reused: keep the recent ones
+            _thread_clocks.clear()
+        clock = _thread_clocks[threading.get_ident()] = time.pthread_getcpuclockid(threading.get_ident())
+    if clock is None:
+        return _Limits(None, 0.0, time.perf_counter() + budget_s)
+    return _Limits(clock, time.clock_gettime(clock) + budget_s, time.perf_counter() + INLINE_WALL_FACTOR * budget_s)
+
+
+_thread_clocks: dict[int, int] = {}  # thread ident -> its CPU-time clock
+
+
 class _Watchdog:
     """Interrupts the statement of a read on the loop's thread once it is past its deadline.
 
@@ -199,7 +270,7 @@ class _Watchdog:
     def __init__(self, conn: ladybug.Connection, period: float) -> None:
         self._conn = conn
         self._period = period
-        self._running: tuple[float] | None = None  # (deadline,) of the read in progress; new tuple per read
+        self._running: _Limits | None = None  # of the read in progress; a new tuple per read
         self._started = 0  # reads watched so far
         self._parked = False
         self._wake = threading.Event()
@@ -207,8 +278,8 @@ class _Watchdog:
         self._thread = threading.Thread(target=self._watch, name="ladybug-watchdog", daemon=True)
         self._thread.start()
 
-    def watch(self, deadline: float) -> None:
-        self._running = (deadline,)
+    def watch(self, limits: _Limits) -> None:
+        self._running = limits
         self._started += 1
         if self._parked:  # after `_running` is set: see `_park`
             self._wake.set()
@@ -228,7 +299,7 @@ class _Watchdog:
             if self._stopped.wait(self._period):
                 return
             running = self._running
-            if running is not None and time.perf_counter() > running[0] and running is self._running:
+            if running is not None and running.passed() and running is self._running:
                 self._conn.interrupt()
             if running is not None or self._started != started:
                 idle = 0.0
@@ -379,6 +450,8 @@ class Engine:
         self.checkpoints = 0
         self.inline_read_ms = inline_read_ms  # 0: every read on a reader thread (read when opening)
         self.inline_overruns = 0  # reads run again on a reader thread after passing the budget
+        self.inline_reads = 0  # reads done on the loop's thread
+        self.threaded_reads = 0  # reads done on a reader thread (overruns, backed-off shapes, no budget)
         self._count = count
         self._next_memory_check = MEMORY_CHECK_WAL_BYTES
         self._used_after_checkpoint: int | None = None  # pool bytes in use after the last checkpoint
@@ -487,17 +560,20 @@ class Engine:
         """Run `work`: several read statements (the later ones chosen from the earlier ones' rows)
         on one connection, on the loop's thread within the budget, else in one reader-thread call.
         With `snapshot`, in one read-only transaction: every statement sees the same committed
-        state (BEGIN and COMMIT cost ~0.03 ms together, measured). `work` may run twice (after an
-        overrun), so it only reads. `shape` names reads that cost alike (default: `work`'s code)."""
+        state (BEGIN and COMMIT cost 0.03 ms together back to back, 0.13-0.16 ms within a served
+        request, measured). `work` may run twice (after an overrun), so it only reads. `shape` names
+        reads that cost alike (default: `work`'s code)."""
         executor = self._read_threads
         if executor is None:
             raise RuntimeError("the Ladybug store is not open")
         result = self._read_inline(work, snapshot, getattr(work, "__code__", work) if shape is None else shape)
         if result is not _NOT_INLINE:
+            self.inline_reads += 1
             # A read still lets the loop run other tasks, as one on a reader thread did: a loop of
             # reads (an export, a polling worker) must not starve the rest of the server.
             await asyncio.sleep(0)
             return result
+        self.threaded_reads += 1
         return await asyncio.get_running_loop().run_in_executor(
             executor, in_context(self._read_work), work, snapshot)
 
@@ -509,12 +585,12 @@ class Engine:
             return _NOT_INLINE
         if not self._inline_lock.acquire(blocking=False):
             return _NOT_INLINE
-        deadline = time.perf_counter() + self.inline_read_ms / 1000
-        watchdog.watch(deadline)
+        limits = _limits(self.inline_read_ms / 1000)
+        watchdog.watch(limits)
         try:
 
             def run(query: str, params: dict[str, Any] | None) -> Rows:
-                if time.perf_counter() > deadline:
+                if limits.passed():
                     raise _Overran
                 return self.run_on(conn, query, params)
 

@@ -437,6 +437,14 @@ class LadybugStore(LadybugKnowledge, GraphStore):
     def buffer_pool_mb(self) -> int:
         return self._engine.buffer_pool_bytes >> 20
 
+    @property
+    def read_threads(self) -> dict[str, int]:
+        """Where reads ran so far: on the event loop's thread, on reader threads, and how many of
+        those passed the loop's budget first (graph/ladybug/engine.py)."""
+        engine = self._engine
+        return {"inline_reads": engine.inline_reads, "threaded_reads": engine.threaded_reads,
+                "inline_overruns": engine.inline_overruns}
+
     async def memory(self) -> tuple[int, int]:
         """(buffer pool size, bytes in use) as LadybugDB counts them."""
         return await asyncio.to_thread(self._engine.memory)

@@ -127,6 +127,9 @@ async def test_debug_stats_count_store_round_trips_only_when_enabled(api, store,
         await client.post("/graphql", json={"query": '{ context(path: "/nothing") { path } }'})
         after = (await client.get("/debug/stats")).json()
     assert before["backend"] == store.backend and after["queries"] - before["queries"] >= 1
+    if store.backend == "ladybug":  # where its reads ran: the loop's thread or reader threads
+        reads = {name: after[name] - before[name] for name in ("inline_reads", "threaded_reads", "inline_overruns")}
+        assert reads["inline_reads"] + reads["threaded_reads"] >= 1 and reads["inline_overruns"] >= 0
 
 
 async def test_too_many_aliases_are_refused(api):

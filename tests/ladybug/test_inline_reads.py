@@ -42,6 +42,10 @@ def _eventually(check, seconds: float = 10.0) -> bool:
     return True
 
 
+def _since(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {name: after[name] - before[name] for name in after}
+
+
 def _threads_of(work):
     """`work` wrapped to note the thread of each attempt."""
     seen: list[str] = []
@@ -55,10 +59,11 @@ def _threads_of(work):
 
 async def test_a_short_read_runs_on_the_loops_thread(store):
     await create_one(store, "w", "/a")
+    before = store.read_threads
     work, seen = _threads_of(lambda run: run("MATCH (c:Context) RETURN c.path", None))
     assert await _engine(store).read_with(work) == [["/a"]]
     assert seen == [threading.current_thread().name]
-    assert _engine(store).inline_overruns == 0
+    assert _since(before, store.read_threads) == {"inline_reads": 1, "threaded_reads": 0, "inline_overruns": 0}
 
 
 async def test_a_statement_past_the_budget_is_interrupted_and_the_read_finishes_on_a_reader(store):
@@ -74,17 +79,56 @@ async def test_a_statement_past_the_budget_is_interrupted_and_the_read_finishes_
     assert [name.startswith("ladybug-read") for name in seen_again] == [True]
 
 
+def _busy(seconds: float) -> None:
+    """CPU work on this thread for `seconds` of its CPU time."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
 async def test_a_read_is_checked_between_statements(store):
     engine = _engine(store)
 
     def work(run):
         first = run("RETURN 1", None)
-        time.sleep(2 * BUDGET_MS / 1000)  # Python work between statements counts toward the budget
+        _busy(2 * BUDGET_MS / 1000)  # Python work between statements counts toward the budget
         return first + run("RETURN 2", None)
 
+    before = store.read_threads
     noted, seen = _threads_of(work)
     assert await engine.read_with(noted) == [[1], [2]]
     assert len(seen) == 2 and seen[1].startswith("ladybug-read")
+    assert _since(before, store.read_threads) == {"inline_reads": 0, "threaded_reads": 1, "inline_overruns": 1}
+
+
+async def test_time_off_the_cpu_counts_only_up_to_the_wall_cap(store):
+    # The budget is the loop thread's CPU time: a read whose thread the OS took off its core (a
+    # sleep here) stays on the loop's thread, up to INLINE_WALL_FACTOR budgets of wall time.
+    engine = _engine(store)
+
+    def pausing(seconds):
+        def work(run):
+            first = run("RETURN 1", None)
+            time.sleep(seconds)
+            return first + run("RETURN 2", None)
+        return work
+
+    within, seen = _threads_of(pausing(2 * BUDGET_MS / 1000))
+    assert await engine.read_with(within) == [[1], [2]]
+    assert seen == [threading.current_thread().name] and engine.inline_overruns == 0
+    past, seen_past = _threads_of(pausing(engine_module.INLINE_WALL_FACTOR * BUDGET_MS / 1000 * 1.5))
+    assert await engine.read_with(past) == [[1], [2]]
+    assert len(seen_past) == 2 and seen_past[1].startswith("ladybug-read") and engine.inline_overruns == 1
+
+
+async def test_the_watchdog_interrupts_on_the_loop_threads_cpu_time(store):
+    # The watchdog reads the CPU clock of the thread that runs the read, not its own.
+    limits = engine_module._limits(BUDGET_MS / 1000)
+    assert limits.clock is not None and not limits.passed()
+    passed = await asyncio.to_thread(lambda: (_busy(2 * BUDGET_MS / 1000), limits.passed())[1])
+    assert not passed  # another thread's CPU time is not this read's
+    _busy(2 * BUDGET_MS / 1000)
+    assert await asyncio.to_thread(limits.passed)
 
 
 async def test_an_overrun_in_a_snapshot_leaves_no_transaction_open(store):
@@ -195,3 +239,4 @@ async def test_a_loop_of_reads_lets_other_tasks_run(store):
     finally:
         task.cancel()
     assert ticks >= 25
+
