@@ -25,9 +25,9 @@ Threading model
 - The budget counts the CPU time of the loop's thread, up to `INLINE_WALL_FACTOR` budgets of wall
   time. On a busy machine the OS takes the thread off its core mid-read; with a wall-clock budget,
   such reads overran and sent their shape to the slower reader threads for a second. Served,
-  nested at 16 concurrent requests, in 10 windows of 8 s after the first: 13 overruns, up to 45 %
-  of a window's reads on reader threads; with the CPU-time budget, none (measured; /debug/stats
-  counts them).
+  nested at 16 concurrent requests, in 10 windows of 8 s after the first: 13 overruns, up to 46 %
+  of a window's reads on reader threads; with the CPU-time budget, none (measured:
+  bench/results/profile-2026-12-03-ladybug-overruns.md; /debug/stats counts them).
 - Writes use one dedicated writer connection. LadybugDB admits one write
   transaction at a time and fails a second one at once, so writes are
   serialised in the process: an `asyncio.Lock` queues writers on the loop, and a
@@ -173,8 +173,8 @@ def _param_signature(params: dict[str, Any]) -> tuple[Any, ...]:
     cyclic collector frees. With a list in most statements, that was most of the server's cyclic
     garbage (served, ~2 cycles per nested request), so the collector ran every few seconds, for
     5-8 ms on the loop's thread, often inside a read there, which then overran its budget. A list of
-    one plain type is keyed here as ladybug keys it (tests/ladybug/test_param_signature.py checks the
-    two agree); anything else is left to ladybug."""
+    one plain type is keyed here as ladybug keys it (tests/ladybug/test_prepared_statements.py checks
+    the two agree); anything else is left to ladybug."""
     assert _value_signature is not None
     return tuple(sorted((name, _list_signature(value) if type(value) is list else _value_signature(value))
                         for name, value in params.items()))
@@ -243,17 +243,14 @@ class _Limits(NamedTuple):
 
 def _limits(budget_s: float) -> _Limits:
     """The limits of a read starting now on this thread, within `budget_s`."""
-    clock = _thread_clocks.get(threading.get_ident())
-    if clock is None and hasattr(time, "pthread_getcpuclockid"):
-        if len(_thread_clocks) > 64:  # thread idents are reused: keep the recent ones
-            _thread_clocks.clear()
-        clock = _thread_clocks[threading.get_ident()] = time.pthread_getcpuclockid(threading.get_ident())
-    if clock is None:
+    if not _THREAD_CLOCKS:
         return _Limits(None, 0.0, time.perf_counter() + budget_s)
+    # Asked per read (0.08 us): a clock kept per thread ident could outlive its thread, whose ident a new one reuses.
+    clock = time.pthread_getcpuclockid(threading.get_ident())
     return _Limits(clock, time.clock_gettime(clock) + budget_s, time.perf_counter() + INLINE_WALL_FACTOR * budget_s)
 
 
-_thread_clocks: dict[int, int] = {}  # thread ident -> its CPU-time clock
+_THREAD_CLOCKS = hasattr(time, "pthread_getcpuclockid")  # not on macOS or Windows: wall time only
 
 
 class _Watchdog:
