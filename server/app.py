@@ -206,8 +206,9 @@ def create_app(
         return JSONResponse({"status": "ok" if current else "starting", "graph": current.backend if current else None})
 
     async def debug_stats(request: Request) -> JSONResponse:
-        """Statements sent to the graph engine so far (benchmarks read it before and after a phase), and
-        how revisions went where the store tells (Neo4j: graph/neo4j/optimistic.py)."""
+        """Statements sent to the graph engine so far (benchmarks read it before and after a phase),
+        how revisions went where the store tells (Neo4j: graph/neo4j/optimistic.py), and where reads
+        ran where the store has a choice (LadybugDB: the loop's thread or reader threads)."""
         current = state.require_store()
         stats = {"backend": current.backend, "queries": current.queries}
         heads = getattr(current, "heads", None)
@@ -217,7 +218,7 @@ def create_app(
         group = getattr(current, "group_commit", None)
         if group is not None:
             stats["grouped_writes"] = group.grouped
-        stats |= getattr(current, "read_threads", {})
+        stats |= getattr(current, "read_counts", {})
         return JSONResponse(stats)
 
     graphql = ContextQLGraphQL(settings, state)

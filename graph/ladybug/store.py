@@ -438,7 +438,7 @@ class LadybugStore(LadybugKnowledge, GraphStore):
         return self._engine.buffer_pool_bytes >> 20
 
     @property
-    def read_threads(self) -> dict[str, int]:
+    def read_counts(self) -> dict[str, int]:
         """Where reads ran so far: on the event loop's thread, on reader threads, and how many of
         those passed the loop's budget first (graph/ladybug/engine.py)."""
         engine = self._engine

@@ -59,11 +59,11 @@ def _threads_of(work):
 
 async def test_a_short_read_runs_on_the_loops_thread(store):
     await create_one(store, "w", "/a")
-    before = store.read_threads
+    before = store.read_counts
     work, seen = _threads_of(lambda run: run("MATCH (c:Context) RETURN c.path", None))
     assert await _engine(store).read_with(work) == [["/a"]]
     assert seen == [threading.current_thread().name]
-    assert _since(before, store.read_threads) == {"inline_reads": 1, "threaded_reads": 0, "inline_overruns": 0}
+    assert _since(before, store.read_counts) == {"inline_reads": 1, "threaded_reads": 0, "inline_overruns": 0}
 
 
 async def test_a_statement_past_the_budget_is_interrupted_and_the_read_finishes_on_a_reader(store):
@@ -94,11 +94,11 @@ async def test_a_read_is_checked_between_statements(store):
         _busy(2 * BUDGET_MS / 1000)  # Python work between statements counts toward the budget
         return first + run("RETURN 2", None)
 
-    before = store.read_threads
+    before = store.read_counts
     noted, seen = _threads_of(work)
     assert await engine.read_with(noted) == [[1], [2]]
     assert len(seen) == 2 and seen[1].startswith("ladybug-read")
-    assert _since(before, store.read_threads) == {"inline_reads": 0, "threaded_reads": 1, "inline_overruns": 1}
+    assert _since(before, store.read_counts) == {"inline_reads": 0, "threaded_reads": 1, "inline_overruns": 1}
 
 
 async def test_time_off_the_cpu_counts_only_up_to_the_wall_cap(store):
