@@ -215,7 +215,10 @@ def markdown(result: dict[str, Any], name: str) -> str:
         f"neo4j (Python) {m['packages'].get('neo4j')}, uvicorn {m['packages'].get('uvicorn')}.",
         f"- Machine: {m['cpu_model']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, {m['python']}, "
         f"{m.get('java')}. The load generator, the servers and Neo4j share these cores. Busy cores from "
-        f"other processes before the run: {result['machine_load'].get('busy_cores_before_load')}.",
+        f"other processes before the run: {result['machine_load'].get('busy_cores_before_load')}."
+        + (f" Host speed: {m['reference_cpu_ms']} ms of CPU for bench/machine.py's reference Python work "
+           "(measured when the run ended; CPU per request scales with it from one host to another)."
+           if m.get("reference_cpu_ms") else ""),
         *([f"- contextql-ladybug: ContextQL on embedded LadybugDB {m['packages'].get('ladybug')}, in the server's "
            "process, over a copy of the Neo4j workspace made at the start of the run (`contextql export` from "
            "Neo4j, `contextql import` into a new data directory, ids, versions and timestamps kept; "

@@ -180,6 +180,16 @@ def test_report_says_how_long_each_server_settled() -> None:
     assert report._settled({"settings": {"settle_s": 15.0}}) == "for 15 s"
 
 
+def test_report_gives_the_host_speed_when_measured() -> None:
+    from bench.machine import reference_cpu_ms
+
+    assert reference_cpu_ms(repeats=3) > 0
+    result = json.loads((Path(__file__).parents[1] / "results" / "peer-2026-12-03-run25.json").read_text())
+    assert "Host speed" not in report.markdown(result, "run.json")  # runs before it did not measure it
+    result["machine"]["reference_cpu_ms"] = 24.9
+    assert "Host speed: 24.9 ms of CPU" in report.markdown(result, "run.json")
+
+
 def test_report_pairs_rounds_and_checks_the_targets() -> None:
     def server(rounds: list[float], cpu: float, p95: float) -> dict[str, Any]:
         return {"rps": sum(rounds) / len(rounds), "rounds_rps": rounds, "latency_ms": {"p50": 1.0, "p95": p95, "p99": 1.0},
