@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
+from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFragmentNode
+from graphql.language import SelectionSetNode
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from contextql.resolvers.contexts import ChildrenWanted
@@ -73,6 +75,30 @@ def children_wanted(field: Selection) -> ChildrenWanted | None:
     node = _first(edges.selections, "node") if edges is not None else None
     below = children_wanted(node) if node is not None else None
     return ChildrenWanted(first=first, after=after, count=count, below=below)
+
+
+def names_children(info: GraphQLResolveInfo) -> bool:
+    """Whether the field's selection names `children` at its first level (through fragments), read from
+    the document. `children_wanted` is None otherwise, so a context read without children (the point
+    read) can skip `Info.selected_fields`, which converts the whole selection on every request (~80 of
+    the point read's ~2,400 Python calls; bench/results/profile-2026-12-03-host.md)."""
+    return any(_names(node.selection_set, "children", info.fragments) for node in info.field_nodes)
+
+
+def _names(selection_set: SelectionSetNode | None, name: str, fragments: dict[str, FragmentDefinitionNode]) -> bool:
+    # Validation has refused fragment cycles, so the recursion ends.
+    for selection in selection_set.selections if selection_set is not None else ():
+        if isinstance(selection, FieldNode):
+            if selection.name.value == name:
+                return True
+        elif isinstance(selection, InlineFragmentNode):
+            if _names(selection.selection_set, name, fragments):
+                return True
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None and _names(fragment.selection_set, name, fragments):
+                return True
+    return False
 
 
 def tree_wanted(field: Selection) -> ChildrenWanted | None:

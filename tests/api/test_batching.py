@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from contextql.server.app import create_app
 
@@ -90,6 +91,40 @@ async def test_a_nested_read_by_path_is_one_statement_and_answers_as_field_by_fi
                      f'children(first: $first, after: "{cursor}")'), "variables": {"first": 2}})).json()
             assert [e["node"]["path"] for e in page2["data"]["context"]["children"]["edges"]] == \
                 [e["node"]["path"] for e in level1["edges"][1:3]]
+
+
+THROUGH_FRAGMENTS = {
+    "named fragment": """query($first: Int) { context(path: "/root") { ...Top } }
+      fragment Top on Context { path title
+        children(first: $first) { totalCount edges { cursor node { path title
+          children(first: 3) { totalCount edges { node { path title } } } } } } }""",
+    "inline fragment": """query($first: Int) { context(path: "/root") { path title ... on Context {
+      children(first: $first) { totalCount edges { cursor node { path title
+        children(first: 3) { totalCount edges { node { path title } } } } } } } } }""",
+}
+
+
+@pytest.mark.parametrize("form", sorted(THROUGH_FRAGMENTS))
+async def test_children_reached_through_a_fragment_are_read_ahead_too(store, workspace, form):
+    """The look-ahead skips converting the selection when the root field names no `children` at its first
+    level (schema/lookahead.py `names_children`); `children` inside a fragment still counts."""
+    app = create_app(settings_for(workspace), store=store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        inputs = [{"path": "/root", "title": "r"}] + [{"path": f"/root/a{i}"} for i in range(3)] + [
+            {"path": f"/root/a{i}/b{j}"} for i in range(3) for j in range(4)]
+        await client.post("/graphql", json={
+            "query": "mutation($i: [CreateContextInput!]!) { createContexts(inputs: $i) { id } }", "variables": {"i": inputs}})
+        direct = (await client.post("/graphql", json={"query": NESTED, "variables": {"first": 2}})).json()
+        before = store.queries
+        through = (await client.post("/graphql", json={"query": THROUGH_FRAGMENTS[form], "variables": {"first": 2}})).json()
+        statements = store.queries - before
+        point = (await client.post("/graphql", json={"query": '{ context(path: "/root/a1") { ... on Context { path } } }'})).json()
+    assert "errors" not in through, through
+    assert through == direct
+    assert len(through["data"]["context"]["children"]["edges"]) == 2
+    assert point == {"data": {"context": {"path": "/root/a1"}}}
+    if store.backend == "neo4j":
+        assert statements == 1, statements
 
 
 async def test_a_filtered_page_with_its_total_is_one_read(store, workspace):
