@@ -8,7 +8,8 @@ functions, run in a fixed order at these points:
 - operation start: the shape rules join the validation rules; the token limit becomes a parse option;
 - parse: the document from an LRU cache keyed by text and parse options (so the token limit is in the key);
   a document that does not parse is left to Strawberry's own parse step, which reports the syntax error;
-- validation: the validation result from an LRU cache; then, for a valid document only, the subscription
+- validation: the validation result from an LRU cache (a document whose fragments spread one another too
+  deeply is refused before the rules: schema/spreads.py); then, for a valid document only, the subscription
   access check (schema/guard.py) and the caller's `after_validation` steps (cost and rate limits:
   server/guard/), each skipped once an earlier one refused the operation;
 - operation end: the caller's `finished` steps get the operation's duration (metrics), then every
@@ -34,6 +35,7 @@ from strawberry.types.graphql import OperationType
 
 from .errors import classify
 from .guard import check_subscription
+from .spreads import spreads_too_deep
 
 # A step after validation: may set `pre_execution_errors` to refuse the operation (sync or async).
 ValidatedStep = Callable[[ExecutionContext], Awaitable[None] | None]
@@ -61,6 +63,7 @@ def _prepare(query: str, **options: Any) -> Prepared:
 class Steps:
     validation_rules: tuple[type[ASTValidationRule], ...]
     max_tokens: int
+    max_spread_depth: int
     after_validation: tuple[ValidatedStep, ...] = ()
     finished: tuple[FinishedStep, ...] = ()
     # Keyed by the text and parse options (the token limit): what Strawberry's ParserCache and ValidationCache
@@ -129,10 +132,17 @@ class OperationPipeline(SchemaExtension):
         assert document is not None  # Strawberry validates parsed documents only
         if prepared is None or prepared.document is not document or ec.validation_rules is not self.rules:
             # Another extension changed the document or the rules: not what the cache holds.
-            return validate_document(ec.schema._schema, document, ec.validation_rules)
+            return self._validate(ec, document)
         if prepared.errors is None:
-            prepared.errors = validate_document(ec.schema._schema, document, ec.validation_rules)
+            prepared.errors = self._validate(ec, document)
         return list(prepared.errors)  # the operation's own list: a step may change it, the cache must not
+
+    def _validate(self, ec: ExecutionContext, document: DocumentNode) -> list[GraphQLError]:
+        # Before the rules, which walk fragment spreads recursively (schema/spreads.py).
+        refused = spreads_too_deep(document, self.steps.max_spread_depth)
+        if refused is not None:
+            return [refused]
+        return validate_document(ec.schema._schema, document, ec.validation_rules)
 
     @staticmethod
     def stream_result(result: Any) -> None:
@@ -218,8 +228,8 @@ class PipelineRunner(SchemaExtensionsRunner):
 
 
 def pipeline_factory(
-    *, validation_rules: Sequence[type[ASTValidationRule]], max_tokens: int,
+    *, validation_rules: Sequence[type[ASTValidationRule]], max_tokens: int, max_spread_depth: int = 64,
     after_validation: Sequence[ValidatedStep] = (), finished: Sequence[FinishedStep] = (),
 ) -> Callable[[], OperationPipeline]:
-    steps = Steps(tuple(validation_rules), max_tokens, tuple(after_validation), tuple(finished))
+    steps = Steps(tuple(validation_rules), max_tokens, max_spread_depth, tuple(after_validation), tuple(finished))
     return lambda: OperationPipeline(steps)

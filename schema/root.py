@@ -36,7 +36,8 @@ class ContextQLSchema(strawberry.Schema):
 
 
 def build_schema(
-    *, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5_000, resolver_timeout: float | None = None,
+    *, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 5_000, max_spread_depth: int = 64,
+    resolver_timeout: float | None = None,
     validation_rules: Sequence[type[ASTValidationRule]] = (), after_validation: Sequence[ValidatedStep] = (),
     finished: Sequence[FinishedStep] = (), extensions: Sequence = (), config: StrawberryConfig | None = None,
     lean: bool = True,
@@ -59,7 +60,7 @@ def build_schema(
     mutation = merge_types("Mutation", (Mutation, AccessMutation, IndexMutation))
     guard_root_fields(query, mutation)
     pipeline = pipeline_factory(validation_rules=[*shape_rules, *validation_rules], max_tokens=max_tokens,
-                                after_validation=after_validation, finished=finished)
+                                max_spread_depth=max_spread_depth, after_validation=after_validation, finished=finished)
     schema = ContextQLSchema(
         query=query,
         mutation=mutation,

@@ -66,7 +66,7 @@ class ContextQLGraphQL(RequestShapeGuard, GraphQL[RequestContext, None]):
         options = {**self.guard.schema_options(), **operation_options()}
         schema = build_schema(
             max_depth=settings.max_query_depth, max_aliases=settings.max_aliases, max_tokens=settings.max_tokens,
-            **options,
+            max_spread_depth=settings.max_json_depth, **options,
         )
         super().__init__(
             schema,

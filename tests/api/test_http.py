@@ -271,6 +271,30 @@ async def test_deeply_nested_json_gets_a_graphql_error_before_parsing(api):
     assert over["extensions"] == DEEP_REFUSAL
 
 
+def spread_chain(length: int) -> str:
+    """A point read through `length` fragments, each spreading the next (flat text, deep spreads)."""
+    chain = " ".join(f"fragment F{i} on Context {{ ...F{i + 1} }}" for i in range(length - 1))
+    return '{ context(path: "/deep") { ...F0 } } ' + chain + f" fragment F{length - 1} on Context {{ path }}"
+
+
+async def test_fragments_spreading_into_one_another_too_deeply_are_refused(api):
+    """Flat text, deep spreads: the rules walk fragments recursively, and a chain of 300 ran out of Python's
+    stack (an internal error). The chain is bounded like the text's nesting (schema/spreads.py)."""
+    await api.data('mutation { createContext(input: {path: "/deep"}) { id } }')
+    for accept in ("application/json", "application/graphql-response+json"):
+        for length in (65, 300, 700):
+            response = await _post_raw(api.client, json.dumps({"query": spread_chain(length)}), accept)
+            errors = response.json()["errors"]
+            if length == 700:  # past the document's token limit first
+                assert errors[0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+                continue
+            assert errors[0]["extensions"] == DEEP_REFUSAL, errors
+            assert f"{length} levels deep, more than 64" in errors[0]["message"]
+            assert response.json().get("data") is None
+            assert response.status_code == (200 if accept == "application/json" else 400)
+    assert await api.data(spread_chain(64)) == {"context": {"path": "/deep"}}
+
+
 async def test_deeply_nested_literals_and_get_parameters_are_refused(api):
     for depth in (10_000, 64):
         literal = "[" * depth + "]" * depth
