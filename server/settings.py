@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5000
-    max_json_depth: int = Field(64, description="Deepest nesting of any input: a JSON value (variables, data), a GraphQL document.")
+    max_json_depth: int = Field(64, description="Deepest nesting of any input: a JSON value (variables, data), a GraphQL document, a chain of fragment spreads.")
     schema_ref_bases: list[str] = Field([], description="Base URLs a context type's schema may `$ref` (fetched once, cached); "
                                                         "empty: every `$ref` must point inside the schema.")
     log_level: str = Field("info", description="Least severe log level written: debug, info, warning, error.")
