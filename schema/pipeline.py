@@ -8,10 +8,10 @@ functions, run in a fixed order at these points:
 - operation start: the shape rules join the validation rules; the token limit becomes a parse option;
 - parse: the document from an LRU cache keyed by text and parse options (so the token limit is in the key);
   a document that does not parse is left to Strawberry's own parse step, which reports the syntax error;
-- validation: the validation result from an LRU cache (a document whose fragments spread one another too
-  deeply is refused before the rules: schema/spreads.py); then, for a valid document only, the subscription
-  access check (schema/guard.py) and the caller's `after_validation` steps (cost and rate limits:
-  server/guard/), each skipped once an earlier one refused the operation;
+- validation: the validation result from an LRU cache (a document whose fragments nest too deeply, expand
+  too far or spread in a cycle is refused before the rules: schema/spreads.py); then, for a valid document
+  only, the subscription access check (schema/guard.py) and the caller's `after_validation` steps (cost and
+  rate limits: server/guard/), each skipped once an earlier one refused the operation;
 - operation end: the caller's `finished` steps get the operation's duration (metrics), then every
   error is rewritten into its client form (schema/errors.py), last, so that nothing after it adds a raw one.
 """
@@ -35,7 +35,7 @@ from strawberry.types.graphql import OperationType
 
 from .errors import classify
 from .guard import check_subscription
-from .spreads import spreads_too_deep
+from .spreads import refusal
 
 # A step after validation: may set `pre_execution_errors` to refuse the operation (sync or async).
 ValidatedStep = Callable[[ExecutionContext], Awaitable[None] | None]
@@ -138,8 +138,8 @@ class OperationPipeline(SchemaExtension):
         return list(prepared.errors)  # the operation's own list: a step may change it, the cache must not
 
     def _validate(self, ec: ExecutionContext, document: DocumentNode) -> list[GraphQLError]:
-        # Before the rules, which walk fragment spreads recursively (schema/spreads.py).
-        refused = spreads_too_deep(document, self.steps.max_spread_depth)
+        # Before the rules, which walk fragments recursively and expanded (schema/spreads.py).
+        refused = refusal(document, self.steps.max_spread_depth, self.steps.max_tokens)
         if refused is not None:
             return [refused]
         return validate_document(ec.schema._schema, document, ec.validation_rules)

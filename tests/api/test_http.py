@@ -295,6 +295,30 @@ async def test_fragments_spreading_into_one_another_too_deeply_are_refused(api):
     assert await api.data(spread_chain(64)) == {"context": {"path": "/deep"}}
 
 
+def spread_fanout(levels: int) -> str:
+    """A point read through fragments that each spread the next twice: 2**levels fields written out."""
+    fragments = " ".join(f"fragment F{i} on Context {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels))
+    return '{ context(path: "/deep") { ...F0 } } ' + fragments + f" fragment F{levels} on Context {{ path }}"
+
+
+async def test_fragments_expanding_past_the_token_limit_are_refused_before_validation(api):
+    """Twenty levels of fragments spreading the next twice stand for a million fields in ~300 tokens:
+    validating them took 15 s of the event loop's thread before the cost limit refused them. Refused now,
+    at once, as more fields than `max_tokens` (5,000) could write out; the cycle rule's message is kept."""
+    await api.data('mutation { createContext(input: {path: "/deep"}) { id } }')
+    for levels in (13, 20, 60):
+        started = asyncio.get_running_loop().time()
+        error = await api.error(spread_fanout(levels))
+        assert asyncio.get_running_loop().time() - started < 5  # a bound for a hung loop, not a timing target
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "limit": 5000}, error
+        assert "more than 5000 fields" in error["message"]
+    assert await api.data(spread_fanout(12)) == {"context": {"path": "/deep"}}  # 4,096 fields: still served
+    cycle = await api.error('{ context(path: "/deep") { ...A } } fragment A on Context { path ...B } '
+                            "fragment B on Context { title ...A }")
+    assert cycle["message"] == "Cannot spread fragment 'A' within itself via 'B'."
+    assert cycle["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+
+
 async def test_deeply_nested_literals_and_get_parameters_are_refused(api):
     for depth in (10_000, 64):
         literal = "[" * depth + "]" * depth
