@@ -313,6 +313,9 @@ async def test_fragments_expanding_past_the_token_limit_are_refused_before_valid
         assert error["extensions"] == {"code": "BAD_USER_INPUT", "limit": 5000}, error
         assert "more than 5000 fields" in error["message"]
     assert await api.data(spread_fanout(12)) == {"context": {"path": "/deep"}}  # 4,096 fields: still served
+    streamed = await api.client.post("/graphql/stream", json={"query": spread_fanout(20)},
+                                     headers={"accept": "text/event-stream"})  # SSE runs the same pipeline
+    assert '"code":"BAD_USER_INPUT","limit":5000' in streamed.text
     cycle = await api.error('{ context(path: "/deep") { ...A } } fragment A on Context { path ...B } '
                             "fragment B on Context { title ...A }")
     assert cycle["message"] == "Cannot spread fragment 'A' within itself via 'B'."
