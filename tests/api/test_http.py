@@ -303,7 +303,7 @@ def spread_fanout(levels: int) -> str:
 
 async def test_fragments_expanding_past_the_token_limit_are_refused_before_validation(api):
     """Twenty levels of fragments spreading the next twice stand for a million fields in ~300 tokens:
-    validating them took 15 s of the event loop's thread before the cost limit refused them. Refused now,
+    validating and costing them took 15 s of the event loop's thread, until the cost limit refused them. Now
     at once, as more fields than `max_tokens` (5,000) could write out; the cycle rule's message is kept."""
     await api.data('mutation { createContext(input: {path: "/deep"}) { id } }')
     for levels in (13, 20, 60):
