@@ -67,6 +67,20 @@ class Order:
             raise ValueError(f"cannot order by {self.field!r}")
 
 
+def comparisons(item: Filter) -> int:
+    """How many comparisons `item` holds, at any depth of AND, OR and NOT."""
+    count, stack = 0, [item]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Compare):
+            count += 1
+        elif isinstance(node, (And, Or)):
+            stack.extend(node.items)
+        elif isinstance(node, Not):
+            stack.append(node.item)
+    return count
+
+
 def all_of(*items: Filter | None) -> Filter | None:
     """Combine filters with AND, dropping the absent ones."""
     present = tuple(item for item in items if item is not None)

@@ -14,7 +14,7 @@ from typing import Any
 from contextql.graph import tree
 from contextql.graph.events import ChangeEvent, ContextDetail
 from contextql.graph.errors import BadUserInputError, ConflictError, NotFoundError
-from contextql.graph.filters import Filter, Order, subtree
+from contextql.graph.filters import Filter, Order, comparisons, subtree
 from contextql.graph.knowledge.records import SourceRef
 from contextql.graph.records import ContextRecord, Page, TreePlan, VersionRecord, fetched_fields
 from contextql.graph.writes import WriteEffects
@@ -163,9 +163,18 @@ async def target(ctx: RequestContext, *, path: str | None = None, id: str | None
     return record
 
 
+def _bounded(ctx: RequestContext, where: Filter | None) -> None:
+    limit = ctx.limits.max_filter_comparisons
+    if where is not None and (found := comparisons(where)) > limit:
+        raise BadUserInputError(
+            f"`where` holds {found} comparisons, more than {limit}: narrow it, or put a list of values in one `in`.",
+            limit=limit)
+
+
 async def find(
     ctx: RequestContext, where: Filter | None, order: Sequence[Order], first: int | None, after: str | None
 ) -> Slice[ContextRecord]:
+    _bounded(ctx, where)
     scope = contexts_scope(order)
     page = window(ctx.limits, scope, first, after)
     rows = await ctx.store.find_contexts(ctx.workspace, where, order, probe(page))
@@ -178,6 +187,7 @@ async def find_counted(
 ) -> tuple[Slice[ContextRecord], int]:
     """`find` and how many match in all, read together; `fields`: the record attributes the
     selection reads (None: all), the rows may then be partial records (never primed anywhere)."""
+    _bounded(ctx, where)
     scope = contexts_scope(order)
     page = window(ctx.limits, scope, first, after)
     rows, total = await ctx.store.find_and_count_contexts(ctx.workspace, where, order, probe(page), fields)
@@ -185,6 +195,7 @@ async def find_counted(
 
 
 async def count(ctx: RequestContext, where: Filter | None) -> int:
+    _bounded(ctx, where)
     return await ctx.store.count_contexts(ctx.workspace, where)
 
 

@@ -19,5 +19,10 @@ class Limits:
     max_schema_bytes: int = 65_536
     api_key_overlap_seconds: int = 3_600
     max_json_depth: int = 64
+    # Comparisons in one `where` (AND, OR and NOT nest them no deeper than `max_json_depth`). Engines plan a
+    # filter of many ORs in more than linear time: on this project's 2-core host, 1,000 equality ORs took Neo4j past a
+    # 10 s timeout and LadybugDB 0.5 s, 8,000 took LadybugDB 60 s, and 20,000 overflowed its stack (a crash of
+    # the embedded server). A list of values belongs in `in`, which is one condition.
+    max_filter_comparisons: int = 100
     # Not a size, but domain input policy all the same: where a context type's `$ref` may point.
     schema_ref_bases: tuple[str, ...] = ()

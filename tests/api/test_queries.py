@@ -42,6 +42,26 @@ async def test_where_operators(api):
     assert (await paths(api, where=both))[0] == ["/kb/rust"]
 
 
+async def test_a_where_holds_at_most_a_hundred_comparisons(api):
+    """Engines plan many ORs in more than linear time: 20,000 overflowed LadybugDB's stack (the embedded
+    server crashed), 1,000 took Neo4j past its timeout. 100 comparisons answer; more are refused at once,
+    however they nest, on every path that reads a `where`; a long list of values fits in one `in`."""
+    await seed(api)
+    names = ["python", "zig"] + [f"none{i}" for i in range(98)]
+    hundred = {"OR": [{"name": {"eq": name}} for name in names]}
+    assert (await paths(api, where=hundred))[0] == ["/kb/python", "/kb/zig"]
+    nested = {"kind": {"eq": "topic"}, "AND": [hundred]}  # 101 however it nests
+    many = {"OR": [{"name": {"eq": f"n{i}"}} for i in range(20_000)]}
+    for where in (nested, many, {"NOT": {"OR": [hundred, {"name": {"eq": "x"}}]}}):
+        for query in (LIST, "query($where: ContextWhere) { contexts(where: $where) { edges { node { path } } } }",
+                      "query($where: ContextWhere) { contexts(where: $where) { totalCount } }"):
+            error = await api.error(query, where=where)
+            assert error["extensions"] == {"code": "BAD_USER_INPUT", "limit": 100}, error
+            assert "comparisons, more than 100" in error["message"]
+    values = ["python", "zig"] + [f"none{i}" for i in range(20_000)]
+    assert (await paths(api, where={"name": {"in": values}}))[0] == ["/kb/python", "/kb/zig"]
+
+
 async def test_time_filters_and_ordering(api):
     await seed(api)
     everything, _ = await paths(api, orderBy=[{"field": "CREATED_AT", "direction": "DESC"}])
