@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import httpx
+import re2
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from jsonschema_specifications import REGISTRY as SPECIFICATIONS
@@ -21,6 +22,11 @@ from contextql.graph.errors import BadUserInputError, ValidationFailedError
 
 from .limits import Limits
 from .nesting import json_text_too_deep, raw_limit, too_deep, value_too_deep
+from .schema_keywords import LIST, MAP, ONE
+from .schema_patterns import install as _linear_patterns, unsupported_patterns
+
+# Every validator of this process (context types, tool signatures) matches patterns with RE2, in linear time.
+_linear_patterns()
 
 logger = logging.getLogger("contextql.validation")
 
@@ -89,6 +95,14 @@ def check_schema(schema: Any, limits: Limits) -> Draft202012Validator:
             f"Not a valid JSON Schema (draft 2020-12): {error.message}",
             violations=[{"path": _json_path(error.absolute_path), "message": error.message}],
         ) from None
+    unsupported = unsupported_patterns(schema)
+    if unsupported:
+        listed = "; ".join(f"{u['path']}: {u['message']}" for u in unsupported[:5])
+        raise ValidationFailedError(
+            f"The schema has {len(unsupported)} regular expression(s) that ContextQL does not run: {listed}. "
+            "Patterns are matched in linear time (RE2 syntax): no lookaround and no backreferences.",
+            violations=[{"path": u["path"], "message": u["message"]} for u in unsupported],
+        )
     unresolved = unresolvable_refs(schema, limits.schema_ref_bases)
     if unresolved:
         listed = "; ".join(f"{u['path']}: {u['ref']!r}" for u in unresolved[:5])
@@ -102,11 +116,6 @@ def check_schema(schema: Any, limits: Limits) -> Draft202012Validator:
 
 
 # -- references -------------------------------------------------------------------------
-# Keywords whose values are subschemas (draft 2020-12, plus the older spellings it still meets).
-_ONE = {"additionalProperties", "propertyNames", "items", "contains", "not", "if", "then", "else",
-        "unevaluatedItems", "unevaluatedProperties", "contentSchema", "additionalItems"}
-_MAP = {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies"}
-_LIST = {"allOf", "anyOf", "oneOf", "prefixItems", "items"}
 REMOTE_SCHEMA_TIMEOUT = 5.0
 
 
@@ -160,11 +169,11 @@ def unresolvable_refs(schema: dict, ref_bases: Iterable[str] = ()) -> list[dict[
                               "message": f"`{keyword}` {ref!r} does not resolve"})
         for key, value in node.items():
             here = f"{path}.{key}"
-            if key in _LIST and isinstance(value, list):
+            if key in LIST and isinstance(value, list):
                 stack.extend((item, f"{here}[{i}]", resolver) for i, item in enumerate(value))
-            elif key in _MAP and isinstance(value, dict):
+            elif key in MAP and isinstance(value, dict):
                 stack.extend((item, f"{here}.{name}", resolver) for name, item in value.items())
-            elif key in _ONE:
+            elif key in ONE:
                 stack.append((value, here, resolver))
     return sorted(found, key=lambda f: f["path"])
 
@@ -178,16 +187,18 @@ def violations(validator: Draft202012Validator, data: dict) -> list[dict[str, st
         errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     except Unresolvable as error:
         raise _unusable(f"a reference does not resolve ({error})") from None
+    except re2.error as error:  # a pattern stored before patterns were checked at registration
+        raise _unusable(f"a pattern needs backtracking ({error})", "whose patterns use no lookaround and no "
+                        "backreferences") from None
     except Exception as error:  # defence in depth: a validator failure is the schema's problem
         logger.warning("context-type schema could not be applied", exc_info=error)
         raise _unusable("the validator could not apply it") from None
     return [{"path": error.json_path, "message": error.message} for error in errors]
 
 
-def _unusable(reason: str) -> ValidationFailedError:
+def _unusable(reason: str, fix: str = "whose every `$ref` resolves") -> ValidationFailedError:
     return ValidationFailedError(
-        f"This context type's schema cannot be applied: {reason}. Register the type again with a schema "
-        "whose every `$ref` resolves.",
+        f"This context type's schema cannot be applied: {reason}. Register the type again with a schema {fix}.",
         violations=[{"path": "$", "message": reason}],
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from .conftest import CREATE, create, get
@@ -97,14 +98,15 @@ async def test_local_refs_of_every_kind_are_accepted(api):
 
 
 async def test_a_stored_schema_that_cannot_be_applied_refuses_writes_without_an_internal_error(api, store, workspace):
-    """Types registered before references were checked: writes are refused, with a way out."""
+    """Types registered before references or patterns were checked: writes are refused, with a way out."""
     from contextql.graph.records import ContextTypeRecord
 
-    for name, ref in (("legacy", "#/nowhere"), ("remote", "https://example.com/s.json")):
+    for name, field in (("legacy", {"$ref": "#/nowhere"}), ("remote", {"$ref": "https://example.com/s.json"}),
+                        ("lookaround", {"pattern": "^(?=x)"})):
         await store.put_context_type(ContextTypeRecord(
-            workspace=workspace, name=name, schema={"properties": {"a": {"$ref": ref}}}, version=1,
+            workspace=workspace, name=name, schema={"properties": {"a": field}}, version=1,
             created_at=1, updated_at=1, updated_by="test"), None)
-        error = await api.error(CREATE, input={"path": f"/{name}", "kind": name, "data": {"a": 1}})
+        error = await api.error(CREATE, input={"path": f"/{name}", "kind": name, "data": {"a": "x"}})
         assert error["extensions"]["code"] == "VALIDATION_FAILED", error
         assert "Register the type again" in error["message"]
         assert await get(api, f"/{name}") is None
@@ -151,3 +153,39 @@ async def test_remote_refs_resolve_only_under_allowed_bases(store, workspace):
                 assert refused["extensions"]["code"] == "VALIDATION_FAILED" and ref in refused["message"]
     finally:
         server.shutdown()
+
+
+async def test_patterns_match_in_linear_time(api):
+    """`^(a+)+$` against 25 a's and a '!' took Python's backtracking `re` 1.8 s, doubling per character: any
+    writer could stall the server. Patterns now run on RE2 (resolvers/schema_patterns.py), in `pattern`,
+    `patternProperties` and what `additionalProperties` leaves to them."""
+    import jsonschema._keywords
+    import jsonschema._utils
+
+    from contextql.resolvers import schema_patterns
+
+    assert jsonschema._keywords.re is schema_patterns._LinearRe and jsonschema._utils.re is schema_patterns._LinearRe
+    evil = {"type": "object", "additionalProperties": False,
+            "properties": {"s": {"type": "string", "pattern": "^(a+)+$"}},
+            "patternProperties": {"^(b+)+$": {"type": "integer"}}}
+    await api.data(REGISTER, name="evil", schema=evil)
+    long = "a" * 10_000 + "!"
+    started = asyncio.get_running_loop().time()
+    error = await api.error(CREATE, input={"path": "/e", "kind": "evil", "data": {"s": long, "b" * 10_000 + "!": 1}})
+    assert asyncio.get_running_loop().time() - started < 5  # a bound for a stalled loop, not a timing target
+    assert error["extensions"]["code"] == "VALIDATION_FAILED"
+    assert {v["path"] for v in error["extensions"]["violations"]} == {"$", "$.s"}
+    assert (await create(api, "/ok", kind="evil", data={"s": "aaa", "bb": 2}))["data"] == {"s": "aaa", "bb": 2}
+
+
+async def test_patterns_that_need_backtracking_are_refused_when_registered(api):
+    schema = {"type": "object", "properties": {
+        "a": {"type": "string", "pattern": "^(?=x)x$"},
+        "b": {"type": "array", "items": {"type": "string", "pattern": r"^(a)\1$"}},
+        "c": {"type": "string", "pattern": r"^\d{3}-\w+$"}},  # RE2 runs this one
+        "patternProperties": {"(?<!y)z": {}}}
+    error = await api.error(REGISTER, name="lookaround", schema=schema)
+    assert error["extensions"]["code"] == "VALIDATION_FAILED"
+    assert [v["path"] for v in error["extensions"]["violations"]] == [
+        "$.patternProperties", "$.properties.a.pattern", "$.properties.b.items.pattern"]
+    assert "no lookaround and no backreferences" in error["message"]
