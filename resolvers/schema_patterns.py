@@ -18,7 +18,7 @@ import jsonschema._keywords
 import jsonschema._utils
 import re2
 
-from .schema_keywords import LIST, MAP, ONE
+from .schema_keywords import subschemas
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # RE2 would print every refused pattern to stderr
@@ -57,14 +57,7 @@ def _patterns(schema: Any) -> Iterator[tuple[str, str]]:
             yield f"{path}.pattern", node["pattern"]
         if isinstance(node.get("patternProperties"), dict):
             yield from ((f"{path}.patternProperties", key) for key in node["patternProperties"])
-        for key, value in node.items():
-            here = f"{path}.{key}"
-            if key in LIST and isinstance(value, list):
-                stack.extend((item, f"{here}[{i}]") for i, item in enumerate(value))
-            elif key in MAP and isinstance(value, dict):
-                stack.extend((item, f"{here}.{name}") for name, item in value.items())
-            elif key in ONE:
-                stack.append((value, here))
+        stack.extend(subschemas(node, path))
 
 
 def unsupported_patterns(schema: Any) -> list[dict[str, str]]:
@@ -76,5 +69,5 @@ def unsupported_patterns(schema: Any) -> list[dict[str, str]]:
         except re2.error as error:
             reason = error.args[0].decode(errors="replace") if error.args and isinstance(error.args[0], bytes) \
                 else str(error)
-            found.append({"path": path, "pattern": pattern, "message": f"{pattern!r}: {reason}"})
+            found.append({"path": path, "message": f"{pattern!r}: {reason}"})
     return sorted(found, key=lambda f: f["path"])

@@ -22,7 +22,7 @@ from contextql.graph.errors import BadUserInputError, ValidationFailedError
 
 from .limits import Limits
 from .nesting import json_text_too_deep, raw_limit, too_deep, value_too_deep
-from .schema_keywords import LIST, MAP, ONE
+from .schema_keywords import subschemas
 from .schema_patterns import install as _linear_patterns, unsupported_patterns
 
 # Every validator of this process (context types, tool signatures) matches patterns with RE2, in linear time.
@@ -167,14 +167,7 @@ def unresolvable_refs(schema: dict, ref_bases: Iterable[str] = ()) -> list[dict[
             except Unresolvable:
                 found.append({"path": f"{path}.{keyword}", "ref": ref,
                               "message": f"`{keyword}` {ref!r} does not resolve"})
-        for key, value in node.items():
-            here = f"{path}.{key}"
-            if key in LIST and isinstance(value, list):
-                stack.extend((item, f"{here}[{i}]", resolver) for i, item in enumerate(value))
-            elif key in MAP and isinstance(value, dict):
-                stack.extend((item, f"{here}.{name}", resolver) for name, item in value.items())
-            elif key in ONE:
-                stack.append((value, here, resolver))
+        stack.extend((child, where, resolver) for child, where in subschemas(node, path))
     return sorted(found, key=lambda f: f["path"])
 
 
