@@ -10,8 +10,9 @@ functions, run in a fixed order at these points:
   a document that does not parse is left to Strawberry's own parse step, which reports the syntax error;
 - validation: the validation result from an LRU cache (a document whose fragments nest too deeply, expand
   too far or spread in a cycle is refused before the rules: schema/spreads.py); then, for a valid document
-  only, the subscription access check (schema/guard.py) and the caller's `after_validation` steps (cost and
-  rate limits: server/guard/), each skipped once an earlier one refused the operation;
+  only, the choice of its operation (several and no `operationName`: refused), the subscription access check
+  (schema/guard.py) and the caller's `after_validation` steps (cost and rate limits: server/guard/), each
+  skipped once an earlier one refused the operation;
 - operation end: the caller's `finished` steps get the operation's duration (metrics), then every
   error is rewritten into its client form (schema/errors.py), last, so that nothing after it adds a raw one.
 """
@@ -26,7 +27,8 @@ from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, parse
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, OperationDefinitionNode, parse
+from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.schema import validate_document
@@ -53,6 +55,31 @@ class Prepared:
     def __init__(self, document: DocumentNode) -> None:
         self.document = document
         self.errors: list[GraphQLError] | None = None
+
+
+# graphql-core's words: GraphQL's GetOperation asks for the name when a document holds several operations.
+NAME_REQUIRED = "Must provide operation name if query contains multiple operations."
+
+
+def unnamed_choice(ec: ExecutionContext) -> list[GraphQLError]:
+    """A refusal when the document holds several operations and the request names none. Strawberry would run the
+    first one: its `operation_name` falls back to the first operation's name (strawberry/types/execution.py)."""
+    if ec._provided_operation_name is not None or ec.graphql_document is None:
+        return []
+    operations = sum(isinstance(d, OperationDefinitionNode) for d in ec.graphql_document.definitions)
+    return [GraphQLError(NAME_REQUIRED, extensions={"code": "BAD_REQUEST"})] if operations > 1 else []
+
+
+# graphql-core stops validating when a document costs more than its work budget (comparing fields that share a
+# response name, spreading shared fragments), and says only "Validation aborted.": e.g. 2,400 `__typename`s.
+VALIDATION_BUDGET = ("The GraphQL document is too costly to validate: it selects the same fields or fragments too "
+                     "many times. Select each field once per selection set, or split the operation.")
+
+
+def _explained(error: GraphQLError) -> GraphQLError:
+    if isinstance(error, ValidationAbortedError) and error.message == "Validation aborted.":
+        return GraphQLError(VALIDATION_BUDGET)
+    return error
 
 
 def _prepare(query: str, **options: Any) -> Prepared:
@@ -116,7 +143,7 @@ class OperationPipeline(SchemaExtension):
 
     async def validate(self) -> None:
         ec = self.execution_context
-        ec.pre_execution_errors = self._validated(ec)
+        ec.pre_execution_errors = self._validated(ec) or unnamed_choice(ec)
         if not ec.pre_execution_errors and ec.operation_type == OperationType.SUBSCRIPTION:
             await check_subscription(ec)
         for step in self.steps.after_validation:
@@ -142,7 +169,7 @@ class OperationPipeline(SchemaExtension):
         refused = refusal(document, self.steps.max_spread_depth, self.steps.max_tokens)
         if refused is not None:
             return [refused]
-        return validate_document(ec.schema._schema, document, ec.validation_rules)
+        return [_explained(error) for error in validate_document(ec.schema._schema, document, ec.validation_rules)]
 
     @staticmethod
     def stream_result(result: Any) -> None:

@@ -450,3 +450,49 @@ async def test_a_bare_document_body_and_every_refusal_is_graphql_shaped(api):
         assert response.headers["content-type"].startswith("application/"), response.headers
         error = response.json()["errors"][0]
         assert error["extensions"]["code"] and error["message"]
+
+
+TWO_OPERATIONS = ('mutation Make { createContext(input: {path: "/made"}) { id } } '
+                  "query Count { contexts { totalCount } }")
+
+
+async def test_several_operations_without_a_name_run_none(api):
+    """GraphQL's GetOperation asks for operationName when a document holds several operations; Strawberry ran
+    the first, here a mutation the client may never have meant to send."""
+    for accept in ("application/json", "application/graphql-response+json"):
+        response = await _post_raw(api.client, json.dumps({"query": TWO_OPERATIONS}), accept)
+        body = response.json()
+        assert body.get("data") is None and response.status_code == (200 if accept == "application/json" else 400)
+        assert body["errors"] == [{"message": "Must provide operation name if query contains multiple operations.",
+                                   "extensions": {"code": "BAD_REQUEST"}}]
+    assert await api.data("{ contexts { totalCount } }") == {"contexts": {"totalCount": 0}}
+    named = await api.client.post("/graphql", json={"query": TWO_OPERATIONS, "operationName": "Count"})
+    assert named.json() == {"data": {"contexts": {"totalCount": 0}}}
+    unknown = await api.client.post("/graphql", json={"query": TWO_OPERATIONS, "operationName": "Nope"})
+    assert unknown.status_code == 400 and unknown.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert await api.data("query Only { contexts { totalCount } }") == {"contexts": {"totalCount": 0}}
+
+
+async def test_several_operations_without_a_name_over_sse_and_websocket(store, workspace):
+    from tests.live.servers import CLIENT_TIMEOUT, live_server
+    from tests.live.wsclient import WsClient
+
+    two = "subscription A { contextChanged { __typename } } subscription B { contextChanged { kind: __typename } }"
+    async with live_server(store, workspace) as server, httpx.AsyncClient(base_url=server.http, timeout=CLIENT_TIMEOUT) as http:
+        posted = await http.post("/graphql/stream", json={"query": two})
+        assert "Must provide operation name" in posted.text and "BAD_REQUEST" in posted.text
+        async with WsClient(server.ws) as client:
+            await client.send({"id": "1", "type": "subscribe", "payload": {"query": two}})
+            error = await client.receive()
+            assert error["type"] == "error" and error["id"] == "1"
+            assert error["payload"][0]["extensions"] == {"code": "BAD_REQUEST"}
+
+
+async def test_a_document_past_graphql_cores_validation_budget_gets_a_message_that_says_what_to_change(api):
+    """graphql-core stops comparing same-named fields past its work budget and said only "Validation aborted."."""
+    error = await api.error("{ " + "__typename " * 2400 + "}")
+    assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+    assert error["message"].startswith("The GraphQL document is too costly to validate")
+    assert "split the operation" in error["message"]
+    many = await api.run("{ " + " ".join(f"nope{i}" for i in range(150)) + " }")
+    assert len(many["errors"]) == 101 and many["errors"][-1]["message"].startswith("Too many validation errors")
