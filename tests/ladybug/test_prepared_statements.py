@@ -99,3 +99,38 @@ async def test_statements_with_list_parameters_leave_no_cyclic_garbage(store):
     finally:
         gc.enable()
     assert unreachable < 20  # ~800 before: 4 objects per list per statement
+
+
+async def test_transaction_statements_are_prepared_once_and_keep_their_meaning(store):
+    """BEGIN, COMMIT and ROLLBACK run prepared: a read-only snapshot still refuses a write, a failed write
+    still leaves nothing, and the connection is free for the next statement after each."""
+    engine: Engine = store._engine
+    await create_one(store, "w", "/a")
+    before = await engine.read("MATCH (c:Context) RETURN c.title")
+
+    def write_inside(run):
+        run("MATCH (c:Context) SET c.title = 'x'", None)
+
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="read-only transaction"):
+            await engine.read_with(write_inside, snapshot=True)
+        assert await engine.read_with(lambda run: run("MATCH (c:Context) RETURN c.title", None), snapshot=True) \
+            == before
+
+    def fail_after_writing(tx):
+        tx.run("MATCH (c:Context) SET c.title = 'half'")
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError):
+        await engine.write(fail_after_writing)
+    assert await engine.read("MATCH (c:Context) RETURN c.title") == before
+    await engine.write(lambda tx: tx.run("MATCH (c:Context) SET c.title = 'whole'"))
+    assert await engine.read("MATCH (c:Context) RETURN c.title") == [["whole"]]
+
+    prepared = {conn: dict(engine_module._CONTROL_PREPARED.get(conn, {}))
+                for conn in [*engine._all_readers, engine._inline, engine._writer]}
+    assert set().union(*prepared.values()) == engine_module._CONTROL  # each ran prepared somewhere
+    await engine.read_with(lambda run: run("RETURN 1", None), snapshot=True)
+    await engine.write(lambda tx: tx.run("RETURN 1"))
+    for conn, known in prepared.items():  # and the same statement again: prepared once per connection
+        assert all(engine_module._CONTROL_PREPARED[conn][text] is statement for text, statement in known.items())
