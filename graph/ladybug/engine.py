@@ -212,9 +212,10 @@ def _prepared(conn: ladybug.Connection, query: str, params: dict[str, Any]) -> P
 
 
 # BEGIN, COMMIT and ROLLBACK run around every snapshot read and every write. As texts the driver
-# parses and plans each one again: BEGIN READ ONLY + COMMIT cost 0.30 ms of a nested read's 3.2 ms of
-# CPU (served in process), and prepared once per connection 0.03-0.05 ms (measured). Same semantics:
-# tests/ladybug/test_prepared_statements.py. Kept apart from `_PREPARED`, so they take no room there.
+# parses and plans each one again: BEGIN READ ONLY + COMMIT took 0.30 ms of a nested read's 3.2 ms of
+# CPU in process, 0.20 ms prepared once per connection (a pair alone: 0.11-0.17 against 0.03-0.05 ms;
+# bench/results/profile-2026-12-03-session18.md). Same semantics: tests/ladybug/test_prepared_statements.py.
+# Kept apart from `_PREPARED`, so they take no room there.
 _CONTROL = frozenset({"BEGIN TRANSACTION", "BEGIN TRANSACTION READ ONLY", "COMMIT", "ROLLBACK"})
 _CONTROL_PREPARED: weakref.WeakKeyDictionary[ladybug.Connection, dict[str, PreparedStatement]] = (
     weakref.WeakKeyDictionary())
