@@ -35,6 +35,14 @@ Threading model
   whose awaiting task was cancelled still finishes (commits or rolls back)
   before the next one starts. Revisions that find the writer busy wait elsewhere and
   then run together in one transaction (graph/ladybug/group_commit.py).
+- A snapshot read (several statements that must see one state) runs its statements each on its
+  own, as a seqlock reader: the writer raises `commits_begun` before each COMMIT and
+  `commits_ended` after it; a read that began with the two equal and ended with `commits_begun`
+  unchanged saw no commit, so its statements all saw the state it began in. Otherwise (a commit in
+  flight or landed meanwhile, rare) it runs again in one read-only transaction. The transaction
+  cost every snapshot read 0.27 ms of CPU in process (3.35 against 3.08 ms per nested read, in
+  one process, batches alternated): BEGIN and COMMIT, and each statement in it costlier than the
+  same statement alone (bench/results/profile-2026-12-04-session19.md).
 - A write method runs all its statements in ONE explicit transaction inside one
   writer-thread call. LadybugDB rolls a transaction back by itself when a
   statement in it fails (and would run later statements in auto-commit mode), so
@@ -211,7 +219,7 @@ def _prepared(conn: ladybug.Connection, query: str, params: dict[str, Any]) -> P
     return prepared
 
 
-# BEGIN, COMMIT and ROLLBACK run around every snapshot read and every write. As texts the driver
+# BEGIN, COMMIT and ROLLBACK run around every write and every snapshot read that met a commit. As texts the driver
 # parses and plans each one again: BEGIN READ ONLY + COMMIT took 0.30 ms of a nested read's 3.2 ms of
 # CPU in process, 0.20 ms prepared once per connection (a pair alone: 0.11-0.17 against 0.03-0.05 ms;
 # bench/results/profile-2026-12-03-session18.md). Same semantics: tests/ladybug/test_prepared_statements.py.
@@ -425,7 +433,7 @@ class AsyncTx:
         await self.call(self._commit)
 
     def _commit(self, tx: Tx) -> None:
-        tx.run("COMMIT")
+        self._engine._commit(self._tx._conn)
         self._engine._after_commit(self._tx._conn)
 
     @property
@@ -471,6 +479,11 @@ class Engine:
         self.inline_overruns = 0  # reads run again on a reader thread after passing the budget
         self.inline_reads = 0  # reads done on the loop's thread
         self.threaded_reads = 0  # reads done on a reader thread (overruns, backed-off shapes, no budget)
+        # The seqlock of snapshot reads (module docstring): raised on the writer thread, under
+        # `_writer_thread_lock`, before and after every COMMIT.
+        self.commits_begun = 0
+        self.commits_ended = 0
+        self.snapshot_retries = 0  # snapshot reads that met a commit and ran again in a transaction
         self._count = count
         self._next_memory_check = MEMORY_CHECK_WAL_BYTES
         self._used_after_checkpoint: int | None = None  # pool bytes in use after the last checkpoint
@@ -579,10 +592,10 @@ class Engine:
     async def read_with(self, work: Callable[[Reader], T], snapshot: bool = False, shape: object = None) -> T:
         """Run `work`: several read statements (the later ones chosen from the earlier ones' rows)
         on one connection, on the loop's thread within the budget, else in one reader-thread call.
-        With `snapshot`, in one read-only transaction: every statement sees the same committed
-        state (BEGIN and COMMIT cost 0.03 ms together back to back, 0.13-0.16 ms within a served
-        request, measured). `work` may run twice (after an overrun), so it only reads. `shape` names
-        reads that cost alike (default: `work`'s code)."""
+        With `snapshot`, every statement sees the same committed state: `work` runs as a seqlock
+        reader, and again in one read-only transaction if a commit landed meanwhile (module
+        docstring). `work` may run twice (after an overrun or a commit), so it only reads. `shape`
+        names reads that cost alike (default: `work`'s code)."""
         executor = self._read_threads
         if executor is None:
             raise RuntimeError("the Ladybug store is not open")
@@ -648,6 +661,20 @@ class Engine:
         try:
             if not snapshot:
                 return work(run)
+            ended = self.commits_ended  # read first: a commit between the two reads makes them differ
+            if self.commits_begun == ended:
+                try:
+                    result = work(run)
+                except (_Overran, RuntimeError):
+                    raise
+                except Exception:
+                    if self.commits_begun == ended:
+                        raise
+                    # rows of two states may break what `work` assumes of them: run again
+                else:
+                    if self.commits_begun == ended:
+                        return result
+                self.snapshot_retries += 1
             self.run_on(conn, "BEGIN TRANSACTION READ ONLY", None)
             try:
                 result = work(run)
@@ -679,7 +706,7 @@ class Engine:
             self.run_on(conn, "BEGIN TRANSACTION")
             try:
                 result = work(Tx(self, conn))
-                self.run_on(conn, "COMMIT")
+                self._commit(conn)
             except BaseException as exc:
                 self._rollback(conn)
                 if is_pool_full(exc):
@@ -690,6 +717,14 @@ class Engine:
                 raise
             self._after_commit(conn)
             return result
+
+    def _commit(self, conn: ladybug.Connection) -> None:
+        """COMMIT the writer's transaction, within the seqlock that snapshot reads check (`_read_on`)."""
+        self.commits_begun += 1
+        try:
+            self.run_on(conn, "COMMIT")
+        finally:
+            self.commits_ended += 1
 
     @property
     def writing(self) -> bool:

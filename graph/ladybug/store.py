@@ -101,8 +101,8 @@ _PARENTS = (
 # Several parents that are all children of `$gid` (the level above had one parent): a plain
 # two-step MATCH from `$gid`, cheaper than `_PARENTS` (0.47 against 0.72 ms for 10 parents of
 # ~9 children, measured) while `$gid` has few children besides them (`SIBLINGS_SPREAD`). Only
-# within one read-only transaction: a parent moved from `$gid` since it was read would have no
-# children here.
+# within one snapshot read (`Engine.read_with(snapshot=True)`): a parent moved from `$gid` since it
+# was read would have no children here.
 _SIBLINGS = (
     "MATCH (g:Context {{id: $gid}})<-[:CHILD_OF]-(p:Context)<-[:CHILD_OF]-(c:Context) "
     "WHERE g.workspace = $ws AND p.id IN $pids "
@@ -439,11 +439,12 @@ class LadybugStore(LadybugKnowledge, GraphStore):
 
     @property
     def read_counts(self) -> dict[str, int]:
-        """Where reads ran so far: on the event loop's thread, on reader threads, and how many of
-        those passed the loop's budget first (graph/ladybug/engine.py)."""
+        """Where reads ran so far: on the event loop's thread, on reader threads, how many of
+        those passed the loop's budget first, and how many snapshot reads met a commit and ran
+        again in a transaction (graph/ladybug/engine.py)."""
         engine = self._engine
         return {"inline_reads": engine.inline_reads, "threaded_reads": engine.threaded_reads,
-                "inline_overruns": engine.inline_overruns}
+                "inline_overruns": engine.inline_overruns, "snapshot_retries": engine.snapshot_retries}
 
     async def memory(self) -> tuple[int, int]:
         """(buffer pool size, bytes in use) as LadybugDB counts them."""
@@ -515,7 +516,7 @@ class LadybugStore(LadybugKnowledge, GraphStore):
     async def read_tree(self, workspace: str, paths: Sequence[str], plan: TreePlan) -> TreeRead:
         """The contexts, then per level one statement for the page and the count (see
         `_children_level`), all in one reader-thread call; a read of more than one level of
-        children in one read-only transaction, so the tree is one state and a level whose
+        children as one snapshot read, so the tree is one state and a level whose
         parents are the children of one context can be read from it (`_SIBLINGS`)."""
         keys = [_key(workspace, p) for p in _unique(paths)]
         fields = fetched(plan.fields)

@@ -12,6 +12,7 @@ from contextql.graph.ladybug import engine as engine_module
 from contextql.graph.ladybug.engine import Engine
 from tests.contract.factories import create_one
 from tests.ladybug.test_memory import _opened
+from tests.ladybug.test_tree_reads import commit_meanwhile
 
 # ~350 ms of engine work on this machine, far past the 50 ms budget of these tests (a budget that
 # the short reads here stay well under, even on a busy machine); the answer is known.
@@ -63,7 +64,8 @@ async def test_a_short_read_runs_on_the_loops_thread(store):
     work, seen = _threads_of(lambda run: run("MATCH (c:Context) RETURN c.path", None))
     assert await _engine(store).read_with(work) == [["/a"]]
     assert seen == [threading.current_thread().name]
-    assert _since(before, store.read_counts) == {"inline_reads": 1, "threaded_reads": 0, "inline_overruns": 0}
+    assert _since(before, store.read_counts) == {"inline_reads": 1, "threaded_reads": 0, "inline_overruns": 0,
+                                                         "snapshot_retries": 0}
 
 
 async def test_a_statement_past_the_budget_is_interrupted_and_the_read_finishes_on_a_reader(store):
@@ -98,7 +100,8 @@ async def test_a_read_is_checked_between_statements(store):
     noted, seen = _threads_of(work)
     assert await engine.read_with(noted) == [[1], [2]]
     assert len(seen) == 2 and seen[1].startswith("ladybug-read")
-    assert _since(before, store.read_counts) == {"inline_reads": 0, "threaded_reads": 1, "inline_overruns": 1}
+    assert _since(before, store.read_counts) == {"inline_reads": 0, "threaded_reads": 1, "inline_overruns": 1,
+                                                         "snapshot_retries": 0}
 
 
 async def test_time_off_the_cpu_counts_only_up_to_the_wall_cap(store):
@@ -135,11 +138,19 @@ async def test_the_watchdog_interrupts_on_the_loop_threads_cpu_time(store):
 async def test_an_overrun_in_a_snapshot_leaves_no_transaction_open(store):
     engine = _engine(store)
     await create_one(store, "w", "/a")
-    assert int((await engine.read_with(lambda run: run(SLOW, None), snapshot=True))[0][0]) == SLOW_SUM
+    attempts: list[None] = []
+
+    def slow(run):  # meets a commit, then overruns in the transaction it runs in again
+        if not attempts:
+            return [attempts.append(commit_meanwhile(engine))]
+        return run(SLOW, None)
+
+    assert int((await engine.read_with(slow, snapshot=True))[0][0]) == SLOW_SUM
+    assert len(attempts) == 1 and engine.inline_overruns == 1
     # The loop thread's connection starts the next snapshot cleanly (BEGIN fails inside a transaction).
-    work, seen = _threads_of(lambda run: run("MATCH (c:Context) RETURN count(c)", None))
+    work, seen = _threads_of(_meeting_a_commit(engine))
     assert await engine.read_with(work, snapshot=True) == [[1]]
-    assert seen == [threading.current_thread().name]
+    assert seen == [threading.current_thread().name] * 2
 
 
 async def test_engine_errors_are_not_taken_for_overruns(store):
@@ -211,14 +222,27 @@ async def test_an_interrupt_that_lands_on_begin_or_commit_is_an_overrun(store, m
             return run_on(conn, query, params)
 
         monkeypatch.setattr(engine, "run_on", interrupted)
-        work, seen = _threads_of(lambda run: run("MATCH (c:Context) RETURN count(c)", None))
+        work, seen = _threads_of(_meeting_a_commit(engine))
         assert await engine.read_with(work, snapshot=True, shape=text) == [[1]]
-        assert len(seen) == (1 if text == "BEGIN" else 2) and seen[-1].startswith("ladybug-read")
+        # The attempt that met a commit, the one in a transaction (if BEGIN passed), then a reader's.
+        assert len(seen) == (2 if text == "BEGIN" else 3) and seen[-1].startswith("ladybug-read")
         monkeypatch.setattr(engine, "run_on", run_on)
-        # No transaction is left open on the loop thread's connection.
-        again, seen_again = _threads_of(lambda run: run("MATCH (c:Context) RETURN count(c)", None))
+        # No transaction is left open on the loop thread's connection: it begins the next one.
+        again, seen_again = _threads_of(_meeting_a_commit(engine))
         assert await engine.read_with(again, snapshot=True) == [[1]]
-        assert seen_again == [threading.current_thread().name]
+        assert seen_again == [threading.current_thread().name] * 2
+
+
+def _meeting_a_commit(engine):
+    """A snapshot read whose first attempt meets a commit, so that it runs again in a transaction."""
+    attempts = []
+
+    def work(run):
+        if not attempts:
+            attempts.append(commit_meanwhile(engine))
+        return run("MATCH (c:Context) RETURN count(c)", None)
+
+    return work
 
 
 async def test_a_loop_of_reads_lets_other_tasks_run(store):

@@ -1,9 +1,10 @@
-"""LadybugDB tree reads: more than one level of children is read in one read-only transaction."""
+"""LadybugDB tree reads: more than one level of children is read as one state (a snapshot read)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 
 import pytest
 
@@ -31,6 +32,13 @@ def workspace() -> str:
     return f"t{next(_workspaces)}"
 
 
+def commit_meanwhile(engine) -> None:
+    """A write transaction (of nothing) committed now, on another thread, as a concurrent client's would be."""
+    done = threading.Thread(target=engine._write_sync, args=(lambda tx: tx.run("RETURN 1"),))
+    done.start()
+    done.join()
+
+
 def _statements(lady, monkeypatch) -> list[str]:
     """The statement texts the store's engine runs from now on."""
     seen: list[str] = []
@@ -50,8 +58,8 @@ async def test_the_children_of_one_parents_children_are_read_from_it(lady, works
     read = await lady.read_tree(workspace, ["/r"], NESTED)
     ran, seen[:] = list(seen), []
     assert read == await GraphStore.read_tree(lady, workspace, ["/r"], NESTED)
-    assert [q.split()[0] for q in ran] == ["BEGIN", "UNWIND", "MATCH", "MATCH", "COMMIT"]
-    assert "p.id IN $pids" in ran[3]  # `_SIBLINGS`
+    assert [q.split()[0] for q in ran] == ["UNWIND", "MATCH", "MATCH"]  # no commit met: no transaction
+    assert "p.id IN $pids" in ran[2]  # `_SIBLINGS`
     seen.clear()
     two = await lady.read_tree(workspace, ["/r", "/s"], NESTED)  # two parents: their children by UNWIND
     ran = list(seen)
@@ -99,3 +107,55 @@ async def test_a_nested_read_racing_moves_is_one_state(lady, workspace):
 
     results = await asyncio.gather(mover(), reader(), reader())
     assert sum(results[1:]) > 0
+
+
+async def test_a_snapshot_read_that_meets_a_commit_runs_again_in_a_transaction(lady, workspace, monkeypatch):
+    """/p/m moves to /q between the statements of the first attempt: that attempt is dropped (its
+    levels are of two states), and the read runs again in one read-only transaction."""
+    tree = await create_tree(lady, workspace, ["/p", "/q", "/p/m", "/p/m/a", "/p/n", "/p/n/b"])
+    engine = lady._engine
+    run_on, moved, seen = engine.run_on, [], []
+
+    def moving(conn, query, params=None):
+        if conn is not engine._writer:
+            seen.append(query)
+        if "p.id IN $pids" in query and not moved:  # the first attempt's last level: /p/m moves first
+            record = tree["/p/m"]
+            moved.append(threading.Thread(target=asyncio.run, args=(_move(lady, workspace, record, "/q/m"),)))
+            moved[0].start()
+            moved[0].join()
+        return run_on(conn, query, params)
+
+    monkeypatch.setattr(engine, "run_on", moving)
+    retries = lady.read_counts["snapshot_retries"]
+    read = await lady.read_tree(workspace, ["/p"], NESTED)
+    assert [c.path for c in read.children[tree["/p"].id]] == ["/p/n"]
+    assert [c.path for c in read.children[tree["/p/n"].id]] == ["/p/n/b"]
+    assert lady.read_counts["snapshot_retries"] == retries + 1
+    assert [q.split()[0] for q in seen] == ["UNWIND", "MATCH", "MATCH", "BEGIN", "UNWIND", "MATCH", "MATCH", "COMMIT"]
+
+
+async def _move(lady, workspace, record, target) -> None:
+    await lady.move_context(workspace, record.id, record.version, target, move_version(record, target))
+
+
+async def test_a_snapshot_read_that_failed_on_rows_of_two_states_runs_again(lady, workspace):
+    """An error of the first attempt that met a commit may come from its rows of two states: the read
+    runs again in a transaction; the same error without a commit is the read's own."""
+    engine = lady._engine
+    attempts: list[None] = []
+
+    def work(run):
+        rows = run("RETURN 1", None)
+        if not attempts:
+            attempts.append(commit_meanwhile(engine))
+            raise KeyError("a parent the first level did not have")
+        return rows
+
+    assert await engine.read_with(work, snapshot=True) == [[1]] and len(attempts) == 1
+
+    def failing(run):
+        raise KeyError("the read's own error")
+
+    with pytest.raises(KeyError):
+        await engine.read_with(failing, snapshot=True)
