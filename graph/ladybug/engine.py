@@ -252,6 +252,7 @@ class _Overran(Exception):
 
 
 _NOT_INLINE: Any = object()  # a read was not run on the loop's thread
+_MET_A_COMMIT: Any = object()  # a snapshot read outside a transaction met a commit
 
 
 class _Limits(NamedTuple):
@@ -433,8 +434,8 @@ class AsyncTx:
         await self.call(self._commit)
 
     def _commit(self, tx: Tx) -> None:
-        self._engine._commit(self._tx._conn)
-        self._engine._after_commit(self._tx._conn)
+        self._engine._commit(tx._conn)
+        self._engine._after_commit(tx._conn)
 
     @property
     def begun(self) -> bool:
@@ -661,20 +662,10 @@ class Engine:
         try:
             if not snapshot:
                 return work(run)
-            ended = self.commits_ended  # read first: a commit between the two reads makes them differ
-            if self.commits_begun == ended:
-                try:
-                    result = work(run)
-                except (_Overran, RuntimeError):
-                    raise
-                except Exception:
-                    if self.commits_begun == ended:
-                        raise
-                    # rows of two states may break what `work` assumes of them: run again
-                else:
-                    if self.commits_begun == ended:
-                        return result
-                self.snapshot_retries += 1
+            result = self._seqlock_read(run, work)
+            if result is not _MET_A_COMMIT:
+                return result
+            self.snapshot_retries += 1
             self.run_on(conn, "BEGIN TRANSACTION READ ONLY", None)
             try:
                 result = work(run)
@@ -689,6 +680,22 @@ class Engine:
             if domain is not None:
                 raise domain from exc
             raise
+
+    def _seqlock_read(self, run: Reader, work: Callable[[Reader], T]) -> T:
+        """`work` outside a transaction, or `_MET_A_COMMIT` if a commit was in flight or landed
+        meanwhile (module docstring)."""
+        ended = self.commits_ended  # read first: a commit between the two reads makes them differ
+        if self.commits_begun != ended:
+            return _MET_A_COMMIT
+        try:
+            result = work(run)
+        except (_Overran, RuntimeError):  # overruns and engine errors: the caller's to handle
+            raise
+        except Exception:
+            if self.commits_begun == ended:
+                raise
+            return _MET_A_COMMIT  # rows of two states may break what `work` assumes of them
+        return result if self.commits_begun == ended else _MET_A_COMMIT
 
     async def write(self, work: Callable[[Tx], T]) -> T:
         """Run `work` in one write transaction; on any error nothing is kept."""
@@ -719,7 +726,7 @@ class Engine:
             return result
 
     def _commit(self, conn: ladybug.Connection) -> None:
-        """COMMIT the writer's transaction, within the seqlock that snapshot reads check (`_read_on`)."""
+        """COMMIT the writer's transaction, within the seqlock that snapshot reads check (`_seqlock_read`)."""
         self.commits_begun += 1
         try:
             self.run_on(conn, "COMMIT")
