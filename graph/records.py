@@ -216,11 +216,16 @@ class Page:
 @dataclass(frozen=True, slots=True)
 class TreePlan:
     """What one read fetches below each context it names: a page of children (and how many there
-    are), and the same again below each child on that page."""
+    are), and the same again below each of the first `shown` children of that page."""
 
     page: Page | None = None
     count: bool = False
     below: TreePlan | None = None
+    # How many rows of each page get the level `below` read (None: all). The rows past it are there
+    # only to learn that more follow (`hasNextPage`: a page of `first` reads `first + 1` rows), and
+    # nothing shows their children: the 11th child's 11 children would be a sixth of a nested
+    # 10 x 10 read.
+    shown: int | None = None
     # The record attributes (of `ContextRecord`) read of every context this plan returns, at every
     # level; None: all of them. A backend may return complete records anyway; one that projects
     # (both do) returns `PartialContextRecord`s holding at least these and `ALWAYS_FETCHED`.
@@ -230,7 +235,8 @@ class TreePlan:
 @dataclass(slots=True)
 class TreeRead:
     """What a `TreePlan` read: the named contexts by path, each parent's page of children (the
-    plan's window of that level) and each counted parent's number of children."""
+    plan's window of that level; every parent whose page was read has one, possibly empty) and
+    each counted parent's number of children."""
 
     contexts: dict[str, ContextRecord] = field(default_factory=dict)
     children: dict[str, list[ContextRecord]] = field(default_factory=dict)

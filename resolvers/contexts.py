@@ -128,7 +128,9 @@ async def by_path_with_children(ctx: RequestContext, raw_path: str, wanted: Chil
             break
         below = []
         for parent in parents:
-            page = read.children.get(parent.id, [])
+            page = read.children.get(parent.id)
+            if page is None:  # a probe row: its page was not read (`TreePlan.shown`)
+                continue
             ctx.loaders.children.prime(children_key(parent, level.page), page)
             for child in page:
                 ctx.loaders.prime(child)
@@ -144,10 +146,12 @@ def _tree_plan(ctx: RequestContext, wanted: ChildrenWanted | None, depth: int = 
     if wanted is None or depth > MAX_PREFETCH_DEPTH:
         return None
     try:
-        page = probe(window(ctx.limits, CHILDREN, wanted.first, wanted.after))
+        page = window(ctx.limits, CHILDREN, wanted.first, wanted.after)
     except BadUserInputError:
         return None  # the `children` field itself will say what is wrong
-    return TreePlan(page=page, count=wanted.count, below=_tree_plan(ctx, wanted.below, depth + 1))
+    # The probe row (`hasNextPage`) is never shown, so nothing is read below it.
+    return TreePlan(page=probe(page), count=wanted.count, below=_tree_plan(ctx, wanted.below, depth + 1),
+                    shown=page.limit)
 
 
 async def target(ctx: RequestContext, *, path: str | None = None, id: str | None = None) -> ContextRecord:

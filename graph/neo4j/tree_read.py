@@ -31,27 +31,46 @@ def _count(var: str) -> str:
     return f"COUNT {{ ({var})<-[:CHILD_OF]-() }}"
 
 
-def _level(parent: str, plan: TreePlan, depth: int, params: dict[str, Any], fields: frozenset[str] | None) -> str:
-    """A CALL block binding `kids{depth}`: the page of `parent`'s children and what is below them."""
+def _level(parent: str, plan: TreePlan, depth: int, params: dict[str, Any], fields: frozenset[str] | None,
+           guard: str | None = None) -> str:
+    """A CALL block binding `kids{depth}`: the page of `parent`'s children and what is below them.
+
+    Below the first `plan.shown` rows only: the page is collected and walked by position, and a
+    row past it (`full{depth}` false) is returned as `{props}` alone, its block below (`guard`)
+    matching nothing."""
     assert plan.page is not None
     var = f"c{depth}"
     seek, after = seek_clause(var, keyset.CHILDREN, plan.page, prefix=f"after{depth}_")
     params.update(after)
-    params[f"limit{depth}"] = page_limit(plan.page)
+    limit = params[f"limit{depth}"] = page_limit(plan.page)
     below = plan.below
-    inner = _level(var, below, depth + 1, params, fields) if below is not None and below.page is not None else ""
+    counted = below is not None and below.count
+    deeper = below is not None and below.page is not None
+    cut = (deeper or counted) and plan.shown is not None and plan.shown < limit
+    full = f"full{depth}" if cut else None
+    inner = _level(var, below, depth + 1, params, fields, full) if below is not None and deeper else ""
     entries = [f"props: {projection(var, fields)}"]
     if inner:
         entries.append(f"kids: kids{depth + 1}")
-    if below is not None and below.count:
+    if counted:
         entries.append(f"n: {_count(var)}")
+    entry = f"{{{', '.join(entries)}}}"
+    walk = ""
+    if full is not None:
+        params[f"shown{depth}"] = plan.shown
+        walk = f"""
+  WITH collect({var}) AS rows{depth}
+  UNWIND range(0, size(rows{depth}) - 1) AS i{depth}
+  WITH rows{depth}[i{depth}] AS {var}, i{depth} < $shown{depth} AS {full}"""
+        entry = f"CASE WHEN {full} THEN {entry} ELSE {{{entries[0]}}} END"
+    scope, only = (f"{parent}, {guard}", f"\n  WITH {parent} WHERE {guard}") if guard else (parent, "")
     return f"""
-CALL ({parent}) {{
+CALL ({scope}) {{{only}
   MATCH ({var}:Context {{workspace: $workspace, parent_id: {parent}.id}})
   WHERE {var}.name IS NOT NULL AND {seek}
   WITH {var} ORDER BY {var}.workspace, {var}.parent_id, {order_clause(var, keyset.CHILDREN)}
-  LIMIT $limit{depth}{inner}
-  RETURN collect({{{", ".join(entries)}}}) AS kids{depth}
+  LIMIT $limit{depth}{walk}{inner}
+  RETURN collect({entry}) AS kids{depth}
 }}"""
 
 
@@ -95,6 +114,7 @@ def _decode_level(read: TreeRead, parent_id: str, kids: list[dict[str, Any]] | N
     page = [make(kid["props"]) for kid in kids or ()]
     if below is not None:
         for child, kid in zip(page, kids or ()):
-            _decode_level(read, child.id, kid.get("kids"), kid.get("n"), below, make)
+            if len(kid) > 1:  # a row past `plan.shown` is its `props` alone: nothing read below it
+                _decode_level(read, child.id, kid.get("kids"), kid.get("n"), below, make)
     page.sort(key=_CHILD_ORDER)
     read.children[parent_id] = page

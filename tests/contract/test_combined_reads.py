@@ -70,11 +70,29 @@ async def test_read_tree_is_the_level_by_level_default(store, workspace, tree) -
     windows = [Page(0), Page(1), Page(2), Page(10), Page(2, ("c", c.id)), Page(10, ("x", x.id)), Page(3, ("zz", ""))]
     for top in windows:
         for below in windows:
-            for counted in (False, True):
-                plan = TreePlan(page=top, count=counted, below=TreePlan(page=below, count=True))
+            for counted, shown in ((False, None), (True, None), (True, 1), (False, 0)):
+                plan = TreePlan(page=top, count=counted, below=TreePlan(page=below, count=True), shown=shown)
                 for paths in (["/a"], ["/a", "/b", "/missing"], ["/a/c", "/a/x", "/a/q"]):
                     expected = await GraphStore.read_tree(store, workspace, paths, plan)
-                    assert await store.read_tree(workspace, paths, plan) == expected, (top, below, counted, paths)
+                    assert await store.read_tree(workspace, paths, plan) == expected, (top, below, counted, shown, paths)
     counts_only = TreePlan(page=None, count=True)
     assert await store.read_tree(workspace, ["/a", "/b"], counts_only) == await GraphStore.read_tree(
         store, workspace, ["/a", "/b"], counts_only)
+
+
+async def test_read_tree_reads_nothing_below_the_rows_past_shown(store, workspace, tree) -> None:
+    """`TreePlan.shown`: a page of 2 read with its probe row (3 rows) has the level below read for its
+    first 2 rows only, at every depth; the probe rows are in their pages, with no page or count of their own."""
+    a, c, m, q = tree["/a"], tree["/a/c"], tree["/a/m"], tree["/a/q"]
+    for fields in (None, frozenset({"path", "title"})):
+        deepest = TreePlan(page=Page(3), count=True, shown=2)
+        plan = TreePlan(page=Page(3), count=True, shown=2, fields=fields,
+                        below=TreePlan(page=Page(3), count=True, shown=2, below=deepest))
+        read = await store.read_tree(workspace, ["/a"], plan)
+        if fields is None:  # the default reads complete records; a projected read's are partial
+            assert read == await GraphStore.read_tree(store, workspace, ["/a"], plan)
+        assert [r.path for r in read.children[a.id]] == ["/a/a", "/a/c", "/a/m"]  # /a/m: the probe row
+        assert m.id not in read.children and m.id not in read.counts and q.id not in read.children
+        assert [r.path for r in read.children[c.id]] == ["/a/c/b", "/a/c/y", "/a/c/z"]
+        assert read.counts[c.id] == 3 and tree["/a/c/z"].id not in read.children
+        assert set(read.children) == {a.id, tree["/a/a"].id, c.id, tree["/a/c/b"].id, tree["/a/c/y"].id}

@@ -4,6 +4,7 @@ records they give cannot be misused (reading what was not fetched fails loudly).
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -56,6 +57,25 @@ def test_an_unprojected_tree_statement_returns_every_property_as_before():
     assert "properties(c0) AS props" in query
     assert "props: properties(c1)" in query and "props: properties(c2)" in query
     assert "{." not in query
+
+
+def test_a_tree_statement_reads_nothing_below_the_rows_past_shown():
+    """`TreePlan.shown`: the page is walked by position, a row past `shown` is its props alone, and the
+    block below it matches nothing (the probe row of `hasNextPage` costs one row, not a subtree)."""
+    plan = TreePlan(page=Page(11), count=True, shown=10, fields=TITLE,
+                    below=TreePlan(page=Page(11), count=True, shown=10, below=TreePlan(page=Page(11), shown=10)))
+    query, params = tree_read.statement(plan)
+    assert params["shown1"] == params["shown2"] == 10 and "shown3" not in params  # nothing below level 3
+    assert "UNWIND range(0, size(rows1) - 1) AS i1" in query
+    assert "WITH rows1[i1] AS c1, i1 < $shown1 AS full1" in query
+    assert "CALL (c1, full1) {\n  WITH c1 WHERE full1\n  MATCH (c2:Context" in query
+    assert "CALL (c2, full2) {\n  WITH c2 WHERE full2\n  MATCH (c3:Context" in query
+    props = "props: c1 {.id, .parent_id, .path, .title, .workspace}"
+    assert f"collect(CASE WHEN full1 THEN {{{props}, kids: kids2, n: COUNT {{ (c1)<-[:CHILD_OF]-() }}}} " \
+           f"ELSE {{{props}}} END) AS kids1" in query
+    # every row shown (or no `shown`): the statement as without it
+    for whole in (replace(plan, shown=11, below=replace(plan.below, shown=None)), replace(plan, shown=None)):
+        assert "full1" not in tree_read.statement(whole)[0]
 
 
 def test_with_order_keys_adds_the_attributes_of_the_sort_keys():
