@@ -93,6 +93,27 @@ async def test_a_nested_read_by_path_is_one_statement_and_answers_as_field_by_fi
                 [e["node"]["path"] for e in level1["edges"][1:3]]
 
 
+async def test_the_probe_row_of_a_nested_page_answers_in_full_elsewhere_in_the_document(store, workspace):
+    """A page of `first` reads one row more to learn `hasNextPage` and reads nothing below that row
+    (`TreePlan.shown`); the same context asked for by another field of the document still has its children."""
+    app = create_app(settings_for(workspace), store=store)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        inputs = [{"path": "/root"}] + [{"path": f"/root/a{i}"} for i in range(3)] + [
+            {"path": f"/root/a{i}/b{j}"} for i in range(3) for j in range(4)]
+        await client.post("/graphql", json={
+            "query": "mutation($i: [CreateContextInput!]!) { createContexts(inputs: $i) { id } }", "variables": {"i": inputs}})
+        below = "children(first: 3) { totalCount pageInfo { hasNextPage } edges { node { path } } }"
+        answer = (await client.post("/graphql", json={"query": f"""{{
+          root: context(path: "/root") {{ children(first: 2) {{ pageInfo {{ hasNextPage }} edges {{ node {{ path {below} }} }} }} }}
+          probe: context(path: "/root/a2") {{ path {below} }} }}"""})).json()
+    assert "errors" not in answer, answer
+    page = answer["data"]["root"]["children"]
+    assert page["pageInfo"]["hasNextPage"] is True and [e["node"]["path"] for e in page["edges"]] == ["/root/a0", "/root/a1"]
+    expected = {"totalCount": 4, "pageInfo": {"hasNextPage": True}, "edges": [{"node": {"path": f"/root/a2/b{j}"}} for j in range(3)]}
+    assert answer["data"]["probe"] == {"path": "/root/a2", "children": expected}
+    assert all(e["node"]["children"]["totalCount"] == 4 for e in page["edges"])
+
+
 THROUGH_FRAGMENTS = {
     "named fragment": """query($first: Int) { context(path: "/root") { ...Top } }
       fragment Top on Context { path title
