@@ -223,8 +223,8 @@ class TreePlan:
     below: TreePlan | None = None
     # How many rows of each page get the level `below` read (None: all). The rows past it are there
     # only to learn that more follow (`hasNextPage`: a page of `first` reads `first + 1` rows), and
-    # nothing shows their children: the 11th child's 11 children would be a sixth of a nested
-    # 10 x 10 read.
+    # nothing shows their children: in a nested 10 x 10 read, the 11th child's page of 11 was 11 of
+    # the 133 contexts read.
     shown: int | None = None
     # The record attributes (of `ContextRecord`) read of every context this plan returns, at every
     # level; None: all of them. A backend may return complete records anyway; one that projects

@@ -46,8 +46,8 @@ def _level(parent: str, plan: TreePlan, depth: int, params: dict[str, Any], fiel
     below = plan.below
     counted = below is not None and below.count
     deeper = below is not None and below.page is not None
-    cut = (deeper or counted) and plan.shown is not None and plan.shown < limit
-    full = f"full{depth}" if cut else None
+    rows_past_shown = (deeper or counted) and plan.shown is not None and plan.shown < limit
+    full = f"full{depth}" if rows_past_shown else None
     inner = _level(var, below, depth + 1, params, fields, full) if below is not None and deeper else ""
     entries = [f"props: {projection(var, fields)}"]
     if inner:
