@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -230,6 +230,10 @@ class TreePlan:
     # level; None: all of them. A backend may return complete records anyway; one that projects
     # (both do) returns `PartialContextRecord`s holding at least these and `ALWAYS_FETCHED`.
     fields: frozenset[str] | None = None
+
+    def parents_below(self, pages: Iterable[list[ContextRecord]]) -> list[str]:
+        """The ids of the rows of `pages` (this level's) whose own children the level below reads."""
+        return [child.id for page in pages for child in page[:self.shown]]
 
 
 @dataclass(slots=True)

@@ -105,7 +105,7 @@ class GraphStore(KnowledgeGraphContract, abc.ABC):
                 break
             pages = await self.list_children(workspace, parents, level.page)
             read.children.update(pages)
-            parents = [child.id for page in pages.values() for child in page[:level.shown]]
+            parents = level.parents_below(pages.values())
             level = level.below
         return read
 

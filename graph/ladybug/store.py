@@ -541,7 +541,7 @@ class LadybugStore(LadybugKnowledge, GraphStore):
                 read.children.update(pages)
                 # The next level's parents are children of one context when this level had one parent.
                 under = (parents[0], seen.get(parents[0], 0)) if len(parents) == 1 else None
-                parents = [child.id for page in pages.values() for child in page[:level.shown]]
+                parents = level.parents_below(pages.values())
                 level = level.below
             return read
 

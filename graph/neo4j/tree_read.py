@@ -45,10 +45,10 @@ def _level(parent: str, plan: TreePlan, depth: int, params: dict[str, Any], fiel
     limit = params[f"limit{depth}"] = page_limit(plan.page)
     below = plan.below
     counted = below is not None and below.count
-    deeper = below is not None and below.page is not None
-    rows_past_shown = (deeper or counted) and plan.shown is not None and plan.shown < limit
+    paged = below if below is not None and below.page is not None else None  # a page of children below
+    rows_past_shown = (paged is not None or counted) and plan.shown is not None and plan.shown < limit
     full = f"full{depth}" if rows_past_shown else None
-    inner = _level(var, below, depth + 1, params, fields, full) if below is not None and deeper else ""
+    inner = _level(var, paged, depth + 1, params, fields, full) if paged is not None else ""
     entries = [f"props: {projection(var, fields)}"]
     if inner:
         entries.append(f"kids: kids{depth + 1}")
