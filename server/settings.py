@@ -29,9 +29,10 @@ class Settings(BaseSettings):
         ),
     )
     ladybug_inline_read_ms: float = Field(
-        5.0, ge=0, description=(
-            "Run an embedded graph read on the server's event-loop thread for up to this many ms (most take "
-            "under 2); one that needs longer finishes on a reader thread (0: always on reader threads)."
+        20.0, ge=0, description=(
+            "Run an embedded graph read on the server's event-loop thread for up to this many ms of CPU (most "
+            "take under 2, a filtered list of 50,000 contexts up to ~12); one that needs longer finishes on a "
+            "reader thread (0: always on reader threads)."
         ),
     )
     neo4j_uri: str | None = Field(None, description="bolt:// (single server) or neo4j:// (cluster routing); implies graph=neo4j.")

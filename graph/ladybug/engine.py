@@ -15,11 +15,13 @@ Threading model
   more than that: the hop, and the GIL passed back and forth between the loop and the readers
   (at 16 concurrent requests, 1.7 ms of CPU per nested read through reader threads against 1.1
   on the loop's thread; served, nested 1.36x and the children page 1.16x the req/s, measured:
-  bench/results/profile-2026-12-03-ladybug-inline.md). A watchdog thread interrupts a statement
-  past the budget, and the read checks it between statements; a read that overran runs again
-  from the start on a reader thread, and reads of its shape go there for `INLINE_BACKOFF_S`. So
-  the loop is held for about two budgets at most, and a read that needs longer costs one budget
-  more. (The engine's own query timeout would interrupt too, but it moves every statement onto
+  bench/results/profile-2026-12-03-ladybug-inline.md). Longer reads too: the filtered list's
+  2-12 ms reads at 16 concurrent requests cost 0.8x the server CPU per request on the loop's
+  thread, for 1.18x the req/s (budget 20 ms against 5: profile-2026-12-04-session22.md). A
+  watchdog thread interrupts a statement past the budget, and the read checks it between statements; a read that overran runs again
+  from the start on a reader thread. So the loop is held for about two budgets at most, and a
+  read that needs longer costs one budget more. A shape of read that keeps overrunning skips the
+  attempt for a while (`_ShapeOverruns`). (The engine's own query timeout would interrupt too, but it moves every statement onto
   an engine worker thread and waits for it: the very hand-off this avoids, measured 0.25-0.3 ms
   of CPU per point statement instead of 0.15.)
 - The budget counts the CPU time of the loop's thread, up to `INLINE_WALL_FACTOR` budgets of wall
@@ -108,10 +110,15 @@ _UNIQUE_VIOLATION = "violates the uniqueness constraint"
 _POOL_FULL = "buffer pool is full"
 
 DEFAULT_CHECKPOINT_WAL_BYTES = 4 << 20
-DEFAULT_INLINE_READ_MS = 5
-# After a read overran its budget on the loop's thread, reads of the same shape (statement text,
-# or the code of a multi-statement read) skip the attempt for this long.
+DEFAULT_INLINE_READ_MS = 20
+# Once a shape of read (statement text, or the code of a multi-statement read) overran on most of
+# its recent attempts on the loop's thread, its reads skip the attempt for this long.
 INLINE_BACKOFF_S = 1.0
+# Each attempt on the loop's thread moves its shape's share of overruns this far toward 1 (it
+# overran) or 0; an overrun that takes the share past OVERRUN_SHARE starts the backoff. From no
+# history, the third overrun in a row does; a shape that overruns once in a hundred reads never does.
+OVERRUN_WEIGHT = 0.1
+OVERRUN_SHARE = 0.25
 # A read on the loop's thread also overruns after this many budgets of wall time (one the engine
 # blocks in, or the thread off its core for that long), though its CPU time is within the budget.
 INLINE_WALL_FACTOR = 4
@@ -282,6 +289,53 @@ def _limits(budget_s: float) -> _Limits:
 
 
 _THREAD_CLOCKS = hasattr(time, "pthread_getcpuclockid")  # not on macOS or Windows: wall time only
+
+
+class _ShapeOverruns:
+    """Which shapes of read skip the attempt on the loop's thread: those that overran on most of
+    their recent attempts there (a moving share, `OVERRUN_WEIGHT` per attempt), for
+    `INLINE_BACKOFF_S` from the overrun that took the share past `OVERRUN_SHARE`.
+
+    A share, not the last attempt, because a shape's cost can depend on its parameters. The
+    filtered list's rare scan of a big subtree (~1 % of the bench's targets, ~12 ms) overran, and
+    one overrun used to send every read of the shape to the reader threads for a second: nearly
+    all of them ran there. Served at 16 concurrent requests that cost 5.8 ms of CPU per request
+    against 3.8 with every read on the loop's thread (bench/results/profile-2026-12-04-session22.md).
+
+    A read asks `skip` before it takes the inline connection and tells `ran` or `overran` while
+    it holds it, so one thread at a time changes a share.
+    """
+
+    LIMIT = 1024  # statement texts are many: past this many shapes, start again
+
+    def __init__(self) -> None:
+        self._shapes: dict[object, list[float]] = {}  # shape -> [share of overruns, monotonic time of the next attempt]
+
+    def skip(self, shape: object) -> bool:
+        state = self._shapes.get(shape)
+        return state is not None and state[1] > time.monotonic()
+
+    def ran(self, shape: object) -> None:
+        """An attempt of `shape` finished within the budget."""
+        state = self._shapes.get(shape)
+        if state is not None:
+            state[0] *= 1 - OVERRUN_WEIGHT
+
+    def overran(self, shape: object) -> None:
+        state = self._shapes.get(shape)
+        if state is None:
+            if len(self._shapes) >= self.LIMIT:
+                self._shapes.clear()
+            state = self._shapes[shape] = [0.0, 0.0]
+        state[0] += OVERRUN_WEIGHT * (1 - state[0])
+        if state[0] > OVERRUN_SHARE:
+            state[1] = time.monotonic() + INLINE_BACKOFF_S
+
+    def __len__(self) -> int:
+        return len(self._shapes)
+
+    def clear(self) -> None:
+        self._shapes.clear()
 
 
 class _Watchdog:
@@ -494,7 +548,7 @@ class Engine:
         self._all_readers: list[ladybug.Connection] = []
         self._inline: ladybug.Connection | None = None  # the event loop thread's reader
         self._inline_lock = threading.Lock()  # held by the one read using it (loops in other threads go to readers)
-        self._inline_backoff: dict[object, float] = {}  # read shape -> monotonic time of the next attempt
+        self._overruns = _ShapeOverruns()  # shapes of read that skip the loop's thread for now
         self._watchdog: _Watchdog | None = None
         self._write_lock = asyncio.Lock()
         self._read_threads: ThreadPoolExecutor | None = None
@@ -529,7 +583,7 @@ class Engine:
             db.close()
             raise
         self._db, self._writer, self._all_readers, self._inline = db, writer, readers, inline
-        self._inline_backoff.clear()
+        self._overruns.clear()
         if inline is not None:
             self._watchdog = _Watchdog(inline, self.inline_read_ms / 1000)
         self._pool = queue.SimpleQueue()
@@ -613,9 +667,9 @@ class Engine:
 
     def _read_inline(self, work: Callable[[Reader], T], snapshot: bool, shape: object) -> T:
         """`work` on the loop thread's connection, or `_NOT_INLINE` when it is busy, the shape
-        recently overran, or this read passed the budget."""
+        keeps overrunning, or this read passed the budget."""
         conn, watchdog = self._inline, self._watchdog  # both set while open with a budget, else None
-        if conn is None or watchdog is None or self._inline_backoff.get(shape, 0.0) > time.monotonic():
+        if conn is None or watchdog is None or self._overruns.skip(shape):
             return _NOT_INLINE
         if not self._inline_lock.acquire(blocking=False):
             return _NOT_INLINE
@@ -628,7 +682,9 @@ class Engine:
                     raise _Overran
                 return self.run_on(conn, query, params)
 
-            return self._read_on(conn, run, work, snapshot)
+            result = self._read_on(conn, run, work, snapshot)
+            self._overruns.ran(shape)
+            return result
         except (_Overran, RuntimeError) as exc:
             # "Interrupted.": the watchdog's doing, on any statement of the read (BEGIN and COMMIT too).
             if isinstance(exc, RuntimeError) and str(exc) != _INTERRUPTED:
@@ -637,9 +693,7 @@ class Engine:
                 with contextlib.suppress(RuntimeError):  # an interrupted COMMIT may leave it open
                     self._execute(conn, "ROLLBACK", None)
             self.inline_overruns += 1
-            if len(self._inline_backoff) > 1024:  # statement texts are many: keep the recent ones
-                self._inline_backoff.clear()
-            self._inline_backoff[shape] = time.monotonic() + INLINE_BACKOFF_S
+            self._overruns.overran(shape)
             return _NOT_INLINE
         finally:
             watchdog.done()

@@ -75,10 +75,35 @@ async def test_a_statement_past_the_budget_is_interrupted_and_the_read_finishes_
     assert seen[0] == threading.current_thread().name
     assert seen[1].startswith("ladybug-read")
     assert len(seen) == 2 and engine.inline_overruns == 1
-    # The same shape now goes straight to a reader, for a while.
-    again, seen_again = _threads_of(lambda run: run(SLOW, None))
-    assert int((await engine.read_with(again, shape=work.__code__))[0][0]) == SLOW_SUM
-    assert [name.startswith("ladybug-read") for name in seen_again] == [True]
+
+
+async def test_a_shape_that_keeps_overrunning_skips_the_loops_thread_for_a_while(store, monkeypatch):
+    monkeypatch.setattr(engine_module, "INLINE_BACKOFF_S", 60.0)
+    engine = _engine(store)
+    first: list[bool] = []
+    for _ in range(3):  # from no history, the third overrun in a row starts the backoff
+        work, seen = _threads_of(lambda run: run(SLOW, None))
+        assert int((await engine.read_with(work, shape="slow"))[0][0]) == SLOW_SUM
+        first.append(seen[0] == threading.current_thread().name)
+    assert first == [True, True, True] and engine.inline_overruns == 3
+    work, seen = _threads_of(lambda run: run("RETURN 1", None))
+    assert await engine.read_with(work, shape="slow") == [[1]]
+    assert [name.startswith("ladybug-read") for name in seen] == [True]
+
+
+async def test_a_shape_that_rarely_overruns_stays_on_the_loops_thread(store, monkeypatch):
+    # One shape, some of whose reads cost more than the budget (a filtered list's big subtree):
+    # an overrun now and then must not send the short reads of the shape to the reader threads.
+    monkeypatch.setattr(engine_module, "INLINE_BACKOFF_S", 60.0)
+    engine = _engine(store)
+    for _ in range(3):
+        slow, _ = _threads_of(lambda run: run(SLOW, None))
+        assert int((await engine.read_with(slow, shape="mixed"))[0][0]) == SLOW_SUM
+        for _ in range(4):
+            short, seen = _threads_of(lambda run: run("RETURN 1", None))
+            assert await engine.read_with(short, shape="mixed") == [[1]]
+            assert seen == [threading.current_thread().name]
+    assert engine.inline_overruns == 3
 
 
 def _busy(seconds: float) -> None:
@@ -179,15 +204,16 @@ async def test_a_budget_of_zero_keeps_every_read_on_the_readers(tmp_path):
         await store.close()
 
 
-async def test_the_backoff_keeps_a_bounded_number_of_shapes(store, monkeypatch):
+async def test_the_overruns_keep_a_bounded_number_of_shapes(store):
     engine = _engine(store)
-    monkeypatch.setattr(engine_module, "INLINE_BACKOFF_S", 60.0)
     for n in range(3):
         assert int((await engine.read(f"{SLOW} + {n}"))[0][0]) == SLOW_SUM + n
-    assert engine.inline_overruns == 3 and len(engine._inline_backoff) == 3
-    engine._inline_backoff.update({object(): time.monotonic() + 60 for _ in range(1100)})
+    assert engine.inline_overruns == 3 and len(engine._overruns) == 3
+    for n in range(engine_module._ShapeOverruns.LIMIT - 3):
+        engine._overruns.overran(n)
+    assert len(engine._overruns) == engine_module._ShapeOverruns.LIMIT
     await engine.read(f"{SLOW} + 99")
-    assert len(engine._inline_backoff) == 1
+    assert len(engine._overruns) == 1
 
 
 async def test_the_watchdog_sleeps_when_no_read_runs_and_wakes_for_the_next(store):
