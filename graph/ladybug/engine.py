@@ -18,12 +18,13 @@ Threading model
   bench/results/profile-2026-12-03-ladybug-inline.md). Longer reads too: the filtered list's
   2-12 ms reads at 16 concurrent requests cost 0.8x the server CPU per request on the loop's
   thread, for 1.18x the req/s (budget 20 ms against 5: profile-2026-12-04-session22.md). A
-  watchdog thread interrupts a statement past the budget, and the read checks it between statements; a read that overran runs again
-  from the start on a reader thread. So the loop is held for about two budgets at most, and a
-  read that needs longer costs one budget more. A shape of read that keeps overrunning skips the
-  attempt for a while (`_ShapeOverruns`). (The engine's own query timeout would interrupt too, but it moves every statement onto
-  an engine worker thread and waits for it: the very hand-off this avoids, measured 0.25-0.3 ms
-  of CPU per point statement instead of 0.15.)
+  watchdog thread interrupts a statement past the budget, and the read checks it between
+  statements; a read that overran runs again from the start on a reader thread. So the loop is
+  held for about two budgets at most, and a read that needs longer costs one budget more. A shape
+  of read that keeps overrunning skips the attempt for a while (`_ShapeOverruns`). (The engine's
+  own query timeout would interrupt too, but it moves every statement onto an engine worker
+  thread and waits for it: the very hand-off this avoids, measured 0.25-0.3 ms of CPU per point
+  statement instead of 0.15.)
 - The budget counts the CPU time of the loop's thread, up to `INLINE_WALL_FACTOR` budgets of wall
   time. On a busy machine the OS takes the thread off its core mid-read; with a wall-clock budget,
   such reads overran and sent their shape to the slower reader threads for a second. Served,
@@ -111,8 +112,8 @@ _POOL_FULL = "buffer pool is full"
 
 DEFAULT_CHECKPOINT_WAL_BYTES = 4 << 20
 DEFAULT_INLINE_READ_MS = 20
-# Once a shape of read (statement text, or the code of a multi-statement read) overran on most of
-# its recent attempts on the loop's thread, its reads skip the attempt for this long.
+# Once a shape of read (statement text, or the code of a multi-statement read) overran on a
+# quarter or more of its recent attempts on the loop's thread, its reads skip the attempt for this long.
 INLINE_BACKOFF_S = 1.0
 # Each attempt on the loop's thread moves its shape's share of overruns this far toward 1 (it
 # overran) or 0; an overrun that takes the share past OVERRUN_SHARE starts the backoff. From no
@@ -292,15 +293,15 @@ _THREAD_CLOCKS = hasattr(time, "pthread_getcpuclockid")  # not on macOS or Windo
 
 
 class _ShapeOverruns:
-    """Which shapes of read skip the attempt on the loop's thread: those that overran on most of
-    their recent attempts there (a moving share, `OVERRUN_WEIGHT` per attempt), for
+    """Which shapes of read skip the attempt on the loop's thread: those that overran on a quarter
+    or more of their recent attempts there (a moving share, `OVERRUN_WEIGHT` per attempt), for
     `INLINE_BACKOFF_S` from the overrun that took the share past `OVERRUN_SHARE`.
 
     A share, not the last attempt, because a shape's cost can depend on its parameters. The
     filtered list's rare scan of a big subtree (~1 % of the bench's targets, ~12 ms) overran, and
     one overrun used to send every read of the shape to the reader threads for a second: nearly
     all of them ran there. Served at 16 concurrent requests that cost 5.8 ms of CPU per request
-    against 3.8 with every read on the loop's thread (bench/results/profile-2026-12-04-session22.md).
+    against 3.8 with every read on the loop's thread (two runs minutes apart, not paired) (bench/results/profile-2026-12-04-session22.md).
 
     A read asks `skip` before it takes the inline connection and tells `ran` or `overran` while
     it holds it, so one thread at a time changes a share.
