@@ -301,7 +301,8 @@ class _ShapeOverruns:
     filtered list's rare scan of a big subtree (~1 % of the bench's targets, ~12 ms) overran, and
     one overrun used to send every read of the shape to the reader threads for a second: nearly
     all of them ran there. Served at 16 concurrent requests that cost 5.8 ms of CPU per request
-    against 3.8 with every read on the loop's thread (two runs minutes apart, not paired) (bench/results/profile-2026-12-04-session22.md).
+    against 3.8 with every read on the loop's thread (two runs minutes apart, not paired; the paired
+    A/B of the budget is in bench/results/profile-2026-12-04-session22.md).
 
     A read asks `skip` before it takes the inline connection and tells `ran` or `overran` while
     it holds it, so one thread at a time changes a share.
