@@ -47,7 +47,7 @@ class Scope:
     # The start of every cursor of this scope, encoded once (see `encode_cursor`).
     _head: str = field(init=False, repr=False, compare=False)
     _tail: bytes = field(init=False, repr=False, compare=False)
-    # `keyset.position(row, keys)` for this scope's keys, as one C call per row (`cut` runs it per row).
+    # `keyset.position(row, keys)` for this scope's keys, as one C call per row (run per cursor shown).
     locate: Callable[[Any], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -163,11 +163,13 @@ def probe(page: Page) -> Page:
 
 @dataclass(frozen=True, slots=True)
 class Slice(Generic[T]):
-    """One page of results with what a connection needs to describe it: the position of
-    every item (for its cursor) and whether pages precede or follow."""
+    """One page of results with what a connection needs to describe it: how to find an item's
+    position (for its cursor) and whether pages precede or follow."""
 
     items: list[T]
-    positions: list[tuple[Any, ...]]
+    # An item's position (its sort-key values): asked only for the cursors a selection shows, so a
+    # nested page (`edges { node { ... } }`) computes none.
+    locate: Callable[[T], tuple[Any, ...]]
     scope: Scope
     has_next: bool
     has_previous: bool
@@ -189,7 +191,7 @@ def cut(
     items = read if keep is None else [row for row in read if keep(row)]
     return Slice(
         items=items,
-        positions=[locate(item) for item in items],
+        locate=locate,
         scope=scope,
         has_next=len(rows) > page.limit,
         has_previous=page.after is not None,

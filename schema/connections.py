@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar, cast
 
 import strawberry
 
-from contextql.resolvers.pagination import Scope, Slice, encode_cursor
+from contextql.resolvers.pagination import Slice, encode_cursor
 
 T = TypeVar("T")
 
@@ -16,20 +16,29 @@ T = TypeVar("T")
 class PageInfo:
     has_next_page: bool
     has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    page: strawberry.Private[Slice]
+
+    @strawberry.field
+    def start_cursor(self) -> str | None:
+        page = self.page
+        return encode_cursor(page.scope, page.locate(page.items[0])) if page.items else None
+
+    @strawberry.field
+    def end_cursor(self) -> str | None:
+        page = self.page
+        return None if page.end is None else encode_cursor(page.scope, page.end)
 
 
 @strawberry.type
 class Edge(Generic[T]):
     node: T
-    scope: strawberry.Private[Scope]
-    position: strawberry.Private[tuple[Any, ...]]
+    row: strawberry.Private[Any]
+    page: strawberry.Private[Slice]
 
     @strawberry.field
     def cursor(self) -> str:
         # Encoded only when asked for: a nested page (`edges { node { ... } }`) never is.
-        return encode_cursor(self.scope, self.position)
+        return encode_cursor(self.page.scope, self.page.locate(self.row))
 
 
 @strawberry.type
@@ -46,16 +55,10 @@ class Connection(Generic[T]):
 
 
 def connection(page: Slice, wrap: Callable, count_total: Callable[[], int | Awaitable[int]]) -> Connection:
-    """Edges whose cursors name each row's position (its sort-key values), not its offset."""
-    edges = [Edge(node=wrap(item), scope=page.scope, position=position)
-             for item, position in zip(page.items, page.positions)]
+    """Edges whose cursors name each row's position (its sort-key values), not its offset; a cursor
+    is computed when a selection shows it."""
     return Connection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=page.has_next,
-            has_previous_page=page.has_previous,
-            start_cursor=encode_cursor(page.scope, page.positions[0]) if edges else None,
-            end_cursor=None if page.end is None else encode_cursor(page.scope, page.end),
-        ),
+        edges=[Edge(node=wrap(item), row=item, page=page) for item in page.items],
+        page_info=PageInfo(has_next_page=page.has_next, has_previous_page=page.has_previous, page=page),
         count_total=count_total,
     )

@@ -9,11 +9,14 @@ the selected properties), so a read can leave out `content` and `data` when nobo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
+from typing import Any, TypeVar
 
 from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFragmentNode
-from graphql.language import SelectionSetNode
+from graphql.language import BREAK, Node, SelectionSetNode, Visitor, visit
+from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from contextql.resolvers.contexts import ChildrenWanted
@@ -151,3 +154,75 @@ def _connection_reads(selections: Iterable[Selection], found: set[str]) -> bool:
         elif selected.name not in _CONNECTION_FIELDS:
             return False
     return True
+
+
+T = TypeVar("T")
+
+# Read plans by (operation, field node, planner): `Info.selected_fields` converts the field's whole
+# selection on every request, and a document's nodes are the same objects request after request
+# (the operation pipeline caches the parsed document by its text). Bounded like that cache.
+MEMO_SIZE = 512
+_memo: OrderedDict[tuple[int, int, Callable[..., Any]], tuple[Node, Node, Any]] = OrderedDict()
+_PER_REQUEST = object()  # a selection holding a variable: planned on every request
+
+
+def remembered(info: Info, planner: Callable[[Info], T]) -> T:
+    """`planner(info)` (which reads the field's selection, not the field's own arguments), computed
+    once per operation and field while that selection holds no variable (in an argument or a
+    directive, its fragments included): then nothing a request sends can change the plan."""
+    raw = info._raw_info
+    operation, node = raw.operation, raw.field_nodes[0]
+    key = (id(operation), id(node), planner)
+    found = _memo.get(key)
+    # The entry holds the operation and the node, so neither id can have been reused while it is kept.
+    if found is not None and found[0] is operation and found[1] is node:
+        if found[2] is not _PER_REQUEST:
+            return found[2]
+        return planner(info)
+    result = planner(info)
+    _memo[key] = (operation, node, _PER_REQUEST if _holds_variable(node, raw.fragments) else result)
+    if len(_memo) > MEMO_SIZE:
+        _memo.popitem(last=False)
+    return result
+
+
+class _Variables(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+        self.spreads: list[str] = []
+
+    def enter_variable(self, *_: Any) -> Any:
+        self.found = True
+        return BREAK
+
+    def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> None:
+        self.spreads.append(node.name.value)
+
+
+def _holds_variable(node: FieldNode, fragments: dict[str, FragmentDefinitionNode]) -> bool:
+    """Whether the selection of `node` (not its own arguments) holds a variable."""
+    seen: set[str] = set()
+    pending: list[Node] = [node.selection_set] if node.selection_set is not None else []
+    while pending:
+        visitor = _Variables()
+        visit(pending.pop(), visitor)
+        if visitor.found:
+            return True
+        for name in visitor.spreads:
+            if name not in seen and name in fragments:
+                seen.add(name)
+                pending.append(fragments[name])
+    return False
+
+
+def context_read(info: Info) -> ChildrenWanted | None:
+    """For the root `context(path:)` field: what it selects below the context, if it names `children`."""
+    return tree_wanted(info.selected_fields[0]) if names_children(info._raw_info) else None
+
+
+def list_read(info: Info) -> tuple[bool, frozenset[str] | None]:
+    """For a root field returning a `Connection[Context]`: whether it selects `totalCount`, and then
+    the record attributes its selection reads (`connection_fields`)."""
+    field = info.selected_fields[0]
+    return (True, connection_fields(field)) if selects(field, "totalCount") else (False, None)

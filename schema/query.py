@@ -10,7 +10,7 @@ from contextql.resolvers import context_types, contexts as ops
 from .connections import Connection, connection
 from .filters import to_filter, to_order
 from .inputs import ContextOrderBy, ContextWhere
-from .lookahead import connection_fields, names_children, selects, tree_wanted
+from .lookahead import context_read, list_read, remembered
 from .knowledge_query import KnowledgeQuery
 from .search import SearchQuery
 from .tool_search import ToolSearchQuery
@@ -22,7 +22,7 @@ class Query(SearchQuery, ToolSearchQuery, KnowledgeQuery):
     @strawberry.field(description="One context by path (or by id); null when there is none.")
     async def context(self, info: ContextInfo, path: str | None = None, id: strawberry.ID | None = None) -> Context | None:
         if path is not None and id is None:
-            wanted = tree_wanted(info.selected_fields[0]) if names_children(info._raw_info) else None
+            wanted = remembered(info, context_read)
             if wanted is not None:
                 found = await ops.by_path_with_children(info.context, path, wanted)
             else:
@@ -56,9 +56,9 @@ class Query(SearchQuery, ToolSearchQuery, KnowledgeQuery):
         after: str | None = None,
     ) -> Connection[Context]:
         condition = to_filter(where)
-        if selects(info.selected_fields[0], "totalCount"):
-            page, total = await ops.find_counted(info.context, condition, to_order(order_by), first, after,
-                                                 connection_fields(info.selected_fields[0]))
+        counted, fields = remembered(info, list_read)
+        if counted:
+            page, total = await ops.find_counted(info.context, condition, to_order(order_by), first, after, fields)
             return connection(page, lambda r: Context(record=r), lambda: total)
         page = await ops.find(info.context, condition, to_order(order_by), first, after)
         return connection(page, lambda r: Context(record=r), lambda: ops.count(info.context, condition))

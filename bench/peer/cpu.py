@@ -88,9 +88,11 @@ def _switched(variant: str) -> Any:
     from contextql.schema import lookahead, query
 
     with contextlib.ExitStack() as undo:
-        for module, name in ((lookahead, "context_fields"), (query, "connection_fields")):
+        for module, name, value in ((lookahead, "context_fields", lambda field: None),
+                                    (lookahead, "connection_fields", lambda field: None),
+                                    (query, "remembered", lambda info, planner: planner(info))):
             original = getattr(module, name)
-            setattr(module, name, lambda field: None)
+            setattr(module, name, value)
             undo.callback(setattr, module, name, original)
         yield
 

@@ -9,6 +9,7 @@ and not every context's `content` and `data`.
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -76,6 +77,13 @@ CALL ({scope}) {{{only}
 
 def statement(plan: TreePlan) -> tuple[str, dict[str, Any]]:
     """The statement for `plan` and its parameters (besides `$workspace` and `$paths`)."""
+    query, params = _statement(plan)
+    return query, dict(params)
+
+
+# A selection asks for one plan request after request (cursors aside): its text is composed once.
+@functools.lru_cache(maxsize=256)
+def _statement(plan: TreePlan) -> tuple[str, tuple[tuple[str, Any], ...]]:
     params: dict[str, Any] = {}
     fields = fetched(plan.fields)
     body = _level("c0", plan, 1, params, fields) if plan.page is not None else ""
@@ -87,7 +95,7 @@ UNWIND $paths AS path
 MATCH (c0:Context {{workspace: $workspace, path: path}}){body}
 RETURN {", ".join(returned)}
 """
-    return query, params
+    return query, tuple(params.items())
 
 
 # The order of a page of children: the keyset's, on the records.

@@ -5,9 +5,11 @@ those): every answer stays byte-identical to the answer read with complete recor
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from graphql import parse
 from strawberry.types.nodes import FragmentSpread, SelectedField
 
 from contextql.graph.records import ALWAYS_FETCHED
@@ -74,8 +76,9 @@ async def _bodies(api: Api, query: str, variables: dict[str, Any], monkeypatch: 
 
     projected = (await post()).content
     with monkeypatch.context() as patch:
-        patch.setattr(query_module, "connection_fields", lambda field: None)
+        patch.setattr(lookahead, "connection_fields", lambda field: None)
         patch.setattr(lookahead, "context_fields", lambda field: None)
+        patch.setattr(query_module, "remembered", lambda info, planner: planner(info))  # not the projected plan
         whole = (await post()).content
     return projected, whole
 
@@ -141,3 +144,56 @@ def test_the_look_ahead_names_the_attributes_of_known_fields_and_none_for_any_ot
     connection = _field("contexts", _field("totalCount"), _field("edges", _field("node", _field("kind"))))
     assert lookahead.connection_fields(connection) == {"kind"}
     assert not ALWAYS_FETCHED & lookahead.connection_fields(connection)  # the store adds those
+
+
+# One text for the tests of remembered plans below: a variable in the selection (`$n`, `$t`) and one in
+# the root field's arguments only (`$path`), which no plan reads.
+REMEMBERED = """query($path: String!, $n: Int, $t: Boolean!) { context(path: $path) { path title @include(if: $t)
+  ...Page } }
+fragment Page on Context { children(first: $n) { edges { node { path title @include(if: $t) } } } }"""
+
+
+async def test_a_plan_remembered_for_a_document_follows_the_variables_of_its_selection(api):
+    """The same text again and again, with other values for the variables its selection holds (a page
+    size in a fragment, an @include): each answer is the one those values ask for."""
+    await _seed(api)
+    for n, t in ((1, False), (3, True), (2, False), (5, True), (1, True)):
+        data = await api.data(REMEMBERED, path="/p", n=n, t=t)
+        edges = data["context"]["children"]["edges"]
+        assert len(edges) == n
+        assert ("title" in data["context"]) is t and all(("title" in e["node"]) is t for e in edges)
+        if t:
+            assert data["context"]["title"] == "P" and all(e["node"]["title"] for e in edges)
+
+
+async def test_a_plan_is_made_once_per_document_when_its_selection_holds_no_variable(api, monkeypatch):
+    await _seed(api)
+    made: list[str] = []
+    original = lookahead.context_fields
+
+    def counted(field: Any) -> Any:
+        made.append(field.name)
+        return original(field)
+
+    monkeypatch.setattr(lookahead, "context_fields", counted)
+    lookahead._memo.clear()
+    fixed = "query($path: String!) { context(path: $path) { path children(first: 2) { edges { node { title } } } } }"
+    for path in ("/p", "/p/c1", "/p", "/p/c2"):
+        data = await api.data(fixed, path=path)
+        assert data["context"]["path"] == path and len(data["context"]["children"]["edges"]) <= 2
+    assert made == ["context"]  # the first request's plan served the other three
+    for t in (True, False, True):
+        await api.data(REMEMBERED, path="/p", n=2, t=t)
+    assert made == ["context"] * 4  # planned per request: the selection holds variables
+
+
+def test_the_plans_remembered_stay_bounded():
+    lookahead._memo.clear()
+    infos = []
+    for i in range(lookahead.MEMO_SIZE + 50):
+        document = parse(f"{{ context(path: \"/{i}\") {{ a{i}: path }} }}")
+        operation = document.definitions[0]
+        raw = SimpleNamespace(operation=operation, field_nodes=[operation.selection_set.selections[0]], fragments={})
+        infos.append(SimpleNamespace(_raw_info=raw))
+        assert lookahead.remembered(infos[-1], lambda info, i=i: i) == i
+    assert len(lookahead._memo) == lookahead.MEMO_SIZE
