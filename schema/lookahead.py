@@ -9,7 +9,6 @@ the selected properties), so a read can leave out `content` and `data` when nobo
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -20,6 +19,8 @@ from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from contextql.resolvers.contexts import ChildrenWanted
+
+from .memo import MISSING, NodeMemo
 
 # What each field of `Context` (schema/types.py) reads of its record, besides `ALWAYS_FETCHED`
 # (id, workspace, path, parent_id: identity, cursors, loader keys). A field not named here (effective,
@@ -159,10 +160,9 @@ def _connection_reads(selections: Iterable[Selection], found: set[str]) -> bool:
 T = TypeVar("T")
 
 # Read plans by (operation, field node, planner): `Info.selected_fields` converts the field's whole
-# selection on every request, and a document's nodes are the same objects request after request
-# (the operation pipeline caches the parsed document by its text). Bounded like that cache.
+# selection on every request, and the plan is the same for every request of the document.
 MEMO_SIZE = 512
-_memo: OrderedDict[tuple[int, int, Callable[..., Any]], tuple[Node, Node, Any]] = OrderedDict()
+_memo = NodeMemo(MEMO_SIZE)
 _PER_REQUEST = object()  # a selection holding a variable: planned on every request
 
 
@@ -171,18 +171,13 @@ def remembered(info: Info, planner: Callable[[Info], T]) -> T:
     once per operation and field while that selection holds no variable (in an argument or a
     directive, its fragments included): then nothing a request sends can change the plan."""
     raw = info._raw_info
-    operation, node = raw.operation, raw.field_nodes[0]
-    key = (id(operation), id(node), planner)
-    found = _memo.get(key)
-    # The entry holds the operation and the node, so neither id can have been reused while it is kept.
-    if found is not None and found[0] is operation and found[1] is node:
-        if found[2] is not _PER_REQUEST:
-            return found[2]
-        return planner(info)
+    nodes = (raw.operation, raw.field_nodes[0])
+    found = _memo.get(nodes, planner)
+    if found is not MISSING and found is not _PER_REQUEST:
+        return found
     result = planner(info)
-    _memo[key] = (operation, node, _PER_REQUEST if _holds_variable(node, raw.fragments) else result)
-    if len(_memo) > MEMO_SIZE:
-        _memo.popitem(last=False)
+    if found is MISSING:
+        _memo.put(nodes, _PER_REQUEST if _holds_variable(nodes[1], raw.fragments) else result, planner)
     return result
 
 

@@ -28,6 +28,8 @@ from graphql import (
     get_named_type,
 )
 
+from contextql.schema.memo import MISSING, NodeMemo
+
 
 @dataclass(frozen=True)
 class CostModel:
@@ -66,21 +68,17 @@ class CostMemo:
     request of the same text cost about 2 % of a point read's CPU. Bounded like the parse cache."""
 
     def __init__(self, model: CostModel, size: int = 512) -> None:
-        self.model, self.size = model, size
-        # The document is kept in the entry, so that its id cannot be another document's while the entry lives.
-        self._known: dict[tuple[int, str | None], tuple[DocumentNode, int]] = {}
+        self.model = model
+        self._known = NodeMemo(size)
 
     def cost(self, schema: GraphQLSchema, document: DocumentNode, operation_name: str | None,
              variables: Mapping[str, Any] | None) -> int:
-        key = (id(document), operation_name)
-        known = self._known.get(key)
-        if known is not None and known[0] is document:
-            return known[1]
+        known = self._known.get((document,), operation_name)
+        if known is not MISSING:
+            return int(known)
         cost, constant = estimate_once(schema, document, operation_name, variables, self.model)
         if constant:
-            if len(self._known) >= self.size:
-                self._known.clear()  # unique documents beyond the parse cache's size: start over, stay bounded
-            self._known[key] = (document, cost)
+            self._known.put((document,), cost, operation_name)
         return cost
 
 
