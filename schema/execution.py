@@ -25,6 +25,11 @@ A field qualifies ("trivial") only when running it the normal way would do nothi
 A list of such objects (a connection's `edges`) is completed in the loop too, item by item, when
 it is a `list` of plain objects of the type (None items, awaitables, errors, other types or other
 iterables: graphql-core's `complete_list_value`), and with no directive on any of its nodes (@stream).
+When every field of the items' selection is trivial, a leaf or an object whose own selection is so in turn
+(`edges { cursor node { path title } }`), the list is completed in one pass (`_fill`): no path, awaitable
+check or call per field beyond the field's own function. The first value that is not plain (null in a
+non-null field, an error, an awaitable, a value the scalar does not serialize in the loop) sends the whole
+list back to the item-by-item completion, which gives the answer and errors graphql-core would.
 
 Fields with arguments (`Context.children(first:, after:)`, see `argument_field`) are called without
 Strawberry's per-call wrapper: same `Info`, same converted arguments, same completion as
@@ -55,9 +60,9 @@ from __future__ import annotations
 
 import enum
 import operator
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 from weakref import WeakKeyDictionary
 
 from graphql import (
@@ -255,6 +260,47 @@ _LITERAL_ARGS_MAX = 1024
 
 def _shareable(kwargs: dict[str, Any]) -> bool:
     return all(type(value) in _IMMUTABLE or isinstance(value, enum.Enum) for value in kwargs.values())
+
+
+class _NotPlain(Exception):
+    """A value `_fill` leaves to the general path."""
+
+# One field of a plain selection (`LeanExecutor._shape`): response name, its function, whether it may be null,
+# then for a scalar the type of value kept as is and its `serialize`, or for an object its `is_type_of` and the
+# shape of its own selection.
+_ShapeEntry = tuple[str, Callable[[Any], Any], bool, "type | None", "Callable[[Any], Any] | None",
+                    "Callable[..., bool] | None", "tuple[_ShapeEntry, ...] | None"]
+
+
+def _fill(shape: tuple[_ShapeEntry, ...], source: Any) -> dict[str, Any]:
+    """The completed selection of `source` when every value in it is plain: a scalar of a type serialized in the
+    loop, null where null is allowed, or an object of the type that is completed the same way. Anything else
+    raises (`_NotPlain`, or what a function or `serialize` raised) and the caller completes the item the general
+    way, which calls the functions again: trivial fields only read their source (a coroutine one returned is
+    closed first, so none is left never awaited)."""
+    results = {}
+    for name, get, nullable, as_is, serialize, is_type_of, below in shape:
+        value = get(source)
+        if value is None:
+            if not nullable:
+                raise _NotPlain
+        elif below is None:
+            if type(value) is not as_is:
+                if type(value) not in _PLAIN:
+                    if isinstance(value, Coroutine):
+                        value.close()
+                    raise _NotPlain
+                value = serialize(value)  # type: ignore[misc]
+                if value is None or value is Undefined:
+                    raise _NotPlain
+        elif is_type_of(value, None) if is_type_of is not None else not isinstance(value, Awaitable):
+            value = _fill(below, value)
+        else:
+            if isinstance(value, Coroutine):
+                value.close()
+            raise _NotPlain
+        results[name] = value
+    return results
 
 
 class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -478,6 +524,12 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         objects of `obj`: each item's sub-selection, an item's error handled at the item's path."""
         is_awaitable = self.is_awaitable
         plan = self._subfields_plan(obj, field_details_list, position_context)
+        shape = None if plan is None else self._shape(plan)
+        if shape is not None:
+            try:
+                return [_fill(shape, item) for item in items]
+            except Exception:
+                pass  # not plain, or an error: the general path below completes the items and says what, and where
         completed_results: list[Any] = []
         awaitable_indices: list[int] = []
         try:
@@ -537,6 +589,35 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                 plan = self._plan(obj, grouped_field_set)
         known[(obj, id(field_details_list))] = (field_details_list, plan)
         return plan
+
+    def _shape(self, plan: list[_Step]) -> tuple[_ShapeEntry, ...] | None:
+        """The plan as a plain selection for `_fill`, or None when a field in it (or below) is not trivial (has
+        arguments, a directive, a list, an abstract type) or a sub-selection has no plan. Kept per request
+        with the plan, as the plans are."""
+        shapes: dict[int, tuple[list[_Step], tuple[_ShapeEntry, ...] | None]]
+        shapes = self.__dict__.setdefault("_lean_shapes", {})
+        found = shapes.get(id(plan))
+        if found is None:
+            found = shapes[id(plan)] = (plan, self._shape_of(plan))
+        return found[1]
+
+    def _shape_of(self, plan: list[_Step]) -> tuple[_ShapeEntry, ...] | None:
+        entries: list[_ShapeEntry] = []
+        for response_name, field_details_list, fast, serialize, as_is, with_args in plan:
+            if fast is None or with_args is not None or fast.items is not None:
+                return None
+            if serialize is not None:
+                entries.append((response_name, fast.get, not fast.non_null, as_is, serialize, None, None))
+                continue
+            obj = fast.obj
+            assert obj is not None  # trivial: a leaf, a list (above) or an object
+            sub = self._subfields_plan(obj, field_details_list, None)
+            below = None if sub is None else self._shape(sub)
+            if below is None:
+                return None
+            is_type_of = cast(Callable[..., bool] | None, obj.is_type_of)  # `_info_free`: never awaitable
+            entries.append((response_name, fast.get, not fast.non_null, None, None, is_type_of, below))
+        return tuple(entries)
 
     def _execute_subfields(self, obj: GraphQLObjectType, field_details_list: Any, path: Path, result: Any,
                            position_context: Any) -> AwaitableOrValue[dict[str, Any]]:

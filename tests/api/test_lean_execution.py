@@ -455,6 +455,88 @@ async def test_errors_and_nulls_are_the_same_on_a_small_schema():
     assert broken.errors[0].path == ["holder", "items", 1, "name"]
 
 
+# -- lists of plain items (`_fill`): completed in one pass, or item by item where a value is not plain ---------
+
+
+@strawberry.type
+class Pair:
+    left: Item
+    right: Item | None
+    plain: Plain
+    stamped: Stamped
+
+    @strawberry.field
+    def later(self) -> int:
+        # A trivial field whose value is an awaitable: the list is completed the general way, awaiting it.
+        return self._later()  # type: ignore[return-value]
+
+    async def _later(self) -> int:
+        return self.plain.value
+
+
+def _pair(left: Any, right: Any = None, value: Any = 1) -> Pair:
+    return Pair(left=left, right=right, plain=Plain(value=value), stamped=STAMPED)
+
+
+def _item(name: Any, count: Any = 1) -> Item:
+    return Item(name=name, label=None, count=count)
+
+
+@strawberry.type
+class Pairs:
+    items: list[Pair]  # a trivial list field, as a connection's `edges` is
+    maybe: list[Pair | None]
+
+
+@strawberry.type
+class PairQuery:
+    @strawberry.field
+    def pairs(self, case: str = "plain") -> Pairs:
+        items = [_pair(_item("a"), _item("b", 2)), _pair(_item("c"), None, 3)]
+        if case == "null":  # null in a non-null field, deep in the third item
+            items.append(_pair(_item(None)))
+        if case == "wrong":  # an object of another type
+            items.append(_pair(Plain(value=1)))
+        if case == "raises":  # a field that raises, in one item
+            items.append(_pair(_item("boom")))
+        if case == "enum":
+            items.append(_pair(_item("e", Mode.LOUD)))
+        return Pairs(items=items, maybe=[items[0], None, _pair(_item(None))])
+
+
+PAIRS = [
+    "{ pairs { items { left { name count label } right { name maybe } plain { value } stamped { at ident numberId } } } }",
+    '{ pairs(case: "null") { items { left { name } right { name } } } }',
+    '{ pairs(case: "wrong") { items { left { name } } } }',
+    '{ pairs(case: "raises") { items { left { name shout } } } }',
+    '{ pairs(case: "enum") { items { left { count } } } }',
+    "{ pairs { items { plain { value } later } } }",
+    "{ pairs { items { left { ... on Named { name } } r: right { n: name } } } }",
+    "{ pairs { maybe { left { name } plain { value } } } }",
+]
+
+
+async def test_lists_of_plain_items_answer_the_same(monkeypatch, recwarn):
+    filled = []
+    fill = execution._fill
+    monkeypatch.setattr(execution, "_fill", lambda shape, item: filled.append(item) or fill(shape, item))
+    lean = strawberry.Schema(query=PairQuery, execution_context_class=LeanExecutor)
+    plain = strawberry.Schema(query=PairQuery)
+    for query in PAIRS:
+        fast = await lean.execute(query)
+        slow = await plain.execute(query)
+        assert fast.data == slow.data, query
+        assert json.dumps(fast.data) == json.dumps(slow.data), query  # key order too
+        assert [e.formatted for e in fast.errors or []] == [e.formatted for e in slow.errors or []], query
+    assert len(filled) > 10  # the one-pass completion did run
+    null = await lean.execute(PAIRS[1])
+    assert null.errors and null.errors[0].path == ["pairs", "items", 2, "left", "name"]
+    import gc
+
+    gc.collect()
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]
+
+
 # -- literal arguments are kept per parsed document: two schemas sharing the parser cache ------------
 
 
