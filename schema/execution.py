@@ -50,6 +50,11 @@ neither the extension chain (`reduce`/`partial`, `resolve_async`, `await_maybe`)
 coroutine, as in Strawberry's async resolver, so a failure surfaces at the same moment. Mutation fields
 run one by one (`execute_fields_serially` → `execute_field`, overridden for them); query fields in the plan.
 
+The sub-selections graphql-core collects below the root fields, their plans and shapes depend only on the
+document when no directive in it holds a variable (and it has no @defer, @stream or fragment arguments):
+they are then kept across requests by the identity of the document's nodes (`collect_subfields`, `_plan`,
+`_shape`), as the parse cache keeps the nodes. Otherwise they are worked out per request.
+
 Everything else — abstract types, async resolvers below the root, `__typename`, fields with other
 extensions, fields carrying a directive — takes graphql-core's own path, in the same loop, so the order
 of fields, aliases, fragments and error paths are unchanged.
@@ -69,9 +74,10 @@ from graphql import (
     ExecutionResult, FieldNode, GraphQLField, GraphQLLeafType, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType,
     GraphQLSchema, VariableNode, is_leaf_type,
 )
-from graphql.execution.collect_fields import FieldDetails, GroupedFieldSet
+from graphql.execution.collect_fields import CollectedFields, FieldDetails, FragmentDetails, GroupedFieldSet
 from graphql.execution.executor import invalid_return_type_error, to_nodes
 from graphql.execution.values import get_argument_values
+from graphql.language import DirectiveNode, FragmentDefinitionNode, FragmentSpreadNode, OperationDefinitionNode, Visitor, visit
 from graphql.pyutils import AwaitableOrValue, Path, Undefined, gather_with_cancel
 from graphql.type.scalars import serialize_id, serialize_string
 from strawberry.extensions import FieldExtension
@@ -81,6 +87,7 @@ from strawberry.types.field import StrawberryField
 
 from .conversion import ArgumentConverter, compile_arguments
 from .guard import RootGuard, check, guarded
+from .memo import MISSING, NodeMemo
 
 __all__ = ["LeanExecutor", "argument_field", "trivial_field"]
 
@@ -262,6 +269,59 @@ def _shareable(kwargs: dict[str, Any]) -> bool:
     return all(type(value) in _IMMUTABLE or isinstance(value, enum.Enum) for value in kwargs.values())
 
 
+# What an operation whose fields are collected from its document alone (`_document_only`) works out below its root
+# fields, kept across requests: the parse cache hands every request of one text the same nodes, so the sub-selections
+# graphql-core collects (by field nodes and type), their plans (by grouped field set and type) and the plans' shapes
+# are the same objects from one request to the next. Bounded like the parse cache.
+SHARED_SIZE = 2048
+_COLLECTED = NodeMemo(SHARED_SIZE)
+_PLANS = NodeMemo(SHARED_SIZE)
+_SHAPES = NodeMemo(SHARED_SIZE)
+_DOCUMENT_ONLY = NodeMemo(512)
+
+
+class _RequestDependent(Visitor):
+    """Finds what makes collecting fields depend on the request, not the document alone: a variable in a
+    directive (`@include(if: $x)`), @defer or @stream, fragment arguments."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+        self._in_directive = 0
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+        self._in_directive += 1
+        if node.name.value in ("defer", "stream"):
+            self.found = True
+
+    def leave_directive(self, *_: Any) -> None:
+        self._in_directive -= 1
+
+    def enter_variable(self, *_: Any) -> None:
+        if self._in_directive:
+            self.found = True
+
+    def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> None:
+        if node.arguments:
+            self.found = True
+
+    def enter_fragment_definition(self, node: FragmentDefinitionNode, *_: Any) -> None:
+        if node.variable_definitions:
+            self.found = True
+
+
+def _document_only(operation: OperationDefinitionNode, fragments: dict[str, FragmentDetails]) -> bool:
+    """Whether collecting the fields of `operation` depends on its document alone (kept per operation node)."""
+    found = _DOCUMENT_ONLY.get((operation,))
+    if found is MISSING:
+        visitor = _RequestDependent()
+        for node in (operation, *(details.definition for details in fragments.values())):
+            visit(node, visitor)
+        found = not visitor.found
+        _DOCUMENT_ONLY.put((operation,), found)
+    return bool(found)
+
+
 class _NotPlain(Exception):
     """A value `_fill` leaves to the general path."""
 
@@ -342,7 +402,9 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         if middleware is not None and middleware.middlewares:
             # A schema extension's `resolve` hook must see every field.
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
-        plan = self._plan(parent_type, grouped_field_set)
+        # The root's fields are collected per request (graphql-core's `execute_operation`), the rest by
+        # `collect_subfields`, shared when they may be.
+        plan = self._plan(parent_type, grouped_field_set, path is not None)
         if plan is None:
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
         return self._execute_plan(parent_type, source_value, path, plan, position_context)
@@ -411,16 +473,29 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
 
         return get_results()
 
-    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> list[_Step] | None:
+    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet, collected: bool = True
+              ) -> list[_Step] | None:
         """How to run each field of this selection on `parent_type`, or None when no field is trivial.
 
         graphql-core memoizes the sub-selection of a list's items, so the 50 items of a page share
-        one grouped field set and one plan (kept per request, with the set, so its id stays unique)."""
+        one grouped field set and one plan (kept per request, with the set, so its id stays unique).
+        A set from `collect_subfields` (`collected`) of an operation whose fields depend on its document
+        alone is the same object request after request, and so is its plan."""
         plans: dict[tuple[GraphQLObjectType, int], tuple[GroupedFieldSet, list[_Step] | None]]
         plans = self.__dict__.setdefault("_lean_plans", {})
         known = plans.get((parent_type, id(grouped_field_set)))
         if known is not None:
             return known[1]
+        shared = collected and self._shared()
+        steps = _PLANS.get((grouped_field_set,), parent_type) if shared else MISSING
+        if steps is MISSING:
+            steps = self._new_plan(parent_type, grouped_field_set)
+            if shared:
+                _PLANS.put((grouped_field_set,), steps, parent_type)
+        plans[(parent_type, id(grouped_field_set))] = (grouped_field_set, steps)
+        return steps
+
+    def _new_plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> list[_Step] | None:
         trivial = _trivial_fields(self.schema, parent_type)
         with_args = _argument_fields(self.schema, parent_type)
         steps: list[_Step] | None = None
@@ -440,8 +515,32 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                     steps.append((response_name, field_details_list, None, None, None, with_args.get(name)))
                 else:
                     steps.append((response_name, field_details_list, None, None, None, None))
-        plans[(parent_type, id(grouped_field_set))] = (grouped_field_set, steps)
         return steps
+
+    def _shared(self) -> bool:
+        """Whether what is worked out below the root fields may be shared with other requests (`_document_only`)."""
+        shared = self.__dict__.get("_lean_shared")
+        if shared is None:
+            shared = self.__dict__["_lean_shared"] = _document_only(self.operation, self.fragments)
+        return shared
+
+    def collect_subfields(self, return_type: GraphQLObjectType, field_details_list: Any) -> CollectedFields:
+        """graphql-core's (memoized per request by the list's identity), shared across requests by the identity of
+        the field nodes when the operation's fields depend on its document alone."""
+        if not self._shared():
+            return super().collect_subfields(return_type, field_details_list)
+        relevant = self._relevant_sub_fields
+        mine = relevant.get((return_type, id(field_details_list)))
+        if mine is not None:
+            return mine[1]
+        nodes = tuple(details.node for details in field_details_list)
+        found = _COLLECTED.get(nodes, return_type)
+        if found is MISSING:
+            found = super().collect_subfields(return_type, field_details_list)
+            _COLLECTED.put(nodes, found, return_type)
+        else:
+            relevant[(return_type, id(field_details_list))] = (field_details_list, found)
+        return found
 
     def _complete_trivial(
         self, fast: Trivial, parent_type: GraphQLObjectType, source: Any, path: Path | None, response_name: str,
@@ -592,14 +691,21 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def _shape(self, plan: list[_Step]) -> tuple[_ShapeEntry, ...] | None:
         """The plan as a plain selection for `_fill`, or None when a field in it (or below) is not trivial (has
-        arguments, a directive, a list, an abstract type) or a sub-selection has no plan. Kept per request
-        with the plan, as the plans are."""
+        arguments, a directive, a list, an abstract type) or a sub-selection has no plan. Kept with the plan,
+        as the plans are."""
         shapes: dict[int, tuple[list[_Step], tuple[_ShapeEntry, ...] | None]]
         shapes = self.__dict__.setdefault("_lean_shapes", {})
         found = shapes.get(id(plan))
-        if found is None:
-            found = shapes[id(plan)] = (plan, self._shape_of(plan))
-        return found[1]
+        if found is not None:
+            return found[1]
+        shared = self._shared()  # then `plan` came from `collect_subfields`: shared too
+        shape = _SHAPES.get((plan,)) if shared else MISSING
+        if shape is MISSING:
+            shape = self._shape_of(plan)
+            if shared:
+                _SHAPES.put((plan,), shape)
+        shapes[id(plan)] = (plan, shape)
+        return shape
 
     def _shape_of(self, plan: list[_Step]) -> tuple[_ShapeEntry, ...] | None:
         entries: list[_ShapeEntry] = []

@@ -537,6 +537,67 @@ async def test_lists_of_plain_items_answer_the_same(monkeypatch, recwarn):
     assert not [w for w in recwarn if "never awaited" in str(w.message)]
 
 
+# -- what the document alone decides (collected sub-selections, plans, shapes) is worked out once --------------
+
+
+class PlanCounting(LeanExecutor):
+    made = 0
+
+    def _new_plan(self, *args: Any) -> Any:
+        PlanCounting.made += 1
+        return super()._new_plan(*args)
+
+
+def _pair_schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
+    # The parser cache hands every request of one text the same nodes, as the server's pipeline does.
+    lean = strawberry.Schema(query=PairQuery, execution_context_class=PlanCounting,
+                             extensions=[lambda: ParserCache(maxsize=100)])
+    return lean, strawberry.Schema(query=PairQuery)
+
+
+async def _made_per_request(lean: strawberry.Schema, plain: strawberry.Schema, query: str,
+                            variables: list[dict[str, Any] | None]) -> list[int]:
+    made = []
+    for values in variables:
+        PlanCounting.made = 0
+        fast = await lean.execute(query, variable_values=values)
+        slow = await plain.execute(query, variable_values=values)
+        assert json.dumps(fast.data) == json.dumps(slow.data), (query, values)
+        assert [e.formatted for e in fast.errors or []] == [e.formatted for e in slow.errors or []]
+        made.append(PlanCounting.made)
+    return made
+
+
+async def test_plans_of_a_document_are_made_once_when_its_directives_hold_no_variable():
+    lean, plain = _pair_schemas()
+    query = ("{ pairs { items { left { name @include(if: true) count @skip(if: true) } ...R } } } "
+             "fragment R on Pair { right { name } plain { value } }")
+    made = await _made_per_request(lean, plain, query, [None, None, None])
+    assert made[0] > 3 and made[1:] == [1, 1]  # after the first request, only the root's (collected per request)
+
+
+async def test_a_variable_in_a_directive_keeps_the_plans_per_request():
+    lean, plain = _pair_schemas()
+    query = ("query($x: Boolean!) { pairs { items { left { name @include(if: $x) count } ...R @skip(if: $x) } } } "
+             "fragment R on Pair { right { name } }")
+    made = await _made_per_request(lean, plain, query, [{"x": True}, {"x": False}, {"x": True}])
+    assert all(n > 1 for n in made)
+    # Variables elsewhere (a field's arguments) leave the plans shared.
+    shared = await _made_per_request(lean, plain, 'query($c: String!) { pairs(case: $c) { items { left { name } } } }',
+                                     [{"c": "plain"}, {"c": "null"}, {"c": "plain"}])
+    assert shared[1:] == [1, 1]
+
+
+async def test_the_shared_plans_stay_bounded(monkeypatch):
+    for memo in (execution._COLLECTED, execution._PLANS, execution._SHAPES):
+        memo.clear()
+        monkeypatch.setattr(memo, "size", 5)
+    lean, plain = _pair_schemas()
+    for n in range(12):
+        await _made_per_request(lean, plain, f"{{ pairs {{ items {{ left {{ n{n}: name }} }} }} }}", [None])
+    assert all(len(memo) <= 5 for memo in (execution._COLLECTED, execution._PLANS, execution._SHAPES))
+
+
 # -- literal arguments are kept per parsed document: two schemas sharing the parser cache ------------
 
 
