@@ -120,6 +120,9 @@ class WithArgs(NamedTuple):
     convert: ArgumentConverter  # Strawberry's conversion of its arguments, their types worked out once
     guarded: bool = False  # its one extension is RootGuard: schema/guard.check or .guarded around the call
     is_async: bool = False  # (guarded fields only) an async resolver: the call is schema/guard.guarded
+    # Its type when that is an object type whose `is_type_of` needs no resolve info (nullable or not): a
+    # value of it is completed by its sub-selection's plan, not through `complete_value`.
+    obj: GraphQLObjectType | None = None
 
 
 # Values a scalar field returns most often; none is awaitable, an exception or nullish.
@@ -225,10 +228,12 @@ def argument_field(schema: GraphQLSchema, field: GraphQLField) -> WithArgs | Non
             or not callable(resolver.wrapped_func)):
         return None
     info = resolver.info_parameter
+    named = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    obj = named if isinstance(named, GraphQLObjectType) and _info_free(named.is_type_of) else None
     return WithArgs(resolver.wrapped_func, resolver.self_parameter is not None, None if info is None else info.name,
                     definition, field, converter.config.info_class,
                     compile_arguments(definition, converter.scalar_registry, converter.config),
-                    root, root and resolver.is_async)
+                    root, root and resolver.is_async, obj)
 
 
 def _classified(cache: WeakKeyDictionary[GraphQLObjectType, dict[str, C | None]],
@@ -780,8 +785,14 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
             if self.is_awaitable(result):
                 return self.complete_awaitable_value(return_type, field_details_list, info, field_path, result,
                                                      position_context)
-            completed = self.complete_value(return_type, field_details_list, info, field_path, result,
-                                            position_context)
+            obj = spec.obj
+            if obj is not None and result is not None and not isinstance(result, Exception) and (
+                    obj.is_type_of is None or obj.is_type_of(result, None)):  # type: ignore[arg-type]
+                # What `complete_value` comes down to for a plain object of the type (a page's `Connection`).
+                completed = self._execute_subfields(obj, field_details_list, field_path, result, position_context)
+            else:
+                completed = self.complete_value(return_type, field_details_list, info, field_path, result,
+                                                position_context)
             if self.is_awaitable(completed):
                 return self._await_completed(completed, return_type, field_details_list, field_path)
             return completed

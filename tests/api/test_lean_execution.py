@@ -273,6 +273,16 @@ class Item(Named):  # an interface: Strawberry gives Item an is_type_of
         return f"{sep.join([word] * times)}|{info.path.as_list()}|{info.field_name}|{tags}|{within}"
 
     @strawberry.field
+    def twin(self, same: bool = True) -> Item | None:  # an object from a field with arguments
+        return self if same else None
+
+    @strawberry.field
+    def other(self, wrong: bool = False, empty: bool = False) -> Item:
+        if empty:
+            return None  # type: ignore[return-value]
+        return Plain(value=1) if wrong else self  # type: ignore[return-value]
+
+    @strawberry.field
     def kids(self, n: int = 2) -> list[Item]:
         return _kids(self, n)  # type: ignore[return-value]
 
@@ -409,6 +419,10 @@ SMALL: list[str | tuple[str, dict[str, Any]]] = [
      {"s": {"name": "s", "modes": None, "tags": ["z"]}, "o": {"maybe": None, "shape": {"name": "o"}}}),
     '{ holder { items { shape(shape: {name: "a"}, opt: {maybe: "m"}) o: shape(shape: {name: "b"}, opt: {}) } } }',
     '{ holder { item { shape(shape: {name: "a"}, node: "not a global id") } } }',
+    # objects from fields with arguments: completed by their plan, or graphql-core's way (null, wrong type)
+    "{ holder { item { twin { name t: twin { count } } n: twin(same: false) { name } other { name } } } }",
+    "{ holder { items { other(wrong: true) { name } } } }",
+    "{ holder { item { other(empty: true) { name } } optional { other { shout } } } }",
     # the whole item fails on a non-null field: the null reaches the nullable list's item
     "{ holder { item { maybeKids { shout count } } optional { maybeKids(n: 1) { name } } } }",
 ]
