@@ -176,15 +176,19 @@ def round_order(servers: list[str], number: int) -> list[str]:
 
 SETTLE_WINDOW_S = 5.0
 SETTLE_GAIN = 1.03  # a window at least 3% faster than every earlier one: still warming up
+# Requests per target of the scenario's working set before settling may stop: drawn at random, 5 per target
+# leave 1 - e^-5 (99.3 %) of the targets seen, so the caches keyed by target hold the working set.
+SETTLE_PASSES = 5
 
 
 def settle_window(settle: float) -> float:
     return min(SETTLE_WINDOW_S, settle)
 
 
-def settled_after(windows: list[float], minimum: int) -> bool:
-    """Steady: at least `minimum` windows, and the last two set no new best (by more than SETTLE_GAIN)."""
-    if len(windows) < max(minimum, 3):
+def settled_after(windows: list[float], minimum: int, sent: int = 0, working_set: int = 0) -> bool:
+    """Steady: at least `minimum` windows and `SETTLE_PASSES` requests per target of the working set, and the
+    last two windows set no new best (by more than SETTLE_GAIN)."""
+    if len(windows) < max(minimum, 3) or sent < SETTLE_PASSES * working_set:
         return False
     best_before = max(windows[:-2])
     return max(windows[-2:]) < SETTLE_GAIN * best_before
@@ -192,7 +196,8 @@ def settled_after(windows: list[float], minimum: int) -> bool:
 
 async def _settle(client: httpx.AsyncClient, scenario: Scenario, server: str, targets: dict[str, Any],
                   concurrency: int, args: argparse.Namespace) -> list[float]:
-    """Run the scenario untimed in windows until its req/s stops improving; the windows' req/s.
+    """Run the scenario untimed in windows until its req/s stops improving and the working set has been asked
+    for (`settled_after`); the windows' req/s.
 
     At least `--settle` seconds, at most `--settle-max`: Neo4j's JIT keeps compiling a write's code
     paths for a minute or more, longer for a statement with more parts (bench/README.md "Settled first").
@@ -201,9 +206,13 @@ async def _settle(client: httpx.AsyncClient, scenario: Scenario, server: str, ta
     window = settle_window(args.settle)
     minimum = max(1, round(args.settle / window))
     limit = max(minimum, round(args.settle_max / window))
-    while len(windows) < limit and not settled_after(windows, minimum):
+    drawn = targets.get(scenario.drawn_from)
+    working_set = len(drawn) if isinstance(drawn, list) else 0
+    sent = 0
+    while len(windows) < limit and not settled_after(windows, minimum, sent, working_set):
         part = await _phase(client, scenario, server, targets, concurrency, window, args.max_requests,
                             f"settle{len(windows)}", _post)
+        sent += len(part["latencies"])
         windows.append(round(len(part["latencies"]) / part["wall"], 1) if part["wall"] else 0.0)
     console.print(f"settled {scenario.name} on {server} after {len(windows) * window:g} s: "
                   f"{' '.join(f'{w:g}' for w in windows)} req/s")

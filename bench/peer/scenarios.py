@@ -152,6 +152,8 @@ class Scenario:
     peer: Callable[[dict[str, Any]], Request]
     # (server, response data) -> the same plain structure for both servers
     normalize: Callable[[str, dict[str, Any]], Any]
+    # The target list `pick` draws from: its length is the scenario's working set (see run._settle).
+    drawn_from: str
     mutation: bool = False
 
 
@@ -244,22 +246,22 @@ def _norm_update(server: str, data: dict[str, Any]) -> Any:
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("context_by_path", "one context by path", _pick_path("context_by_path"),
              lambda t: Request(CQL_BY_PATH, {"path": t["path"]}),
-             lambda t: Request(PEER_BY_PATH, {"path": t["path"]}), _norm_by_path),
+             lambda t: Request(PEER_BY_PATH, {"path": t["path"]}), _norm_by_path, "context_by_path"),
     Scenario("children_page", f"children page of {CHILDREN_PAGE} with totalCount", _pick_children,
              lambda t: Request(CQL_CHILDREN, {"path": t["path"],
                                               "after": None}),
              lambda t: Request(PEER_CHILDREN, {"path": t["path"],
                                                "after": peer_cursor(t["page"] * CHILDREN_PAGE - 1) if t["page"] else None}),
-             _norm_children),
+             _norm_children, "children_page"),
     Scenario("nested", f"nested: a context, {NESTED_FIRST} children, {NESTED_FIRST} of theirs",
              _pick_path("nested"),
              lambda t: Request(CQL_NESTED, {"path": t["path"]}),
-             lambda t: Request(PEER_NESTED, {"path": t["path"]}), _norm_nested),
+             lambda t: Request(PEER_NESTED, {"path": t["path"]}), _norm_nested, "nested"),
     Scenario("filtered_list", f"path prefix AND kind, first {LIST_FIRST}, totalCount", _pick_list,
-             lambda t: Request(CQL_LIST, dict(t)), lambda t: Request(PEER_LIST, dict(t)), _norm_list),
+             lambda t: Request(CQL_LIST, dict(t)), lambda t: Request(PEER_LIST, dict(t)), _norm_list, "filtered_list"),
     Scenario("update_title", "mutation: change one title", _pick_update,
              lambda t: Request(CQL_UPDATE, dict(t)), lambda t: Request(PEER_UPDATE, dict(t)), _norm_update,
-             mutation=True),
+             "context_by_path", mutation=True),
 )}
 
 

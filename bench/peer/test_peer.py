@@ -171,6 +171,10 @@ def test_settle_stops_once_req_per_s_stops_improving() -> None:
     assert not settled_after([100.0, 200.0, 300.0], 3)  # still warming up
     assert settled_after([300.0, 350.0, 352.0, 353.0], 3)  # two windows without a new best
     assert not settled_after([300.0, 350.0, 352.0], 6)  # at least the minimum
+    # ... and not before the working set has been asked for, SETTLE_PASSES times over
+    steady = [300.0, 350.0, 352.0, 353.0]
+    assert not settled_after(steady, 3, sent=9_000, working_set=2_000)
+    assert settled_after(steady, 3, sent=10_000, working_set=2_000)
 
 
 def test_report_says_how_long_each_server_settled() -> None:
