@@ -52,8 +52,9 @@ run one by one (`execute_fields_serially` → `execute_field`, overridden for th
 
 The sub-selections graphql-core collects below the root fields, their plans and shapes depend only on the
 document when no directive in it holds a variable (and it has no @defer, @stream or fragment arguments):
-they are then kept across requests by the identity of the document's nodes (`collect_subfields`, `_plan`,
-`_shape`), as the parse cache keeps the nodes. Otherwise they are worked out per request.
+they are then kept across requests (`_Decided`: `collect_subfields`, `_plan`, `_shape`) for as long as the
+operation's node lives, i.e. as long as the parse cache keeps the document. Otherwise they are worked out per
+request.
 
 Everything else — abstract types, async resolvers below the root, `__typename`, fields with other
 extensions, fields carrying a directive — takes graphql-core's own path, in the same loop, so the order
@@ -65,6 +66,7 @@ from __future__ import annotations
 
 import enum
 import operator
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar, cast
@@ -87,7 +89,6 @@ from strawberry.types.field import StrawberryField
 
 from .conversion import ArgumentConverter, compile_arguments
 from .guard import RootGuard, check, guarded
-from .memo import MISSING, NodeMemo
 
 __all__ = ["LeanExecutor", "argument_field", "trivial_field"]
 
@@ -274,15 +275,33 @@ def _shareable(kwargs: dict[str, Any]) -> bool:
     return all(type(value) in _IMMUTABLE or isinstance(value, enum.Enum) for value in kwargs.values())
 
 
-# What an operation whose fields are collected from its document alone (`_document_only`) works out below its root
-# fields, kept across requests: the parse cache hands every request of one text the same nodes, so the sub-selections
-# graphql-core collects (by field nodes and type), their plans (by grouped field set and type) and the plans' shapes
-# are the same objects from one request to the next. Bounded like the parse cache.
-SHARED_SIZE = 2048
-_COLLECTED = NodeMemo(SHARED_SIZE)
-_PLANS = NodeMemo(SHARED_SIZE)
-_SHAPES = NodeMemo(SHARED_SIZE)
-_DOCUMENT_ONLY = NodeMemo(512)
+class _Decided:
+    """What an operation's document alone decides below its root fields, when no directive in it holds a variable
+    (`_document_only`): the sub-selections graphql-core collects (by type and field nodes), their plans (by type
+    and collected set) and the plans' shapes. The parse cache hands every request of one text the same nodes, so
+    these are the same from one request to the next. Each entry holds the objects whose ids key it."""
+
+    __slots__ = ("collected", "plans", "shapes", "shared")
+
+    def __init__(self, shared: bool) -> None:
+        self.shared = shared
+        self.collected: dict[tuple[Any, ...], tuple[tuple[FieldNode, ...], CollectedFields]] = {}
+        self.plans: dict[tuple[GraphQLObjectType, int], tuple[GroupedFieldSet, list[_Step] | None]] = {}
+        self.shapes: dict[int, tuple[list[_Step], tuple[_ShapeEntry, ...] | None]] = {}
+
+
+# By the id of the operation node, for as long as that node lives (the parse cache decides how long): nothing
+# here keeps a document alive, and what a document decided goes with it. (AST nodes compare and hash by
+# content, so they cannot be the keys of a WeakKeyDictionary.)
+_DECIDED: dict[int, _Decided] = {}
+
+
+def _decided(operation: OperationDefinitionNode, fragments: dict[str, FragmentDetails]) -> _Decided:
+    found = _DECIDED.get(id(operation))
+    if found is None:
+        found = _DECIDED[id(operation)] = _Decided(_document_only(operation, fragments))
+        weakref.finalize(operation, _DECIDED.pop, id(operation), None)
+    return found
 
 
 class _RequestDependent(Visitor):
@@ -316,15 +335,11 @@ class _RequestDependent(Visitor):
 
 
 def _document_only(operation: OperationDefinitionNode, fragments: dict[str, FragmentDetails]) -> bool:
-    """Whether collecting the fields of `operation` depends on its document alone (kept per operation node)."""
-    found = _DOCUMENT_ONLY.get((operation,))
-    if found is MISSING:
-        visitor = _RequestDependent()
-        for node in (operation, *(details.definition for details in fragments.values())):
-            visit(node, visitor)
-        found = not visitor.found
-        _DOCUMENT_ONLY.put((operation,), found)
-    return bool(found)
+    """Whether collecting the fields of `operation` depends on its document alone."""
+    visitor = _RequestDependent()
+    for node in (operation, *(details.definition for details in fragments.values())):
+        visit(node, visitor)
+    return not visitor.found
 
 
 class _NotPlain(Exception):
@@ -491,14 +506,14 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         known = plans.get((parent_type, id(grouped_field_set)))
         if known is not None:
             return known[1]
-        shared = collected and self._shared()
-        steps = _PLANS.get((grouped_field_set,), parent_type) if shared else MISSING
-        if steps is MISSING:
-            steps = self._new_plan(parent_type, grouped_field_set)
-            if shared:
-                _PLANS.put((grouped_field_set,), steps, parent_type)
-        plans[(parent_type, id(grouped_field_set))] = (grouped_field_set, steps)
-        return steps
+        decided = self._decided() if collected else None
+        found = None if decided is None else decided.plans.get((parent_type, id(grouped_field_set)))
+        if found is None:
+            found = (grouped_field_set, self._new_plan(parent_type, grouped_field_set))
+            if decided is not None:
+                decided.plans[(parent_type, id(grouped_field_set))] = found
+        plans[(parent_type, id(grouped_field_set))] = found
+        return found[1]
 
     def _new_plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> list[_Step] | None:
         trivial = _trivial_fields(self.schema, parent_type)
@@ -522,30 +537,31 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
                     steps.append((response_name, field_details_list, None, None, None, None))
         return steps
 
-    def _shared(self) -> bool:
-        """Whether what is worked out below the root fields may be shared with other requests (`_document_only`)."""
-        shared = self.__dict__.get("_lean_shared")
-        if shared is None:
-            shared = self.__dict__["_lean_shared"] = _document_only(self.operation, self.fragments)
-        return shared
+    def _decided(self) -> _Decided | None:
+        """What this operation's document decides (`_Decided`), when that may be shared with other requests."""
+        if "_lean_decided" not in self.__dict__:
+            decided = _decided(self.operation, self.fragments)
+            self.__dict__["_lean_decided"] = decided if decided.shared else None
+        return self.__dict__["_lean_decided"]
 
     def collect_subfields(self, return_type: GraphQLObjectType, field_details_list: Any) -> CollectedFields:
         """graphql-core's (memoized per request by the list's identity), shared across requests by the identity of
         the field nodes when the operation's fields depend on its document alone."""
-        if not self._shared():
+        decided = self._decided()
+        if decided is None:
             return super().collect_subfields(return_type, field_details_list)
         relevant = self._relevant_sub_fields
         mine = relevant.get((return_type, id(field_details_list)))
         if mine is not None:
             return mine[1]
         nodes = tuple(details.node for details in field_details_list)
-        found = _COLLECTED.get(nodes, return_type)
-        if found is MISSING:
-            found = super().collect_subfields(return_type, field_details_list)
-            _COLLECTED.put(nodes, found, return_type)
+        key = (return_type, *map(id, nodes))
+        found = decided.collected.get(key)
+        if found is None:
+            found = decided.collected[key] = (nodes, super().collect_subfields(return_type, field_details_list))
         else:
-            relevant[(return_type, id(field_details_list))] = (field_details_list, found)
-        return found
+            relevant[(return_type, id(field_details_list))] = (field_details_list, found[1])
+        return found[1]
 
     def _complete_trivial(
         self, fast: Trivial, parent_type: GraphQLObjectType, source: Any, path: Path | None, response_name: str,
@@ -703,14 +719,14 @@ class LeanExecutor(StrawberryGraphQLCoreExecutionContext):
         found = shapes.get(id(plan))
         if found is not None:
             return found[1]
-        shared = self._shared()  # then `plan` came from `collect_subfields`: shared too
-        shape = _SHAPES.get((plan,)) if shared else MISSING
-        if shape is MISSING:
-            shape = self._shape_of(plan)
-            if shared:
-                _SHAPES.put((plan,), shape)
-        shapes[id(plan)] = (plan, shape)
-        return shape
+        decided = self._decided()  # when there is one, `plan` came from `collect_subfields`: its own too
+        found = None if decided is None else decided.shapes.get(id(plan))
+        if found is None:
+            found = (plan, self._shape_of(plan))
+            if decided is not None:
+                decided.shapes[id(plan)] = found
+        shapes[id(plan)] = found
+        return found[1]
 
     def _shape_of(self, plan: list[_Step]) -> tuple[_ShapeEntry, ...] | None:
         entries: list[_ShapeEntry] = []

@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import enum
 import functools
+import gc
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -545,8 +546,6 @@ async def test_lists_of_plain_items_answer_the_same(monkeypatch, recwarn):
     assert len(filled) > 10  # the one-pass completion did run
     null = await lean.execute(PAIRS[1])
     assert null.errors and null.errors[0].path == ["pairs", "items", 2, "left", "name"]
-    import gc
-
     gc.collect()
     assert not [w for w in recwarn if "never awaited" in str(w.message)]
 
@@ -602,14 +601,15 @@ async def test_a_variable_in_a_directive_keeps_the_plans_per_request():
     assert shared[1:] == [1, 1]
 
 
-async def test_the_shared_plans_stay_bounded(monkeypatch):
-    for memo in (execution._COLLECTED, execution._PLANS, execution._SHAPES):
-        memo.clear()
-        monkeypatch.setattr(memo, "size", 5)
-    lean, plain = _pair_schemas()
+async def test_what_a_document_decided_goes_with_the_document():
+    lean = strawberry.Schema(query=PairQuery, execution_context_class=LeanExecutor,
+                             extensions=[lambda: ParserCache(maxsize=3)])
+    gc.collect()
+    before = len(execution._DECIDED)
     for n in range(12):
-        await _made_per_request(lean, plain, f"{{ pairs {{ items {{ left {{ n{n}: name }} }} }} }}", [None])
-    assert all(len(memo) <= 5 for memo in (execution._COLLECTED, execution._PLANS, execution._SHAPES))
+        assert (await lean.execute(f"{{ pairs {{ items {{ left {{ n{n}: name }} }} }} }}")).data
+    gc.collect()
+    assert len(execution._DECIDED) <= before + 3  # the parse cache's documents only
 
 
 # -- literal arguments are kept per parsed document: two schemas sharing the parser cache ------------
