@@ -122,7 +122,10 @@ def _settled(result: dict[str, Any]) -> str:
     window = s.get("settle_window_s", 5.0)
     seconds = "; ".join(f"{name} " + ", ".join(f"{server} {len(w) * window:g}" for server, w in by_server.items())
                         for name, by_server in result["settle"].items())
-    return (f"for at least {s['settle_s']:g} s and until its req/s stopped improving ({window:g} s windows, "
+    passes = s.get("settle_passes")
+    asked = (f" and it had been sent {passes} requests per target of the scenario's working set (the target list "
+             "its picks are drawn from)") if passes else ""
+    return (f"for at least {s['settle_s']:g} s and until its req/s stopped improving{asked} ({window:g} s windows, "
             f"at most {s['settle_max_s']:g} s; seconds per scenario and server: {seconds})")
 
 

@@ -481,7 +481,7 @@ def run(args: argparse.Namespace) -> Path:
         "servers": servers,
         "tree": manifest["tree"] | {"reused": reuse},
         "settings": {"servers": args.servers, "settle_s": args.settle, "settle_max_s": args.settle_max,
-                     "settle_window_s": settle_window(args.settle), "warmup_s": args.warmup,
+                     "settle_window_s": settle_window(args.settle), "settle_passes": SETTLE_PASSES, "warmup_s": args.warmup,
                      "duration_s_per_server": args.duration, "rounds": args.rounds,
                      "concurrency": args.concurrency, "max_requests": args.max_requests,
                      "check_samples": args.check_samples, "quick": args.quick},

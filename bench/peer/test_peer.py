@@ -182,6 +182,8 @@ def test_report_says_how_long_each_server_settled() -> None:
               "settle": {"update_title": {"contextql": [1.0] * 8, "peer": [1.0] * 3}}}
     assert "update_title contextql 40, peer 15" in report._settled(result)
     assert report._settled({"settings": {"settle_s": 15.0}}) == "for 15 s"
+    result["settings"]["settle_passes"] = 5
+    assert "sent 5 requests per target" in report._settled(result)
 
 
 def test_report_gives_the_host_speed_when_measured() -> None:
