@@ -345,6 +345,7 @@ def _document_only(operation: OperationDefinitionNode, fragments: dict[str, Frag
 class _NotPlain(Exception):
     """A value `_fill` leaves to the general path."""
 
+
 # One field of a plain selection (`LeanExecutor._shape`): response name, its function, whether it may be null,
 # then for a scalar the type of value kept as is and its `serialize`, or for an object its `is_type_of` and the
 # shape of its own selection.
