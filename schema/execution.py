@@ -53,7 +53,7 @@ run one by one (`execute_fields_serially` → `execute_field`, overridden for th
 The sub-selections graphql-core collects below the root fields, their plans and shapes depend only on the
 document when no directive in it holds a variable (and it has no @defer, @stream or fragment arguments):
 they are then kept across requests (`_Decided`: `collect_subfields`, `_plan`, `_shape`) for as long as the
-operation's node lives, i.e. as long as the parse cache keeps the document. Otherwise they are worked out per
+operation's node lives, i.e. as long as the parse cache keeps the document (schema/memo.py). Otherwise they are worked out per
 request.
 
 Everything else — abstract types, async resolvers below the root, `__typename`, fields with other
@@ -66,7 +66,6 @@ from __future__ import annotations
 
 import enum
 import operator
-import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar, cast
@@ -89,6 +88,7 @@ from strawberry.types.field import StrawberryField
 
 from .conversion import ArgumentConverter, compile_arguments
 from .guard import RootGuard, check, guarded
+from .memo import MISSING, NodeMemo
 
 __all__ = ["LeanExecutor", "argument_field", "trivial_field"]
 
@@ -290,17 +290,15 @@ class _Decided:
         self.shapes: dict[int, tuple[list[_Step], tuple[_ShapeEntry, ...] | None]] = {}
 
 
-# By the id of the operation node, for as long as that node lives (the parse cache decides how long): nothing
-# here keeps a document alive, and what a document decided goes with it. (AST nodes compare and hash by
-# content, so they cannot be the keys of a WeakKeyDictionary.)
-_DECIDED: dict[int, _Decided] = {}
+# By operation node, for as long as that node lives (the parse cache decides how long).
+_DECIDED = NodeMemo()
 
 
 def _decided(operation: OperationDefinitionNode, fragments: dict[str, FragmentDetails]) -> _Decided:
-    found = _DECIDED.get(id(operation))
-    if found is None:
-        found = _DECIDED[id(operation)] = _Decided(_document_only(operation, fragments))
-        weakref.finalize(operation, _DECIDED.pop, id(operation), None)
+    found = _DECIDED.get((operation,))
+    if found is MISSING:
+        found = _Decided(_document_only(operation, fragments))
+        _DECIDED.put((operation,), found)
     return found
 
 
